@@ -1,0 +1,65 @@
+"""The shapes every part of the evaluation harness agrees on.
+
+    loaders (benchmarks/)  ->  list[BenchItem]
+    models (models/)       ->  raw response text per item
+    extraction + metrics   ->  ScoredItem per item, metrics.json per run
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# How an item's answer is compared. Loaders choose one per item.
+ANSWER_FORMATS = (
+    "mc",      # options A.., answer is the correct letter
+    "yesno",   # answer "yes" / "no"
+    "number",  # answer is a number (as text) with `meta["unit"]` if any; mean relative accuracy
+    "scalar",  # MultiSPA scalar: correct when relative error <= 20%
+    "vector",  # MultiSPA vector (metres): correct when relative L2 error <= 20%
+    "coord",   # pixel coordinate [x, y]: correct within 5% of the image width
+    "track",   # point track: JSON list of {"frame","x","y","visible"}; TAP-Vid metrics
+    "free",    # free text; exact match after normalisation
+)
+
+
+@dataclass
+class BenchItem:
+    """One benchmark question, whatever benchmark it came from."""
+
+    id: str                                # the benchmark's own id (unique within a load)
+    benchmark: str                         # registry name, e.g. "vlm4d"
+    task: str                              # finest task name the benchmark reports
+    question: str                          # question text as published (no options appended)
+    answer: str                            # ground truth in the answer_format's canonical text
+    answer_format: str = "mc"
+    options: dict[str, str] | None = None  # {"A": "...", ...} for mc
+    category: str | None = None            # coarser grouping if the benchmark has one
+    media: list[str] = field(default_factory=list)  # video or image paths (relative to media root)
+    media_kind: str = "images"             # "images" or "video"
+    groups: dict[str, str] = field(default_factory=dict)  # extra report groupings, e.g. {"split": "real"}
+    meta: dict[str, Any] = field(default_factory=dict)    # anything else (time window, fps, units ...)
+
+
+@dataclass
+class Extraction:
+    """What the answer parser made of a response."""
+
+    value: Any | None   # parsed answer (letter, number, list, track) or None when unparsed
+    rule: str           # which rule matched ("final_answer", "answer_tag", ..., "unparsed", "judge")
+    text: str = ""      # the span it matched
+
+
+@dataclass
+class ScoredItem:
+    id: str
+    task: str
+    correct: bool | None              # for accuracy-style formats
+    score: float                      # the item's contribution to its metric (1/0 for accuracy)
+    extracted: Any | None
+    rule: str
+    answer: str
+    groups: dict[str, str] = field(default_factory=dict)
+    error: str | None = None          # model error recorded instead of a response
+    judged: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. TAP-Vid sub-metrics
