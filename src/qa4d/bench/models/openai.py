@@ -1,0 +1,336 @@
+"""`--model openai`: any OpenAI-compatible chat server (vLLM, SGLang, LMDeploy, hosted APIs).
+
+Each item is one POST to `BASE/chat/completions` with a single user message: the sampled frames
+as N `image_url` parts (base64 JPEG data URLs) followed by the prompt text. Greedy by default
+(`temperature` 0).
+
+Failures, and what happens to them:
+  - connection refused, 404 on the API, 401/403, unknown model name: `ModelConfigError`, the run
+    stops at once (the model list `BASE/models` is checked once at start);
+  - 429, 5xx, timeouts, dropped connections, replies that are not a chat completion: retried
+    with exponential backoff and jitter (honouring `Retry-After`), then `ModelError`: the item is
+    recorded with its error and retried on the next start of the run;
+  - other 4xx (e.g. a prompt too long for the context): `ModelError` at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import email.utils
+import io
+import json
+import os
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any, Sequence
+from urllib.parse import urlsplit
+
+import httpx
+from PIL import Image
+
+from qa4d.bench.models.base import ImageLike, Model, ModelConfigError, ModelError
+from qa4d.bench.registry import register_model
+from qa4d.bench.types import BenchItem
+
+RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524})
+
+
+def normalise_base_url(url: str) -> str:
+    """`http://host:8000` -> `http://host:8000/v1`; a URL with a path is kept as given.
+
+    The OpenAI convention puts /v1 in the base URL; servers with other prefixes (hosted gateways)
+    pass their full base and are used verbatim.
+    """
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ModelConfigError(f"--base-url {url!r} is not an http(s) URL (expected e.g. http://127.0.0.1:8000/v1)")
+    if parts.path in ("", "/"):
+        url = url + "/v1"
+    return url
+
+
+def encode_image(image: ImageLike, quality: int = 90) -> str:
+    """A frame as a `data:image/jpeg;base64,...` URL (RGB JPEG)."""
+    if isinstance(image, (str, Path)):
+        with Image.open(image) as im:
+            rgb = im.convert("RGB")
+    else:
+        rgb = image.convert("RGB") if image.mode != "RGB" else image
+    buf = io.BytesIO()
+    rgb.save(buf, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def build_messages(prompt: str, images: Sequence[ImageLike], jpeg_quality: int = 90) -> list[dict]:
+    content: list[dict[str, Any]] = [
+        {"type": "image_url", "image_url": {"url": encode_image(im, jpeg_quality)}} for im in images
+    ]
+    content.append({"type": "text", "text": prompt})
+    return [{"role": "user", "content": content}]
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Parse a Retry-After header: delta seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class _Retryable(Exception):
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class OpenAIChatClient:
+    """A thread-safe client for `/chat/completions` with retries; shared by the model and the judge."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model_name: str,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 5,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        max_tokens: int | None = 1024,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        pool_size: int = 8,
+        flag_prefix: str = "",
+    ):
+        self.base_url = normalise_base_url(base_url)
+        self.model_name = model_name
+        self.timeout = float(timeout)
+        self.max_retries = int(max_retries)
+        self.backoff = float(backoff)
+        self.max_backoff = float(max_backoff)
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.seed = seed
+        self._flag = flag_prefix  # "--judge-" for the judge, so errors name the right flags
+        headers = {"Content-Type": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(self.timeout),
+            headers=headers,
+            limits=httpx.Limits(max_connections=max(1, pool_size), max_keepalive_connections=max(1, pool_size)),
+        )
+        self._rng = random.Random(seed)  # jitter only; seeded so a run's timing is reproducible
+        self._rng_lock = threading.Lock()
+        self.stats = {"requests": 0, "retries": 0}
+        self._stats_lock = threading.Lock()
+
+    # -- setup ---------------------------------------------------------------------------------
+    def check(self) -> list[str]:
+        """Check the server is there and serves `model_name`; returns the served model ids.
+
+        Raises ModelConfigError with a message that says which flag to fix.
+        """
+        url = f"{self.base_url}/models"
+        try:
+            r = self._http.get(url, timeout=min(self.timeout, 30.0))
+        except httpx.ConnectError as e:
+            raise ModelConfigError(
+                f"cannot connect to {self.base_url} ({e}); is the server running? (check {self._flag or '--'}base-url)"
+            ) from None
+        except httpx.TimeoutException:
+            raise ModelConfigError(f"{url} did not answer within {self.timeout:g} s") from None
+        except httpx.TransportError as e:
+            raise ModelConfigError(f"cannot reach {url}: {e}") from None
+        if r.status_code in (401, 403):
+            raise ModelConfigError(
+                f"{url} refused the API key (HTTP {r.status_code}): {_short(r.text)}; "
+                f"set {self._flag or '--'}api-key-env to the variable holding the key"
+            )
+        if r.status_code == 404:
+            # Some gateways have no model list; chat requests will tell (404 there is fatal too).
+            return []
+        if r.status_code >= 400:
+            return []
+        try:
+            ids = [str(m["id"]) for m in r.json().get("data", [])]
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return []
+        if ids and self.model_name not in ids:
+            raise ModelConfigError(
+                f"model {self.model_name!r} is not served by {self.base_url}; it serves: {', '.join(ids)} "
+                f"(check {self._flag or '--'}model-name)"
+            )
+        return ids
+
+    # -- requests ------------------------------------------------------------------------------
+    def chat(self, messages: list[dict], max_tokens: int | None = None) -> str:
+        """POST one chat completion and return the assistant text, retrying transient failures."""
+        payload: dict[str, Any] = {"model": self.model_name, "messages": messages, "temperature": self.temperature}
+        mt = self.max_tokens if max_tokens is None else max_tokens
+        if mt:
+            payload["max_tokens"] = int(mt)
+        if self.seed is not None:
+            payload["seed"] = int(self.seed)
+        body = json.dumps(payload).encode("utf-8")
+        url = f"{self.base_url}/chat/completions"
+        last = ""
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                with self._stats_lock:
+                    self.stats["retries"] += 1
+            try:
+                return self._post_once(url, body)
+            except _Retryable as e:
+                last = str(e)
+                if attempt == self.max_retries:
+                    break
+                time.sleep(self._delay(attempt, e.retry_after))
+        raise ModelError(f"gave up after {self.max_retries + 1} attempts: {last}")
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, max(self.max_backoff, 1.0) * 5)
+        cap = min(self.max_backoff, self.backoff * (2**attempt))
+        with self._rng_lock:
+            return cap * (0.5 + 0.5 * self._rng.random())  # "equal jitter": never less than half
+
+    def _post_once(self, url: str, body: bytes) -> str:
+        with self._stats_lock:
+            self.stats["requests"] += 1
+        try:
+            r = self._http.post(url, content=body)
+        except httpx.ConnectError as e:
+            # Refused mid-run usually means a restarting server: retry. (At start, check() is fatal.)
+            raise _Retryable(f"connection error: {e}") from None
+        except httpx.TimeoutException:
+            raise _Retryable(f"no reply within {self.timeout:g} s (timeout)") from None
+        except httpx.TransportError as e:
+            raise _Retryable(f"transport error: {type(e).__name__}: {e}") from None
+        status = r.status_code
+        if status in RETRY_STATUS or status >= 500:
+            raise _Retryable(f"HTTP {status}: {_short(r.text)}", _retry_after_seconds(r.headers.get("retry-after")))
+        if status in (401, 403):
+            raise ModelConfigError(f"{url} refused the API key (HTTP {status}): {_short(r.text)}")
+        if status == 404:
+            text = r.text
+            low = text.lower()
+            if "model" in low and ("not found" in low or "does not exist" in low or "not exist" in low):
+                raise ModelConfigError(
+                    f"the server at {self.base_url} does not know model {self.model_name!r}: {_short(text)} "
+                    f"(check {self._flag or '--'}model-name)"
+                )
+            raise ModelConfigError(
+                f"{url} returned 404: no OpenAI-compatible chat API there "
+                f"(check {self._flag or '--'}base-url; it usually ends in /v1)"
+            )
+        if status >= 400:
+            raise ModelError(f"HTTP {status}: {_short(r.text)}")
+        try:
+            data = r.json()
+        except ValueError:
+            raise _Retryable(f"reply is not JSON: {_short(r.text, 120)!r}") from None
+        try:
+            message = data["choices"][0]["message"]
+            content = message.get("content")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise _Retryable(f"reply has no choices[0].message: {_short(r.text, 200)}") from None
+        if isinstance(content, list):  # some servers return content parts
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if not isinstance(content, str):
+            raise _Retryable(f"reply has no text content: {_short(r.text, 200)}")
+        return content
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _api_key(var: str | None, flag: str) -> str | None:
+    if not var:
+        return None
+    key = os.environ.get(var)
+    if not key:
+        raise ModelConfigError(f"{flag} names ${var}, but that environment variable is empty or unset")
+    return key
+
+
+@register_model("openai")
+class OpenAIModel(Model):
+    """Frames + prompt -> an OpenAI-compatible chat server."""
+
+    def __init__(self, client: OpenAIChatClient, concurrency: int = 8, jpeg_quality: int = 90, check: bool = True):
+        self.client = client
+        self.concurrency = max(1, int(concurrency))
+        self.jpeg_quality = jpeg_quality
+        self.served = client.check() if check else []
+
+    @classmethod
+    def add_arguments(cls, group: argparse._ArgumentGroup) -> None:
+        group.add_argument("--base-url", help="openai: server base URL, e.g. http://127.0.0.1:8000/v1")
+        group.add_argument("--model-name", help="openai: model name the server serves (see BASE/models)")
+        group.add_argument("--api-key-env", metavar="VAR", help="openai: environment variable holding the API key")
+        group.add_argument("--concurrency", type=int, default=None,
+                           help="requests in flight at once (openai default 8, python callables 1)")
+        group.add_argument("--timeout", type=float, default=120.0, help="openai: seconds per request (default 120)")
+        group.add_argument("--max-retries", type=int, default=5,
+                           help="openai: retries on 429/5xx/timeouts/garbage before recording an error (default 5)")
+        group.add_argument("--retry-backoff", type=float, default=1.0,
+                           help="openai: first retry delay in seconds, doubled each retry, with jitter (default 1)")
+        group.add_argument("--max-tokens", type=int, default=1024,
+                           help="openai: most tokens to generate per answer (default 1024)")
+        group.add_argument("--temperature", type=float, default=0.0, help="openai: sampling temperature (default 0)")
+        group.add_argument("--jpeg-quality", type=int, default=90, help="openai: JPEG quality of frames (default 90)")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "OpenAIModel":
+        if not getattr(args, "base_url", None):
+            raise ModelConfigError("--model openai needs --base-url (e.g. http://127.0.0.1:8000/v1)")
+        if not getattr(args, "model_name", None):
+            raise ModelConfigError("--model openai needs --model-name (the name the server serves)")
+        concurrency = args.concurrency if getattr(args, "concurrency", None) else 8
+        client = OpenAIChatClient(
+            args.base_url,
+            args.model_name,
+            api_key=_api_key(getattr(args, "api_key_env", None), "--api-key-env"),
+            timeout=args.timeout,
+            max_retries=args.max_retries,
+            backoff=args.retry_backoff,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
+            seed=getattr(args, "seed", 0),
+            pool_size=concurrency,
+        )
+        return cls(client, concurrency=concurrency, jpeg_quality=args.jpeg_quality)
+
+    def generate(self, prompt: str, images: Sequence[ImageLike], item: BenchItem) -> str:
+        return self.client.chat(build_messages(prompt, images, self.jpeg_quality))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "model": "openai",
+            "base_url": self.client.base_url,
+            "model_name": self.client.model_name,
+            "served": self.served,
+            "temperature": self.client.temperature,
+            "max_tokens": self.client.max_tokens,
+            "requests": dict(self.client.stats),
+        }
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,379 @@
+"""The resumable run loop behind `qa4d eval`.
+
+    RUN/predictions.jsonl  one {"id", "response"} per answered item, or {"id", "response": null,
+                           "error"} for an item that failed after the model's retries; appended
+                           (write + flush + fsync, under a lock) the moment each answer arrives
+    RUN/run.json           what was run (benchmark, model, mode, frames, args), when, and counts
+    RUN/metrics.json, RUN/scored.jsonl, RUN/report.md, RUN/report.html   written by scoring
+
+Starting the same command again continues the run: answered ids are skipped, failed ids are
+asked again, and a last line truncated by a crash is dropped (its item is asked again). Every
+media file is checked before the first model call. A run directory belongs to one benchmark,
+model and protocol: resuming it with a different one is refused instead of mixing answers.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import sys
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from tqdm import tqdm
+
+from qa4d.bench.media import MediaError, load_frames
+from qa4d.bench.models.base import Model, ModelConfigError, ModelError
+from qa4d.bench.types import BenchItem
+
+PREDICTIONS = "predictions.jsonl"
+RUN_JSON = "run.json"
+# Keys of run.json that must match to resume a run directory.
+IDENTITY_KEYS = ("benchmark", "annotations", "model", "mode", "frames")
+# Keys of Model.describe() that identify the model (a moved server URL does not).
+MODEL_IDENTITY_KEYS = ("model", "model_name", "model_path", "callable", "seed")
+
+
+class RunError(RuntimeError):
+    """The run cannot start or continue (message says why); nothing was asked of the model."""
+
+
+class MediaMissing(RunError):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        head = "\n  ".join(problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(f"{len(problems)} media file(s) missing; no model was called:\n  {head}{more}")
+
+
+class RunInterrupted(RuntimeError):
+    """Ctrl-C: the answers that arrived are saved; start the same command again to continue."""
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    _atomic_write_bytes(Path(path), (json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+
+
+# -- predictions.jsonl ---------------------------------------------------------------------------
+@dataclass
+class Predictions:
+    """The state of RUN/predictions.jsonl: at most one line per id once repaired."""
+
+    responses: dict[str, str] = field(default_factory=dict)  # id -> response text
+    errors: dict[str, str] = field(default_factory=dict)     # id -> error (ids without a response)
+    lines: dict[str, bytes] = field(default_factory=dict)    # id -> its kept line (with newline)
+    repairs: list[str] = field(default_factory=list)          # what was fixed, for the log
+
+
+def read_predictions_file(path: Path) -> Predictions:
+    """Parse a run's predictions.jsonl, tolerating a crash-truncated last line.
+
+    An id answered twice keeps its first answer (the one already paid for); an error line is
+    superseded by a later answer; malformed lines are dropped and listed in `repairs`.
+    """
+    state = Predictions()
+    path = Path(path)
+    if not path.exists():
+        return state
+    data = path.read_bytes()
+    raw_lines = data.split(b"\n")
+    tail = raw_lines.pop()  # b"" when the file ends in a newline
+    for lineno, raw in enumerate(raw_lines + ([tail] if tail else []), 1):
+        is_tail = bool(tail) and lineno == len(raw_lines) + 1
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw)
+            rid = rec["id"]
+            if not isinstance(rid, str) or not isinstance(rec, dict):
+                raise TypeError("id is not a string")
+        except (ValueError, KeyError, TypeError):
+            where = "truncated last line" if is_tail else f"malformed line {lineno}"
+            state.repairs.append(f"{path}: dropped {where} ({raw[:60]!r}...)")
+            continue
+        if is_tail:
+            state.repairs.append(f"{path}: completed last line (missing newline)")
+        line = raw + b"\n"
+        response = rec.get("response")
+        if isinstance(response, str):
+            if rid in state.responses:
+                state.repairs.append(f"{path}: dropped duplicate answer for id {rid!r} (line {lineno})")
+                continue
+            state.responses[rid] = response
+            state.errors.pop(rid, None)
+            state.lines[rid] = line
+        elif rid not in state.responses:
+            state.errors[rid] = str(rec.get("error") or "no response recorded")
+            state.lines[rid] = line
+    return state
+
+
+class PredictionWriter:
+    """Appends one JSON line per record: one os.write + fsync under a lock, so a kill at any
+    moment leaves every earlier line whole and at most the last one truncated."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._lock = threading.Lock()
+
+    def append(self, record: dict[str, Any]) -> None:
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        with self._lock:
+            view = memoryview(data)
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+
+# -- the run -------------------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    out_dir: Path
+    items: int
+    answered: int
+    errors: dict[str, str]
+    asked: int                       # model calls made by this start
+    skipped: int                     # items already answered by an earlier start
+    metrics: dict[str, Any] | None = None
+
+
+def _identity(run_info: dict[str, Any]) -> dict[str, Any]:
+    ident = {k: run_info.get(k) for k in IDENTITY_KEYS}
+    desc = run_info.get("model_info") or {}
+    ident["model_info"] = {k: desc[k] for k in MODEL_IDENTITY_KEYS if k in desc}
+    return ident
+
+
+def _check_resume(out_dir: Path, run_info: dict[str, Any]) -> dict[str, Any] | None:
+    path = out_dir / RUN_JSON
+    if not path.exists():
+        return None
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise RunError(f"{path} is not valid JSON ({e}); move it away or use a new --out") from None
+    a, b = _identity(old), _identity(run_info)
+    diffs = [f"{k}: {a[k]!r} (in run.json) vs {b[k]!r} (now)" for k in a if a[k] != b[k]]
+    if diffs and (out_dir / PREDICTIONS).exists():
+        raise RunError(
+            f"{out_dir} holds a run of a different configuration; use a new --out or remove it:\n  "
+            + "\n  ".join(diffs)
+        )
+    return old
+
+
+def run_model(
+    benchmark: Any,
+    items: Sequence[BenchItem],
+    model: Model,
+    out_dir: str | Path,
+    *,
+    media_root: str | Path | None,
+    mode: str = "do",
+    frames: int | None = None,
+    run_info: dict[str, Any] | None = None,
+    progress: bool | None = None,
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> RunResult:
+    """Ask `model` every item of `items` not yet answered in `out_dir`; returns the counts.
+
+    `run_info` (benchmark, annotations, model spec, mode, frames, args) goes into run.json and
+    decides whether an existing `out_dir` may be resumed. Raises MediaMissing before any model
+    call, ModelConfigError when the model cannot work, RunInterrupted on Ctrl-C (after the
+    requests in flight finished and were saved).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    info = dict(run_info or {})
+    info.setdefault("mode", mode)
+    info.setdefault("frames", frames)
+    info["model_info"] = model.describe()
+    previous = _check_resume(out_dir, info)
+
+    ids = [it.id for it in items]
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        dups = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
+        raise RunError(f"the benchmark has duplicate item ids ({', '.join(dups[:10])}); answers would collide")
+
+    check = getattr(benchmark, "check_media", None)
+    problems = list(check(items, media_root)) if check is not None else []
+    if problems:
+        raise MediaMissing(problems)
+
+    pred_path = out_dir / PREDICTIONS
+    state = read_predictions_file(pred_path)
+    todo = [it for it in items if it.id not in state.responses]
+    todo_ids = {it.id for it in todo}
+    retried = sorted(i for i in state.errors if i in todo_ids)
+    # Rewrite (atomically) when repairing, or to drop error lines of items asked again now, so the
+    # file keeps one line per id.
+    if state.repairs or retried:
+        keep = [line for rid, line in state.lines.items() if rid in state.responses or rid not in todo_ids]
+        _atomic_write_bytes(pred_path, b"".join(keep))
+        for r in state.repairs:
+            log(f"repaired: {r}")
+    skipped = len(items) - len(todo)
+    if skipped:
+        log(f"resuming {out_dir}: {skipped} of {len(items)} items already answered"
+            + (f", {len(retried)} failed before and asked again" if retried else ""))
+
+    started = _now()
+    info.update({
+        "started": started,
+        "first_started": (previous or {}).get("first_started", started),
+        "finished": None,
+        "python": platform.python_version(),
+        "counts": {"items": len(items), "to_ask": len(todo), "skipped": skipped},
+    })
+    write_json_atomic(out_dir / RUN_JSON, info)
+
+    writer = PredictionWriter(pred_path)
+    stop = threading.Event()
+    new_errors: dict[str, str] = {}
+    answered_now = 0
+    lock = threading.Lock()
+
+    def answer(item: BenchItem) -> dict[str, Any] | None:
+        nonlocal answered_now
+        if stop.is_set():
+            return None
+        try:
+            images = load_frames(item, media_root, frames).images if model.needs_images else []
+            prompt = benchmark.build_prompt(item, mode)
+            text = model.generate(prompt, images, item)
+            if not isinstance(text, str):
+                raise ModelError(f"model returned {type(text).__name__}, not text")
+            rec: dict[str, Any] = {"id": item.id, "response": text}
+        except (ModelConfigError, KeyboardInterrupt, SystemExit):
+            stop.set()
+            raise
+        except (ModelError, MediaError) as e:
+            rec = {"id": item.id, "response": None, "error": str(e)}
+        except Exception as e:  # a bad item (or a user callable's bug) is recorded; the batch goes on
+            rec = {"id": item.id, "response": None, "error": f"{type(e).__name__}: {e}"}
+        writer.append(rec)
+        with lock:
+            if rec["response"] is None:
+                new_errors[item.id] = rec["error"]
+            else:
+                answered_now += 1
+        return rec
+
+    workers = max(1, int(getattr(model, "concurrency", 1) or 1))
+    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa4d-eval")
+    pending: set[Future] = set()
+    queue = iter(todo)
+    bar = tqdm(total=len(todo), desc=f"eval {getattr(model, 'name', 'model')}", unit="item",
+               disable=None if progress is None else not progress, file=sys.stderr, dynamic_ncols=True)
+    fatal: BaseException | None = None
+    try:
+        try:
+            while True:
+                # a bounded window keeps decoded frames of at most 2 x workers items in memory
+                while len(pending) < 2 * workers and not stop.is_set():
+                    item = next(queue, None)
+                    if item is None:
+                        break
+                    pending.add(executor.submit(answer, item))
+                if not pending:
+                    break
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    try:
+                        rec = f.result()
+                    except ModelConfigError as e:
+                        fatal = fatal or e
+                        stop.set()
+                        continue
+                    if rec is not None:
+                        bar.update(1)
+                        if rec["response"] is None:
+                            bar.set_postfix(errors=len(new_errors), refresh=False)
+                if fatal is not None and not pending:
+                    break
+        except KeyboardInterrupt:
+            stop.set()
+            for f in pending:
+                f.cancel()
+            running = [f for f in pending if not f.cancelled()]
+            if running:
+                log(f"interrupted: waiting for {len(running)} request(s) in flight so their answers are saved "
+                    "(Ctrl-C again to abandon them)")
+                wait(running)
+            raise RunInterrupted(
+                f"interrupted: {skipped + answered_now} of {len(items)} items answered and saved in {pred_path}; "
+                "run the same command again to continue"
+            ) from None
+    finally:
+        bar.close()
+        executor.shutdown(wait=True, cancel_futures=True)
+        writer.close()
+
+    if fatal is not None:
+        raise fatal
+
+    final = read_predictions_file(pred_path)
+    errors = {it.id: final.errors[it.id] for it in items if it.id in final.errors and it.id not in final.responses}
+    answered = sum(1 for it in items if it.id in final.responses)
+    info["finished"] = _now()
+    info["model_info"] = model.describe()  # now with request counters
+    info["counts"] = {
+        "items": len(items), "answered": answered, "errors": len(errors),
+        "asked": answered_now + len(new_errors), "skipped": skipped,
+    }
+    write_json_atomic(out_dir / RUN_JSON, info)
+    return RunResult(out_dir, len(items), answered, errors, answered_now + len(new_errors), skipped)
+
+
+def score_run(
+    benchmark: Any,
+    items: Sequence[BenchItem],
+    out_dir: str | Path,
+    *,
+    guess: bool = False,
+    judge: Any = None,
+    seed: int = 0,
+    title: str | None = None,
+) -> dict[str, Any]:
+    """Score RUN/predictions.jsonl; writes metrics.json, scored.jsonl, report.md and report.html."""
+    from qa4d.bench.report import write_run_report  # noqa: PLC0415 (scoring is another helper's module)
+    from qa4d.bench.scoring import score_responses, write_score_outputs  # noqa: PLC0415
+
+    out_dir = Path(out_dir)
+    state = read_predictions_file(out_dir / PREDICTIONS)
+    wanted = {it.id for it in items}
+    responses = {k: v for k, v in state.responses.items() if k in wanted}
+    errors = {k: v for k, v in state.errors.items() if k in wanted}
+    scored, metrics = score_responses(
+        benchmark, list(items), responses, errors=errors, guess=guess, judge=judge, seed=seed
+    )
+    write_score_outputs(out_dir, scored, metrics)
+    write_run_report(out_dir, metrics, title or out_dir.name)
+    return metrics

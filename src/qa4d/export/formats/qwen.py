@@ -1,0 +1,61 @@
+"""Qwen2-VL / Qwen2.5-VL fine-tuning JSONL.
+
+One JSON object per line in `<name>_<split>.jsonl`, carrying the sample in both layouts Qwen
+trainers read:
+
+- `image` + `conversations` (from human/gpt, one `<image>` per image): what Qwen's own
+  `qwen-vl-finetune` (QwenLM/Qwen2.5-VL) loads; it resolves each image against the dataset entry's
+  `data_path` and turns the placeholders into typed content parts itself;
+- `messages` with typed content parts, `{"type": "image", "image": path}` then
+  `{"type": "text", "text": ...}`: the chat format of the Qwen processors' `apply_chat_template`
+  and `qwen_vl_utils.process_vision_info`, used by TRL-style SFT scripts.
+
+Register it in qwen-vl-finetune's `qwenvl/data/__init__.py` with
+`{"annotation_path": "<export dir>/<name>_train.jsonl", "data_path": "<export dir>"}`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from qa4d.export.formats import IMAGE_TOKEN, ExportContext, Exporter, register_exporter, write_jsonl
+from qa4d.export.records import render_prompt
+
+
+@register_exporter("qwen")
+class QwenExporter(Exporter):
+    def row(self, record: Mapping[str, Any], images: Sequence[str]) -> dict[str, Any]:
+        answer = self.assistant_text(record)
+        user_parts: list[dict[str, str]] = [{"type": "image", "image": p} for p in images]
+        user_parts.append({"type": "text", "text": render_prompt(record)})
+        return {
+            "id": record["id"],
+            "image": list(images),
+            "conversations": [
+                {"from": "human", "value": self.user_text(record)},
+                {"from": "gpt", "value": answer},
+            ],
+            "messages": [
+                {"role": "user", "content": user_parts},
+                {"role": "assistant", "content": [{"type": "text", "text": answer}]},
+            ],
+        }
+
+    def row_images(self, row: Mapping[str, Any]) -> list[str]:
+        return list(row["image"])
+
+    def placeholder_counts(self, row: Mapping[str, Any]) -> dict[str, int]:
+        parts = [p for m in row["messages"] for p in m["content"] if p.get("type") == "image"]
+        counts = {
+            f"{IMAGE_TOKEN} placeholders in conversations": sum(t["value"].count(IMAGE_TOKEN) for t in row["conversations"]),
+            "image content parts in messages": len(parts),
+        }
+        if [p["image"] for p in parts] != list(row["image"]):
+            counts["image content parts naming the image list's files in order"] = 0
+        return counts
+
+    def write(self, ctx: ExportContext, split: str, rows: Sequence[Mapping[str, Any]]) -> list[Path]:
+        path = ctx.out_dir / f"{ctx.entry_name(split)}.jsonl"
+        write_jsonl(path, rows)
+        return [path]

@@ -1,0 +1,273 @@
+"""Checks a scene directory against format v1 and reports every problem it finds.
+
+Each problem names the scene, the field and what is wrong. Checks never raise on bad data:
+a broken scene yields problems, not exceptions, so batch callers can report it and go on.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa4d.geometry.camera import rigid_error
+from qa4d.scene.format import ARRAY_SPECS, ARRAYS_FILE, FORMAT, META_FILE, REQUIRED_ARRAYS
+
+RIGID_TOL = 1e-4  # float64 poses from any sane source are orthonormal far below this
+MAX_ABS_COORD = 1e6  # metres; anything beyond is a unit bug, not a scene
+
+
+@dataclass(frozen=True)
+class Problem:
+    scene: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.scene}: {self.field}: {self.message}"
+
+
+def validate_scene(scene_dir: str | Path, check_frames: bool = True) -> list[Problem]:
+    """All problems of one scene directory; an empty list means the scene is valid."""
+    scene_dir = Path(scene_dir)
+    name = str(scene_dir)
+    out: list[Problem] = []
+
+    def bad(field: str, message: str) -> None:
+        out.append(Problem(name, field, message))
+
+    meta = _check_meta(scene_dir, bad)
+    if meta is None:
+        return out
+    arrays = _load_arrays(scene_dir, bad)
+    if arrays is None:
+        return out
+    _check_arrays(meta, arrays, bad)
+    if check_frames:
+        _check_frames(scene_dir, meta, bad)
+    return out
+
+
+# -- scene.json -------------------------------------------------------------------
+
+
+def _check_meta(scene_dir: Path, bad) -> dict | None:
+    path = scene_dir / META_FILE
+    if not scene_dir.is_dir():
+        bad("(directory)", "not a directory")
+        return None
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        bad(META_FILE, "missing")
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        bad(META_FILE, f"unreadable ({e})")
+        return None
+    if not isinstance(meta, dict):
+        bad(META_FILE, "must be a JSON object")
+        return None
+    if meta.get("format") != FORMAT:
+        bad("format", f"is {meta.get('format')!r}, expected {FORMAT!r}")
+    types = {
+        "scene_id": str, "source": str, "fps": (int, float), "width": int, "height": int,
+        "num_frames": int, "world_up": list, "frames": list, "objects": list,
+    }
+    ok = True
+    for key, typ in types.items():
+        if key not in meta:
+            bad(key, "missing")
+            ok = False
+        elif not isinstance(meta[key], typ) or isinstance(meta[key], bool):
+            bad(key, f"has type {type(meta[key]).__name__}, expected {getattr(typ, '__name__', 'number')}")
+            ok = False
+    if not ok:
+        return None
+    if meta["fps"] <= 0:
+        bad("fps", f"must be > 0, got {meta['fps']}")
+    for key in ("width", "height"):
+        if meta[key] <= 0:
+            bad(key, f"must be > 0, got {meta[key]}")
+    if meta["num_frames"] != len(meta["frames"]):
+        bad("num_frames", f"is {meta['num_frames']} but 'frames' lists {len(meta['frames'])} files")
+    if meta["num_frames"] < 1:
+        bad("num_frames", "must be >= 1")
+    up = meta["world_up"]
+    if len(up) != 3 or not all(isinstance(v, (int, float)) for v in up):
+        bad("world_up", f"must be 3 numbers, got {up!r}")
+    elif abs(float(np.linalg.norm(up)) - 1.0) > 1e-6:
+        bad("world_up", f"must be a unit vector, has norm {np.linalg.norm(up):.6g}")
+    seen: set[int] = set()
+    for i, obj in enumerate(meta["objects"]):
+        where = f"objects[{i}]"
+        if not isinstance(obj, dict):
+            bad(where, "must be an object")
+            continue
+        oid = obj.get("id")
+        if not isinstance(oid, int) or isinstance(oid, bool) or oid < 1:
+            bad(f"{where}.id", f"must be an integer >= 1, got {oid!r}")
+        elif oid in seen:
+            bad(f"{where}.id", f"duplicate id {oid}")
+        else:
+            seen.add(oid)
+        for key in ("category", "caption"):
+            if not isinstance(obj.get(key), str) or not obj.get(key):
+                bad(f"{where}.{key}", "must be a non-empty string")
+        if not isinstance(obj.get("is_agent"), bool):
+            bad(f"{where}.is_agent", f"must be true or false, got {obj.get('is_agent')!r}")
+        fwd = obj.get("forward_axis")
+        if not (isinstance(fwd, list) and len(fwd) == 3 and all(isinstance(v, (int, float)) for v in fwd)):
+            bad(f"{where}.forward_axis", f"must be 3 numbers, got {fwd!r}")
+        elif np.linalg.norm(fwd) < 1e-9:
+            bad(f"{where}.forward_axis", "must be non-zero")
+    captions = [o.get("caption") for o in meta["objects"] if isinstance(o, dict)]
+    dups = sorted({c for c in captions if isinstance(c, str) and captions.count(c) > 1})
+    if dups:
+        bad("objects", f"captions must identify objects uniquely; repeated: {dups}")
+    return meta
+
+
+# -- arrays.npz -------------------------------------------------------------------
+
+
+def _load_arrays(scene_dir: Path, bad) -> dict[str, np.ndarray] | None:
+    path = scene_dir / ARRAYS_FILE
+    if not path.exists():
+        bad(ARRAYS_FILE, "missing")
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        bad(ARRAYS_FILE, f"unreadable ({e})")
+        return None
+
+
+def _check_arrays(meta: dict, arrays: dict[str, np.ndarray], bad) -> None:
+    t_len = meta["num_frames"]
+    sizes = {"T": t_len, "H": meta["height"], "W": meta["width"], "K": len(meta["objects"])}
+    n_tracks = arrays["tracks_world"].shape[0] if "tracks_world" in arrays and arrays["tracks_world"].ndim == 3 else None
+    if n_tracks is not None:
+        sizes["N"] = n_tracks
+    for name in REQUIRED_ARRAYS:
+        if name not in arrays:
+            bad(name, "missing (required)")
+    shaped_ok: set[str] = set()
+    for name, (dtype, pattern) in ARRAY_SPECS.items():
+        if name not in arrays:
+            continue
+        arr = arrays[name]
+        expected = tuple(sizes.get(d, d) if isinstance(d, str) else d for d in pattern)
+        if arr.dtype != np.dtype(dtype):
+            bad(name, f"has dtype {arr.dtype}, expected {dtype}")
+        if arr.shape != expected:
+            want = "(" + ", ".join(f"{p}={sizes[p]}" if isinstance(p, str) and p in sizes else str(p) for p in pattern) + ")"
+            bad(name, f"has shape {arr.shape}, expected {want}")
+        elif arr.dtype == np.dtype(dtype):
+            shaped_ok.add(name)
+    track_group = {"tracks_world", "tracks_visible", "tracks_object"}
+    present = track_group & set(arrays)
+    if present and present != track_group:
+        bad("tracks_*", f"tracks_world, tracks_visible and tracks_object go together; missing {sorted(track_group - present)}")
+
+    if "intrinsics" in shaped_ok:
+        k = arrays["intrinsics"]
+        if not np.isfinite(k).all():
+            bad("intrinsics", "contains NaN or inf")
+        else:
+            fx, fy = k[:, 0, 0], k[:, 1, 1]
+            bottom = np.abs(k[:, 2] - np.array([0.0, 0.0, 1.0])).max()
+            if (fx <= 0).any() or (fy <= 0).any():
+                bad("intrinsics", f"focal lengths must be > 0 (frame {int(np.argmax((fx <= 0) | (fy <= 0)))})")
+            if bottom > 1e-9 or np.abs(k[:, 1, 0]).max() > 1e-9:
+                bad("intrinsics", "must be upper triangular with last row [0, 0, 1]")
+    if "cam_to_world" in shaped_ok:
+        _check_poses(arrays["cam_to_world"], "cam_to_world", bad, allow_nan=False)
+    if "object_to_world" in shaped_ok:
+        _check_poses(arrays["object_to_world"], "object_to_world", bad, allow_nan=True)
+    if "depth" in shaped_ok:
+        d = arrays["depth"]
+        if not np.isfinite(d).all():
+            bad("depth", "contains NaN or inf (use 0 for unknown)")
+        elif (d < 0).any():
+            t = int(np.argwhere(d < 0)[0][0])
+            bad("depth", f"negative values (first in frame {t}, min {float(d.min()):.4g})")
+    ids = {o["id"] for o in meta["objects"] if isinstance(o, dict) and isinstance(o.get("id"), int)}
+    if "instance_mask" in shaped_ok:
+        present_ids = set(np.unique(arrays["instance_mask"]).tolist()) - {0}
+        unknown = sorted(present_ids - ids)
+        if unknown:
+            bad("instance_mask", f"ids {unknown[:10]} have no object in scene.json")
+        if (arrays["instance_mask"] < 0).any():
+            bad("instance_mask", "negative ids")
+    if "object_extent" in shaped_ok:
+        e = arrays["object_extent"]
+        if not np.isfinite(e).all() or (e <= 0).any():
+            bad("object_extent", "must be finite and > 0")
+    if "tracks_world" in shaped_ok:
+        x = arrays["tracks_world"]
+        if not np.isfinite(x).all():
+            bad("tracks_world", "contains NaN or inf")
+        elif np.abs(x).max(initial=0) > MAX_ABS_COORD:
+            bad("tracks_world", f"coordinates beyond {MAX_ABS_COORD:g} m")
+    if "tracks_object" in shaped_ok:
+        unknown = sorted(set(np.unique(arrays["tracks_object"]).tolist()) - ids - {0})
+        if unknown:
+            bad("tracks_object", f"ids {unknown[:10]} have no object in scene.json")
+    if "object_visible" in shaped_ok and "object_to_world" in shaped_ok:
+        nan_pose = ~np.isfinite(arrays["object_to_world"]).all(axis=(-1, -2))
+        clash = nan_pose & arrays["object_visible"]
+        if clash.any():
+            k, t = (int(v) for v in np.argwhere(clash)[0])
+            bad("object_visible", f"object {k} is visible in frame {t} but its pose is unknown (NaN)")
+
+
+def _check_poses(poses: np.ndarray, name: str, bad, allow_nan: bool) -> None:
+    finite = np.isfinite(poses).all(axis=(-1, -2))
+    partial = ~finite & ~np.isnan(poses).all(axis=(-1, -2))
+    if not allow_nan and not finite.all():
+        idx = tuple(int(v) for v in np.argwhere(~finite)[0])
+        bad(name, f"NaN or inf pose at index {idx}")
+    if allow_nan and partial.any():
+        idx = tuple(int(v) for v in np.argwhere(partial)[0])
+        bad(name, f"pose at index {idx} is partly NaN (unknown poses must be all NaN)")
+    if finite.any():
+        err = np.where(finite, rigid_error(np.where(finite[..., None, None], poses, np.eye(4))), 0.0)
+        if (err > RIGID_TOL).any():
+            idx = tuple(int(v) for v in np.argwhere(err > RIGID_TOL)[0])
+            bad(name, f"not a rigid transform at index {idx} (rotation not orthonormal with det +1, "
+                      f"or last row not [0,0,0,1]; error {float(err.max()):.3g})")
+        trans = np.where(finite[..., None], poses[..., :3, 3], 0.0)
+        if np.abs(trans).max(initial=0) > MAX_ABS_COORD:
+            bad(name, f"translation beyond {MAX_ABS_COORD:g} m")
+
+
+# -- frames ------------------------------------------------------------------------
+
+
+def _check_frames(scene_dir: Path, meta: dict, bad) -> None:
+    from PIL import Image, UnidentifiedImageError
+
+    for t, rel in enumerate(meta["frames"]):
+        where = f"frames[{t}]"
+        if not isinstance(rel, str) or Path(rel).is_absolute() or ".." in Path(rel).parts:
+            bad(where, f"must be a relative path inside the scene, got {rel!r}")
+            continue
+        path = scene_dir / rel
+        if not path.is_file():
+            bad(where, f"file {rel} is missing")
+            continue
+        if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+            bad(where, f"{rel} must be PNG or JPEG")
+        # Only the header is read: full decoding of every frame would dominate validation time.
+        try:
+            with Image.open(path) as im:
+                size = im.size
+        except (OSError, UnidentifiedImageError) as e:
+            bad(where, f"{rel} is not a readable image ({e})")
+            continue
+        if size != (meta["width"], meta["height"]):
+            bad(where, f"{rel} is {size[0]}x{size[1]}, scene.json says {meta['width']}x{meta['height']}")
