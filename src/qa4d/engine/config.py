@@ -1,0 +1,74 @@
+"""Settings of a generation run (`qa4d generate`), as one dataclass stored in dataset.json.
+
+Everything that changes the output bytes is here, so dataset.json alone says how a dataset was
+made and a resumed run can check it continues the same job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+REF_MODES = ("caption", "coord", "prompt")
+FORMATS = ("mc", "yesno", "free", "track")
+
+
+@dataclass
+class GenerateConfig:
+    scenes: str
+    out: str
+    seed: int = 0
+    families: list[str] = field(default_factory=lambda: ["4dpqa"])
+    tasks: list[str] | None = None           # None: every task of the families
+    bench_fraction: float = 0.2               # share of scenes held out for the benchmark split
+    segment_frames: int = 32                  # frames per sampled segment (shorter scenes: all)
+    media_frames: int = 8                     # images the model sees, uniform over the segment
+    segments_per_scene: int = 2               # segments sampled per scene and task
+    samples_per_segment: int = 3              # candidate object choices per segment and task
+    min_visible_fraction: float = 0.5         # share of media frames an object must be seen in
+    ref_modes: dict[str, float] = field(default_factory=lambda: {"caption": 0.4, "coord": 0.3, "prompt": 0.3})
+    train_formats: dict[str, float] = field(default_factory=lambda: {"mc": 0.4, "yesno": 0.3, "free": 0.3})
+    bench_formats: dict[str, float] = field(default_factory=lambda: {"mc": 0.5, "yesno": 0.5})
+    track_targets: tuple[int, int] = (1, 4)   # min, max target frames named in a tracking question
+    jpeg_quality: int = 90
+    coord_style: str = "normalised"           # pixel-coordinate references: "normalised" or "pixels"
+    thresholds: dict[str, Any] | None = None  # overrides of thresholds.json (per source or global)
+    workers: int = 1                          # not part of the output: excluded from `fingerprint`
+
+    def validate(self) -> None:
+        if not 0.0 <= self.bench_fraction <= 1.0:
+            raise ValueError(f"bench_fraction must be in [0, 1], got {self.bench_fraction}")
+        if self.segment_frames < 2:
+            raise ValueError(f"segment_frames must be >= 2, got {self.segment_frames}")
+        if self.media_frames < 2:
+            raise ValueError(f"media_frames must be >= 2, got {self.media_frames}")
+        for name in self.ref_modes:
+            if name not in REF_MODES:
+                raise ValueError(f"ref_modes: unknown mode {name!r} (known: {', '.join(REF_MODES)})")
+        for table in (self.train_formats, self.bench_formats):
+            for name in table:
+                if name not in ("mc", "yesno", "free"):
+                    raise ValueError(f"formats: unknown answer format {name!r}")
+        if self.coord_style not in ("normalised", "pixels"):
+            raise ValueError(f"coord_style must be 'normalised' or 'pixels', got {self.coord_style!r}")
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The settings that determine the output (paths and worker count excluded)."""
+        d = asdict(self)
+        for k in ("scenes", "out", "workers"):
+            d.pop(k)
+        d["track_targets"] = list(self.track_targets)
+        return d
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["track_targets"] = list(self.track_targets)
+        return d
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "GenerateConfig":
+        d = dict(d)
+        if "track_targets" in d:
+            d["track_targets"] = tuple(d["track_targets"])
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in known})
