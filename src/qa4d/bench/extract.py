@@ -114,6 +114,16 @@ def normalize_text(text: Any) -> str:
     return s.strip(" \t\"'`*_.,;:!?()[]{}")
 
 
+def _backtick_spans(body: str) -> list[str]:
+    """Backticked values, each with the few characters after it so a unit written outside the
+    backticks ("`1.5` m") is still read."""
+    out = []
+    for m in _BACKTICK_RE.finditer(body):
+        tail = re.match(r"[^\n`]{0,12}", body[m.end():]).group(0)
+        out.append(m.group(1) + " " + tail)
+    return out
+
+
 def _strip_reasoning(text: str) -> str:
     return _THINK_RE.sub(" ", text or "").strip()
 
@@ -295,7 +305,7 @@ def extract_number(text: str, unit: str | None = None, default_unit: str | None 
     for rule, matches in (
         ("final_answer", [m.group("span") for m in _FINAL_RE.finditer(body)]),
         ("answer_tag", [m.group(1) for m in _TAG_RE.finditer(body)]),
-        ("backtick", [m.group(1) for m in _BACKTICK_RE.finditer(body)]),
+        ("backtick", _backtick_spans(body)),
         ("answer_colon", [m.group("span") for m in _ANSWER_COLON_RE.finditer(body)]),
     ):
         for span in reversed(matches):
@@ -343,7 +353,7 @@ def extract_tuple(text: str, n: int, unit: str | None = None, default_unit: str 
     for rule, spans in (
         ("final_answer", [m.group("span") for m in _FINAL_RE.finditer(body)]),
         ("answer_tag", [m.group(1) for m in _TAG_RE.finditer(body)]),
-        ("backtick", [m.group(1) for m in _BACKTICK_RE.finditer(body)]),
+        ("backtick", _backtick_spans(body)),
         ("answer_colon", [m.group("span") for m in _ANSWER_COLON_RE.finditer(body)]),
     ):
         for span in reversed(spans):

@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from tqdm import tqdm
 
 from qa4d.bench.models.base import ModelConfigError, ModelError
 from qa4d.bench.models.openai import OpenAIChatClient, _api_key
@@ -139,6 +143,16 @@ class LLMJudge:
         with self._lock:
             self._cache[key] = ex
         return ex
+
+    def prefetch(self, pairs: list[tuple[BenchItem, str]], workers: int = 8) -> None:
+        """Judge many (item, response) pairs concurrently so scoring finds the verdicts cached."""
+        todo = [(it, r) for it, r in pairs if it.answer_format in JUDGED_FORMATS and r and r.strip()]
+        if not todo:
+            return
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="qa4d-judge") as ex:
+            for _ in tqdm(ex.map(lambda p: self.judge(*p), todo), total=len(todo), desc="judge",
+                          unit="item", disable=None, file=sys.stderr):
+                pass
 
     def close(self) -> None:
         self.client.close()

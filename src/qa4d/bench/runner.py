@@ -266,7 +266,8 @@ def run_model(
             return None
         try:
             images = load_frames(item, media_root, frames).images if model.needs_images else []
-            prompt = benchmark.build_prompt(item, mode)
+            # the prompt may state how many frames are shown (blind models: how many would be)
+            prompt = benchmark.build_prompt(item, mode, frames=len(images) if model.needs_images else frames)
             text = model.generate(prompt, images, item)
             if not isinstance(text, str):
                 raise ModelError(f"model returned {type(text).__name__}, not text")
@@ -371,6 +372,13 @@ def score_run(
     wanted = {it.id for it in items}
     responses = {k: v for k, v in state.responses.items() if k in wanted}
     errors = {k: v for k, v in state.errors.items() if k in wanted}
+    if judge is not None and hasattr(judge, "prefetch"):
+        # ask the judge about every unparsed response concurrently; scoring then reads its cache
+        from qa4d.bench.extract import extract  # noqa: PLC0415
+
+        unparsed = [(it, responses[it.id]) for it in items
+                    if it.id in responses and extract(responses[it.id], it).value is None]
+        judge.prefetch(unparsed)
     scored, metrics = score_responses(
         benchmark, list(items), responses, errors=errors, guess=guess, judge=judge, seed=seed
     )

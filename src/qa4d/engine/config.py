@@ -25,7 +25,6 @@ class GenerateConfig:
     media_frames: int = 8                     # images the model sees, uniform over the segment
     segments_per_scene: int = 2               # segments sampled per scene and task
     samples_per_segment: int = 3              # candidate object choices per segment and task
-    min_visible_fraction: float = 0.5         # share of media frames an object must be seen in
     ref_modes: dict[str, float] = field(default_factory=lambda: {"caption": 0.4, "coord": 0.3, "prompt": 0.3})
     train_formats: dict[str, float] = field(default_factory=lambda: {"mc": 0.4, "yesno": 0.3, "free": 0.3})
     bench_formats: dict[str, float] = field(default_factory=lambda: {"mc": 0.5, "yesno": 0.5})

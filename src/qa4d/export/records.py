@@ -226,7 +226,8 @@ def render_answer(record: Mapping[str, Any]) -> str:
 
 
 def image_lines(record: Mapping[str, Any], placeholder: str, style: str = "default") -> list[str]:
-    """One line per media item, e.g. '<image>' or 'Image-2: <image>' (templates/prompts.json)."""
+    """One line per media item, e.g. 'Frame 2: <image>' (templates/prompts.json "image_line";
+    `style` picks a per-format override when the file has one)."""
     tpl = prompt_templates()["image_line"].get(style) or prompt_templates()["image_line"]["default"]
     return [
         tpl.format(placeholder=placeholder, n=i + 1, frame=fr, t=ts)

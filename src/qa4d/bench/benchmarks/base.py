@@ -114,7 +114,7 @@ def format_options(options: dict[str, str], style: str = "{k}. {v}") -> str:
 
 
 # Generic instructions for benchmarks whose protocol does not prescribe its own wording.
-_GENERIC = {
+GENERIC_INSTRUCTIONS = {
     ("mc", "do"): "Answer with the option's letter from the given choices directly.",
     ("mc", "cot"): ("Think step by step, then end with the line 'Therefore, the final answer is: X', "
                     "where X is the letter of one option."),
@@ -131,7 +131,7 @@ _GENERIC = {
 }
 for _m in PROMPT_MODES:
     for _f in ("scalar", "vector", "coord"):
-        _GENERIC[(_f, _m)] = ("Give your answer inside backticks, e.g. `value`." if _m == "do" else
+        GENERIC_INSTRUCTIONS[(_f, _m)] = ("Give your answer inside backticks, e.g. `value`." if _m == "do" else
                               "Think step by step, then give the final answer inside backticks, e.g. `value`.")
 
 
@@ -153,7 +153,7 @@ class Benchmark:
         parts = [item.question.strip()]
         if item.options:
             parts.append(format_options(item.options))
-        parts.append(_GENERIC[(item.answer_format, mode)])
+        parts.append(GENERIC_INSTRUCTIONS[(item.answer_format, mode)])
         return "\n".join(parts)
 
     # ---- reporting

@@ -67,6 +67,8 @@ class VLM4D(Benchmark):
 
     def load(self, annotations: Path, media_root: Path | None = None) -> list[BenchItem]:
         annotations = Path(annotations)
+        if not annotations.exists():
+            raise BenchmarkFormatError(annotations, None, None, "file not found")
         if annotations.is_dir():
             files = [annotations / f for f in FILES if (annotations / f).exists()]
             if not files:

@@ -53,12 +53,11 @@ class Exporter:
 
     name: str = ""
     placeholder: str = IMAGE_TOKEN
-    image_style: str = "default"  # key of templates/prompts.json "image_line"
 
     # -- per record ------------------------------------------------------------------------
     def user_text(self, record: Mapping[str, Any]) -> str:
         """Image lines (one placeholder each, in media order) then the rendered prompt."""
-        return "\n".join(image_lines(record, self.placeholder, self.image_style) + [render_prompt(record)])
+        return "\n".join(image_lines(record, self.placeholder, self.name) + [render_prompt(record)])
 
     def assistant_text(self, record: Mapping[str, Any]) -> str:
         return render_answer(record)

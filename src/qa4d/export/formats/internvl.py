@@ -3,11 +3,12 @@
 Writes `<name>_<split>.jsonl`, one object per line:
 
     {"id": "...", "image": "a.png" or ["a.png", "b.png"],
-     "conversations": [{"from": "human", "value": "Image-1: <image>\\nImage-2: <image>\\nQuestion..."},
+     "conversations": [{"from": "human", "value": "Frame 1: <image>\\nFrame 2: <image>\\nQuestion..."},
                        {"from": "gpt", "value": "B. ..."}]}
 
-(`image` is a string for one image and a list for several; several images are announced as
-`Image-k: <image>` lines, InternVL's multi-image convention), and the meta file
+(`image` is a string for one image and a list for several; each image gets its own labelled line,
+like InternVL's `Image-k: <image>` multi-image convention but named as the questions name frames),
+and the meta file
 `<name>_<split>_meta.json` that `--meta_path` of InternVL's fine-tuning scripts reads:
 
     {"<name>_<split>": {"root": "<export dir>/", "annotation": "<export dir>/<name>_<split>.jsonl",
@@ -23,18 +24,11 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from qa4d.export.formats import IMAGE_TOKEN, ExportContext, Exporter, register_exporter, write_jsonl
-from qa4d.export.records import image_lines, render_prompt, write_json_atomic
+from qa4d.export.records import write_json_atomic
 
 
 @register_exporter("internvl")
 class InternVLExporter(Exporter):
-    image_style = "internvl"
-
-    def user_text(self, record: Mapping[str, Any]) -> str:
-        # a single image is a bare `<image>` line in InternVL's single-image data
-        style = self.image_style if len(record["media"]) > 1 else "default"
-        return "\n".join(image_lines(record, self.placeholder, style) + [render_prompt(record)])
-
     def row(self, record: Mapping[str, Any], images: Sequence[str]) -> dict[str, Any]:
         row: dict[str, Any] = {"id": record["id"]}
         if images:  # pure-text rows carry no image key in InternVL's data

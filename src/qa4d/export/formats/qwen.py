@@ -6,9 +6,10 @@ trainers read:
 - `image` + `conversations` (from human/gpt, one `<image>` per image): what Qwen's own
   `qwen-vl-finetune` (QwenLM/Qwen2.5-VL) loads; it resolves each image against the dataset entry's
   `data_path` and turns the placeholders into typed content parts itself;
-- `messages` with typed content parts, `{"type": "image", "image": path}` then
-  `{"type": "text", "text": ...}`: the chat format of the Qwen processors' `apply_chat_template`
-  and `qwen_vl_utils.process_vision_info`, used by TRL-style SFT scripts.
+- `messages` with typed content parts (`{"type": "text", "text": "Frame 1:"}`,
+  `{"type": "image", "image": path}`, ..., then the question as a text part): the chat format of the
+  Qwen processors' `apply_chat_template` and `qwen_vl_utils.process_vision_info`, used by TRL-style
+  SFT scripts. The parts are exactly those qwen-vl-finetune derives from `conversations`.
 
 Register it in qwen-vl-finetune's `qwenvl/data/__init__.py` with
 `{"annotation_path": "<export dir>/<name>_train.jsonl", "data_path": "<export dir>"}`.
@@ -16,28 +17,41 @@ Register it in qwen-vl-finetune's `qwenvl/data/__init__.py` with
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from qa4d.export.formats import IMAGE_TOKEN, ExportContext, Exporter, register_exporter, write_jsonl
-from qa4d.export.records import render_prompt
+
+_SPLIT = re.compile(f"({re.escape(IMAGE_TOKEN)})")
+
+
+def content_parts(text: str, images: Sequence[str]) -> list[dict[str, str]]:
+    """Typed content parts of a user turn: the text split at each placeholder, stripped pieces as
+    text parts and each placeholder as the next image, i.e. the parts qwen-vl-finetune builds from
+    the same `conversations` turn. Surplus placeholders get no part (the row check reports them)."""
+    parts: list[dict[str, str]] = []
+    pool = list(images)
+    for seg in _SPLIT.split(text):
+        if seg == IMAGE_TOKEN:
+            if pool:
+                parts.append({"type": "image", "image": pool.pop(0)})
+        elif seg.strip():
+            parts.append({"type": "text", "text": seg.strip()})
+    return parts
 
 
 @register_exporter("qwen")
 class QwenExporter(Exporter):
     def row(self, record: Mapping[str, Any], images: Sequence[str]) -> dict[str, Any]:
+        user = self.user_text(record)
         answer = self.assistant_text(record)
-        user_parts: list[dict[str, str]] = [{"type": "image", "image": p} for p in images]
-        user_parts.append({"type": "text", "text": render_prompt(record)})
         return {
             "id": record["id"],
             "image": list(images),
-            "conversations": [
-                {"from": "human", "value": self.user_text(record)},
-                {"from": "gpt", "value": answer},
-            ],
+            "conversations": [{"from": "human", "value": user}, {"from": "gpt", "value": answer}],
             "messages": [
-                {"role": "user", "content": user_parts},
+                {"role": "user", "content": content_parts(user, images)},
                 {"role": "assistant", "content": [{"type": "text", "text": answer}]},
             ],
         }

@@ -1,0 +1,82 @@
+"""R4D-Bench (4D-RGPT supplementary): region-based 4D questions with Set-of-Marks inputs.
+
+Annotations: `test.json`, a list of records `id`, `benchmark` (the source benchmark, VLM4D or
+STI-Bench), `task`, `question`, `options` (a list, or an object keyed by letter), `answer` (the
+correct option's TEXT), `video`, `som_image` (the first frame with numbered region marks). Both
+paths are relative to `--media-root`. `media` holds the video (what frame samplers read); the
+Set-of-Marks image is `meta["som_image"]`, meant to be shown before the frames, and
+`check_media` checks both. Groupings: the source benchmark and the static / dynamic split of the 9 categories
+(`r4d_bench.json`; a task outside them is reported with split "other").
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from qa4d.bench.benchmarks.base import (
+    Benchmark,
+    BenchmarkFormatError,
+    check_unique_ids,
+    letter_of,
+    letter_options,
+    read_json,
+    require,
+)
+from qa4d.bench.registry import register_benchmark
+from qa4d.bench.types import BenchItem
+
+_DATA = json.loads(Path(__file__).with_name("r4d_bench.json").read_text(encoding="utf-8"))
+
+
+def _category(task: str) -> tuple[str, str]:
+    t = task.strip().lower()
+    for c in _DATA["categories"]:
+        if t in (c["name"].lower(), c["abbr"].lower()) or t.replace("_", " ") == c["name"].lower():
+            return c["name"], c["split"]
+    return task, "other"
+
+
+@register_benchmark("r4d-bench")
+class R4DBench(Benchmark):
+    default_frames = 16
+    media_kind = "video"
+
+    def load(self, annotations: Path, media_root: Path | None = None) -> list[BenchItem]:
+        path = Path(annotations)
+        if path.is_dir():
+            path = path / "test.json"
+        data = read_json(path)
+        if not isinstance(data, list):
+            raise BenchmarkFormatError(path, None, None, f"expected a JSON list of questions, got {type(data).__name__}")
+        items = []
+        for i, rec in enumerate(data):
+            rid = require(rec, "id", path, i, (str, int))
+            source = require(rec, "benchmark", path, i, str)
+            task = require(rec, "task", path, i, str)
+            question = require(rec, "question", path, i, str)
+            options = letter_options(require(rec, "options", path, i, (list, dict)), path, i, "options")
+            answer = require(rec, "answer", path, i, (str, int, float))
+            video = require(rec, "video", path, i, str)
+            som = require(rec, "som_image", path, i, str)
+            category, split = _category(task)
+            items.append(BenchItem(
+                id=str(rid),
+                benchmark="r4d-bench",
+                task=task,
+                question=question,
+                answer=letter_of(answer, options, path, i, "answer"),
+                answer_format="mc",
+                options=options,
+                category=category,
+                media=[video],
+                media_kind="video",
+                groups={"source_benchmark": source, "split": split},
+                meta={"answer_text": str(answer), "som_image": som, "video": video},
+            ))
+        check_unique_ids(items, path)
+        return items
+
+    def media_paths(self, item: BenchItem, media_root: Path | None) -> list[Path]:
+        root = Path(media_root) if media_root is not None else Path(".")
+        return [root / item.meta["som_image"]] + super().media_paths(item, media_root)

@@ -1,0 +1,175 @@
+"""Run a model on a benchmark and score it.
+
+Reads:
+  --benchmark NAME         a registered benchmark (vlm4d, sti-bench, multispa, r4d-bench, vsti-bench,
+                           qa4d) with its --annotations file and the videos/images under --media-root;
+  --benchmark SPLIT_DIR    or a qa4d split directory (DATASET/bench): its samples.jsonl, images
+                           relative to DATASET (the default --media-root).
+  --model SPEC             openai | hf | random | prior | oracle | python:MODULE:CALLABLE
+                           (model flags below; `prior` fits on DATASET/train/samples.jsonl).
+
+Writes, in --out RUN:
+  predictions.jsonl   one {"id", "response"} per item, appended as each answer arrives
+                      ({"id", "response": null, "error"} when an item failed after retries);
+                      the format `qa4d score --predictions` reads
+  run.json            benchmark, model, protocol, arguments, start/finish times, counts
+  metrics.json, scored.jsonl, report.md, report.html   the scores (see `qa4d score`)
+
+Every media file is checked before the first model call (all missing ones are listed, exit 1).
+Starting the same command again continues an interrupted run: answered items are never asked
+again, failed ones are. Frames are sampled uniformly (--frames, default per benchmark); the prompt
+follows the benchmark's protocol (--mode do: direct answer, cot: chain of thought).
+
+Exit codes: 0 all items answered and scored; 1 bad input or missing media; 2 the model cannot
+run (wrong URL, model name, weights); 3 scored, but some items failed (run again to retry them);
+130 interrupted (answers so far are saved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from qa4d.bench.judge import LLMJudge
+from qa4d.bench.models.base import ModelConfigError
+from qa4d.bench.registry import MODELS, _import_all, get_benchmark, get_model
+from qa4d.bench.runner import RunError, RunInterrupted, run_model, score_run
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--benchmark", required=True, metavar="NAME_OR_SPLIT_DIR",
+                        help="benchmark name, or a qa4d split directory such as DATASET/bench")
+    parser.add_argument("--annotations", type=Path,
+                        help="the benchmark's question file (default for a split directory: its samples.jsonl)")
+    parser.add_argument("--media-root", type=Path,
+                        help="directory the items' media paths are relative to (default for a split "
+                             "directory: the dataset root)")
+    parser.add_argument("--model", required=True, metavar="SPEC",
+                        help="openai | hf | random | prior | oracle | python:MODULE:CALLABLE")
+    parser.add_argument("--mode", choices=["do", "cot"], default="do",
+                        help="prompt protocol: do = answer directly, cot = chain of thought (default do)")
+    parser.add_argument("--frames", type=int, default=None, help="frames per item (default: the benchmark's)")
+    parser.add_argument("--out", required=True, type=Path, metavar="RUN", help="run directory")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N items (in file order)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of random baselines, sampling and bootstrap (default 0)")
+    parser.add_argument("--guess", action="store_true",
+                        help="score unparsed mc/yes-no answers as a seeded random guess (parity with some "
+                             "official scorers; off by default: unparsed is wrong)")
+    parser.add_argument("--no-score", action="store_true", help="only collect predictions; score later with `qa4d score`")
+    g = parser.add_argument_group("model options (each applies to the models named in its help)")
+    _import_all("qa4d.bench.models")
+    for name in sorted(MODELS):
+        MODELS[name].add_arguments(g)
+    LLMJudge.add_arguments(parser)
+
+
+def resolve_benchmark(args: argparse.Namespace):
+    """(benchmark instance, annotations path, media root, split dir or None) from the arguments."""
+    spec = args.benchmark
+    path = Path(spec)
+    if path.is_dir():
+        annotations = args.annotations or path / "samples.jsonl"
+        if not Path(annotations).is_file():
+            raise RunError(f"--benchmark {spec}: {annotations} does not exist (expected a qa4d split directory)")
+        media_root = args.media_root or path.resolve().parent
+        return get_benchmark("qa4d")(), Path(annotations), media_root, path.resolve()
+    if "/" in spec or spec.endswith(".jsonl"):
+        raise RunError(f"--benchmark {spec}: no such directory (expected a benchmark name or a qa4d split directory)")
+    try:
+        cls = get_benchmark(spec)
+    except KeyError as e:
+        raise RunError(str(e.args[0])) from None
+    if args.annotations is None:
+        raise RunError(f"--benchmark {spec} needs --annotations (its question file)")
+    if not args.annotations.exists():
+        raise RunError(f"--annotations {args.annotations} does not exist")
+    return cls(), args.annotations, args.media_root, None
+
+
+def build_model(args: argparse.Namespace):
+    spec = args.model
+    name = "python" if spec.startswith("python:") else spec
+    try:
+        cls = get_model(name)
+    except KeyError as e:
+        raise ModelConfigError(str(e.args[0])) from None
+    return cls.from_args(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    err = lambda m: print(f"qa4d eval: {m}", file=sys.stderr)  # noqa: E731
+    if args.frames is not None and args.frames <= 0:
+        err("--frames must be a positive number")
+        return 1
+    try:
+        benchmark, annotations, media_root, split_dir = resolve_benchmark(args)
+        args.split_dir = split_dir  # the prior baseline fits on the train split next to it
+        items = benchmark.load(annotations, media_root)
+    except (RunError, ValueError, OSError) as e:
+        err(str(e))
+        return 1
+    if args.limit is not None:
+        items = items[: max(0, args.limit)]
+    if not items:
+        err(f"{annotations}: no items to evaluate")
+        return 1
+    frames = args.frames or getattr(benchmark, "default_frames", None)
+
+    model = judge = None
+    try:
+        model = build_model(args)
+        judge = LLMJudge.from_args(args)
+        run_info = {
+            "benchmark": getattr(benchmark, "name", args.benchmark),
+            "annotations": str(Path(annotations).resolve()),
+            "media_root": None if media_root is None else str(Path(media_root).resolve()),
+            "model": args.model,
+            "mode": args.mode,
+            "frames": frames,
+            "seed": args.seed,
+            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                     if not k.startswith("_") and k != "api_key"},
+        }
+        result = run_model(benchmark, items, model, args.out, media_root=media_root, mode=args.mode,
+                           frames=frames, run_info=run_info)
+    except ModelConfigError as e:
+        err(str(e))
+        return 2
+    except RunInterrupted as e:
+        err(str(e))
+        return 130
+    except RunError as e:
+        err(str(e))
+        return 1
+    finally:
+        if model is not None:
+            model.close()
+
+    print(f"{result.answered} of {result.items} items answered ({result.asked} asked now, "
+          f"{result.skipped} from before, {len(result.errors)} failed) -> {args.out}/predictions.jsonl",
+          file=sys.stderr)
+    code = 3 if result.errors else 0
+    if result.errors:
+        first = next(iter(result.errors.items()))
+        err(f"{len(result.errors)} item(s) failed (first: {first[0]}: {first[1]}); "
+            "they count as wrong; run the same command again to retry them")
+    if args.no_score:
+        if judge is not None:
+            judge.close()
+        return code
+    try:
+        metrics = score_run(benchmark, items, args.out, guess=args.guess, judge=judge, seed=args.seed,
+                            title=f"{args.model} on {getattr(benchmark, 'name', args.benchmark)} ({args.mode})")
+    except ModelConfigError as e:
+        err(f"judge: {e}")
+        return 2
+    finally:
+        if judge is not None:
+            judge.close()
+    overall = metrics.get("overall", {})
+    acc = overall.get("accuracy")
+    print(f"accuracy {acc:.4f} on {overall.get('n')} items ({overall.get('unparsed')} unparsed) -> "
+          f"{args.out}/metrics.json, report.md, report.html" if isinstance(acc, (int, float)) else
+          f"scored -> {args.out}/metrics.json", file=sys.stderr)
+    return code

@@ -1,0 +1,204 @@
+"""`--model hf --model-path DIR`: a Hugging Face `transformers` VLM from local weights.
+
+Qwen2.5-VL and Qwen2-VL are supported first-class (their ForConditionalGeneration classes); other
+image-text-to-text models go through `AutoModelForImageTextToText` and their own processor. The
+frames are given as N image entries of one user turn, followed by the prompt, formatted with the
+checkpoint's chat template; decoding is greedy (`--max-new-tokens`). Runs on CUDA when available
+(bfloat16), else on CPU (float32); `--device` / `--dtype` override. Never downloads anything:
+DIR must hold the config, weights, tokenizer and image processor.
+
+Needs the `hf` extra: pip install -e '.[hf]'  (torch, transformers, accelerate).
+
+Without torchvision, transformers cannot build the Qwen processor (its video half needs it), so for
+Qwen models the processing is done here from the tokenizer and the image processor: the chat
+template's `<|image_pad|>` per image is expanded to the image's number of merged patches, exactly
+as the Qwen processor does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+from PIL import Image
+
+from qa4d.bench.models.base import ImageLike, Model, ModelConfigError
+from qa4d.bench.registry import register_model
+from qa4d.bench.types import BenchItem
+
+QWEN_TYPES = ("qwen2_5_vl", "qwen2_vl")
+EXTRA_HINT = "pip install -e '.[hf]'"
+
+
+def _import_hf():
+    try:
+        import torch  # noqa: PLC0415  (heavy; only imported when an hf model is used)
+        import transformers  # noqa: PLC0415
+    except ImportError as e:
+        raise ModelConfigError(
+            f"--model hf needs torch and transformers ({e.name} is missing): {EXTRA_HINT}"
+        ) from None
+    return torch, transformers
+
+
+def _as_pil(image: ImageLike) -> Image.Image:
+    if isinstance(image, (str, Path)):
+        with Image.open(image) as im:
+            return im.convert("RGB")
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def _fallback_template(n_images: int, prompt: str) -> str:
+    # Qwen's chat format, used only when the checkpoint ships no chat template
+    vision = "<|vision_start|><|image_pad|><|vision_end|>" * n_images
+    return f"<|im_start|>user\n{vision}{prompt}<|im_end|>\n<|im_start|>assistant\n"
+
+
+@register_model("hf")
+class HFModel(Model):
+    """A local transformers VLM, greedy decoding, one item at a time."""
+
+    concurrency = 1
+
+    def __init__(self, model_path: str | Path, device: str = "auto", dtype: str = "auto", max_new_tokens: int = 512,
+                 max_pixels: int | None = None):
+        torch, transformers = _import_hf()
+        self.torch = torch
+        path = Path(model_path)
+        if not path.is_dir():
+            raise ModelConfigError(f"--model-path {path} is not a directory")
+        if not (path / "config.json").is_file():
+            raise ModelConfigError(f"--model-path {path} has no config.json (not a Hugging Face model directory)")
+        self.path = path
+        self.max_new_tokens = int(max_new_tokens)
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        if dtype == "auto":
+            dtype = "bfloat16" if device.startswith("cuda") else "float32"
+        self.dtype_name = dtype
+        torch_dtype = getattr(torch, dtype, None)
+        if not isinstance(torch_dtype, torch.dtype):
+            raise ModelConfigError(f"--dtype {dtype!r} is not a torch dtype (use float32, bfloat16 or float16)")
+
+        try:
+            config = transformers.AutoConfig.from_pretrained(path, local_files_only=True)
+        except (OSError, ValueError) as e:
+            raise ModelConfigError(f"--model-path {path}: cannot read the model config: {e}") from None
+        self.model_type = config.model_type
+        if self.model_type == "qwen2_5_vl":
+            cls = transformers.Qwen2_5_VLForConditionalGeneration
+        elif self.model_type == "qwen2_vl":
+            cls = transformers.Qwen2VLForConditionalGeneration
+        else:
+            cls = transformers.AutoModelForImageTextToText
+        try:
+            self.model = cls.from_pretrained(path, dtype=torch_dtype, local_files_only=True).to(device).eval()
+        except (OSError, ValueError) as e:
+            raise ModelConfigError(f"--model-path {path}: cannot load {self.model_type} weights: {e}") from None
+
+        self.processor = None
+        self.tokenizer = None
+        self.image_processor = None
+        try:
+            self.processor = transformers.AutoProcessor.from_pretrained(path, local_files_only=True)
+            self.tokenizer = self.processor.tokenizer
+        except (ImportError, AttributeError, ValueError, OSError, TypeError) as e:
+            if self.model_type not in QWEN_TYPES:
+                raise ModelConfigError(f"--model-path {path}: cannot load the processor: {e}") from None
+            try:  # build the Qwen inputs from the parts (see the module docstring)
+                self.tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+                self.image_processor = transformers.AutoImageProcessor.from_pretrained(path, local_files_only=True)
+            except (OSError, ValueError) as e2:
+                raise ModelConfigError(f"--model-path {path}: cannot load tokenizer/image processor: {e2}") from None
+        if max_pixels is not None:
+            ip = self.image_processor or getattr(self.processor, "image_processor", None)
+            if ip is not None and hasattr(ip, "max_pixels"):
+                ip.max_pixels = int(max_pixels)
+                if hasattr(ip, "size") and isinstance(ip.size, dict) and "longest_edge" in ip.size:
+                    ip.size["longest_edge"] = int(max_pixels)
+        self.image_token_id = getattr(config, "image_token_id", None)
+        self._lock = threading.Lock()  # one generate at a time on one model
+
+    @classmethod
+    def add_arguments(cls, group: argparse._ArgumentGroup) -> None:
+        group.add_argument("--model-path", type=Path, help="hf: local model directory (config, weights, processor)")
+        group.add_argument("--max-new-tokens", type=int, default=512, help="hf: most tokens to generate (default 512)")
+        group.add_argument("--device", default="auto", help="hf: cpu, cuda, cuda:1 ... (default: cuda if available)")
+        group.add_argument("--dtype", default="auto", help="hf: float32, bfloat16, float16 (default: bf16 on GPU, fp32 on CPU)")
+        group.add_argument("--max-pixels", type=int, default=None,
+                           help="hf: cap on pixels per frame for the image processor (Qwen: default of the checkpoint)")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "HFModel":
+        if not getattr(args, "model_path", None):
+            raise ModelConfigError("--model hf needs --model-path DIR (a local Hugging Face model directory)")
+        return cls(args.model_path, device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens,
+                   max_pixels=args.max_pixels)
+
+    # -- inputs --------------------------------------------------------------------------------
+    def chat_text(self, prompt: str, n_images: int) -> str:
+        messages = [{"role": "user", "content": [{"type": "image"}] * n_images + [{"type": "text", "text": prompt}]}]
+        owner = self.processor if self.processor is not None else self.tokenizer
+        if getattr(owner, "chat_template", None):
+            return owner.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        if self.model_type in QWEN_TYPES:
+            return _fallback_template(n_images, prompt)
+        raise ModelConfigError(f"--model-path {self.path}: the checkpoint has no chat template")
+
+    def prepare(self, prompt: str, images: Sequence[ImageLike]) -> dict[str, Any]:
+        """Model inputs (tensors on the model's device) for one prompt and its frames."""
+        pil = [_as_pil(im) for im in images]
+        text = self.chat_text(prompt, len(pil))
+        if self.processor is not None:
+            inputs = self.processor(text=[text], images=pil or None, return_tensors="pt")
+        else:
+            inputs = {}
+            if pil:
+                vis = self.image_processor(images=pil, return_tensors="pt")
+                merge = int(getattr(self.image_processor, "merge_size", 2))
+                counts = [int(g.prod()) // (merge * merge) for g in vis["image_grid_thw"]]
+                pad = "<|image_pad|>"
+                pieces = text.split(pad)
+                if len(pieces) - 1 != len(counts):
+                    raise ModelConfigError(
+                        f"the chat template produced {len(pieces) - 1} image placeholders for {len(counts)} images"
+                    )
+                # one placeholder per image -> its number of merged patches (what the Qwen processor does)
+                text = pieces[0] + "".join(pad * c + rest for c, rest in zip(counts, pieces[1:]))
+                inputs.update(pixel_values=vis["pixel_values"], image_grid_thw=vis["image_grid_thw"])
+            tok = self.tokenizer([text], return_tensors="pt", add_special_tokens=False)
+            inputs.update(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"])
+        out = {}
+        for k, v in dict(inputs).items():
+            if hasattr(v, "to"):
+                v = v.to(self.device)
+                if k == "pixel_values":
+                    v = v.to(self.model.dtype)
+            out[k] = v
+        return out
+
+    def generate_ids(self, prompt: str, images: Sequence[ImageLike]) -> tuple[Any, Any]:
+        """(input_ids (1, L), generated ids (T,)) for one item, greedy."""
+        torch = self.torch
+        inputs = self.prepare(prompt, images)
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        with self._lock, torch.inference_mode():
+            out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False, num_beams=1,
+                                      pad_token_id=pad_id)
+        return inputs["input_ids"], out[0, inputs["input_ids"].shape[1]:]
+
+    def generate(self, prompt: str, images: Sequence[ImageLike], item: BenchItem) -> str:
+        _, new = self.generate_ids(prompt, images)
+        return self.tokenizer.decode(new, skip_special_tokens=True).strip()
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": "hf", "model_path": str(self.path.resolve()), "model_type": self.model_type,
+                "device": self.device, "dtype": self.dtype_name, "max_new_tokens": self.max_new_tokens}
+
+    def close(self) -> None:
+        self.model = None
+        if self.device.startswith("cuda"):
+            self.torch.cuda.empty_cache()

@@ -1,0 +1,69 @@
+"""Score saved model responses on a benchmark.
+
+Reads:
+  --annotations PATH   the benchmark's question file(s) (vlm4d: real_mc.json / synthetic_mc.json
+                       or their directory; sti-bench: qa.parquet; multispa: *.jsonl; r4d-bench:
+                       test.json; vsti-bench: JSON/JSONL/parquet; qa4d: DATASET/bench or its
+                       samples.jsonl)
+  --predictions PRED   JSONL, one {"id": ..., "response": "<raw model text>"} per line ({"id",
+                       "error"} for a failed item); `id` is the item's id as the loader names it
+                       (vlm4d: "real_mc/validation_1"). A truncated last line is skipped.
+Writes (atomically) into --out DIR:
+  metrics.json         overall accuracy, n, unparsed count and 95% bootstrap CI, per task, per
+                       category and per benchmark grouping (vlm4d: real, synthetic, ego-centric,
+                       exo-centric, synthetic false-positive; sti-bench: per scene type)
+  scored.jsonl         per item: extracted answer, the rule that read it, correct / score
+Unparsed answers score 0; --guess instead picks a seeded random option, as some official
+scorers do (for parity only; such items are marked random_guess).
+Exit code: 0 on success, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--benchmark", required=True, help="benchmark name: qa4d, vlm4d, sti-bench, multispa, r4d-bench, vsti-bench")
+    parser.add_argument("--annotations", required=True, type=Path, help="the benchmark's question file or directory")
+    parser.add_argument("--predictions", required=True, type=Path, help="PRED.jsonl of {id, response}")
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument("--media-root", type=Path, default=None, help="media directory (only used by loaders that need it)")
+    parser.add_argument("--guess", action="store_true", help="random option for unparsed answers (official-scorer parity)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and of --guess (default 0)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from qa4d.bench.benchmarks.base import BenchmarkFormatError
+    from qa4d.bench.registry import get_benchmark
+    from qa4d.bench.scoring import read_prediction_file, score_responses, write_score_outputs
+
+    try:
+        bench = get_benchmark(args.benchmark)()
+    except KeyError as e:
+        print(f"error: {e.args[0]}", file=sys.stderr)
+        return 2
+    try:
+        items = bench.load(args.annotations, args.media_root)
+    except BenchmarkFormatError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        preds = read_prediction_file(args.predictions)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for p in preds.problems:
+        print(f"warning: {p}", file=sys.stderr)
+    scored, metrics = score_responses(bench, items, preds.responses, preds.errors, guess=args.guess, seed=args.seed)
+    write_score_outputs(args.out, scored, metrics)
+    o = metrics["overall"]
+    lo, hi = o["ci95"]
+    print(json.dumps({"benchmark": bench.name, "n": o["n"], "accuracy": round(o["accuracy"], 4),
+                      "ci95": [round(lo, 4), round(hi, 4)], "unparsed": o["unparsed"],
+                      "errors": o["errors"], "missing": o["missing"],
+                      "unknown_prediction_ids": metrics["unknown_prediction_ids"], "out": str(args.out)}))
+    return 0

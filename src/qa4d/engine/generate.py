@@ -1,0 +1,325 @@
+"""Scenes -> dataset, in two resumable phases.
+
+Phase 1 (per scene, parallel): every task samples segments and objects, measures, labels and
+chooses object references; the candidates of a scene go to one JSON file, written atomically.
+A scene whose file exists is not redone, so a killed run resumes where it stopped.
+
+Phase 2 (whole dataset, deterministic): per task and split, candidates are balanced by label,
+given answer formats and option positions, worded from the templates, and written with their
+media. Every random draw is keyed by the seed and stable names (sampling.rng_for), so the output
+bytes depend only on the scenes, the settings and the seed -- not on worker count or on how
+often the run was interrupted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from tqdm import tqdm
+
+from qa4d.engine.config import GenerateConfig
+from qa4d.engine.families.base import SceneContext, Skip
+from qa4d.engine.options import assign_choices, assign_formats, balance
+from qa4d.engine.references import prompts_by_media
+from qa4d.engine.registry import resolve_tasks
+from qa4d.engine.sampling import rng_for, split_scenes
+from qa4d.engine.writer import (
+    SPLITS,
+    WORK_DIR,
+    MediaWriter,
+    candidates_path,
+    frame_media_path,
+    prompt_media_path,
+    write_json,
+    write_samples,
+)
+from qa4d.scene.format import SceneError, iter_scene_dirs, load_scene, read_meta
+
+DATASET_FORMAT = "qa4d.dataset/1"
+
+
+class GenerateError(RuntimeError):
+    """A run that cannot proceed (bad settings, a dataset started with other settings)."""
+
+
+@dataclass
+class Summary:
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)      # split -> task -> n
+    skips: dict[str, dict[str, int]] = field(default_factory=dict)       # task -> reason -> n
+    broken: list[dict[str, str]] = field(default_factory=list)
+
+
+def fingerprint(cfg: GenerateConfig, task_names: list[str]) -> str:
+    blob = json.dumps({"settings": cfg.fingerprint(), "tasks": task_names}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _thresholds(source: str, cfg: GenerateConfig):
+    from qa4d.engine.labels import load_thresholds
+
+    return load_thresholds(source, overrides=cfg.thresholds)
+
+
+# ------------------------------------------------------------------------------ phase 1
+
+
+def scene_candidates(scene, cfg: GenerateConfig, tasks) -> dict[str, Any]:
+    """All tasks' candidates of one scene: {"candidates": {task: [...]}, "skips": {task: {reason: n}}}."""
+    ctx = SceneContext(scene=scene, config=cfg, thresholds=_thresholds(scene.meta.source, cfg))
+    cands: dict[str, list[dict[str, Any]]] = {}
+    for task in tasks:
+        reason = task.check_scene(scene)
+        if reason is not None:
+            ctx.skip(task.name, reason)
+            cands[task.name] = []
+            continue
+        try:
+            cands[task.name] = task.candidates(ctx)
+        except Skip as e:
+            ctx.skip(task.name, str(e))
+            cands[task.name] = []
+        if not cands[task.name] and task.name not in ctx.skips:
+            ctx.skip(task.name, "no candidate in scene")
+    return {"candidates": cands, "skips": ctx.skips}
+
+
+def _phase1(job: tuple[str, str, dict[str, Any], str]) -> tuple[str, str | None]:
+    """Worker: candidates of one scene -> its candidates file. Returns (scene_id, error)."""
+    scene_dir, out, cfg_json, fp = job
+    cfg = GenerateConfig.from_json(cfg_json)
+    tasks = resolve_tasks(cfg.families, cfg.tasks)
+    scene_id = read_meta(scene_dir).scene_id
+    path = candidates_path(Path(out), scene_id)
+    result: dict[str, Any] = {"scene_id": scene_id, "fingerprint": fp, "error": None, "candidates": {}, "skips": {}}
+    scene = None
+    try:
+        scene = load_scene(scene_dir)
+        result.update(scene_candidates(scene, cfg, tasks))
+    except (SceneError, OSError, ValueError, KeyError, IndexError) as e:
+        # a broken scene (bad arrays, missing frames): reported, never fatal for the run
+        result["error"] = f"{type(e).__name__}: {e}"
+        result["candidates"], result["skips"] = {}, {}
+    finally:
+        if scene is not None:
+            scene.close()
+    write_json(path, result)
+    return scene_id, result["error"]
+
+
+def _run_phase1(jobs: list[tuple[str, str, dict[str, Any], str]], workers: int, log: Callable[[str], None]) -> None:
+    if not jobs:
+        return
+    bar = tqdm(total=len(jobs), desc="candidates", unit="scene", disable=None, file=sys.stderr)
+    try:
+        if workers > 1 and len(jobs) > 1:
+            import multiprocessing as mp
+
+            with mp.get_context("fork").Pool(min(workers, len(jobs))) as pool:
+                for scene_id, err in pool.imap_unordered(_phase1, jobs):
+                    if err:
+                        log(f"scene {scene_id}: skipped, {err}")
+                    bar.update(1)
+        else:
+            for job in jobs:
+                scene_id, err = _phase1(job)
+                if err:
+                    log(f"scene {scene_id}: skipped, {err}")
+                bar.update(1)
+    finally:
+        bar.close()
+
+
+# ------------------------------------------------------------------------------ phase 2
+
+
+def _render(task, cand, fmt, choice, env, seed: int) -> dict[str, Any]:
+    rng = rng_for(seed, "render", cand["uid"], fmt)
+    out = task.render(cand, fmt, choice, rng, env)
+    media = []
+    prompts = prompts_by_media(out["meta"].get("refs", []))
+    jobs = []
+    for pos, t in enumerate(cand["frame_indices"]):
+        if pos in prompts:
+            circles = [{"cx": r["cx"], "cy": r["cy"], "r": r["r"], "colour": r["colour"]} for r in prompts[pos]]
+            media.append(prompt_media_path(cand["scene_id"], cand["uid"], pos))
+            jobs.append(("prompt", t, pos, circles))
+        else:
+            media.append(frame_media_path(cand["scene_id"], t))
+            jobs.append(("frame", t, pos, None))
+    record = {
+        "id": cand["uid"],
+        "family": task.family,
+        "task": task.name,
+        "category": task.category,
+        "scene_id": cand["scene_id"],
+        "media": media,
+        "frame_indices": list(cand["frame_indices"]),
+        "timestamps": list(cand["timestamps"]),
+        "question": out["question"],
+        "options": out["options"],
+        "answer": out["answer"],
+        "answer_format": fmt,
+        "meta": out["meta"],
+    }
+    return {"record": record, "jobs": jobs}
+
+
+def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> Summary:
+    """Run both phases; returns the summary also written to dataset.json."""
+    from qa4d.engine.families.base import RenderEnv
+
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    cfg.validate()
+    out = Path(cfg.out)
+    scenes_root = Path(cfg.scenes)
+    if not scenes_root.is_dir():
+        raise GenerateError(f"--scenes {scenes_root}: not a directory")
+    tasks = resolve_tasks(cfg.families, cfg.tasks)
+    task_names = [t.name for t in tasks]
+    fp = fingerprint(cfg, task_names)
+    summary = Summary()
+
+    # inventory: scene ids decide the split, so read every scene.json first
+    dirs: dict[str, Path] = {}
+    for d in iter_scene_dirs(scenes_root):
+        try:
+            sid = read_meta(d).scene_id
+        except SceneError as e:
+            summary.broken.append({"scene": str(d), "error": str(e)})
+            log(f"{d}: skipped, {e}")
+            continue
+        if sid in dirs:
+            summary.broken.append({"scene": str(d), "error": f"duplicate scene_id {sid!r} (also {dirs[sid]})"})
+            log(f"{d}: skipped, duplicate scene_id {sid!r}")
+            continue
+        dirs[sid] = d
+    if not dirs:
+        raise GenerateError(f"--scenes {scenes_root}: no readable scene (a scene directory holds scene.json)")
+    split = split_scenes(list(dirs), cfg.seed, cfg.bench_fraction)
+
+    run_file = out / WORK_DIR / "run.json"
+    if run_file.exists():
+        prev = json.loads(run_file.read_text())
+        if prev.get("fingerprint") != fp:
+            raise GenerateError(
+                f"{out}: was started with other settings (fingerprint {prev.get('fingerprint')} != {fp}); "
+                "use a new --out directory or delete it"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(run_file, {"fingerprint": fp, "settings": cfg.fingerprint()})
+
+    # phase 1
+    cfg_json = cfg.to_json()
+    jobs = []
+    for sid in sorted(dirs):
+        p = candidates_path(out, sid)
+        if p.exists():
+            try:
+                if json.loads(p.read_text()).get("fingerprint") == fp:
+                    continue
+            except json.JSONDecodeError:
+                pass
+        jobs.append((str(dirs[sid]), str(out), cfg_json, fp))
+    if len(jobs) < len(dirs):
+        log(f"resuming: {len(dirs) - len(jobs)} of {len(dirs)} scenes already have candidates")
+    _run_phase1(jobs, max(1, int(cfg.workers)), log)
+
+    # phase 2: gather
+    by_task: dict[str, dict[str, list[dict[str, Any]]]] = {t: {s: [] for s in SPLITS} for t in task_names}
+    skips: dict[str, Counter] = {t: Counter() for t in task_names}
+    metas = {}
+    for sid in sorted(dirs):
+        data = json.loads(candidates_path(out, sid).read_text())
+        if data.get("error"):
+            summary.broken.append({"scene": str(dirs[sid]), "error": data["error"]})
+            continue
+        metas[sid] = read_meta(dirs[sid])
+        for t in task_names:
+            by_task[t][split[sid]].extend(data["candidates"].get(t, []))
+            skips[t].update(data["skips"].get(t, {}))
+
+    # phase 2: balance, format, word
+    records: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    media_jobs: dict[str, list[tuple[str, Any]]] = {}
+    for task in tasks:
+        for s in SPLITS:
+            cands = by_task[task.name][s]
+            kept, dropped = balance(cands, rng_for(cfg.seed, "balance", task.name, s), mode=task.balance_mode)
+            skips[task.name].update(dropped)
+            weights = cfg.train_formats if s == "train" else cfg.bench_formats
+            fmts = assign_formats(kept, lambda c: task.formats(c, s), weights, rng_for(cfg.seed, "formats", task.name, s))
+            n_opts = (lambda c: min(task.n_options, len(c.get("items", ())) or task.n_options))
+            chosen = assign_choices(fmts, n_opts, rng_for(cfg.seed, "choices", task.name, s))
+            pool = Counter(c["key"] for c in kept)
+            for cand, fmt, choice in chosen:
+                env = RenderEnv(scene_meta=metas[cand["scene_id"]], config=cfg, pool=dict(pool))
+                try:
+                    r = _render(task, cand, fmt, choice, env, cfg.seed)
+                except Skip as e:
+                    skips[task.name][f"dropped while wording: {e}"] += 1
+                    continue
+                records[s].append(r["record"])
+                media_jobs.setdefault(cand["scene_id"], []).append((r["record"]["id"], r["jobs"]))
+
+    # phase 2: media (existing files are complete: skipped)
+    total = sum(len(j) for jobs_ in media_jobs.values() for _, j in jobs_)
+    bar = tqdm(total=total, desc="media", unit="img", disable=None, file=sys.stderr)
+    written = 0
+    for sid in sorted(media_jobs):
+        scene = load_scene(dirs[sid])
+        mw = MediaWriter(out, scene, cfg.jpeg_quality)
+        for sample_id, jobs_ in media_jobs[sid]:
+            for kind, t, pos, circles in jobs_:
+                if kind == "prompt":
+                    mw.prompted_frame(t, sample_id, pos, circles)
+                else:
+                    mw.shared_frame(t)
+                bar.update(1)
+        written += mw.written
+        scene.close()
+    bar.close()
+
+    order = {t: i for i, t in enumerate(task_names)}
+    for s in SPLITS:
+        records[s].sort(key=lambda r: (r["scene_id"], order[r["task"]], r["id"]))
+        write_samples(out / s / "samples.jsonl", records[s])
+        summary.counts[s] = dict(sorted(Counter(r["task"] for r in records[s]).items(), key=lambda kv: order[kv[0]]))
+    summary.skips = {t: dict(sorted(skips[t].items())) for t in task_names}
+
+    info = {
+        "format": DATASET_FORMAT,
+        "fingerprint": fp,
+        "settings": {**{k: v for k, v in cfg_json.items() if k not in ("out", "workers")},
+                     "scenes": str(scenes_root.resolve())},
+        "tasks": [{"name": t.name, "family": t.family, "category": t.category} for t in tasks],
+        "splits": {s: {"scenes": sorted(sid for sid in metas if split[sid] == s),
+                       "samples": len(records[s])} for s in SPLITS},
+        "counts": summary.counts,
+        "formats": {s: {t: dict(sorted(Counter(r["answer_format"] for r in records[s] if r["task"] == t).items()))
+                        for t in task_names} for s in SPLITS},
+        "skips": summary.skips,
+        "broken_scenes": summary.broken,
+        "thresholds": {src: _thresholds(src, cfg).to_dict() for src in sorted({m.source for m in metas.values()})},
+    }
+    write_json(out / "dataset.json", info)
+    return summary
+
+
+def print_summary(summary: Summary, file=None) -> None:
+    file = file or sys.stderr
+    tasks = list(summary.skips)
+    print(f"{'task':<36}{'train':>7}{'bench':>7}  skipped (reason: count)", file=file)
+    for t in tasks:
+        reasons = ", ".join(f"{r}: {n}" for r, n in sorted(summary.skips[t].items(), key=lambda kv: -kv[1])[:3])
+        print(f"{t:<36}{summary.counts.get('train', {}).get(t, 0):>7}{summary.counts.get('bench', {}).get(t, 0):>7}  {reasons}",
+              file=file)
+    for b in summary.broken:
+        print(f"broken scene {b['scene']}: {b['error']}", file=file)

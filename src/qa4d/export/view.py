@@ -1,0 +1,184 @@
+"""Write a static HTML gallery of a qa4d dataset.
+
+Reads DATASET/<split>/samples.jsonl (records validated against the sample schema) and the sizes of
+the media they reference. Writes OUT/index.html (OUT defaults to DATASET/gallery): one card per
+sample with its frames (visual prompts are already drawn into them), the point track drawn over the
+query frame as SVG (filled = visible, hollow = not visible), the question, the options with the
+correct one highlighted, the answer, the measurement and the label; a task filter (also settable
+from the URL, e.g. index.html#task=depth&split=bench) with per-task counts. The page is
+self-contained and works offline: plain JS and CSS inline, images referenced by paths relative to
+OUT, no network. --limit caps the samples per split, taken round-robin over tasks so every task is
+shown. A bad record or missing image is reported and the exit code is 1; the rest is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+from urllib.parse import quote
+
+from PIL import Image
+from tqdm import tqdm
+
+from qa4d.export.card import label_text
+from qa4d.export.records import (
+    SPLITS,
+    DatasetError,
+    RecordError,
+    iter_samples,
+    iter_splits,
+    read_dataset_info,
+    render_answer,
+    sorted_options,
+    write_text_atomic,
+)
+
+TEMPLATE_PATH = Path(__file__).resolve().parent / "templates" / "gallery.html"
+DEFAULT_LIMIT = 200
+
+
+def select_round_robin(records: Sequence[Mapping[str, Any]], limit: int | None) -> list[Mapping[str, Any]]:
+    """At most `limit` records, taking one per task in turn (tasks sorted, file order inside a
+    task) so that a small limit still shows every task. limit None or <= 0: all, in file order."""
+    if not limit or limit <= 0 or len(records) <= limit:
+        return list(records)
+    by_task: dict[str, list[Mapping[str, Any]]] = {}
+    for r in records:
+        by_task.setdefault(r["task"], []).append(r)
+    queues = [by_task[t] for t in sorted(by_task)]
+    chosen: list[Mapping[str, Any]] = []
+    depth = 0
+    while len(chosen) < limit:
+        for q in queues:
+            if depth < len(q) and len(chosen) < limit:
+                chosen.append(q[depth])
+        depth += 1
+    return chosen
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def sample_view(record: Mapping[str, Any], split: str, dataset: Path, out_dir: Path, problems: list[str]) -> dict[str, Any]:
+    """The data one gallery card shows; image sizes are read from the files (header only)."""
+    frames = []
+    for rel, fr, t in zip(record["media"], record["frame_indices"], record["timestamps"]):
+        path = dataset / rel
+        w = h = 0
+        missing = None
+        try:
+            with Image.open(path) as im:
+                w, h = im.size
+        except (OSError, ValueError) as exc:
+            missing = rel
+            problems.append(f"record {record['id']!r}: cannot read media {path}: {exc}")
+        src = Path(os.path.relpath(path.resolve(), out_dir.resolve())).as_posix()
+        frames.append({"src": quote(src), "frame": fr, "t": t, "w": w, "h": h, "missing": missing})
+    meta = record["meta"]
+    shown_meta = [("measurement", _compact(meta.get("measurement")))]
+    if "label" in meta:
+        shown_meta.append(("label", label_text(meta["label"])))
+    shown_meta.append(("objects", _compact(meta.get("objects", []))))
+    track = None
+    if "track" in meta and "query" in meta:
+        q = meta["query"]
+        # the track is drawn over the image the query point is given in: meta.query.media when the
+        # engine records it, else the first image showing the query's scene frame
+        idx = q.get("media")
+        if not isinstance(idx, int) or not 0 <= idx < len(record["media"]):
+            idx = record["frame_indices"].index(q["frame"]) if q["frame"] in record["frame_indices"] else 0
+        track = {
+            "query": {"frame": q["frame"], "x": q["x"], "y": q["y"], "visible": True},
+            "points": [{"frame": p["frame"], "x": p["x"], "y": p["y"], "visible": bool(p["visible"])} for p in meta["track"]],
+            "media_index": idx,
+        }
+        shown_meta.append(("object_id", str(meta.get("object_id"))))
+    return {
+        "id": record["id"],
+        "split": split,
+        "task": record["task"],
+        "category": record["category"],
+        "scene_id": record["scene_id"],
+        "answer_format": record["answer_format"],
+        "question": record["question"],
+        "options": [list(kv) for kv in sorted_options(record)] or None,
+        "answer": record["answer"],
+        "answer_text": render_answer(record),
+        "meta": [[k, v] for k, v in shown_meta],
+        "frames": frames,
+        "track": track,
+    }
+
+
+def _embed_json(data: Any) -> str:
+    # '<' only occurs inside JSON strings, where \u003c is equivalent: no '</script>' can end the block
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+
+
+def render_gallery(title: str, payload: Mapping[str, Any]) -> str:
+    template = TEMPLATE_PATH.read_text(encoding="utf-8")
+    values = {"TITLE": html.escape(title), "DATA": _embed_json(payload)}
+    # one pass, so text inside a value is never taken for a placeholder
+    return re.sub(r"\{\{(TITLE|DATA)\}\}", lambda m: values[m.group(1)], template)
+
+
+def write_gallery(
+    dataset: str | Path, out: str | Path | None = None, split: str = "bench", limit: int | None = DEFAULT_LIMIT
+) -> tuple[Path, int, list[str]]:
+    """Write the gallery; return (index.html path, samples shown, problems reported)."""
+    dataset = Path(dataset)
+    out_dir = Path(out) if out is not None else dataset / "gallery"
+    problems: list[str] = []
+    samples: list[dict[str, Any]] = []
+    totals: Counter = Counter()
+    shown: Counter = Counter()
+    splits = []
+    for sp in iter_splits(dataset, split):
+        errors: list[RecordError] = []
+        records = list(tqdm(iter_samples(sp.samples_path, errors), desc=f"view {sp.name}", unit="rec", file=sys.stderr, disable=None))
+        problems += [str(e) for e in errors]
+        splits.append(sp.name)
+        totals.update(r["task"] for r in records)
+        for r in select_round_robin(records, limit):
+            samples.append(sample_view(r, sp.name, dataset, out_dir, problems))
+            shown[r["task"]] += 1
+    info = read_dataset_info(dataset)
+    name = str(info.get("name") or dataset.resolve().name)
+    payload = {
+        "dataset": name,
+        "splits": splits,
+        "tasks": [{"task": t, "total": totals[t], "shown": shown[t]} for t in sorted(totals)],
+        "samples": samples,
+    }
+    index = out_dir / "index.html"
+    write_text_atomic(index, render_gallery(f"qa4d gallery: {name} ({', '.join(splits)})", payload))
+    return index, len(samples), problems
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", type=Path, metavar="DATASET", help="dataset directory (with train/ and bench/)")
+    parser.add_argument("--out", type=Path, metavar="DIR", default=None, help="gallery directory (default: DATASET/gallery)")
+    parser.add_argument("--split", default="bench", choices=[*SPLITS, "all"], help="split(s) to show (default: bench)")
+    parser.add_argument(
+        "--limit", type=int, default=DEFAULT_LIMIT, metavar="N", help=f"at most N samples per split, round-robin over tasks (default: {DEFAULT_LIMIT}; 0: all)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        index, n, problems = write_gallery(args.dataset, args.out, args.split, args.limit)
+    except DatasetError as exc:
+        print(f"qa4d view: error: {exc}", file=sys.stderr)
+        return 2
+    for p in problems:
+        print(f"qa4d view: {p}", file=sys.stderr)
+    print(f"wrote {index} ({n} samples)")
+    return 1 if problems else 0

@@ -1,0 +1,275 @@
+"""The PyBullet world of one scene: building it from a SceneSpec, stepping it frame by frame.
+
+Kinematic objects (static, scripted translation/rotation, agents) are fixed-base bodies whose
+pose is set every physics sub-step from the closed-form motion of the scenario; physics objects
+(pushed, rolling, falling, colliding, struck) are dynamic bodies given an initial velocity.
+Static props and the ground are fixed bodies that belong to the background.
+
+Each scene gets its own DIRECT client, so scenes never share state and the same spec always
+produces the same poses (Bullet is deterministic for an identical sequence of calls).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def silence_stdout():
+    """Send C-level stdout and stderr to /dev/null: PyBullet prints build banners and URDF
+    warnings there, which would bury the CLI's own messages. Python exceptions still propagate."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        saved = [os.dup(1), os.dup(2)]
+    except OSError:  # no real fds (embedded interpreters): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        _flush_c_stdio()  # C's buffers still hold PyBullet's text: drop it into /dev/null
+        for fd, dup in zip((1, 2), saved):
+            os.dup2(dup, fd)
+            os.close(dup)
+
+
+def _flush_c_stdio() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
+
+
+with silence_stdout():
+    import pybullet as p
+    import pybullet_data
+    from pybullet_utils.bullet_client import BulletClient
+
+from qa4d.geometry.poses import rotation_about_axis
+from qa4d.sources.sim.meshes import GEOM_BOX, GEOM_CYLINDER, body_triangles
+from qa4d.sources.sim.scenario import ObjectSpec, SceneSpec, scripted_pose, upright_rotation
+
+PHYSICS_HZ = 240.0
+SETTLE_STEPS = 60  # sub-steps before frame 0 so resting dynamic bodies are at rest on the ground
+
+
+def _quat_from_matrix(rot: np.ndarray) -> list[float]:
+    """(x, y, z, w) quaternion of a rotation matrix (3, 3), w >= 0 for a unique answer."""
+    m = rot
+    tr = m[0, 0] + m[1, 1] + m[2, 2]
+    if tr > 0:
+        s = np.sqrt(tr + 1.0) * 2
+        q = [(m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s, 0.25 * s]
+    elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
+        s = np.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2]) * 2
+        q = [0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s, (m[2, 1] - m[1, 2]) / s]
+    elif m[1, 1] > m[2, 2]:
+        s = np.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2]) * 2
+        q = [(m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s, (m[0, 2] - m[2, 0]) / s]
+    else:
+        s = np.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1]) * 2
+        q = [(m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s, (m[1, 0] - m[0, 1]) / s]
+    q = np.asarray(q, dtype=np.float64)
+    q /= np.linalg.norm(q)
+    return [float(v) for v in (q if q[3] >= 0 else -q)]
+
+
+def _white_texture_path() -> str:
+    """A 4x4 white PNG: painting a textured mesh with rgbaColor multiplies its texture, so
+    objects that must show their caption colour get this texture first."""
+    path = Path(tempfile.gettempdir()) / "qa4d_sim_white_4x4.png"
+    if not path.exists():
+        from PIL import Image
+
+        tmp = path.with_name(f"{path.name}.{np.random.default_rng().integers(1 << 30)}.tmp")
+        Image.new("RGB", (4, 4), (255, 255, 255)).save(tmp, format="PNG")
+        tmp.replace(path)
+    return str(path)
+
+
+class World:
+    """One scene's PyBullet world. Use `pose_at_frame(t)` in increasing t, then `close()`."""
+
+    def __init__(self, spec: SceneSpec):
+        with silence_stdout():
+            self._init(spec)
+
+    def _init(self, spec: SceneSpec) -> None:
+        self.spec = spec
+        self.client = BulletClient(connection_mode=p.DIRECT)
+        c = self.client
+        self.data_path = Path(pybullet_data.getDataPath())
+        c.setGravity(0, 0, -9.81)
+        self.substeps = max(1, int(round(PHYSICS_HZ / spec.fps)))
+        c.setPhysicsEngineParameter(fixedTimeStep=1.0 / (spec.fps * self.substeps), numSolverIterations=50, deterministicOverlappingPairs=1)
+        self._white = c.loadTexture(_white_texture_path())
+        self._build_ground()
+        self.prop_ids = [self._build_prop(pr) for pr in spec.props]
+        self.body_ids: list[int] = []
+        self.start_pos: list[np.ndarray] = []  # object-frame origin at the start (world)
+        self.start_rot: list[np.ndarray] = []  # upright rotation at yaw 0 (3, 3)
+        self.joint_ids: list[list[int]] = []
+        for obj in spec.objects:
+            self._build_object(obj)
+        self.triangles = [body_triangles(c, b) for b in self.body_ids]  # object frame, (F, 3, 3)
+        self._settle()
+        self.frame = -1
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _urdf(self, rel: str) -> str:
+        path = self.data_path / rel
+        if not path.exists():
+            raise FileNotFoundError(f"asset {rel!r} not found in pybullet_data ({path})")
+        return str(path)
+
+    def _build_ground(self) -> None:
+        c = self.client
+        self.ground_id = c.loadURDF(self._urdf("plane.urdf"), useFixedBase=True)
+        kw = {"textureUniqueId": self._white} if self.spec.ground_texture == "plain" else {}
+        c.changeVisualShape(self.ground_id, -1, rgbaColor=list(self.spec.ground_rgba), **kw)
+        c.changeDynamics(self.ground_id, -1, lateralFriction=1.0)
+
+    def _primitive(self, shape: str, scale: float, rgba, mass: float) -> int:
+        c = self.client
+        if shape == "cylinder":
+            r, h = 0.5 * scale, 1.6 * scale
+            col = c.createCollisionShape(GEOM_CYLINDER, radius=r, height=h)
+            vis = c.createVisualShape(GEOM_CYLINDER, radius=r, length=h, rgbaColor=list(rgba))
+        elif shape == "box":
+            he = [0.5 * scale] * 3
+            col = c.createCollisionShape(GEOM_BOX, halfExtents=he)
+            vis = c.createVisualShape(GEOM_BOX, halfExtents=he, rgbaColor=list(rgba))
+        else:
+            raise ValueError(f"unknown primitive {shape!r}")
+        return c.createMultiBody(baseMass=mass, baseCollisionShapeIndex=col, baseVisualShapeIndex=vis)
+
+    def _build_prop(self, prop) -> int:
+        c = self.client
+        if prop.primitive:
+            b = self._primitive(prop.primitive, prop.scale, prop.rgba, 0.0)
+        else:
+            b = c.loadURDF(self._urdf(prop.urdf), globalScaling=prop.scale, useFixedBase=True)
+        self._paint(b, prop.rgba, keep_texture=False)
+        rot = rotation_about_axis((0, 0, 1), prop.yaw_deg)
+        self._rest_on_ground(b, np.array([prop.position[0], prop.position[1], 0.0]), rot)
+        return b
+
+    def _paint(self, body: int, rgba, keep_texture: bool) -> None:
+        c = self.client
+        for link in range(-1, c.getNumJoints(body)):
+            kw = {} if keep_texture else {"textureUniqueId": self._white}
+            c.changeVisualShape(body, link, rgbaColor=list(rgba), **kw)
+
+    def _rest_on_ground(self, body: int, xy_z: np.ndarray, rot: np.ndarray, tris: np.ndarray | None = None) -> np.ndarray:
+        """Place `body` with orientation `rot` so its lowest visual point is at height xy_z[2]
+        above the ground at (x, y). Returns the world position of the object frame."""
+        c = self.client
+        if tris is None:
+            tris = body_triangles(c, body)
+        low = (tris.reshape(-1, 3) @ rot.T)[:, 2].min()
+        pos = np.array([xy_z[0], xy_z[1], xy_z[2] - low + 1e-3])
+        c.resetBasePositionAndOrientation(body, pos.tolist(), _quat_from_matrix(rot))
+        return pos
+
+    def _build_object(self, obj: ObjectSpec) -> None:
+        c = self.client
+        m = obj.motion
+        dynamic = not m.kinematic
+        if obj.primitive:
+            b = self._primitive(obj.primitive, obj.scale, obj.rgba, 1.0 if dynamic else 0.0)
+        else:
+            b = c.loadURDF(self._urdf(obj.urdf), globalScaling=obj.scale, useFixedBase=not dynamic)
+        self._paint(b, obj.rgba, keep_texture=obj.keep_texture)
+        joints = list(range(c.getNumJoints(b)))
+        for j in joints:  # wheels and grippers stay put: the body is rigid
+            c.resetJointState(b, j, 0.0)
+            c.setJointMotorControl2(b, j, p.VELOCITY_CONTROL, targetVelocity=0, force=0)
+        up = upright_rotation(obj)
+        rot = rotation_about_axis((0, 0, 1), obj.yaw_deg) @ up
+        pos = self._rest_on_ground(b, np.asarray(obj.position, dtype=np.float64), rot)
+        if dynamic:
+            c.changeDynamics(b, -1, lateralFriction=m.friction, rollingFriction=0.001 if m.kind == "rolling" else 0.01,
+                             spinningFriction=0.001, restitution=0.2, linearDamping=0.02, angularDamping=0.05)
+        self.body_ids.append(b)
+        self.start_pos.append(pos)
+        self.start_rot.append(up)
+        self.joint_ids.append(joints)
+
+    def _settle(self) -> None:
+        """Let resting dynamic bodies settle, holding falling/moving ones still; then launch."""
+        c = self.client
+        held = [i for i, o in enumerate(self.spec.objects) if o.motion.kind in ("falling",)]
+        for _ in range(SETTLE_STEPS):
+            for i in held:
+                c.resetBasePositionAndOrientation(self.body_ids[i], *c.getBasePositionAndOrientation(self.body_ids[i]))
+                c.resetBaseVelocity(self.body_ids[i], [0, 0, 0], [0, 0, 0])
+            c.stepSimulation()
+        for i in held:  # undo any drift from contacts during settling
+            obj = self.spec.objects[i]
+            rot = rotation_about_axis((0, 0, 1), obj.yaw_deg) @ self.start_rot[i]
+            c.resetBasePositionAndOrientation(self.body_ids[i], self.start_pos[i].tolist(), _quat_from_matrix(rot))
+        for i, obj in enumerate(self.spec.objects):
+            if not obj.motion.kinematic:
+                c.resetBaseVelocity(self.body_ids[i], list(obj.motion.velocity), list(obj.motion.angular_velocity))
+        # Physics objects' start = where they settled (scripted offsets are relative to start_pos).
+
+    # -- stepping ---------------------------------------------------------------------------
+
+    def _set_kinematic(self, s: float) -> None:
+        c = self.client
+        for i, obj in enumerate(self.spec.objects):
+            if not obj.motion.kinematic:
+                continue
+            off, yaw = scripted_pose(obj, s)
+            rot = rotation_about_axis((0, 0, 1), yaw) @ self.start_rot[i]
+            c.resetBasePositionAndOrientation(self.body_ids[i], (self.start_pos[i] + off).tolist(), _quat_from_matrix(rot))
+
+    def advance_to(self, t: int) -> None:
+        """Bring the world to frame t (frames must be visited in increasing order)."""
+        if t < self.frame:
+            raise ValueError(f"frames must be visited in order (at {self.frame}, asked {t})")
+        n = self.spec.num_frames
+        while self.frame < t:
+            if self.frame >= 0:
+                for k in range(1, self.substeps + 1):
+                    self._set_kinematic((self.frame + k / self.substeps) / max(n - 1, 1))
+                    self.client.stepSimulation()
+            self.frame += 1
+        self._set_kinematic(t / max(n - 1, 1))
+        for b, joints in zip(self.body_ids, self.joint_ids):
+            for j in joints:
+                self.client.resetJointState(b, j, 0.0)
+
+    def object_poses(self) -> np.ndarray:
+        """Object-frame -> world transforms of all objects now. Returns (K, 4, 4) float64."""
+        c = self.client
+        out = np.tile(np.eye(4), (len(self.body_ids), 1, 1))
+        for i, b in enumerate(self.body_ids):
+            pos, orn = c.getBasePositionAndOrientation(b)
+            out[i, :3, :3] = np.asarray(c.getMatrixFromQuaternion(orn), dtype=np.float64).reshape(3, 3)
+            out[i, :3, 3] = pos
+        return out
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.disconnect()
+            self.client = None  # type: ignore[assignment]
+
+    def __enter__(self) -> "World":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

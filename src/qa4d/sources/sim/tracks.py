@@ -1,0 +1,95 @@
+"""Dense 3D point tracks of a simulated scene, with visibility.
+
+Object tracks are points sampled uniformly on each object's visual surface in its object frame
+and carried through time by `object_to_world`; background tracks are pixels of the static
+background (ground, props) back-projected from the depth of a few frames, constant in time.
+A point is visible in frame t when it passes the depth test against the rendered depth and the
+instance mask at its pixel belongs to its owner (so a point cannot be "seen" on another object
+that happens to lie at the same depth).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qa4d.geometry.camera import in_image, pixel_grid, transform_points, unproject_to_world
+from qa4d.geometry.tracks import depth_test_visibility, visual_tracks
+
+
+def object_tracks(points_obj: list[np.ndarray], object_to_world: np.ndarray, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Carry object-frame points through time.
+
+    points_obj: K arrays (n_k, 3) in each object's frame; object_to_world: (K, T, 4, 4);
+    ids: K object ids. Returns tracks (sum n_k, T, 3) float64 and owners (sum n_k,) int32.
+    """
+    tracks, owners = [], []
+    for k, pts in enumerate(points_obj):
+        tracks.append(transform_points(object_to_world[k][None, :, :, :], pts[:, None, :]))
+        owners.append(np.full(len(pts), ids[k], dtype=np.int32))
+    if not tracks:
+        t = object_to_world.shape[1] if object_to_world.ndim == 4 else 0
+        return np.zeros((0, t, 3)), np.zeros(0, dtype=np.int32)
+    return np.concatenate(tracks), np.concatenate(owners)
+
+
+def background_tracks(
+    depth: np.ndarray,
+    mask: np.ndarray,
+    intrinsics: np.ndarray,
+    cam_to_world: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    source_frames: tuple[int, ...] | None = None,
+    max_depth: float = 20.0,
+) -> np.ndarray:
+    """Static background points back-projected from background pixels (mask 0, known depth).
+
+    depth, mask: (T, H, W); intrinsics: (T, 3, 3); cam_to_world: (T, 4, 4).
+    Points are drawn evenly from `source_frames` (default first, middle and last frame) so a
+    moving camera also gets tracks on what it only sees later. Returns (m, 3) world points,
+    m <= n (fewer when the background is mostly hidden).
+    """
+    t_len, h, w = depth.shape
+    frames = source_frames if source_frames is not None else tuple(sorted({0, t_len // 2, t_len - 1}))
+    grid = pixel_grid(h, w)
+    per = [n // len(frames) + (1 if i < n % len(frames) else 0) for i in range(len(frames))]
+    out = []
+    for t, k in zip(frames, per):
+        ok = (mask[t] == 0) & (depth[t] > 0) & (depth[t] < max_depth)
+        rows, cols = np.nonzero(ok)
+        if len(rows) == 0 or k == 0:
+            continue
+        pick = rng.choice(len(rows), size=min(k, len(rows)), replace=False)
+        pick.sort()  # order of points follows the image, independent of the draw order
+        r, c = rows[pick], cols[pick]
+        out.append(unproject_to_world(grid[r, c], depth[t, r, c], intrinsics[t], cam_to_world[t]))
+    return np.concatenate(out) if out else np.zeros((0, 3))
+
+
+def track_visibility(
+    tracks_world: np.ndarray,
+    owners: np.ndarray,
+    intrinsics: np.ndarray,
+    cam_to_world: np.ndarray,
+    depth: np.ndarray,
+    mask: np.ndarray,
+    rel_tol: float = 0.03,
+    abs_tol: float = 0.02,
+) -> np.ndarray:
+    """Visibility of tracks: depth test (geometry.depth_test_visibility) and owner == mask id.
+
+    tracks_world: (N, T, 3); owners: (N,) object id or 0; intrinsics: (T, 3, 3);
+    cam_to_world: (T, 4, 4); depth, mask: (T, H, W). Returns (N, T) bool.
+    """
+    n, t_len, _ = tracks_world.shape
+    if n == 0:
+        return np.zeros((0, t_len), dtype=bool)
+    uv, z = visual_tracks(tracks_world, intrinsics, cam_to_world)
+    vis = depth_test_visibility(uv, z, depth, rel_tol=rel_tol, abs_tol=abs_tol)
+    h, w = depth.shape[1:]
+    for t in range(t_len):
+        inside = in_image(uv[:, t], w, h)
+        col = np.clip(np.floor(np.where(inside, uv[:, t, 0], 0)).astype(np.int64), 0, w - 1)
+        row = np.clip(np.floor(np.where(inside, uv[:, t, 1], 0)).astype(np.int64), 0, h - 1)
+        vis[:, t] &= inside & (mask[t, row, col] == owners)
+    return vis

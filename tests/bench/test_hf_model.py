@@ -1,0 +1,163 @@
+"""`--model hf` on a tiny, randomly initialised Qwen2.5-VL that the test builds and saves: a BPE
+tokenizer trained here with Qwen's special tokens and a chat template, a Qwen2-VL image processor
+built from arguments, a 2-layer vision tower and a 2-layer language model. No downloads."""
+
+from __future__ import annotations
+
+import builtins
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from qa4d.bench.models.base import ModelConfigError  # noqa: E402
+from qa4d.bench.models.hf import HFModel  # noqa: E402
+
+SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+           "<|image_pad|>", "<|video_pad|>"]
+# Qwen's chat layout: one <|vision_start|><|image_pad|><|vision_end|> per image entry, then the text.
+TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for p in m['content'] %}"
+    "{% if p['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif p['type'] == 'text' %}{{ p['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+PATCH, MERGE = 14, 2
+
+
+@pytest.fixture(scope="module")
+def tiny_qwen(tmp_path_factory):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    out = tmp_path_factory.mktemp("tiny-qwen2.5-vl")
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=SPECIAL,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    bpe.train_from_iterator(["Which way does the object move? Answer with the option's letter. A. left B. right"] * 20,
+                            trainer)
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                  chat_template=TEMPLATE)
+    ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL}
+    image_processor = Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=112 * 112, patch_size=PATCH,
+                                               merge_size=MERGE, temporal_patch_size=2)
+    config = Qwen2_5_VLConfig(
+        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
+                           patch_size=PATCH, spatial_merge_size=MERGE, temporal_patch_size=2, window_size=56,
+                           fullatt_block_indexes=[1]),
+        text_config=dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+                         bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"],
+                         pad_token_id=ids["<|endoftext|>"]),
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+    )
+    torch.manual_seed(0)
+    model = Qwen2_5_VLForConditionalGeneration(config)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    image_processor.save_pretrained(out)
+    return out, ids, image_processor
+
+
+def frames(n: int, seed: int = 0, size=(40, 30)) -> list[Image.Image]:
+    rng = np.random.default_rng(seed)
+    return [Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def hf_model(tiny_qwen):
+    return HFModel(tiny_qwen[0], device="cpu", max_new_tokens=6)
+
+
+@pytest.mark.parametrize("n_images", [1, 3])
+def test_image_tokens_match_the_images_given(hf_model, tiny_qwen, n_images):
+    _, ids, image_processor = tiny_qwen
+    imgs = frames(n_images, size=(40 + 30 * n_images, 30))
+    inputs = hf_model.prepare("Which way does the object move?", imgs)
+    input_ids = inputs["input_ids"][0].tolist()
+    # expected from the image processor alone: merged patches of each resized image
+    grids = image_processor(images=imgs, return_tensors="pt")["image_grid_thw"]
+    want = sum(int(g.prod()) // MERGE**2 for g in grids)
+    assert input_ids.count(ids["<|image_pad|>"]) == want > 0
+    assert input_ids.count(ids["<|vision_start|>"]) == input_ids.count(ids["<|vision_end|>"]) == n_images
+    assert inputs["pixel_values"].shape[0] == int(grids.prod(dim=1).sum())
+    assert inputs["image_grid_thw"].shape == (n_images, 3)
+
+
+def test_generation_is_the_models_greedy_continuation(hf_model):
+    imgs = frames(2, seed=1)
+    prompt = "Which way does the object move? A. left B. right"
+    inputs = hf_model.prepare(prompt, imgs)
+    input_ids, new = hf_model.generate_ids(prompt, imgs)
+    assert 1 <= len(new) <= 6
+    # redo the decoding by hand: full forward passes, argmax of the last position each step
+    seq = inputs["input_ids"]
+    extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+    with torch.inference_mode():
+        for step, tok_id in enumerate(new.tolist()):
+            logits = hf_model.model(input_ids=seq, attention_mask=torch.ones_like(seq), **extra).logits
+            assert int(logits[0, -1].argmax()) == tok_id, f"step {step}"
+            seq = torch.cat([seq, torch.tensor([[tok_id]])], dim=1)
+    text = hf_model.generate(prompt, imgs, item=None)
+    assert text == hf_model.tokenizer.decode(new, skip_special_tokens=True).strip()
+    # the frames reach the model: other pixels give other first-step logits
+    with torch.inference_mode():
+        other = hf_model.prepare(prompt, frames(2, seed=2))
+        a = hf_model.model(**inputs).logits[0, -1]
+        b = hf_model.model(**other).logits[0, -1]
+    assert not torch.allclose(a, b)
+
+
+def test_eval_cli_with_hf_model(tiny_qwen, tmp_path):
+    from qa4d.cli import main
+
+    root = tmp_path / "ds"
+    (root / "bench").mkdir(parents=True)
+    (root / "f").mkdir()
+    media = []
+    for i, im in enumerate(frames(3, seed=5)):
+        im.save(root / f"f/{i}.png")
+        media.append(f"f/{i}.png")
+    with open(root / "bench/samples.jsonl", "w") as f:
+        for i in range(3):
+            f.write(json.dumps({"id": f"s{i}", "family": "4dpqa", "task": "camera_movement", "category": "c",
+                                "scene_id": "x", "media": media, "frame_indices": [0, 1, 2],
+                                "timestamps": [0.0, 0.1, 0.2], "question": "Where does the camera move?",
+                                "options": {"A": "left", "B": "right"}, "answer": "A", "answer_format": "mc",
+                                "meta": {"objects": [], "measurement": None}}) + "\n")
+    run = tmp_path / "run"
+    code = main(["eval", "--benchmark", str(root / "bench"), "--model", "hf", "--model-path", str(tiny_qwen[0]),
+                 "--max-new-tokens", "4", "--device", "cpu", "--frames", "2", "--out", str(run)])
+    assert code == 0
+    preds = [json.loads(x) for x in (run / "predictions.jsonl").read_text().splitlines()]
+    assert sorted(p["id"] for p in preds) == ["s0", "s1", "s2"] and all(isinstance(p["response"], str) for p in preds)
+    info = json.loads((run / "run.json").read_text())
+    assert info["model_info"]["model_type"] == "qwen2_5_vl" and info["model_info"]["device"] == "cpu"
+    assert json.loads((run / "metrics.json").read_text())["overall"]["n"] == 3
+
+
+def test_clear_errors(tmp_path, monkeypatch):
+    with pytest.raises(ModelConfigError, match="not a directory"):
+        HFModel(tmp_path / "nope")
+    with pytest.raises(ModelConfigError, match="no config.json"):
+        HFModel(tmp_path)
+    real_import = builtins.__import__
+
+    def no_torch(name, *a, **k):
+        if name == "torch":
+            raise ImportError("No module named 'torch'", name="torch")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    with pytest.raises(ModelConfigError, match=r"torch is missing\): pip install -e '\.\[hf\]'"):
+        HFModel(tmp_path)
