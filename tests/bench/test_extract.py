@@ -141,6 +141,9 @@ def test_free_text():
     assert extract_free("The object is the `red cube`.").value == "red cube"
     assert extract_free("Red cube.").value == "red cube"
     assert extract_free("Final answer: Red Cube").rule == "final_answer"
+    ex = extract_free("It shows a noticeable move 'left' along the camera's horizontal axis.")
+    assert (ex.value, ex.rule) == ("left", "quoted")
+    assert extract_free("The correct point in Image-2 is 'D'.").value == "d"
 
 
 # ----------------------------------------------------------------------------- real VLM4D

@@ -8,12 +8,13 @@ import json
 import sys
 
 import pytest
-import yaml
 
-from qa4d.bench.registry import get_benchmark
-from qa4d.bench.scoring import score_responses
-from qa4d.cli import main as qa4d_main
-from tests.bench.scoring_fixtures import make_qa4d_split
+yaml = pytest.importorskip("yaml")  # PyYAML: pulled in by the hf extra; the test extra should list it
+
+from qa4d.bench.registry import get_benchmark  # noqa: E402
+from qa4d.bench.scoring import score_responses  # noqa: E402
+from qa4d.cli import main as qa4d_main  # noqa: E402
+from tests.bench.scoring_fixtures import make_qa4d_split  # noqa: E402
 
 
 class _TaskLoader(yaml.SafeLoader):

@@ -162,7 +162,7 @@ def test_compare_label_dead_band():
 # ----------------------------------------------------------------------------- object motion
 
 
-def spinning(total_deg, tilt_axis=None):
+def spinning(total_deg):
     yaws = np.linspace(0, total_deg, T)
     return object_path([(0, 0, 0.5)] * T, yaws=yaws)
 

@@ -7,7 +7,7 @@ from qa4d.engine import measure as M
 from qa4d.geometry import look_at, project_world, rotation_about_axis
 
 from ..geometry.strategies import finite, rigid_transforms
-from .toy_scenes import H, UP, W, camera_path, make_scene, object_path, pose, static_camera, transform_scene, yaw
+from .toy_scenes import H, UP, W, camera_path, make_scene, object_path, pose, static_camera, transform_scene, without
 
 T = 8
 FRAMES = list(range(T))
@@ -176,10 +176,13 @@ def test_visible_fraction_static_and_moving():
 
 
 def test_visible_fraction_falls_back_to_projection():
-    scene = make_scene(static_camera(T), [object_path([(0, 0, 0.5)] * 4 + [(0, -10, 0.5)] * 4)])
-    del scene._arrays["object_visible"]
-    scene._keys.discard("object_visible")
+    scene = without(make_scene(static_camera(T), [object_path([(0, 0, 0.5)] * 4 + [(0, -10, 0.5)] * 4)]), "object_visible")
     assert M.visible_fraction(scene, 0, FRAMES) == pytest.approx(0.5)  # behind the camera at y=-10
+    mask = np.zeros((T, H, W), np.int32)
+    mask[:3, 10:20, 10:20] = 1  # 100 pixels in 3 frames
+    mask[3, 10:13, 10:13] = 1  # 9 pixels: too few to count
+    scene = without(make_scene(static_camera(T), [still_object()], extra_arrays={"instance_mask": mask}), "object_visible")
+    assert M.visible_fraction(scene, 0, FRAMES) == pytest.approx(3 / 8)
 
 
 # ----------------------------------------------------------------------------- image space

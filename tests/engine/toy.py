@@ -22,7 +22,7 @@ class ToyObject:
     start: tuple[float, float, float]
     velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)  # m per frame
     yaw_rate: float = 0.0                                    # degrees per frame, + = CCW from above
-    radius: float = 0.35
+    radius: float = 0.5
     category: str = "ball"
     is_agent: bool = False
 

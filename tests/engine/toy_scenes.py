@@ -86,6 +86,12 @@ def make_scene(
     return Scene(Path("/nonexistent/toy"), meta, arrays=arrays)
 
 
+def without(scene: Scene, name: str) -> Scene:
+    """The same scene without one of its arrays."""
+    arrays = {k: scene.array(k) for k in scene.keys() if k != name}
+    return Scene(scene.root, scene.meta, arrays=arrays)
+
+
 def transform_scene(scene: Scene, g: np.ndarray) -> Scene:
     """The same scene after a rigid transform g (4, 4) of the whole world (cameras, objects,
     tracks, up vector). Every label must be unchanged."""

@@ -14,13 +14,15 @@ Multiple choice (`mc`, options A..; `yesno` uses the labels "yes"/"no" the same 
                       "not moving" is not also read as "moving")
     6. last_letter    the last standalone option letter ("... so B.")
 
-    A statement found by rules 1, 2 and 4 may name the option by its text instead of its letter.
+    For yes/no, rule 3 is `leading_word` (the response opens with "yes" or "no") and rule 6 is
+    skipped. A statement found by rules 1, 2 and 4 may name the option by its text.
     Reasoning wrapped in `<think>...</think>` is dropped first: it mentions every option.
 
 Numbers (`number`, `scalar`): final_answer, answer_tag, backtick (MultiSPA's `value` convention),
 answer_colon, leading_number, unique_number (the response holds exactly one number). A unit after
 the number is converted to the item's unit (`length`: mm, cm, m, km, in, ft; `angle`: deg, rad);
-a number without a unit is taken in the item's unit. Number words ("three") count for zero..twenty.
+a number without a unit is taken in the unit the question asks for (`meta["response_unit"]`,
+else the ground truth's `meta["unit"]`). Number words ("three") count for zero..twenty.
 
 Vectors and pixel coordinates (`vector`, `coord`): a bracketed tuple `[x, y, z]` / `(x, y)` (also
 LaTeX `bmatrix`) of the expected length inside, in order, a final-answer statement, an answer tag,
@@ -29,8 +31,9 @@ backticks, "Answer:", else the only such tuple in the text. A unit after the tup
 Point tracks (`track`): a JSON list of `{"frame", "x", "y", "visible"}` objects (fenced or bare),
 else lines in the style `frame 3: (120.5, 88) visible` / `frame 4: occluded`.
 
-Free text (`free`): final_answer, answer_tag, backtick, answer_colon, else the whole text
-(`whole_text`). Comparison normalises case, whitespace and surrounding punctuation.
+Free text (`free`): final_answer, answer_tag, backtick, answer_colon, a short quoted value
+(`quoted`, MultiSPA's "move 'left'"), else the whole text (`whole_text`). Comparison normalises
+case, whitespace and surrounding punctuation.
 
 Nothing here guesses. An unparsable response gives `Extraction(None, "unparsed")`. Only with
 `guess=True` (parity with official scorers that pick a random option) does an unparsed multiple-
@@ -104,6 +107,9 @@ _FINAL_RE = re.compile(
     r"\s*(?:option|choice)?\s*(?P<span>[^\n]*)",
     re.IGNORECASE,
 )
+# a short quoted value, as in MultiSPA's answers ("a noticeable move 'left'"); apostrophes inside
+# words ("camera's") are not quotes
+_QUOTED_RE = re.compile(r"(?<![A-Za-z0-9])'([^'\n]{1,40})'(?![A-Za-z0-9])|\"([^\"\n]{1,40})\"")
 _ANSWER_COLON_RE = re.compile(r"(?<![A-Za-z])answer\s*[:：]\s*(?P<span>[^\n]*)", re.IGNORECASE)
 
 
@@ -451,6 +457,7 @@ def extract_free(text: str) -> Extraction:
         ("answer_tag", [m.group(1) for m in _TAG_RE.finditer(body)]),
         ("backtick", [m.group(1) for m in _BACKTICK_RE.finditer(body)]),
         ("answer_colon", [m.group("span") for m in _ANSWER_COLON_RE.finditer(body)]),
+        ("quoted", [m.group(1) or m.group(2) for m in _QUOTED_RE.finditer(body)]),
     ):
         for span in reversed(spans):
             v = normalize_text(span)
