@@ -75,3 +75,8 @@ def test_yaw_about_up_sign_is_ccw_from_above():
     assert yaw_about_up(rotation_about_axis([0, 0, 1], 30)) > 29.9
     assert yaw_about_up(rotation_about_axis([0, 0, 1], -30)) < -29.9
     assert abs(yaw_about_up(rotation_about_axis([1, 0, 0], 30))) < 1e-9  # tilting is not turning
+
+
+def test_rotation_angle_precise_for_tiny_rotations():
+    r = rotation_about_axis([0, 0, 1], 1e-5)
+    assert abs(rotation_angle(r) - 1e-5) < 1e-10

@@ -54,10 +54,21 @@ def wrap_degrees(angle: np.ndarray) -> np.ndarray:
     return np.where(a == -180.0, 180.0, a)
 
 
+def _vee_skew(r: np.ndarray) -> np.ndarray:
+    """(R - R^T) as a vector: 2 sin(angle) * axis. r: (..., 3, 3). Returns (..., 3)."""
+    return np.stack([r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0], r[..., 1, 0] - r[..., 0, 1]], -1)
+
+
 def rotation_angle(rotation: np.ndarray) -> np.ndarray:
-    """Angle of rotation matrices, in degrees. rotation: (..., 3, 3). Returns (...,) in [0, 180]."""
-    tr = np.trace(np.asarray(rotation, dtype=np.float64), axis1=-2, axis2=-1)
-    return np.degrees(np.arccos(np.clip((tr - 1.0) / 2.0, -1.0, 1.0)))
+    """Angle of rotation matrices, in degrees. rotation: (..., 3, 3). Returns (...,) in [0, 180].
+
+    atan2 of sine and cosine parts rather than arccos of the trace: arccos loses precision
+    near 0, exactly where the engine compares small frame-to-frame rotations.
+    """
+    r = np.asarray(rotation, dtype=np.float64)
+    sin = 0.5 * np.linalg.norm(_vee_skew(r), axis=-1)
+    cos = 0.5 * (np.trace(r, axis1=-2, axis2=-1) - 1.0)
+    return np.degrees(np.arctan2(sin, cos))
 
 
 def rotation_vector(rotation: np.ndarray) -> np.ndarray:
@@ -68,11 +79,10 @@ def rotation_vector(rotation: np.ndarray) -> np.ndarray:
     """
     r = np.asarray(rotation, dtype=np.float64)
     angle = np.radians(rotation_angle(r))
-    axis = np.stack([r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0], r[..., 1, 0] - r[..., 0, 1]], -1)
     s = np.sin(angle)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(s > 1e-12, angle / (2.0 * s), 0.5)  # small angles: axis*angle ~ vee(R - R^T)/2
-    return axis * scale[..., None]
+    return _vee_skew(r) * scale[..., None]
 
 
 def yaw_about_up(rotation: np.ndarray, world_up: np.ndarray = (0.0, 0.0, 1.0)) -> np.ndarray:

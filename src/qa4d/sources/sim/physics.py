@@ -86,6 +86,18 @@ def _quat_from_matrix(rot: np.ndarray) -> list[float]:
     return [float(v) for v in (q if q[3] >= 0 else -q)]
 
 
+def _quat_mul(a, b) -> list[float]:
+    """Hamilton product a * b of (x, y, z, w) quaternions (rotation b, then a)."""
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    return [
+        aw * bx + ax * bw + ay * bz - az * by,
+        aw * by - ax * bz + ay * bw + az * bx,
+        aw * bz + ax * by - ay * bx + az * bw,
+        aw * bw - ax * bx - ay * by - az * bz,
+    ]
+
+
 def _white_texture_path() -> str:
     """A 4x4 white PNG: painting a textured mesh with rgbaColor multiplies its texture, so
     objects that must show their caption colour get this texture first."""
@@ -124,6 +136,9 @@ class World:
         for obj in spec.objects:
             self._build_object(obj)
         self.triangles = [body_triangles(c, b) for b in self.body_ids]  # object frame, (F, 3, 3)
+        self._movers = [i for i, o in enumerate(spec.objects) if o.motion.kind in ("translate", "rotate", "agent")]
+        self._dynamic = any(not o.motion.kinematic for o in spec.objects)  # else: no physics to step
+        self._up_quat = [_quat_from_matrix(r) for r in self.start_rot]
         self._settle()
         self.frame = -1
 
@@ -211,7 +226,9 @@ class World:
     def _settle(self) -> None:
         """Let resting dynamic bodies settle, holding falling/moving ones still; then launch."""
         c = self.client
-        held = [i for i, o in enumerate(self.spec.objects) if o.motion.kind in ("falling",)]
+        if not self._dynamic:
+            return
+        held = [i for i, o in enumerate(self.spec.objects) if o.motion.kind == "falling"]
         for _ in range(SETTLE_STEPS):
             for i in held:
                 c.resetBasePositionAndOrientation(self.body_ids[i], *c.getBasePositionAndOrientation(self.body_ids[i]))
@@ -229,13 +246,15 @@ class World:
     # -- stepping ---------------------------------------------------------------------------
 
     def _set_kinematic(self, s: float) -> None:
+        """Pose every moving kinematic object at normalised time s (static ones never move)."""
         c = self.client
-        for i, obj in enumerate(self.spec.objects):
-            if not obj.motion.kinematic:
-                continue
+        for i in self._movers:
+            obj = self.spec.objects[i]
             off, yaw = scripted_pose(obj, s)
-            rot = rotation_about_axis((0, 0, 1), yaw) @ self.start_rot[i]
-            c.resetBasePositionAndOrientation(self.body_ids[i], (self.start_pos[i] + off).tolist(), _quat_from_matrix(rot))
+            h = 0.5 * np.radians(yaw)
+            qz = (0.0, 0.0, float(np.sin(h)), float(np.cos(h)))
+            pos = self.start_pos[i] + off
+            c.resetBasePositionAndOrientation(self.body_ids[i], pos.tolist(), _quat_mul(qz, self._up_quat[i]))
 
     def advance_to(self, t: int) -> None:
         """Bring the world to frame t (frames must be visited in increasing order)."""
@@ -243,7 +262,8 @@ class World:
             raise ValueError(f"frames must be visited in order (at {self.frame}, asked {t})")
         n = self.spec.num_frames
         while self.frame < t:
-            if self.frame >= 0:
+            if self.frame >= 0 and self._dynamic:
+                # Kinematic movers are posed at every sub-step so contacts with them are smooth.
                 for k in range(1, self.substeps + 1):
                     self._set_kinematic((self.frame + k / self.substeps) / max(n - 1, 1))
                     self.client.stepSimulation()

@@ -109,7 +109,8 @@ def simulate_spec(spec: SceneSpec, shadows: bool = False, min_visible_pixels: in
 
         ids = [o.id for o in spec.objects]
         min_px = min_visible_pixels or max(2, int(round(4e-5 * h * w)))
-        counts = np.stack([(mask == i).sum(axis=(1, 2)) for i in ids]) if ids else np.zeros((0, t_len))
+        n_ids = max(ids, default=0) + 1
+        counts = np.stack([np.bincount(m.ravel(), minlength=n_ids) for m in mask])[:, ids].T  # (K, T)
         object_visible = counts >= min_px
 
         rng = scene_rng(spec.seed, spec.index).spawn(1)[0]  # independent of the scenario draws
