@@ -6,7 +6,10 @@
    (direct letter, "Answer: X", chain of thought with a final statement, option text, unparsable);
 2. model calls: requests per second of the full run loop (`qa4d.bench.runner.run_model` with
    `--model openai`: frame JPEG encoding, HTTP, one fsync'd line per answer) against a local
-   OpenAI-compatible server that answers at once, at concurrency 1 and 32.
+   OpenAI-compatible server that answers at once, at concurrency 1 and 32, with no frames (HTTP
+   and bookkeeping only) and with --frames 224x224 frames (adds PNG decoding and JPEG encoding).
+   The server runs in the same process, so both share the interpreter (and its GIL). A last pair
+   of rows uses a server that takes 50 ms per answer, where concurrency pays off.
 
     .venv/bin/python scripts/bench_eval.py [--items 20000] [--requests 400] [--frames 4]
 """
@@ -18,6 +21,7 @@ import datetime as dt
 import json
 import os
 import platform
+import socket
 import sys
 import tempfile
 import threading
@@ -86,10 +90,16 @@ def synthetic_items(n: int, rng: np.random.Generator, media: list[str] | None = 
     return items, responses
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # listen() backlog; the default 5 drops SYNs of 32 concurrent clients (1 s retry)
+
+
 class InstantServer:
     """An OpenAI-compatible server that answers every chat request at once."""
 
-    def __init__(self):
+    def __init__(self, latency: float = 0.0):
+        self.latency = latency
+        outer = self
         body = json.dumps({"id": "x", "object": "chat.completion", "model": "bench",
                            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Answer: A"},
                                         "finish_reason": "stop"}]}).encode()
@@ -100,6 +110,12 @@ class InstantServer:
 
             def log_message(self, *a):
                 pass
+
+            def setup(self):
+                super().setup()
+                # no Nagle: headers and body go out as separate writes, and a delayed ACK would
+                # otherwise add ~40 ms to every request (a benchmark of the stdlib, not of qa4d)
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def _send(self, data):
                 self.send_response(200)
@@ -113,11 +129,12 @@ class InstantServer:
 
             def do_POST(self):
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if outer.latency:
+                    time.sleep(outer.latency)
                 self._send(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd = _Server(("127.0.0.1", 0), H)
         self.httpd.daemon_threads = True
-        self.httpd.request_queue_size = 128
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
@@ -144,7 +161,7 @@ def bench_requests(n: int, concurrency: int, frames: int, tmp: Path, server: Ins
     items, _ = synthetic_items(n, np.random.default_rng(1), media)
     client = OpenAIChatClient(server.url, "bench", timeout=30, max_retries=2, backoff=0.05, pool_size=concurrency)
     model = OpenAIModel(client, concurrency=concurrency)
-    out = tmp / f"run_c{concurrency}"
+    out = tmp / f"run_c{concurrency}_f{frames}"
     t0 = time.perf_counter()
     res = run_model(Plain(), items, model, out, media_root=tmp, frames=frames, progress=False, log=lambda m: None)
     dt_ = time.perf_counter() - t0
@@ -168,10 +185,21 @@ def main() -> int:
     server = InstantServer()
     try:
         with tempfile.TemporaryDirectory() as d:
-            for c in (1, 32):
-                rps, secs = bench_requests(args.requests, c, args.frames, Path(d), server)
-                rows.append((f"run loop, openai, concurrency {c}", f"{args.requests} requests x {args.frames} frames",
-                             f"{secs:.2f} s", f"{rps:,.0f} requests/s"))
+            for frames in sorted({0, args.frames}):
+                for c in (1, 32):
+                    rps, secs = bench_requests(args.requests, c, frames, Path(d), server)
+                    rows.append((f"run loop, openai, concurrency {c}",
+                                 f"{args.requests} requests x {frames} frames", f"{secs:.2f} s", f"{rps:,.0f} requests/s"))
+        # a server that takes 50 ms per answer (like a model): concurrency is what hides the latency
+        slow = InstantServer(latency=0.05)
+        try:
+            with tempfile.TemporaryDirectory() as d:
+                for c in (1, 32):
+                    rps, secs = bench_requests(args.requests // 4, c, 0, Path(d), slow)
+                    rows.append((f"run loop, openai, concurrency {c}, server 50 ms/answer",
+                                 f"{args.requests // 4} requests x 0 frames", f"{secs:.2f} s", f"{rps:,.0f} requests/s"))
+        finally:
+            slow.close()
     finally:
         server.close()
     widths = [max(len(r[i]) for r in rows + [("what", "work", "time", "rate")]) for i in range(4)]

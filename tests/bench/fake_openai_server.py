@@ -15,12 +15,17 @@ import base64
 import io
 import json
 import re
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 from PIL import Image
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # listen() backlog; the default 5 drops SYNs of concurrent clients (1 s retry)
+
 
 ITEM_RE = re.compile(r"ITEM (\S+)")
 
@@ -54,6 +59,11 @@ class FakeOpenAIServer:
 
             def log_message(self, *a):  # keep test output quiet
                 pass
+
+            def setup(self):
+                super().setup()
+                # headers and body are separate writes: without this, Nagle + delayed ACK add 40 ms
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def _send(self, status: int, body: bytes, headers: dict | None = None, ctype="application/json"):
                 try:
@@ -143,7 +153,7 @@ class FakeOpenAIServer:
                 }
                 self._send(200, json.dumps(reply).encode())
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/v1"

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from qa4d.bench.extract import extract
 from qa4d.bench.models.base import ModelConfigError

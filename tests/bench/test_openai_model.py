@@ -249,3 +249,29 @@ def test_qa4d_eval_cli_with_openai_model(tmp_path, capsys):
     n_track = sum(r["answer_format"] == "track" for r in recs)  # "Answer: A" is no track
     assert m["overall"]["n"] == 30 and m["overall"]["unparsed"] == n_track > 0
     assert (tmp_path / "run/report.html").stat().st_size > 0
+
+
+def test_a_web_page_at_the_base_url_is_a_clear_error():
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import threading
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<html><body>Welcome to the dashboard</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        with pytest.raises(ModelConfigError, match=r"text/html, not JSON.*no OpenAI-compatible API there"):
+            make_model(f"http://127.0.0.1:{httpd.server_address[1]}")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

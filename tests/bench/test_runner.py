@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -236,3 +235,42 @@ def test_concurrent_appends_never_interleave(tmp_path):
     lines = read_lines(path)
     assert len(lines) == 800 and len({p["id"] for p in lines}) == 800
     assert all(p["response"] == big for p in lines)
+
+
+SLOW_MODEL = '''
+import os, time
+def answer(prompt, images, item):
+    with open(os.environ["QA4D_TEST_CALL_LOG"], "a") as f:
+        f.write(item.id + "\\n")
+    time.sleep(0.05)
+    return "Answer: A" if item.options else "Answer: yes"
+'''
+
+
+def test_ctrl_c_on_qa4d_eval_exits_130_and_the_rerun_completes(tmp_path):
+    from .tiny_bench import write_split
+
+    recs = write_split(tmp_path, "bench", 40, seed=9)
+    (tmp_path / "slow.py").write_text(SLOW_MODEL)
+    calls = tmp_path / "calls.log"
+    env = {**os.environ, "QA4D_TEST_CALL_LOG": str(calls), "PYTHONPATH": str(REPO / "src")}
+    cmd = [sys.executable, "-m", "qa4d.cli", "eval", "--benchmark", str(tmp_path / "bench"),
+           "--model", f"python:{tmp_path / 'slow.py'}:answer", "--concurrency", "2", "--out", str(tmp_path / "run")]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pred = tmp_path / "run" / "predictions.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (pred.exists() and len(pred.read_bytes().splitlines()) >= 6):
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err.decode()
+    assert b"run the same command again" in err
+    saved = [p["id"] for p in read_lines(pred)]
+    assert len(saved) == len(set(saved)) < 40
+    assert sorted(calls.read_text().split()) == sorted(saved)   # every call that ran was saved
+    done = subprocess.run(cmd, env=env, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    ids = calls.read_text().split()
+    assert sorted(ids) == sorted(r["id"] for r in recs)          # each item asked exactly once overall
+    assert sorted(p["id"] for p in read_lines(pred)) == sorted(r["id"] for r in recs)

@@ -14,6 +14,7 @@ import pytest
 
 from qa4d.engine import generate as gen
 from qa4d.engine.config import GenerateConfig
+from qa4d.engine.families.base import target_frames_text
 from qa4d.engine.generate import GenerateError, generate
 from qa4d.engine.registry import family_tasks
 from qa4d.engine.writer import MediaWriter
@@ -77,7 +78,8 @@ def test_tracks_format(toy_dataset):
         for e in m["track"]:
             assert 0 <= e["x"] <= 1 and 0 <= e["y"] <= 1 and round(e["x"], 3) == e["x"]
             assert f"frame {r['frame_indices'].index(e['frame']) + 1}:" in r["answer"]
-            assert f"frame {r['frame_indices'].index(e['frame']) + 1}" in r["question"]
+        named = target_frames_text([r["frame_indices"].index(e["frame"]) for e in m["track"]])
+        assert named in r["question"]  # the question names the target frames in the answer's order
 
 
 def test_same_seed_same_bytes_any_worker_count(toy_scenes, toy_dataset, tmp_path):

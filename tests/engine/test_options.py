@@ -46,6 +46,16 @@ def test_formats_follow_weights_within_every_label():
         assert f == {"mc": 20, "yesno": 10, "free": 10}
 
 
+def test_formats_balanced_when_every_label_is_rare():
+    # many labels of one or two candidates each (camera_movement): the mix must still hold overall
+    c = cands({f"l{i:02d}": 1 + i % 2 for i in range(40)})
+    for x in c:
+        x["formats"] = ["mc", "yesno", "free"]
+    out = assign_formats(c, lambda x: x["formats"], {"mc": 0.5, "yesno": 0.5}, np.random.default_rng(0))
+    f = Counter(fmt for _, fmt in out)
+    assert abs(f["mc"] - f["yesno"]) <= 1 and f["free"] == 0
+
+
 def test_formats_respect_what_a_candidate_allows():
     c = cands({"a": 10})
     for i, x in enumerate(c):

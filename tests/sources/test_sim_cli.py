@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
@@ -68,15 +69,15 @@ def test_resume_skips_complete_scenes_and_redoes_missing_ones(tmp_path):
     assert report.written == [0, 1]
     keep = tmp_path / "sim3_00000" / "arrays.npz"
     mtime = keep.stat().st_mtime_ns
-    import shutil
-
     shutil.rmtree(tmp_path / "sim3_00001")
     (tmp_path / ".sim3_00001.leftover").mkdir()  # an interrupted write leaves only a hidden temp dir
     report = run_simulation(tmp_path, 3, 3, OPTS, progress=False)
     assert report.skipped == [0] and report.written == [1, 2] and not report.failed
     assert keep.stat().st_mtime_ns == mtime
+    assert not (tmp_path / ".sim3_00001.leftover").exists()
     # different settings are not "complete": the scene is regenerated
-    report = run_simulation(tmp_path, 1, 3, SimOptions(num_frames=5, size=64, tracks_per_object=8, background_tracks=8), progress=False)
+    other = SimOptions(num_frames=5, size=64, tracks_per_object=8, background_tracks=8)
+    report = run_simulation(tmp_path, 1, 3, other, progress=False)
     assert report.written == [0]
 
 

@@ -5,9 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa4d.geometry.camera import intrinsics_from_fov, invert_rigid, look_at, pixel_grid, project_world, transform_points, unproject_to_world
+from qa4d.geometry.camera import (
+    intrinsics_from_fov,
+    invert_rigid,
+    look_at,
+    pixel_grid,
+    project_world,
+    transform_points,
+    unproject_to_world,
+)
 from qa4d.sources.sim.meshes import body_triangles, extent_and_centre, load_mesh, primitive_triangles, sample_surface
-from qa4d.sources.sim.physics import World, silence_stdout
+from qa4d.sources.sim.physics import silence_stdout
 from qa4d.sources.sim.render import Renderer, RenderSettings, depth_buffer_to_z, gl_projection_matrix, gl_view_matrix
 from qa4d.sources.sim.scenario import CameraMove, CameraSpec, load_assets, make_object, make_spec, upright_rotation
 from qa4d.sources.sim.simulate import simulate_spec

@@ -98,7 +98,8 @@ def test_agent_moves_along_heading_and_turns():
 def test_camera_moves_do_what_they_say():
     s0 = camera_pose(_cam(CameraMove("static", 0)), 0.0)
     for s in (0.0, 0.5, 1.0):
-        assert rigid_error(camera_pose(_cam(CameraMove("pan", 30), CameraMove("jitter", 0.03, (2, 3, 4), tuple(range(18)))), s)) < 1e-9
+        cam = _cam(CameraMove("pan", 30), CameraMove("jitter", 0.03, (2, 3, 4), tuple(range(18))))
+        assert rigid_error(camera_pose(cam, s)) < 1e-9
     # pan: yaw changes by the amount, position fixed
     p0, p1 = camera_pose(_cam(CameraMove("pan", 30)), 0.0), camera_pose(_cam(CameraMove("pan", 30)), 1.0)
     assert wrap_degrees(yaw_pitch(p1)[0] - yaw_pitch(p0)[0]) == pytest.approx(30.0, abs=1e-6)

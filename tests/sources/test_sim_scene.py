@@ -134,7 +134,10 @@ def test_declared_scripted_motions_happen():
 def test_physics_motions_happen():
     objects = [
         make_object(1, "cube", (-0.8, 0.0, 0), motion=Motion("pushed", "pushed", velocity=(2.0, 0.0, 0.0), friction=0.3)),
-        make_object(2, "ball", (0.3, -0.9, 0), motion=Motion("rolling", "rolling", velocity=(0.0, 1.2, 0.0), angular_velocity=(-8.0, 0, 0), friction=0.8)),
+        make_object(
+            2, "ball", (0.3, -0.9, 0),
+            motion=Motion("rolling", "rolling", velocity=(0.0, 1.2, 0.0), angular_velocity=(-8.0, 0, 0), friction=0.8),
+        ),
         make_object(3, "duck", (0.7, 0.7, 0.9), motion=Motion("falling", "falling", friction=0.6)),
         make_object(4, "mug", (0.0, 0.9, 0), motion=Motion("static")),
     ]

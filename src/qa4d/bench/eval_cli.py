@@ -74,6 +74,9 @@ def resolve_benchmark(args: argparse.Namespace):
             raise RunError(f"--benchmark {spec}: {annotations} does not exist (expected a qa4d split directory)")
         media_root = args.media_root or path.resolve().parent
         return get_benchmark("qa4d")(), Path(annotations), media_root, path.resolve()
+    if path.is_file() and path.suffix == ".jsonl":  # DATASET/bench/samples.jsonl itself
+        media_root = args.media_root or path.resolve().parent.parent
+        return get_benchmark("qa4d")(), path, media_root, path.resolve().parent
     if "/" in spec or spec.endswith(".jsonl"):
         raise RunError(f"--benchmark {spec}: no such directory (expected a benchmark name or a qa4d split directory)")
     try:

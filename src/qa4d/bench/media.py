@@ -72,9 +72,15 @@ def missing_media(items: Sequence[BenchItem], media_root: str | Path | None) -> 
     return problems
 
 
-def load_frames(item: BenchItem, media_root: str | Path | None, n_frames: int | None) -> Frames:
-    """Decode the frames of `item` (RGB PIL images), at most `n_frames` of them."""
-    paths = media_paths(item, media_root)
+def load_frames(
+    item: BenchItem, media_root: str | Path | None, n_frames: int | None, paths: Sequence[Path] | None = None
+) -> Frames:
+    """Decode the frames of `item` (RGB PIL images), at most `n_frames` of them.
+
+    `paths`: the item's resolved media paths when the benchmark resolves them its own way
+    (`Benchmark.media_paths`); by default `item.media` relative to `media_root`.
+    """
+    paths = list(paths) if paths is not None else media_paths(item, media_root)
     if not paths:
         return Frames([], [], 0)
     kind = item.media_kind

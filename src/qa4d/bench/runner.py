@@ -20,6 +20,7 @@ import os
 import platform
 import sys
 import threading
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,10 +217,8 @@ def run_model(
     info["model_info"] = model.describe()
     previous = _check_resume(out_dir, info)
 
-    ids = [it.id for it in items]
-    if len(set(ids)) != len(ids):
-        seen: set[str] = set()
-        dups = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
+    dups = sorted(i for i, c in Counter(it.id for it in items).items() if c > 1)
+    if dups:
         raise RunError(f"the benchmark has duplicate item ids ({', '.join(dups[:10])}); answers would collide")
 
     check = getattr(benchmark, "check_media", None)
@@ -265,7 +264,10 @@ def run_model(
         if stop.is_set():
             return None
         try:
-            images = load_frames(item, media_root, frames).images if model.needs_images else []
+            images = []
+            if model.needs_images:
+                paths = resolve(item, media_root) if resolve is not None else None
+                images = load_frames(item, media_root, frames, paths=paths).images
             # the prompt may state how many frames are shown (blind models: how many would be)
             prompt = benchmark.build_prompt(item, mode, frames=len(images) if model.needs_images else frames)
             text = model.generate(prompt, images, item)
@@ -287,6 +289,7 @@ def run_model(
                 answered_now += 1
         return rec
 
+    resolve = getattr(benchmark, "media_paths", None)  # the same paths check_media looked at
     workers = max(1, int(getattr(model, "concurrency", 1) or 1))
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa4d-eval")
     pending: set[Future] = set()

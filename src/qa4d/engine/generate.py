@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
-import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +83,10 @@ def scene_candidates(scene, cfg: GenerateConfig, tasks) -> dict[str, Any]:
             cands[task.name] = task.candidates(ctx)
         except Skip as e:
             ctx.skip(task.name, str(e))
+            cands[task.name] = []
+        except (SceneError, ValueError, KeyError, IndexError) as e:
+            # bad data for this task only (e.g. a malformed optional array): the other tasks go on
+            ctx.skip(task.name, f"error: {type(e).__name__}: {e}")
             cands[task.name] = []
         if not cands[task.name] and task.name not in ctx.skips:
             ctx.skip(task.name, "no candidate in scene")

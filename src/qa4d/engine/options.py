@@ -76,6 +76,8 @@ def assign_formats(
     candidate allows nothing else (tracking: "track"). Candidates allowing nothing are dropped.
     """
     out = []
+    seen_all = 0
+    used_all: dict[str, float] = {}
     for key, group in group_by_key(cands).items():
         used: dict[str, float] = {}
         order = rng.permutation(len(group))
@@ -89,9 +91,13 @@ def assign_formats(
                 out.append((c, options[0]))
                 continue
             total = sum(weights[f] for f in options)
-            deficit = {f: weights[f] / total * (n + 1) - used.get(f, 0.0) for f in options}
+            seen_all += 1
+            # the label's own deficit first; ties (small labels) by the deficit over all labels
+            deficit = {f: (weights[f] / total * (n + 1) - used.get(f, 0.0),
+                           weights[f] / total * seen_all - used_all.get(f, 0.0)) for f in options}
             fmt = max(sorted(options), key=lambda f: deficit[f])
             used[fmt] = used.get(fmt, 0.0) + 1
+            used_all[fmt] = used_all.get(fmt, 0.0) + 1
             out.append((c, fmt))
     return sorted(out, key=lambda cf: cf[0]["uid"])
 

@@ -9,7 +9,7 @@ is filled lazily and `qa4d audit` sees exactly the tasks `qa4d generate` used.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from qa4d.engine.families.base import Task
@@ -79,5 +79,3 @@ def resolve_tasks(families: list[str], tasks: list[str] | None = None) -> list["
             raise RegistryError(f"unknown task(s) {', '.join(missing)} (known: {', '.join(known)})")
     return out
 
-
-Factory = Callable[..., "Task"]

@@ -169,8 +169,16 @@ class OpenAIChatClient:
         if r.status_code >= 400:
             return []
         try:
-            ids = [str(m["id"]) for m in r.json().get("data", [])]
-        except (ValueError, TypeError, KeyError, AttributeError):
+            data = r.json()
+        except ValueError:
+            # an HTML page or similar: a web server, but not an OpenAI-compatible API
+            raise ModelConfigError(
+                f"{url} answered with {r.headers.get('content-type', 'no content type')}, not JSON: "
+                f"{_short(r.text, 80)!r}; no OpenAI-compatible API there (check {self._flag or '--'}base-url)"
+            ) from None
+        try:
+            ids = [str(m["id"]) for m in data.get("data", [])]
+        except (TypeError, KeyError, AttributeError):
             return []
         if ids and self.model_name not in ids:
             raise ModelConfigError(
@@ -228,7 +236,7 @@ class OpenAIChatClient:
             raise _Retryable(f"HTTP {status}: {_short(r.text)}", _retry_after_seconds(r.headers.get("retry-after")))
         if status in (401, 403):
             raise ModelConfigError(f"{url} refused the API key (HTTP {status}): {_short(r.text)}")
-        if status == 404:
+        if status in (404, 405):
             text = r.text
             low = text.lower()
             if "model" in low and ("not found" in low or "does not exist" in low or "not exist" in low):
@@ -237,7 +245,7 @@ class OpenAIChatClient:
                     f"(check {self._flag or '--'}model-name)"
                 )
             raise ModelConfigError(
-                f"{url} returned 404: no OpenAI-compatible chat API there "
+                f"{url} returned {status}: no OpenAI-compatible chat API there "
                 f"(check {self._flag or '--'}base-url; it usually ends in /v1)"
             )
         if status >= 400:

@@ -60,11 +60,13 @@ def depth_buffer_to_z(buffer: np.ndarray, near: float, far: float) -> np.ndarray
 
     buffer: (H, W). Returns (H, W) float32; 0 where nothing was hit (buffer at the far plane).
     """
-    buffer = np.asarray(buffer, dtype=np.float64)
-    z = far * near / (far - (far - near) * buffer)
-    # The clear value is exactly 1; anything within float32 rounding of it is empty space.
-    z[buffer >= 1.0 - 1e-7] = 0.0
-    return z.astype(np.float32)
+    buffer = np.asarray(buffer, dtype=np.float32)
+    # float32 throughout: the buffer itself is float32, so float64 would add cost, not accuracy.
+    z = np.float32(far - near) * buffer
+    np.subtract(np.float32(far), z, out=z)
+    np.divide(np.float32(far * near), z, out=z)
+    z[buffer >= np.float32(1.0 - 1e-7)] = 0.0  # the clear value 1 (within rounding) = nothing hit
+    return z
 
 
 @dataclass

@@ -223,7 +223,7 @@ def _ramp(s: float, start: float, end: float) -> float:
     """Progress in [0, 1] of a motion that runs linearly over [start, end] of the clip."""
     if end <= start:
         return 1.0 if s >= end else 0.0
-    return float(np.clip((s - start) / (end - start), 0.0, 1.0))
+    return min(1.0, max(0.0, (s - start) / (end - start)))  # plain floats: called every sub-step
 
 
 def heading_of(obj: ObjectSpec, yaw_deg: float) -> np.ndarray:
@@ -250,7 +250,8 @@ def scripted_pose(obj: ObjectSpec, s: float) -> tuple[np.ndarray, float]:
     m = obj.motion
     u = _ramp(s, m.start, m.end)
     if m.kind == "translate":
-        return np.asarray(m.displacement, dtype=np.float64) * u, obj.yaw_deg
+        d = m.displacement
+        return np.array([d[0] * u, d[1] * u, d[2] * u]), obj.yaw_deg
     if m.kind == "rotate":
         return np.zeros(3), obj.yaw_deg + m.yaw_deg * u
     if m.kind == "agent":
@@ -540,7 +541,8 @@ def _draw_motion(rng, kind, obj, objects, cam0, duration) -> Motion | None:
         return Motion(kind="translate", label=label, displacement=tuple(vec), start=start, end=float(rng.uniform(0.8, 1.0)))
     if kind == "rotate":
         yaw = float(rng.uniform(45, 180)) * (1 if rng.random() < 0.5 else -1)
-        return Motion(kind="rotate", label="ccw" if yaw > 0 else "cw", yaw_deg=yaw, start=float(rng.uniform(0, 0.2)), end=float(rng.uniform(0.8, 1.0)))
+        start, end = float(rng.uniform(0, 0.2)), float(rng.uniform(0.8, 1.0))
+        return Motion(kind="rotate", label="ccw" if yaw > 0 else "cw", yaw_deg=yaw, start=start, end=end)
     if kind == "agent":
         turn = _pick(rng, ["straight", "turn_left", "turn_right"], [1, 1, 1])
         yaw = {"straight": 0.0, "turn_left": float(rng.uniform(45, 120)), "turn_right": -float(rng.uniform(45, 120))}[turn]
@@ -557,7 +559,10 @@ def _draw_motion(rng, kind, obj, objects, cam0, duration) -> Motion | None:
         return Motion(kind="falling", label="falling", angular_velocity=tuple(rng.normal(0, 2.0, 3)), friction=0.6)
     if kind in ("pushed", "rolling"):
         to_c = -np.asarray(obj.position[:2])
-        a = np.arctan2(to_c[1], to_c[0]) + rng.uniform(-0.8, 0.8) if np.linalg.norm(to_c) > 0.3 else rng.uniform(-np.pi, np.pi)
+        if np.linalg.norm(to_c) > 0.3:  # roughly towards the stage centre, so it stays in view
+            a = np.arctan2(to_c[1], to_c[0]) + rng.uniform(-0.8, 0.8)
+        else:
+            a = rng.uniform(-np.pi, np.pi)
         dvec = np.array([np.cos(a), np.sin(a), 0.0])
         d = float(rng.uniform(0.5, 1.2))
         if kind == "pushed":
@@ -569,7 +574,9 @@ def _draw_motion(rng, kind, obj, objects, cam0, duration) -> Motion | None:
         w = np.cross([0, 0, 1.0], dvec) * (v / r)  # rolling without slipping
         return Motion(kind="rolling", label="rolling", velocity=tuple(v * dvec), angular_velocity=tuple(w), friction=0.8)
     if kind == "colliding":
-        others = [o for o in objects if o.id != obj.id and o.motion.kind == "static" and not o.is_agent and o.position[2] == 0]
+        others = [
+            o for o in objects if o.id != obj.id and o.motion.kind == "static" and not o.is_agent and o.position[2] == 0
+        ]
         if not others:
             return None
         tgt = min(others, key=lambda o: np.linalg.norm(np.subtract(o.position[:2], obj.position[:2])))
@@ -608,7 +615,9 @@ def _sample_camera(rng: np.random.Generator, eye: np.ndarray, target: np.ndarray
             moves.append(CameraMove("jitter", float(rng.uniform(0.02, 0.05)), freqs, phases))
         else:
             moves.append(CameraMove("static", 0.0))
-    return CameraSpec(eye=tuple(float(v) for v in eye), target=tuple(float(v) for v in target), fov_y_deg=float(fov), moves=moves)
+    return CameraSpec(
+        eye=tuple(float(v) for v in eye), target=tuple(float(v) for v in target), fov_y_deg=float(fov), moves=moves
+    )
 
 
 def _relate_camera(rng: np.random.Generator, cam: CameraSpec, objects: list[ObjectSpec], cam0: np.ndarray) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing as mp
+import shutil
 import sys
 import time
 import traceback
@@ -27,7 +28,7 @@ from qa4d.sources.sim.render import Renderer, RenderSettings
 from qa4d.sources.sim.scenario import SceneSpec, camera_pose, sample_scene, scene_name, scene_rng
 from qa4d.sources.sim.tracks import background_tracks, object_tracks, track_visibility
 
-SOURCE = "qa4d.sim"
+SOURCE = "sim"  # the engine selects per-source thresholds by this name (engine/thresholds.json)
 
 
 @dataclass
@@ -103,7 +104,7 @@ def simulate_spec(spec: SceneSpec, shadows: bool = False, min_visible_pixels: in
             f = renderer.render(k_mat, cam_to_world[t])
             frames.append(f.rgb)
             depth[t] = f.depth
-            mask[t] = lut[np.clip(f.body, -1, len(lut) - 2) + 1]
+            mask[t] = lut[f.body + 1]  # body ids are -1 (nothing) or bodies of this world
         timing.render = renderer.render_seconds
         t1 = time.perf_counter()
 
@@ -232,7 +233,12 @@ def run_simulation(
             report.skipped.append(i)
         else:
             todo.append((str(out), seed, i, opts))
-    bar = tqdm(total=len(todo), desc="simulate", unit="scene", disable=None if progress is None else not progress, file=sys.stderr)
+            # write_scene's temporary directories (".<name>.<random>") left by a killed run
+            for stale in out.glob(f".{scene_name(seed, i)}.*"):
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
+    disable = None if progress is None else not progress  # None: hide when stderr is not a TTY
+    bar = tqdm(total=len(todo), desc="simulate", unit="scene", disable=disable, file=sys.stderr)
 
     def done(index: int, err: str | None, timing: SceneTiming | None) -> None:
         if err is None:

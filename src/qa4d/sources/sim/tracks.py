@@ -16,7 +16,9 @@ from qa4d.geometry.camera import in_image, pixel_grid, transform_points, unproje
 from qa4d.geometry.tracks import depth_test_visibility, visual_tracks
 
 
-def object_tracks(points_obj: list[np.ndarray], object_to_world: np.ndarray, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+def object_tracks(
+    points_obj: list[np.ndarray], object_to_world: np.ndarray, ids: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Carry object-frame points through time.
 
     points_obj: K arrays (n_k, 3) in each object's frame; object_to_world: (K, T, 4, 4);

@@ -1,0 +1,129 @@
+#!/usr/bin/env python
+"""Throughput of the QA engine: QA pairs per second per core.
+
+Runs `qa4d generate` in one process (one core) on a scene directory (or on scenes it simulates
+first) and times its parts:
+  - candidates: phase 1 (sampling, geometry, labels, references), all tasks;
+  - wording:    phase 2 rendering of questions/answers (text only);
+  - media:      writing the JPEG images: frames shared per scene, and per-sample frames with
+                visual prompts drawn on them.
+Reports QA pairs per CPU-second for text-only samples (no image of their own) and for samples
+that write images, next to the cost of only decoding the source frames and encoding them as JPEG
+for the same images, measured in the same run.
+
+    .venv/bin/python scripts/bench_engine.py [--scenes DIR] [--sim-scenes 12 --frames 32 --size 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+
+def cpu() -> float:
+    return time.process_time()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenes", help="scene directory (default: simulate into a temporary directory)")
+    ap.add_argument("--sim-scenes", type=int, default=12)
+    ap.add_argument("--frames", type=int, default=32)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    from qa4d.engine import generate as gen
+    from qa4d.engine import writer
+    from qa4d.engine.config import GenerateConfig
+    from qa4d.engine.draw import encode_jpeg
+    from qa4d.scene.format import iter_scene_dirs, load_scene
+
+    tmp = Path(tempfile.mkdtemp(prefix="qa4d_bench_"))
+    scenes = Path(args.scenes) if args.scenes else tmp / "scenes"
+    if not args.scenes:
+        from qa4d.cli import main as qa4d_main
+
+        qa4d_main(["simulate", "--out", str(scenes), "--scenes", str(args.sim_scenes), "--frames", str(args.frames),
+                   "--size", str(args.size), "--seed", str(args.seed)])
+
+    timing = {"phase1": 0.0, "render": 0.0, "shared": 0.0, "prompt": 0.0}
+    counts = {"shared": 0, "prompt": 0}
+    real_phase1, real_render = gen._phase1, gen._render
+    real_shared, real_prompt = writer.MediaWriter.shared_frame, writer.MediaWriter.prompted_frame
+
+    def timed(key, fn):
+        def wrapper(*a, **k):
+            t = cpu()
+            try:
+                return fn(*a, **k)
+            finally:
+                timing[key] += cpu() - t
+                if key in counts:
+                    counts[key] += 1
+        return wrapper
+
+    gen._phase1 = timed("phase1", real_phase1)
+    gen._render = timed("render", real_render)
+    writer.MediaWriter.shared_frame = timed("shared", real_shared)
+    writer.MediaWriter.prompted_frame = timed("prompt", real_prompt)
+
+    out = tmp / "dataset"
+    wall = time.time()
+    total_cpu = cpu()
+    gen.generate(GenerateConfig(scenes=str(scenes), out=str(out), seed=args.seed, workers=1), log=lambda m: None)
+    total_cpu = cpu() - total_cpu
+    wall = time.time() - wall
+
+    import json
+
+    recs = [json.loads(line) for s in ("train", "bench") for line in (out / s / "samples.jsonl").read_text().splitlines()]
+    with_images = [r for r in recs if any("/p/" in m for m in r["media"])]
+    n, n_img = len(recs), len(with_images)
+    n_prompt_files = len(list(out.glob("media/*/p/*.jpg")))
+    n_shared_files = len([p for p in out.glob("media/*/*.jpg")])
+
+    # the same images, only decoded from the scene and encoded as JPEG (no drawing, no writing)
+    dirs = {d.name: d for d in iter_scene_dirs(scenes)}
+    jobs = []
+    for p in sorted(out.glob("media/*/*.jpg")):
+        jobs.append((p.parent.name, int(p.stem)))
+    for p in sorted(out.glob("media/*/p/*.jpg")):
+        r = next(r for r in with_images if writer.safe_name(r["id"]) == p.stem.rsplit("_", 1)[0])
+        jobs.append((p.parent.parent.name, r["frame_indices"][int(p.stem.rsplit("_", 1)[1])]))
+    t = cpu()
+    loaded = {}
+    for sid, frame in jobs:
+        if sid not in loaded:
+            loaded[sid] = load_scene(dirs[sid])
+        encode_jpeg(loaded[sid].frame(frame), 90)
+    codec = cpu() - t
+
+    base = timing["phase1"] + timing["render"]
+    text_rate = n / base
+    per_sample_base = base / n
+    img_time_per = (timing["prompt"] / n_img) if n_img else float("nan")
+    img_rate = 1.0 / (per_sample_base + img_time_per) if n_img else float("nan")
+    print(f"qa4d engine benchmark  {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {platform.node()} {platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()} "
+          f"python {platform.python_version()}")
+    print(f"scenes: {len(dirs)} ({scenes}), samples: {n} ({n_img} with their own prompt images), "
+          f"images: {n_shared_files} shared frames + {n_prompt_files} prompt images")
+    print(f"wall {wall:.2f} s, cpu {total_cpu:.2f} s in one process")
+    print(f"  candidates (phase 1) {timing['phase1']:.2f} s cpu, wording {timing['render']:.2f} s, "
+          f"shared frames {timing['shared']:.2f} s, prompt images {timing['prompt']:.2f} s")
+    print(f"text-only samples:         {text_rate:8.1f} QA pairs / s / core")
+    print(f"samples writing images:    {img_rate:8.1f} QA pairs / s / core  "
+          f"({img_time_per * 1e3:.1f} ms of images each)")
+    print(f"shared frames, per sample: {timing['shared'] / n * 1e3:8.2f} ms (written once per scene and frame)")
+    print(f"decode+encode only, same {len(jobs)} images: {codec:.2f} s = {len(jobs) / codec:.0f} images / s "
+          f"(engine media writing: {(timing['shared'] + timing['prompt']):.2f} s)")
+
+
+if __name__ == "__main__":
+    main()
