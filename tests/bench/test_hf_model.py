@@ -161,3 +161,13 @@ def test_clear_errors(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_torch)
     with pytest.raises(ModelConfigError, match=r"torch is missing\): pip install -e '\.\[hf\]'"):
         HFModel(tmp_path)
+
+
+def test_max_pixels_caps_the_image_tokens(tiny_qwen, hf_model):
+    _, ids, _ = tiny_qwen
+    big = frames(1, size=(200, 150))
+    full = hf_model.prepare("q", big)["input_ids"][0].tolist().count(ids["<|image_pad|>"])
+    capped_model = HFModel(tiny_qwen[0], device="cpu", max_new_tokens=2, max_pixels=56 * 56)
+    capped = capped_model.prepare("q", big)["input_ids"][0].tolist().count(ids["<|image_pad|>"])
+    # each token covers MERGE^2 patches of PATCH^2 pixels: the resized frame fits the budget
+    assert 0 < capped * MERGE**2 * PATCH**2 <= 56 * 56 and capped < full

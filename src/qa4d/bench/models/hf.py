@@ -95,7 +95,10 @@ class HFModel(Model):
         else:
             cls = transformers.AutoModelForImageTextToText
         try:
-            self.model = cls.from_pretrained(path, dtype=torch_dtype, local_files_only=True).to(device).eval()
+            # on a GPU, load the weights straight onto it (accelerate) instead of through host memory
+            placement = {"device_map": device} if device.startswith("cuda") else {}
+            self.model = cls.from_pretrained(path, dtype=torch_dtype, local_files_only=True, **placement)
+            self.model = self.model.to(device).eval()
         except (OSError, ValueError) as e:
             raise ModelConfigError(f"--model-path {path}: cannot load {self.model_type} weights: {e}") from None
 
@@ -114,13 +117,25 @@ class HFModel(Model):
             except (OSError, ValueError) as e2:
                 raise ModelConfigError(f"--model-path {path}: cannot load tokenizer/image processor: {e2}") from None
         if max_pixels is not None:
-            ip = self.image_processor or getattr(self.processor, "image_processor", None)
-            if ip is not None and hasattr(ip, "max_pixels"):
-                ip.max_pixels = int(max_pixels)
-                if hasattr(ip, "size") and isinstance(ip.size, dict) and "longest_edge" in ip.size:
-                    ip.size["longest_edge"] = int(max_pixels)
-        self.image_token_id = getattr(config, "image_token_id", None)
+            self._cap_pixels(int(max_pixels))
         self._lock = threading.Lock()  # one generate at a time on one model
+
+    def _cap_pixels(self, max_pixels: int) -> None:
+        """Lower the image processor's pixel budget per frame (Qwen: `size["longest_edge"]`, in pixels)."""
+        ip = self.image_processor or getattr(self.processor, "image_processor", None)
+        applied = False
+        if ip is not None and hasattr(ip, "max_pixels") and ip.max_pixels is not None:
+            ip.max_pixels = max_pixels  # older transformers
+            applied = True
+        size = getattr(ip, "size", None)
+        try:
+            if size is not None and size["longest_edge"] is not None:
+                size["longest_edge"] = max_pixels  # transformers 5: a SizeDict
+                applied = True
+        except (KeyError, TypeError):
+            pass
+        if not applied:
+            raise ModelConfigError(f"--max-pixels: the image processor of {self.path} has no pixel budget to set")
 
     @classmethod
     def add_arguments(cls, group: argparse._ArgumentGroup) -> None:
