@@ -59,6 +59,9 @@ def test_random_scores_near_chance_and_is_reproducible(dataset, tmp_path):
     # same seed, same answers (also with --limit and in another run directory)
     assert eval_cli("--benchmark", dataset / "bench", "--model", "random", "--out", tmp_path / "r2", "--seed", 3,
                     "--limit", 50) == 0
+    assert eval_cli("--benchmark", dataset / "bench", "--model", "random", "--out", tmp_path / "r3", "--seed", 3) == 0
+    for f in ("predictions.jsonl", "scored.jsonl", "metrics.json"):
+        assert (tmp_path / "r1" / f).read_bytes() == (tmp_path / "r3" / f).read_bytes(), f
     first = {json.loads(line)["id"]: line for line in (tmp_path / "r1/predictions.jsonl").read_text().splitlines()}
     for line in (tmp_path / "r2/predictions.jsonl").read_text().splitlines():
         assert first[json.loads(line)["id"]] == line
@@ -183,3 +186,16 @@ def test_cli_missing_media_exit_1_before_any_model_call(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "media file(s) missing" in err and "s1.png" in err
     assert not (tmp_path / "o" / "predictions.jsonl").exists()
+
+
+def test_cli_benchmark_resolution(dataset, tmp_path, capsys):
+    run = tmp_path / "o"
+    assert eval_cli("--benchmark", dataset / "bench" / "samples.jsonl", "--model", "oracle", "--out", run,
+                    "--limit", 10) == 0
+    assert json.loads((run / "metrics.json").read_text())["overall"]["accuracy"] == pytest.approx(1.0)
+    assert eval_cli("--benchmark", "vlm4d", "--model", "oracle", "--out", tmp_path / "v") == 1
+    assert "--benchmark vlm4d needs --annotations" in capsys.readouterr().err
+    assert eval_cli("--benchmark", "no-such-bench", "--model", "oracle", "--out", tmp_path / "n") == 1
+    assert "unknown benchmark 'no-such-bench'" in capsys.readouterr().err
+    assert eval_cli("--benchmark", tmp_path / "missing" / "bench", "--model", "oracle", "--out", tmp_path / "m") == 1
+    assert "no such directory" in capsys.readouterr().err

@@ -33,14 +33,18 @@ def samples_path(annotations: Path) -> Path:
     return p / "samples.jsonl" if p.is_dir() else p
 
 
-def _image_size(path: Path) -> list[int] | None:
-    try:
-        from PIL import Image
-
-        with Image.open(path) as im:  # reads the header only
-            return [int(im.height), int(im.width)]
-    except (OSError, ValueError):
-        return None
+def _named_by_position(point: dict, frame_indices: list, path: Path, where: str) -> dict:
+    """A track point with `frame` renamed from the scene's frame index to the 1-based position of
+    its image in the sample's media (the name the question uses)."""
+    out = dict(point)
+    if "media" in point:
+        out["frame"] = int(point["media"]) + 1
+    elif point.get("frame") in frame_indices:
+        out["frame"] = frame_indices.index(point["frame"]) + 1
+    else:
+        raise BenchmarkFormatError(path, where, "meta.track", f"frame {point.get('frame')!r} is not among frame_indices")
+    out["scene_frame"] = point.get("frame")
+    return out
 
 
 @register_benchmark("qa4d")
@@ -53,7 +57,6 @@ class QA4D(Benchmark):
         dataset_root = path.resolve().parent.parent
         root = Path(media_root) if media_root is not None else dataset_root
         items = []
-        size_cache: dict[str, list[int] | None] = {}
         for lineno, rec in read_jsonl(path):
             where = f"line {lineno}"
             rid = require(rec, "id", path, where, str)
@@ -77,12 +80,14 @@ class QA4D(Benchmark):
             elif fmt == "track":
                 if not isinstance(meta.get("track"), list) or not isinstance(meta.get("query"), dict):
                     raise BenchmarkFormatError(path, where, "meta.track", "a track sample needs meta.track (list) and meta.query")
-                if media and "image_size" not in meta:
-                    first = str(media[0])
-                    if first not in size_cache:
-                        size_cache[first] = _image_size(root / first)
-                    if size_cache[first] is not None:
-                        meta["image_size"] = size_cache[first]
+                # Questions and answers name frames by their position among the images shown
+                # ("frame 3" = the third image); score against the same names.
+                frame_indices = rec.get("frame_indices") or []
+                meta["track"] = [_named_by_position(p, frame_indices, path, where) for p in meta["track"]]
+                meta["query"] = _named_by_position(meta["query"], frame_indices, path, where)
+                # Coordinates are normalised to [0, 1]: the unit square is the frame TAP-Vid's
+                # 256-px thresholds are scaled from.
+                meta["image_size"] = [1.0, 1.0]
             meta.update(frame_indices=rec.get("frame_indices"), timestamps=rec.get("timestamps"),
                         scene_id=rec.get("scene_id"), dataset_root=str(dataset_root))
             family = str(rec.get("family") or "")

@@ -80,16 +80,16 @@ class RandomModel(Model):
             return f"Answer: {_with_unit(_fmt(float(10 ** rng.uniform(-1, 1))), item)}"
         if fmt == "vector":
             gt = _json_list(item.answer)
-            dim = len(gt) if isinstance(gt, list) and gt else 3
+            dim = int(item.meta.get("dim") or (len(gt) if isinstance(gt, list) and gt else 3))
             return "Answer: [" + ", ".join(_fmt(float(v)) for v in rng.uniform(-2, 2, dim)) + "]"
         width, height = _image_size(item)
         if fmt == "coord":
-            return f"Answer: [{int(rng.integers(width))}, {int(rng.integers(height))}]"
+            return f"Answer: [{_fmt(float(rng.uniform(0, width)))}, {_fmt(float(rng.uniform(0, height)))}]"
         if fmt == "track":
-            gt = _json_list(item.answer)
-            frames = [int(p["frame"]) for p in gt] if isinstance(gt, list) else list(range(8))
+            gt = item.meta.get("track") or _json_list(item.answer)
+            frames = [int(p["frame"]) for p in gt] if isinstance(gt, list) else list(range(1, 9))
             track = [
-                {"frame": f, "x": round(float(rng.uniform(0, width)), 1), "y": round(float(rng.uniform(0, height)), 1),
+                {"frame": f, "x": round(float(rng.uniform(0, width)), 4), "y": round(float(rng.uniform(0, height)), 4),
                  "visible": bool(rng.random() < 0.5)}
                 for f in frames
             ]
@@ -100,14 +100,19 @@ class RandomModel(Model):
         return {"model": "random", "seed": self.seed}
 
 
-def _image_size(item: BenchItem) -> tuple[int, int]:
+def _image_size(item: BenchItem) -> tuple[float, float]:
+    """(width, height) of the item's coordinate frame: pixels, 1 x 1 when normalised, or the
+    0..coord_scale range of normalised coordinates (MultiSPA: 0-1000)."""
+    if item.meta.get("coord_scale"):
+        scale = float(item.meta["coord_scale"])
+        return scale, scale
     for wk, hk in (("image_width", "image_height"), ("width", "height")):
         if wk in item.meta and hk in item.meta:
-            return max(1, int(item.meta[wk])), max(1, int(item.meta[hk]))
-    size = item.meta.get("image_size")
-    if isinstance(size, (list, tuple)) and len(size) == 2:
-        return max(1, int(size[0])), max(1, int(size[1]))
-    return 256, 256  # TAP-Vid's reference resolution
+            return float(item.meta[wk]), float(item.meta[hk])
+    size = item.meta.get("image_size")  # [height, width], as the loaders store it
+    if isinstance(size, (list, tuple)) and len(size) == 2 and min(size) > 0:
+        return float(size[1]), float(size[0])
+    return 256.0, 256.0  # TAP-Vid's reference resolution
 
 
 @register_model("oracle")
@@ -118,6 +123,10 @@ class OracleModel(Model):
 
     def generate(self, prompt: str, images: Sequence[ImageLike], item: BenchItem) -> str:
         if item.answer_format == "track":
+            # score against the loader's reference track (frames/coordinates as the question names them)
+            track = item.meta.get("track")
+            if isinstance(track, list) and track:
+                return json.dumps([{k: p[k] for k in ("frame", "x", "y", "visible")} for p in track])
             return item.answer
         if item.answer_format in ("number", "scalar"):
             return f"Answer: {_with_unit(item.answer, item)}"
