@@ -40,12 +40,16 @@ def make_qa4d_split(root: Path, n_mc: int = 6, with_images: bool = True) -> Path
                      options=None, answer="yes", answer_format="yesno", meta={"objects": [1], "measurement": 0.3}))
     recs.append(dict(base, id="free0", task="object_name", category="object_motion", question="What moves?",
                      options=None, answer="red cube", answer_format="free", meta={"objects": [1], "measurement": None}))
-    track = [{"frame": 0, "x": 100.0, "y": 50.0, "visible": True},
-             {"frame": 5, "x": 110.0, "y": 55.0, "visible": True},
-             {"frame": 10, "x": 0.0, "y": 0.0, "visible": False}]
+    # As the engine writes them: coordinates normalised to [0, 1], `frame` the scene frame index,
+    # `media` the image's position; the answer text names frames by position ("frame 2").
+    track = [{"frame": 0, "media": 0, "x": 100 / 320, "y": 50 / 240, "visible": True},
+             {"frame": 5, "media": 1, "x": 110 / 320, "y": 55 / 240, "visible": True},
+             {"frame": 10, "media": 2, "x": 0.0, "y": 0.0, "visible": False}]
+    answer = "frame 2: (0.344, 0.229), visible; frame 3: occluded"
     recs.append(dict(base, id="trk0", task="point_tracking", category="tracking", question="Track the point.",
-                     options=None, answer=json.dumps(track), answer_format="track",
-                     meta={"objects": [1], "measurement": None, "query": {"frame": 0, "x": 100.0, "y": 50.0},
+                     options=None, answer=answer, answer_format="track",
+                     meta={"objects": [1], "measurement": None,
+                           "query": {"frame": 0, "media": 0, "x": 100 / 320, "y": 50 / 240},
                            "object_id": 1, "track": track}))
     write_jsonl(split / "samples.jsonl", recs)
     return split

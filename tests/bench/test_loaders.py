@@ -203,7 +203,9 @@ def test_qa4d_split_dir_or_samples_file(tmp_path):
     assert [it.id for it in a] == [it.id for it in c]
     assert Counter(it.answer_format for it in a) == {"mc": 6, "yesno": 1, "free": 1, "track": 1}
     trk = next(it for it in a if it.answer_format == "track")
-    assert trk.meta["image_size"] == [240, 320]  # read from the first frame
+    assert trk.meta["image_size"] == [1.0, 1.0]  # normalised coordinates
+    assert [p["frame"] for p in trk.meta["track"]] == [1, 2, 3]  # named by image position
+    assert [p["scene_frame"] for p in trk.meta["track"]] == [0, 5, 10]
     assert b.check_media(a, None) == []  # media resolve against the dataset root
     (split.parent / "frames" / "s0_001.jpg").unlink()
     assert b.check_media(a, None) == [str(split.parent / "frames" / "s0_001.jpg")]

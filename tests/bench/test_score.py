@@ -264,13 +264,13 @@ def test_qa4d_oracle_scores_one_and_tracks_use_tapvid(tmp_path):
     trk = next(s for s in scored if s.task == "point_tracking")
     assert trk.extra["average_jaccard"] == 1.0 and trk.extra["occlusion_accuracy"] == 1.0
     assert m["by_category"]["tracking"]["tapvid"]["average_jaccard"] == 1.0
-    # a track 8 px off at 320x240 (6.4 px at 256) and with the occluded frame called visible
-    bad = [{"frame": 0, "x": 100, "y": 50, "visible": True}, {"frame": 5, "x": 118, "y": 55, "visible": True},
-           {"frame": 10, "x": 3, "y": 3, "visible": True}]
+    # 0.025 of the width off (6.4 px at 256) and with the occluded frame called visible
+    bad = [{"frame": 1, "x": 0.3125, "y": 0.2083, "visible": True}, {"frame": 2, "x": 0.369, "y": 0.229, "visible": True},
+           {"frame": 3, "x": 0.01, "y": 0.01, "visible": True}]
     scored, _ = score_responses(b, items, {trk.id: "frame " + "\nframe ".join(
         f"{p['frame']}: ({p['x']}, {p['y']}) visible" for p in bad)})
     t = next(s for s in scored if s.id == trk.id)
-    assert t.extra["occlusion_accuracy"] == 0.5          # query frame excluded: frames 5 and 10
+    assert t.extra["occlusion_accuracy"] == 0.5          # query frame excluded: frames 2 and 3
     assert t.extra["pts_within_8"] == 1.0 and t.extra["pts_within_4"] == 0.0
     assert t.extra["jaccard_8"] == 0.5                    # 1 true positive / (1 visible + 1 false positive)
     assert t.score == pytest.approx(np.mean([0, 0, 0, 0.5, 0.5]))
