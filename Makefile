@@ -19,16 +19,32 @@ install: $(VENV)/.installed
 system-deps:
 	@bash scripts/install-system-deps.sh
 
+# The main job end to end on the built-in simulator. Every step resumes: re-running is cheap.
 demo: $(VENV)/.installed
-	$(QA4D) simulate --out $(OUT)/scenes --scenes 8 --frames 32 --size 224 --seed $(SEED) --workers 2
-	$(QA4D) validate $(OUT)/scenes
-	@echo "scenes: $(OUT)/scenes"
+	$(QA4D) simulate --out $(OUT)/scenes --scenes 64 --frames 32 --size 160 --seed $(SEED) --workers 2
+	$(QA4D) validate --quiet $(OUT)/scenes
+	$(QA4D) generate --scenes $(OUT)/scenes --out $(OUT)/dataset --seed $(SEED) --bench-fraction 0.3 --workers 2
+	$(QA4D) audit $(OUT)/dataset
+	$(QA4D) card $(OUT)/dataset
+	$(QA4D) view $(OUT)/dataset
+	$(QA4D) export $(OUT)/dataset --format llamafactory --out $(OUT)/export/llamafactory
+	$(QA4D) export $(OUT)/dataset --format qwen --out $(OUT)/export/qwen
+	for m in random prior oracle; do $(QA4D) eval --benchmark $(OUT)/dataset/bench --model $$m --out $(OUT)/runs/$$m || exit 1; done
+	$(QA4D) report $(OUT)/runs/random $(OUT)/runs/prior $(OUT)/runs/oracle --out $(OUT)/report
+	@echo
+	@echo "scenes:   $(OUT)/scenes"
+	@echo "dataset:  $(OUT)/dataset  (card: CARD.md, gallery: gallery/index.html, audit: audit.json)"
+	@echo "exports:  $(OUT)/export"
+	@echo "runs:     $(OUT)/runs/{random,prior,oracle}  comparison: $(OUT)/report"
 
 test: $(VENV)/.installed system-deps
-	$(PY) -m pytest -n 2 -p no:cacheprovider
+	$(PY) -m pytest -n 2 -q -p no:cacheprovider
 
+# Performance scripts; figures go to docs/benchmarks.md.
 bench: $(VENV)/.installed
 	$(PY) scripts/bench_simulator.py
+	$(PY) scripts/bench_engine.py
+	$(PY) scripts/bench_eval.py
 
 clean:
 	rm -rf $(OUT)
