@@ -28,6 +28,7 @@ from qa4d.geometry.tracks import (
     depth_test_visibility,
     normalise_uv,
     sample_depth,
+    sample_pixels,
     true_motion_tracks,
     visual_tracks,
 )

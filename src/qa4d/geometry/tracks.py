@@ -34,18 +34,23 @@ def true_motion_tracks(
     return project_world(tracks_world, intrinsics[ref_frame], cam_to_world[ref_frame])
 
 
-def sample_depth(depth: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """Nearest-pixel lookup of a depth map at pixel coordinates.
+def sample_pixels(image: np.ndarray, uv: np.ndarray, fill=np.nan) -> np.ndarray:
+    """Nearest-pixel lookup of an image (depth, mask, ...) at pixel coordinates.
 
-    depth: (H, W); uv: (..., 2). Returns (...,) float64; NaN outside the image.
+    image: (H, W); uv: (..., 2). Returns (...,) of image's dtype (float64 when `fill` is NaN),
+    `fill` where uv falls outside the image.
     """
-    h, w = depth.shape
+    h, w = image.shape
     inside = in_image(uv, w, h)
     uv = np.where(inside[..., None], uv, 0.0)
     col = np.clip(np.floor(uv[..., 0]).astype(np.int64), 0, w - 1)
     row = np.clip(np.floor(uv[..., 1]).astype(np.int64), 0, h - 1)
-    out = depth[row, col].astype(np.float64)
-    return np.where(inside, out, np.nan)
+    return np.where(inside, image[row, col], fill)
+
+
+def sample_depth(depth: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Nearest-pixel lookup of a depth map. depth: (H, W); uv: (..., 2). Returns (...,) float64, NaN outside."""
+    return sample_pixels(depth.astype(np.float64, copy=False), uv)
 
 
 def depth_test_visibility(

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa4d.geometry.camera import in_image, pixel_grid, transform_points, unproject_to_world
-from qa4d.geometry.tracks import depth_test_visibility, visual_tracks
+from qa4d.geometry.camera import pixel_grid, transform_points, unproject_to_world
+from qa4d.geometry.tracks import depth_test_visibility, sample_pixels, visual_tracks
 
 
 def object_tracks(
@@ -88,10 +88,6 @@ def track_visibility(
         return np.zeros((0, t_len), dtype=bool)
     uv, z = visual_tracks(tracks_world, intrinsics, cam_to_world)
     vis = depth_test_visibility(uv, z, depth, rel_tol=rel_tol, abs_tol=abs_tol)
-    h, w = depth.shape[1:]
     for t in range(t_len):
-        inside = in_image(uv[:, t], w, h)
-        col = np.clip(np.floor(np.where(inside, uv[:, t, 0], 0)).astype(np.int64), 0, w - 1)
-        row = np.clip(np.floor(np.where(inside, uv[:, t, 1], 0)).astype(np.int64), 0, h - 1)
-        vis[:, t] &= inside & (mask[t, row, col] == owners)
+        vis[:, t] &= sample_pixels(mask[t], uv[:, t], fill=-1) == owners  # -1: outside the image
     return vis
