@@ -12,6 +12,7 @@ from qa4d.geometry.poses import rotation_angle, wrap_degrees, yaw_pitch
 from qa4d.sources.sim.captions import assign_captions
 from qa4d.sources.sim.scenario import (
     CAMERA_MOVES,
+    TRANSLATIONS,
     CameraMove,
     CameraSpec,
     Motion,
@@ -41,14 +42,18 @@ def test_random_scenes_cover_objects_motions_and_cameras():
     kinds = {o.motion.kind for s in specs for o in s.objects}
     assert {"static", "translate", "rotate", "agent", "pushed", "rolling", "falling", "colliding", "struck"} <= kinds
     labels = {o.motion.label for s in specs for o in s.objects if o.motion.kind == "translate"}
-    assert {"left", "right", "towards", "away", "up", "down", "arbitrary"} <= labels
+    assert labels == {t[0] for t in TRANSLATIONS}  # 6 directions and the 4 horizontal diagonals
     rot = {o.motion.label for s in specs for o in s.objects if o.motion.kind == "rotate"}
     assert rot == {"cw", "ccw"}
+    spins = {np.sign(o.motion.yaw_deg) for s in specs for o in s.objects if o.motion.kind == "translate"}
+    assert spins == {-1.0, 0.0, 1.0}  # translating objects spin either way or not at all
+    agents = {o.motion.label for s in specs for o in s.objects if o.motion.kind == "agent"}
+    assert agents == {"straight", "turn_left", "turn_right", "backward", "backward_turn_left", "backward_turn_right"}
     cams = {m.kind for s in specs for m in s.camera.moves}
     assert cams == set(CAMERA_MOVES)
     assert any(len(s.camera.moves) > 1 for s in specs)
     relations = {s.camera_relation.get("relation") for s in specs} - {None}
-    assert relations, "no scene relates the camera's motion to an object's"
+    assert relations == {"faster", "slower", "against"}
     for s in specs:  # captions are unique within each scene
         caps = [o.caption for o in s.objects]
         assert len(set(caps)) == len(caps)
@@ -56,8 +61,8 @@ def test_random_scenes_cover_objects_motions_and_cameras():
             assert o.colour in o.caption and o.category in o.caption and o.size_word in o.caption
             if o.motion.kind == "rotate":
                 assert 45 <= abs(o.motion.yaw_deg) <= 180
-            if o.motion.kind == "translate":
-                assert 0.3 <= np.linalg.norm(o.motion.displacement) <= 1.5
+            if o.motion.kind == "translate" and s.camera_relation.get("object") != o.id:
+                assert 0.3 <= np.linalg.norm(o.motion.displacement) <= 1.6
 
 
 def test_caption_collisions_are_resolved():
@@ -111,9 +116,13 @@ def test_camera_moves_do_what_they_say():
     d1 = camera_pose(_cam(CameraMove("dolly", 0.9)), 1.0)
     assert np.allclose(d1[:3, 3] - s0[:3, 3], 0.9 * s0[:3, 2])
     assert rotation_angle(d1[:3, :3].T @ s0[:3, :3]) < 1e-6
-    # truck: along camera x; pedestal: along world up
+    # truck: along camera x; pedestal: along camera up (-y)
     assert np.allclose(camera_pose(_cam(CameraMove("truck", -0.7)), 1.0)[:3, 3] - s0[:3, 3], -0.7 * s0[:3, 0])
-    assert np.allclose(camera_pose(_cam(CameraMove("pedestal", 0.5)), 1.0)[:3, 3] - s0[:3, 3], [0, 0, 0.5])
+    assert np.allclose(camera_pose(_cam(CameraMove("pedestal", 0.5)), 1.0)[:3, 3] - s0[:3, 3], -0.5 * s0[:3, 1])
+    # with a pan, translations follow the FIRST camera's axes (the pan starts at -amount/2)
+    tp = _cam(CameraMove("truck", 0.8), CameraMove("pan", 30))
+    f0, f1 = camera_pose(tp, 0.0), camera_pose(tp, 1.0)
+    assert np.allclose(f0[:3, :3].T @ (f1[:3, 3] - f0[:3, 3]), [0.8, 0, 0], atol=1e-12)
     # orbit: same distance to the target, still looking at it, yaw changes by the amount
     o1 = camera_pose(_cam(CameraMove("orbit", 40)), 1.0)
     tgt = np.array([0.0, 0.0, 0.2])

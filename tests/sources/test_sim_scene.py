@@ -83,7 +83,10 @@ def test_tracks_are_rigid_static_and_geometrically_visible(random_scenes):
         n, t = np.nonzero(vis & bg[:, None])
         d = sample_depth(scene.depth[0], uv[n[t == 0], 0])
         close = np.abs(d - z[n[t == 0], 0]) <= np.maximum(0.02, 0.03 * d)
-        assert close.mean() > 0.95  # the rest sit on depth edges (props, silhouettes)
+        # the rest sit on depth edges (props, silhouettes); beyond ~10 m an 80 px pixel spans
+        # more than 3% of grazing ground, so far points are not held to the tolerance
+        near = d < 10.0
+        assert near.sum() > 50 and close[near].mean() > 0.95
 
 
 def _run(objects, camera=CAM, frames=8, size=64):
@@ -121,7 +124,10 @@ def test_declared_scripted_motions_happen():
     r = a["object_to_world"][:, :, :3, :3]
     assert yaw_about_up(r[1, -1] @ r[1, 0].T) == pytest.approx(120.0, abs=0.5)  # ccw: positive yaw
     assert yaw_about_up(r[2, -1] @ r[2, 0].T) == pytest.approx(-90.0, abs=0.5)
-    assert np.linalg.norm(a["object_to_world"][1, -1, :2, 3] - a["object_to_world"][1, 0, :2, 3]) < 0.2
+    # an in-place rotation pivots about the box centre (what object_to_world and the questions use)
+    for k in (1, 2):
+        centres = a["object_to_world"][k, :, :3, 3]
+        assert np.abs(centres - centres[0]).max() < 1e-4
     # agent drives along its heading (forward_axis in the object frame)
     fwd = r[3, 0] @ np.asarray(objects[3].forward_axis)
     step = a["object_to_world"][3, -1, :3, 3] - a["object_to_world"][3, 0, :3, 3]

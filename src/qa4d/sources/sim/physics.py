@@ -58,7 +58,7 @@ with silence_stdout():
     from pybullet_utils.bullet_client import BulletClient
 
 from qa4d.geometry.poses import rotation_about_axis
-from qa4d.sources.sim.meshes import GEOM_BOX, GEOM_CYLINDER, body_triangles
+from qa4d.sources.sim.meshes import GEOM_BOX, GEOM_CYLINDER, body_triangles, extent_and_centre
 from qa4d.sources.sim.scenario import ObjectSpec, SceneSpec, scripted_pose, upright_rotation
 
 PHYSICS_HZ = 120.0  # Bullet is stable here for these sizes and speeds; half the steps of 240
@@ -141,6 +141,12 @@ class World:
         self._movers = [i for i, o in enumerate(spec.objects) if o.motion.kind in ("translate", "rotate", "agent")]
         self._dynamic = any(not o.motion.kinematic for o in spec.objects)  # else: no physics to step
         self._up_quat = [_quat_from_matrix(r) for r in self.start_rot]
+        # Scripted motions move the centre of the visual box (what the scene's object_to_world
+        # and every question measure): a turn pivots about it, not about the URDF origin.
+        self._box_offset = [  # box centre minus object origin at the start, world axes
+            rotation_about_axis((0, 0, 1), o.yaw_deg) @ r @ (extent_and_centre(t)[1] if len(t) else np.zeros(3))
+            for o, r, t in zip(spec.objects, self.start_rot, self.triangles)
+        ]
         self._settle()
         self.frame = -1
 
@@ -255,7 +261,11 @@ class World:
             off, yaw = scripted_pose(obj, s)
             h = 0.5 * np.radians(yaw)
             qz = (0.0, 0.0, float(np.sin(h)), float(np.cos(h)))
-            pos = self.start_pos[i] + off
+            a = np.radians(yaw - obj.yaw_deg)  # turn about world up since the start
+            cx, cy, _ = self._box_offset[i]
+            ca, sa = np.cos(a), np.sin(a)
+            pivot = np.array([cx - (ca * cx - sa * cy), cy - (sa * cx + ca * cy), 0.0])
+            pos = self.start_pos[i] + off + pivot
             c.resetBasePositionAndOrientation(self.body_ids[i], pos.tolist(), _quat_mul(qz, self._up_quat[i]))
 
     def advance_to(self, t: int) -> None:

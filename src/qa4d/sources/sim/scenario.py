@@ -2,7 +2,9 @@
 
 A `SceneSpec` says everything about a scene: objects (asset, scale, colour, caption, start pose),
 each object's motion, background props, ground, light and camera trajectory. `sample_scene`
-draws one from `numpy.random.default_rng([seed, index])`, so scene k depends on (seed, k) only.
+draws one from `numpy.random.default_rng([seed, index])`, with the choices that become question
+labels stratified across the scenes of a run (`_stratum`), so scene k depends on (seed, k) only
+and labels come out clear of the QA engine's dead bands and evenly (docs/simulator.md).
 Scripted motions and camera trajectories are closed-form functions of normalised time
 s in [0, 1] (`scripted_pose`, `camera_pose`), so tests can check them without rendering.
 
@@ -28,12 +30,56 @@ ASSETS_FILE = Path(__file__).with_name("assets.json")
 KINEMATIC = ("static", "translate", "rotate", "agent")
 PHYSICS = ("pushed", "rolling", "falling", "colliding", "struck")
 CAMERA_MOVES = ("static", "pan", "tilt", "dolly", "truck", "pedestal", "orbit", "jitter")
-# Camera trajectory kinds drawn per scene: single moves and combinations.
-CAMERA_TRAJECTORIES = (
-    ("static",), ("pan",), ("tilt",), ("dolly",), ("truck",), ("pedestal",), ("orbit",), ("jitter",),
-    ("pan", "jitter"), ("orbit", "jitter"), ("dolly", "pan"), ("truck", "pan"), ("orbit", "tilt"),
-    ("dolly", "jitter"), ("truck", "jitter"), ("pedestal", "tilt"),
+# Camera trajectories grouped by the camera_movement label they give (in the first camera's axes,
+# docs/labels.md): (slot name, sign, trajectories that give the same label). A scene's slot is
+# stratified over the scenes of a run (`_stratum`), so every label comes out equally often; the
+# trajectory within a slot is drawn at random. Combinations only pair moves whose labels merge
+# into an existing one (jitter adds nothing; truck + opposite pan is what an orbit reads as), since
+# every distinct label costs the engine's per-label balancing a share of all the others.
+CAMERA_SLOTS: tuple[tuple[str, int, tuple[tuple[str, ...], ...]], ...] = (
+    ("static", 0, (("static",), ("jitter",))),
+    ("pan", 1, (("pan",), ("pan", "jitter"))),
+    ("pan", -1, (("pan",), ("pan", "jitter"))),
+    ("tilt", 1, (("tilt",), ("tilt", "jitter"))),
+    ("tilt", -1, (("tilt",), ("tilt", "jitter"))),
+    ("dolly", 1, (("dolly",), ("dolly", "jitter"))),
+    ("dolly", -1, (("dolly",), ("dolly", "jitter"))),
+    ("truck", 1, (("truck",), ("truck", "jitter"))),
+    ("truck", -1, (("truck",), ("truck", "jitter"))),
+    ("pedestal", 1, (("pedestal",), ("pedestal", "jitter"))),
+    ("pedestal", -1, (("pedestal",), ("pedestal", "jitter"))),
+    ("orbit", 1, (("orbit",), ("orbit", "jitter"), ("truck", "pan"))),
+    ("orbit", -1, (("orbit",), ("orbit", "jitter"), ("truck", "pan"))),
 )
+CAMERA_TRAJECTORIES = tuple(dict.fromkeys(t for _, _, ts in CAMERA_SLOTS for t in ts))
+# Scripted translations: (label, lateral, radial) unit components relative to the first camera
+# (lateral + = right, radial + = away along the line of sight); up/down are vertical.
+TRANSLATIONS: tuple[tuple[str, float, float], ...] = (
+    ("left", -1, 0), ("right", 1, 0), ("towards", 0, -1), ("away", 0, 1), ("up", 0, 0), ("down", 0, 0),
+    ("left+towards", -1, -1), ("right+towards", 1, -1), ("left+away", -1, 1), ("right+away", 1, 1),
+)
+# Deck order of TRANSLATIONS: single directions twice as often as diagonals, since pushed,
+# rolling and colliding objects and driving agents mostly add diagonal ones.
+TRANSLATION_DECK = (0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 7, 8, 9)
+# Agent (move, turn) combinations, dealt evenly: the 3 x 3 labels of the agent_motion task.
+AGENT_MOTIONS: tuple[tuple[str, str], ...] = tuple(
+    (m, t) for m in ("forward", "backward", "stationary") for t in ("straight", "left", "right")
+)
+# Margins of the sampled magnitudes against the engine's default bands (thresholds.json): a
+# component meant to be present is at least ~1.5x the high band, one meant to be absent is
+# exactly zero or below ~0.7x the low band, so no sample lands in a dead band.
+DIR_RANGE = (0.15, 0.26)  # translation per component, x the first camera-object distance (band 0.04-0.08)
+DIAG_RANGE = (0.12, 0.19)  # per component of a diagonal translation
+VERT_RANGE = (0.2, 0.28)  # up/down, x the camera-object distance (also changes that distance by >~ 7%)
+SPIN_NONE = 0.2  # share of translating objects that do not spin (static and physics ones add "none")
+CONVOY_SHARE = 0.6  # share of translating objects that follow the previous one's path
+SPIN_DEG = (60.0, 150.0)  # yaw of spinning/rotating objects (band 15-30 degrees)
+CAM_MOVE_REL = (0.2, 0.3)  # dolly/truck/pedestal, x the camera-target distance (band 0.05-0.1 x scene scale)
+PAN_DEG = (20.0, 32.0)  # band 5-10 degrees
+TILT_DEG = (15.0, 22.0)
+ORBIT_DEG_MIN = 12.0  # orbit: the pan equals the orbit angle; the chord's forward part must stay small
+JITTER_PATH_M = 0.06  # hand-held jitter: camera path over the clip (static needs <= 2 x 0.05 x scale)
+JITTER_ROT_PATH_DEG = 4.0  # summed rotation (static needs <= 2 x 5 degrees)
 GRAVITY = 9.81
 
 
@@ -249,9 +295,9 @@ def scripted_pose(obj: ObjectSpec, s: float) -> tuple[np.ndarray, float]:
     """
     m = obj.motion
     u = _ramp(s, m.start, m.end)
-    if m.kind == "translate":
+    if m.kind == "translate":  # optionally spinning about world up on the way (yaw_deg)
         d = m.displacement
-        return np.array([d[0] * u, d[1] * u, d[2] * u]), obj.yaw_deg
+        return np.array([d[0] * u, d[1] * u, d[2] * u]), obj.yaw_deg + m.yaw_deg * u
     if m.kind == "rotate":
         return np.zeros(3), obj.yaw_deg + m.yaw_deg * u
     if m.kind == "agent":
@@ -283,9 +329,10 @@ def camera_pose(cam: CameraSpec, s: float) -> np.ndarray:
     """OpenCV cam_to_world (4, 4) of a camera trajectory at normalised time s in [0, 1].
 
     Moves compose in a fixed order: orbit (eye about the vertical through the target, then
-    re-aim), translations in the first camera's axes (dolly = optical axis, truck = camera x,
-    pedestal = world up), pan (about world up at the eye) and tilt (about camera x), then jitter.
-    Pan and tilt sweep from -amount/2 to +amount/2 so the scene centre is in view mid-clip.
+    re-aim), translations in the first camera's axes (those at s = 0: dolly = optical axis,
+    truck = camera x, pedestal = camera up, -y), pan (about world up at the eye) and tilt (about
+    camera x), then jitter. Pan and tilt sweep from -amount/2 to +amount/2 so the scene centre is
+    in view mid-clip.
     """
     eye = np.asarray(cam.eye, dtype=np.float64)
     target = np.asarray(cam.target, dtype=np.float64)
@@ -297,19 +344,15 @@ def camera_pose(cam: CameraSpec, s: float) -> np.ndarray:
             r = rotation_about_axis((0, 0, 1), m.amount * s)
             pos = target + r @ (pos - target)
             rot = r @ rot
+    first = _aim(cam, base[:3, :3], 0.0)  # so a truck reads as pure left/right even while panning
     for m in cam.moves:
         if m.kind == "dolly":
-            pos = pos + m.amount * s * base[:3, 2]
+            pos = pos + m.amount * s * first[:, 2]
         elif m.kind == "truck":
-            pos = pos + m.amount * s * base[:3, 0]
-        elif m.kind == "pedestal":
-            pos = pos + m.amount * s * np.array([0.0, 0.0, 1.0])
-    for m in cam.moves:
-        if m.kind == "pan":
-            rot = rotation_about_axis((0, 0, 1), m.amount * (s - 0.5)) @ rot
-        elif m.kind == "tilt":
-            # about camera x: positive tilts the optical axis up (towards camera -y)
-            rot = rot @ rotation_about_axis((1, 0, 0), m.amount * (s - 0.5))
+            pos = pos + m.amount * s * first[:, 0]
+        elif m.kind == "pedestal":  # along the camera's image-up axis, so it reads as pure up/down
+            pos = pos - m.amount * s * first[:, 1]
+    rot = _aim(cam, rot, s)
     for m in cam.moves:
         if m.kind == "jitter":
             f = np.asarray(m.freqs, dtype=np.float64)
@@ -324,6 +367,17 @@ def camera_pose(cam: CameraSpec, s: float) -> np.ndarray:
     return out
 
 
+def _aim(cam: CameraSpec, rot: np.ndarray, s: float) -> np.ndarray:
+    """`rot` (3, 3) with the trajectory's pan and tilt at time s applied."""
+    for m in cam.moves:
+        if m.kind == "pan":
+            rot = rotation_about_axis((0, 0, 1), m.amount * (s - 0.5)) @ rot
+        elif m.kind == "tilt":
+            # about camera x: positive tilts the optical axis up (towards camera -y)
+            rot = rot @ rotation_about_axis((1, 0, 0), m.amount * (s - 0.5))
+    return rot
+
+
 def camera_speed(spec: SceneSpec, samples: int = 64) -> float:
     """Mean speed (m/s) of the camera centre over the clip."""
     s = np.linspace(0, 1, samples)
@@ -335,12 +389,27 @@ def camera_speed(spec: SceneSpec, samples: int = 64) -> float:
 
 
 def scene_rng(seed: int, index: int) -> np.random.Generator:
-    """The only source of randomness of scene `index` of a run with `seed`."""
+    """The only source of randomness of scene `index` of a run with `seed` (besides `_stratum`)."""
     return np.random.default_rng([int(seed), int(index)])
 
 
 def scene_name(seed: int, index: int) -> str:
     return f"sim{int(seed)}_{int(index):05d}"
+
+
+_STREAMS = {"camera": 1, "translate": 2, "agent": 3}
+
+
+def _stratum(seed: int, index: int, stream: str, n: int) -> int:
+    """A categorical draw in range(n) that is balanced across the scenes of a run.
+
+    Scenes index // n * n ... + n - 1 (a block of n consecutive scenes) take every value exactly
+    once, in an order drawn from default_rng([seed, block, stream]): label counts over a run are
+    even (+-1 per block) instead of multinomial, and scene k still depends on (seed, k) only.
+    """
+    block, pos = divmod(int(index), n)
+    perm = np.random.default_rng([int(seed), block, _STREAMS[stream]]).permutation(n)
+    return int(perm[pos])
 
 
 def _pick(rng: np.random.Generator, items: list[str], weights: list[float]) -> str:
@@ -360,30 +429,38 @@ def sample_scene(
     background_tracks: int = 1024,
     assets: dict[str, Any] | None = None,
 ) -> SceneSpec:
-    """Draw a random scene. Same arguments, same spec."""
+    """Draw a random scene. Same arguments, same spec.
+
+    Discrete choices that become question labels (camera trajectory slot, translation directions,
+    agent motions) are stratified across scenes with `_stratum`; everything else comes from
+    `scene_rng(seed, index)`.
+    """
     cat = assets or load_assets()
     rng = scene_rng(seed, index)
     k = int(rng.integers(num_objects[0], num_objects[1] + 1))
+    slot = CAMERA_SLOTS[_stratum(seed, index, "camera", len(CAMERA_SLOTS))]
 
     # Camera first: motion labels (left/right/towards/away) are relative to the first camera.
     azim = rng.uniform(-np.pi, np.pi)
     dist = rng.uniform(2.4, 3.4)
-    eye = np.array([dist * np.cos(azim), dist * np.sin(azim), rng.uniform(1.2, 2.2)])
+    height_m = rng.uniform(1.2, 2.2)
+    if slot[0] == "pedestal" and slot[1] < 0:
+        height_m += 0.6  # room to come down
+    eye = np.array([dist * np.cos(azim), dist * np.sin(azim), height_m])
     target = np.array([rng.normal(0, 0.1), rng.normal(0, 0.1), rng.uniform(0.1, 0.3)])
     fov = rng.uniform(50.0, 62.0)
 
     names = list(cat["objects"])
-    weights = [float(cat["objects"][n].get("weight", 1.0)) for n in names]
+    agent_names = [n for n in names if cat["objects"][n].get("agent")]
+    other_names = [n for n in names if not cat["objects"][n].get("agent")]
+    # Most scenes have agents (the agent_motion task needs them), at most three and at most half.
+    n_agents = min(int(rng.choice(4, p=[0.1, 0.4, 0.35, 0.15])), k // 2) if agent_names else 0
     objects: list[ObjectSpec] = []
     placed: list[tuple[np.ndarray, float]] = []
-    agents = 0
     for i in range(k):
-        for _ in range(50):
-            name = _pick(rng, names, weights)
-            a = cat["objects"][name]
-            if not (a.get("agent") and agents >= 2):  # at most two agents: they are big
-                break
-        agents += bool(a.get("agent"))
+        pool = agent_names if i < n_agents else other_names
+        name = _pick(rng, pool, [float(cat["objects"][n].get("weight", 1.0)) for n in pool])
+        a = cat["objects"][name]
         scale = float(rng.uniform(*a["scale"]))
         ext = tuple(float(v) * scale for v in a["unit_extent"])
         urdf = a.get("urdf", "")
@@ -413,13 +490,19 @@ def sample_scene(
             )
         )
     assign_captions(objects, rng)
-    cam0 = look_at(eye, target)
+    camera = _sample_camera(rng, eye, target, fov, slot)
+    cam0 = camera_pose(camera, 0.0)  # the first camera: object directions are relative to it
     duration = max(num_frames - 1, 1) / fps
+    # Decks: the j-th translating object (agent) of a scene takes entry (offset + j) of its deck,
+    # with the offset stratified across scenes, so directions and agent motions come out even.
+    decks = {
+        "translate": _stratum(seed, index, "translate", len(TRANSLATION_DECK)),
+        "agent": _stratum(seed, index, "agent", len(AGENT_MOTIONS)),
+    }
     for obj in objects:
-        _assign_motion(rng, obj, objects, cam0, duration, cat)
+        _assign_motion(rng, obj, objects, cam0, duration, cat, decks)
 
-    camera = _sample_camera(rng, eye, target, fov)
-    relation = _relate_camera(rng, camera, objects, cam0)
+    relation = _relate_camera(rng, camera, objects, cam0, duration)
 
     props = _sample_props(rng, cat, azim)
     ground_texture = str(rng.choice(cat.get("ground_textures", ["default"])))
@@ -481,6 +564,34 @@ def _path_clear(obj: ObjectSpec, objects: list[ObjectSpec], samples: int = 9) ->
     return True
 
 
+def _first_view(cam0: np.ndarray, obj: ObjectSpec) -> tuple[np.ndarray, np.ndarray, float]:
+    """The axes the engine measures an object's direction in (docs/labels.md, object_direction):
+    the first camera's right axis and the line of sight to the object, both horizontal (2,), and
+    the camera-object distance (m)."""
+    right = cam0[:2, 0] / np.linalg.norm(cam0[:2, 0])
+    centre = np.array([obj.position[0], obj.position[1], obj.position[2] + 0.5 * obj.approx_extent[2]])
+    los = centre[:2] - cam0[:2, 3]
+    if np.linalg.norm(los) < 1e-6:
+        los = cam0[:2, 2].copy()
+    return right, los / np.linalg.norm(los), float(np.linalg.norm(centre - cam0[:3, 3]))
+
+
+def _reads_as(obj: ObjectSpec, cam0: np.ndarray) -> bool:
+    """Whether a translation, seen from the first camera, clearly has exactly the components of
+    its label (present >= 1.5x the engine's high band of 0.08 x distance, absent <= half its low
+    band of 0.04 x distance). Needed where a displacement is reused from another object (convoy)."""
+    right, los, dist0 = _first_view(cam0, obj)
+    d = np.asarray(obj.motion.displacement)
+    comps = {"lateral": float(d[:2] @ right), "radial": float(d[:2] @ los), "vertical": float(d[2])}
+    entry = next(t for t in TRANSLATIONS if t[0] == obj.motion.label)
+    want = {"lateral": entry[1], "radial": entry[2], "vertical": {"up": 1, "down": -1}.get(entry[0], 0)}
+    for axis, sign in want.items():
+        v = comps[axis] / dist0
+        if (sign == 0 and abs(v) > 0.02) or (sign != 0 and v * sign < 0.12):
+            return False
+    return True
+
+
 def _assign_motion(
     rng: np.random.Generator,
     obj: ObjectSpec,
@@ -488,19 +599,66 @@ def _assign_motion(
     cam0: np.ndarray,
     duration: float,
     cat: dict[str, Any],
+    decks: dict[str, int],
 ) -> None:
     if obj.motion.kind == "struck":  # already chosen as the target of a collision
         return
     a = cat["objects"][obj.asset]
     if obj.is_agent:
-        kinds, w = ["agent", "static", "rotate"], [0.75, 0.1, 0.15]
-    else:
-        kinds = ["static", "translate", "rotate", "pushed", "falling", "colliding"]
-        w = [0.2, 0.3, 0.2, 0.1, 0.1, 0.1]
-        if a.get("round"):
-            kinds.append("rolling")
-            w.append(0.35)
+        order = [AGENT_MOTIONS[(decks["agent"] + j) % len(AGENT_MOTIONS)] for j in range(len(AGENT_MOTIONS))]
+        decks["agent"] += 1
+        for move, turn in order:  # the dealt motion, else the next ones that fit
+            for attempt in range(30):  # aimed at the stage centre first, then any heading
+                obj.motion = _agent_motion(rng, obj, move, turn, aim=attempt < 10)
+                if _path_clear(obj, objects):
+                    return
+        obj.motion = Motion()
+        return
+    # Shares tuned so the labels the engine reads come out even: few objects stay put (every
+    # rotating one is also "static" for direction), most translate (10 direction labels).
+    kinds = ["static", "translate", "rotate", "pushed", "falling", "colliding"]
+    w = [0.09, 0.5, 0.14, 0.07, 0.05, 0.07]
+    if a.get("round"):
+        kinds.append("rolling")
+        w.append(0.25)
     kind = _pick(rng, kinds, w)
+    if kind == "translate":
+        x, y, _ = obj.position
+        # Sometimes in convoy with the previous translating object (same path, shifted): their
+        # distance stays exactly constant while both move, which random motions rarely give.
+        lead = next((o for o in reversed(objects[: objects.index(obj)]) if o.motion.kind == "translate"
+                     and o.motion.label not in ("up", "down")), None)  # lifted pairs would be odd
+        if lead is not None and rng.random() < CONVOY_SHARE:
+            # In front of or behind the lead on its line of sight: the same displacement then
+            # reads as the same direction from the first camera.
+            _, los, _ = _first_view(cam0, lead)
+            for _ in range(6):
+                xy = np.asarray(lead.position[:2]) + los * rng.choice([-1.0, 1.0]) * rng.uniform(0.35, 0.8)
+                obj.position = (float(xy[0]), float(xy[1]), lead.position[2])
+                obj.motion = Motion(**{**asdict(lead.motion), "yaw_deg": _spin(rng, p_none=SPIN_NONE)})
+                if _reads_as(obj, cam0) and _path_clear(obj, objects):
+                    return
+        n = len(TRANSLATION_DECK)
+        order = [TRANSLATION_DECK[(decks["translate"] + j) % n] for j in range(n)]
+        decks["translate"] += 1
+        for i in dict.fromkeys(order):  # the dealt direction, else the next ones that fit
+            for attempt in range(24):
+                obj.position = (x, y, 0.0)
+                obj.motion = _translation(rng, obj, cam0, TRANSLATIONS[i])
+                if attempt < 20:
+                    # Start on the far side of the stage and move in towards the centre: the
+                    # object stays in view, and it closes in on some objects as it opens up on
+                    # others (random paths from a cluster mostly only separate).
+                    d = np.asarray(obj.motion.displacement[:2])
+                    if np.linalg.norm(d) > 1e-6:
+                        xy = -d * rng.uniform(0.3, 1.0) + rng.normal(0.0, 0.35, 2)
+                        obj.position = (float(xy[0]), float(xy[1]), obj.position[2])
+                        obj.motion = _translation(rng, obj, cam0, TRANSLATIONS[i])
+                if _path_clear(obj, objects):
+                    return
+        obj.position = (x, y, 0.0)
+        obj.motion = Motion()
+        return
     for _ in range(20):
         m = _draw_motion(rng, kind, obj, objects, cam0, duration)
         if m is None:
@@ -511,48 +669,74 @@ def _assign_motion(
     obj.motion = Motion()  # nothing fitted: stay put
 
 
+def _spin(rng: np.random.Generator, p_none: float) -> float:
+    """Yaw (degrees) of a spin: none with probability p_none, else cw or ccw equally."""
+    u = rng.random()
+    if u < p_none:
+        return 0.0
+    return float(rng.uniform(*SPIN_DEG)) * (1.0 if u < p_none + (1 - p_none) / 2 else -1.0)
+
+
+def _translation(
+    rng: np.random.Generator, obj: ObjectSpec, cam0: np.ndarray, entry: tuple[str, float, float]
+) -> Motion:
+    """A scripted translation whose components along the engine's axes (lateral = first camera
+    right, radial = line of sight, vertical) are exactly the wanted ones: clearly present or zero."""
+    label, lat, rad = entry
+    right, los, dist0 = _first_view(cam0, obj)
+    if label in ("up", "down"):
+        d = float(rng.uniform(*VERT_RANGE)) * dist0
+        vec = np.array([0.0, 0.0, d if label == "up" else -d])
+        if label == "down":
+            x, y, _ = obj.position
+            obj.position = (x, y, d)  # starts in the air, ends on the ground
+    else:
+        lo, hi = DIAG_RANGE if lat and rad else DIR_RANGE
+        want = np.array([lat * rng.uniform(lo, hi), rad * rng.uniform(lo, hi)]) * dist0
+        xy = np.linalg.solve(np.stack([right, los]), want)  # d . right = lateral, d . los = radial
+        vec = np.array([xy[0], xy[1], 0.0])
+    start, end = float(rng.uniform(0.0, 0.15)), float(rng.uniform(0.85, 1.0))
+    yaw = _spin(rng, p_none=SPIN_NONE)
+    return Motion(kind="translate", label=label, displacement=tuple(float(v) for v in vec), yaw_deg=yaw, start=start,
+                  end=end)
+
+
+def _agent_motion(rng: np.random.Generator, obj: ObjectSpec, move: str, turn: str, aim: bool = True) -> Motion:
+    """An agent's scripted motion with the given (move, turn) in its own frame.
+
+    Driving: 0.7-1.2 m along an arc turning 30-55 degrees (beyond ~90 degrees the chord is mostly
+    sideways and reads as neither forward nor backward); backward drives in reverse. Stationary:
+    stands still or turns in place by 45-120 degrees."""
+    sign = {"straight": 0.0, "left": 1.0, "right": -1.0}[turn]
+    if move == "stationary":
+        if not sign:
+            return Motion()
+        yaw = sign * float(rng.uniform(45, 120))
+        start, end = float(rng.uniform(0, 0.15)), float(rng.uniform(0.85, 1.0))
+        return Motion(kind="rotate", label="ccw" if yaw > 0 else "cw", yaw_deg=yaw, start=start, end=end)
+    yaw = sign * float(rng.uniform(30, 55))
+    dist = float(rng.uniform(0.7, 1.2)) * (1.0 if move == "forward" else -1.0)
+    # With `aim`, roughly towards the stage centre (backwards: the back of the agent first) so it
+    # stays in view; else any heading.
+    to_c = -np.asarray(obj.position[:2]) * (1.0 if move == "forward" else -1.0)
+    if aim and np.linalg.norm(to_c) > 0.3:
+        h = np.degrees(np.arctan2(to_c[1], to_c[0])) + rng.uniform(-40, 40)
+    else:
+        h = rng.uniform(-180, 180)
+    h0 = heading_of(obj, 0.0)
+    obj.yaw_deg = float(h - np.degrees(np.arctan2(h0[1], h0[0])) - yaw / 2)
+    names = {"straight": "straight", "left": "turn_left", "right": "turn_right"}
+    label = names[turn] if move == "forward" else f"backward_{names[turn]}".replace("backward_straight", "backward")
+    return Motion(kind="agent", label=label, yaw_deg=yaw, distance=dist)
+
+
 def _draw_motion(rng, kind, obj, objects, cam0, duration) -> Motion | None:
-    right = cam0[:3, 0].copy()
-    right[2] = 0
-    right /= np.linalg.norm(right)
-    away = cam0[:3, 2].copy()
-    away[2] = 0
-    away /= np.linalg.norm(away)
     if kind == "static":
         return Motion()
-    if kind == "translate":
-        label = _pick(rng, ["left", "right", "towards", "away", "up", "down", "arbitrary"], [1.2, 1.2, 1, 1, 0.6, 0.6, 1])
-        d = float(rng.uniform(0.4, 1.2))
-        if label in ("up", "down"):
-            d = float(rng.uniform(0.3, 0.8))
-            vec = np.array([0.0, 0.0, d if label == "up" else -d])
-            if label == "down":
-                x, y, _ = obj.position
-                obj.position = (x, y, d)  # starts in the air, ends on the ground
-        else:
-            dirs = {"left": -right, "right": right, "towards": -away, "away": away}
-            if label == "arbitrary":
-                a = rng.uniform(-np.pi, np.pi)
-                dvec = np.array([np.cos(a), np.sin(a), 0.0])
-            else:
-                dvec = dirs[label]
-            vec = d * dvec
-        start = float(rng.uniform(0.0, 0.2))
-        return Motion(kind="translate", label=label, displacement=tuple(vec), start=start, end=float(rng.uniform(0.8, 1.0)))
     if kind == "rotate":
-        yaw = float(rng.uniform(45, 180)) * (1 if rng.random() < 0.5 else -1)
-        start, end = float(rng.uniform(0, 0.2)), float(rng.uniform(0.8, 1.0))
+        yaw = float(rng.uniform(*SPIN_DEG)) * (1 if rng.random() < 0.5 else -1)
+        start, end = float(rng.uniform(0, 0.15)), float(rng.uniform(0.85, 1.0))
         return Motion(kind="rotate", label="ccw" if yaw > 0 else "cw", yaw_deg=yaw, start=start, end=end)
-    if kind == "agent":
-        turn = _pick(rng, ["straight", "turn_left", "turn_right"], [1, 1, 1])
-        yaw = {"straight": 0.0, "turn_left": float(rng.uniform(45, 120)), "turn_right": -float(rng.uniform(45, 120))}[turn]
-        # Aim roughly at the stage centre so agents stay in view.
-        to_c = -np.asarray(obj.position[:2])
-        if np.linalg.norm(to_c) > 0.3:
-            h = np.degrees(np.arctan2(to_c[1], to_c[0])) + rng.uniform(-50, 50)
-            h0 = heading_of(obj, 0.0)
-            obj.yaw_deg = float(h - np.degrees(np.arctan2(h0[1], h0[0])) - yaw / 2)
-        return Motion(kind="agent", label=turn, yaw_deg=yaw, distance=float(rng.uniform(0.7, 1.5)))
     if kind == "falling":
         x, y, _ = obj.position
         obj.position = (x, y, float(rng.uniform(0.5, 1.2)))
@@ -592,27 +776,47 @@ def _draw_motion(rng, kind, obj, objects, cam0, duration) -> Motion | None:
     raise ValueError(f"unknown motion kind {kind!r}")
 
 
-def _sample_camera(rng: np.random.Generator, eye: np.ndarray, target: np.ndarray, fov: float) -> CameraSpec:
-    traj = CAMERA_TRAJECTORIES[int(rng.integers(len(CAMERA_TRAJECTORIES)))]
+def _jitter(rng: np.random.Generator, eye: np.ndarray, target: np.ndarray) -> CameraMove:
+    """Hand-held wobble: a smooth 1-2 cycles per clip, scaled so its path and summed rotation stay
+    well inside the engine's "static" camera (docs/labels.md: path <= 2 x low band)."""
+    freqs = tuple(float(f) for f in rng.uniform(0.6, 1.8, 3))
+    phases = tuple(float(p) for p in rng.uniform(0, 2 * np.pi, 18))
+    move = CameraMove("jitter", float(rng.uniform(0.02, 0.04)), freqs, phases)
+    cam = CameraSpec(eye=tuple(eye), target=tuple(target), fov_y_deg=50.0, moves=[move])
+    poses = np.stack([camera_pose(cam, float(s)) for s in np.linspace(0, 1, 65)])
+    path = float(np.linalg.norm(np.diff(poses[:, :3, 3], axis=0), axis=1).sum())
+    steps = poses[1:, :3, :3] @ np.swapaxes(poses[:-1, :3, :3], 1, 2)
+    rot = float(np.degrees(np.arccos(np.clip((np.trace(steps, axis1=1, axis2=2) - 1) / 2, -1, 1))).sum())
+    move.amount *= min(1.0, JITTER_PATH_M / max(path, 1e-9), JITTER_ROT_PATH_DEG / max(rot, 1e-9))
+    return move
+
+
+def _sample_camera(
+    rng: np.random.Generator, eye: np.ndarray, target: np.ndarray, fov: float,
+    slot: tuple[str, int, tuple[tuple[str, ...], ...]],
+) -> CameraSpec:
+    """Camera trajectory of a slot of CAMERA_SLOTS; magnitudes clear of the engine's dead bands.
+    Translations scale with the camera-target distance R (the scene scale the engine uses, the
+    median depth, is about R)."""
+    _, sign, trajectories = slot
+    traj = trajectories[int(rng.integers(len(trajectories)))]
+    r = float(np.linalg.norm(eye - target))
+    r_h = float(np.linalg.norm((eye - target)[:2]))
     moves = []
     for kind in traj:
-        sign = 1.0 if rng.random() < 0.5 else -1.0
         if kind == "pan":
-            moves.append(CameraMove("pan", sign * float(rng.uniform(10, 40))))
+            moves.append(CameraMove("pan", sign * float(rng.uniform(*PAN_DEG))))
         elif kind == "tilt":
-            moves.append(CameraMove("tilt", sign * float(rng.uniform(8, 20))))
+            moves.append(CameraMove("tilt", sign * float(rng.uniform(*TILT_DEG))))
         elif kind == "orbit":
-            moves.append(CameraMove("orbit", sign * float(rng.uniform(20, 60))))
-        elif kind == "dolly":
-            moves.append(CameraMove("dolly", sign * float(rng.uniform(0.5, 1.3))))
-        elif kind == "truck":
-            moves.append(CameraMove("truck", sign * float(rng.uniform(0.5, 1.5))))
-        elif kind == "pedestal":
-            moves.append(CameraMove("pedestal", sign * float(rng.uniform(0.3, 0.8))))
+            # the chord of an orbit also moves the camera forward by r_h (1 - cos a): keep that
+            # under 0.03 R, well below the low band (0.05 x scale)
+            a_max = max(ORBIT_DEG_MIN + 0.5, min(18.0, float(np.degrees(np.arccos(1 - 0.03 * r / r_h)))))
+            moves.append(CameraMove("orbit", sign * float(rng.uniform(ORBIT_DEG_MIN, a_max))))
+        elif kind in ("dolly", "truck", "pedestal"):
+            moves.append(CameraMove(kind, sign * float(rng.uniform(*CAM_MOVE_REL)) * r))
         elif kind == "jitter":
-            freqs = tuple(float(f) for f in rng.uniform(1.0, 5.0, 3))
-            phases = tuple(float(p) for p in rng.uniform(0, 2 * np.pi, 18))
-            moves.append(CameraMove("jitter", float(rng.uniform(0.02, 0.05)), freqs, phases))
+            moves.append(_jitter(rng, eye, target))
         else:
             moves.append(CameraMove("static", 0.0))
     return CameraSpec(
@@ -620,23 +824,47 @@ def _sample_camera(rng: np.random.Generator, eye: np.ndarray, target: np.ndarray
     )
 
 
-def _relate_camera(rng: np.random.Generator, cam: CameraSpec, objects: list[ObjectSpec], cam0: np.ndarray) -> dict[str, Any]:
+def _relate_camera(
+    rng: np.random.Generator, cam: CameraSpec, objects: list[ObjectSpec], cam0: np.ndarray, duration: float
+) -> dict[str, Any]:
     """For a trucking camera and a sideways-moving object: make the camera move with it, faster
-    or slower, or against it, and record which (question families about relative motion)."""
+    or slower, or against it, and record which (question families about relative motion).
+
+    The truck keeps its sign (the camera label is stratified) and a magnitude clear of the label
+    band: an object moving the other way makes it "against"; one moving the same way "faster" or
+    "slower", the object's speed being adjusted for "slower" when its path stays clear."""
     truck = next((m for m in cam.moves if m.kind == "truck"), None)
     movers = [o for o in objects if o.motion.kind == "translate" and o.motion.label in ("left", "right")]
     if truck is None or not movers:
         return {}
-    o = movers[0]
+    eye, target = np.asarray(cam.eye), np.asarray(cam.target)
+    lo, hi = (v * float(np.linalg.norm(eye - target)) for v in CAM_MOVE_REL)
+    cam_sign = 1.0 if truck.amount > 0 else -1.0
+    o = movers[int(rng.integers(len(movers)))]
+    span = o.motion.end - o.motion.start  # the camera moves over the whole clip, the object over span
     obj_d = float(np.linalg.norm(o.motion.displacement))
     obj_sign = 1.0 if o.motion.label == "right" else -1.0
-    relation = _pick(rng, ["faster", "slower", "against"], [1, 1, 1])
-    if relation == "against":
-        truck.amount = -obj_sign * float(rng.uniform(0.5, 1.2)) * obj_d
-    else:
-        factor = float(rng.uniform(1.6, 2.2)) if relation == "faster" else float(rng.uniform(0.3, 0.6))
-        truck.amount = obj_sign * factor * obj_d * (o.motion.end - o.motion.start)
-    return {"object": o.id, "relation": relation}
+    if obj_sign != cam_sign:
+        return {"object": o.id, "relation": "against"}
+    if rng.random() < 0.5:  # slower: the object outruns the camera
+        factor = float(rng.uniform(0.4, 0.6))
+        need = abs(truck.amount) / factor * span  # object displacement for that speed ratio
+        old = o.motion
+        o.motion = Motion(**{**asdict(old), "displacement": tuple(float(v) * need / obj_d for v in old.displacement)})
+        if _path_clear(o, objects):
+            return {"object": o.id, "relation": "slower"}
+        o.motion = old
+    factor = float(rng.uniform(1.6, 2.2))
+    amount = float(np.clip(factor * obj_d / span, lo, hi))
+    if amount < factor * obj_d / span:  # a camera that fast would leave the scene: slow the object
+        old = o.motion
+        scale = amount * span / (factor * obj_d)  # a shorter stretch of a clear path is clear
+        o.motion = Motion(**{**asdict(old), "displacement": tuple(float(v) * scale for v in old.displacement)})
+        if not _reads_as(o, cam0):  # too short to read as left/right: no relation
+            o.motion = old
+            return {}
+    truck.amount = cam_sign * amount
+    return {"object": o.id, "relation": "faster"}
 
 
 def _sample_props(rng: np.random.Generator, cat: dict[str, Any], cam_azim: float) -> list[PropSpec]:
