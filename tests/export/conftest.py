@@ -20,6 +20,7 @@ TASKS = {
     "depth": ("spatial", "free", 1),
     "multiview_depth": ("spatial", "mc", 2),
     "true_motion_point_tracking": ("point_tracking", "track", 3),
+    "visual_point_tracking": ("point_tracking", "track", 3),
 }
 CAMERA_LABELS = [["left"], ["right", "forward"], ["static"], ["pan_left"]]
 DIST_LABELS = ["increasing", "decreasing", "constant"]

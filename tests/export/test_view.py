@@ -187,6 +187,14 @@ def test_gallery_in_headless_chromium(dataset, chromium, serve, tmp_path):
         assert sorted((int(a["data-frame"]), a["fill"] == "none") for a in on_query) == sorted(
             (t["frame"], not t["visible"]) for t in track
         )
+        # a visual track also marks each target in its own image; a true-motion track does not:
+        # its coordinates are in the query frame's fixed view, not in the later images
+        own_image = circles[len(track):]
+        if rec["task"] == "true_motion_point_tracking":
+            assert len(svgs) == 1 and own_image == []
+        else:
+            shown = {t["frame"] for t in track} & set(rec["frame_indices"])
+            assert len(svgs) == 1 + len(shown) and len(own_image) == len(shown)
 
     # the filter, applied from the URL fragment on load, leaves exactly one task's samples
     for task, split in (("depth", None), ("true_motion_point_tracking", "bench")):

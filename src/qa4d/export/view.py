@@ -44,6 +44,12 @@ TEMPLATE_PATH = Path(__file__).resolve().parent / "templates" / "gallery.html"
 DEFAULT_LIMIT = 200
 
 
+def _is_true_motion(record: dict) -> bool:
+    measurement = record["meta"].get("measurement")
+    kind = measurement.get("kind") if isinstance(measurement, dict) else None
+    return kind == "true_motion" or "true_motion" in record["task"]
+
+
 def select_round_robin(records: Sequence[Mapping[str, Any]], limit: int | None) -> list[Mapping[str, Any]]:
     """At most `limit` records, taking one per task in turn (tasks sorted, file order inside a
     task) so that a small limit still shows every task. limit None or <= 0: all, in file order."""
@@ -99,6 +105,9 @@ def sample_view(record: Mapping[str, Any], split: str, dataset: Path, out_dir: P
             "query": {"frame": q["frame"], "x": q["x"], "y": q["y"], "visible": True},
             "points": [{"frame": p["frame"], "x": p["x"], "y": p["y"], "visible": bool(p["visible"])} for p in meta["track"]],
             "media_index": idx,
+            # true-motion coordinates live in the fixed view of the query frame, not in the images of
+            # the target times: they are drawn over the query frame only
+            "fixed_view": _is_true_motion(record),
         }
         shown_meta.append(("object_id", str(meta.get("object_id"))))
     return {

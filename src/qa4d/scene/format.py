@@ -286,8 +286,10 @@ def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], com
             info = zipfile.ZipInfo(name + ".npy", date_time=_ZIP_EPOCH)
             info.compress_type = mode
             info.external_attr = 0o644 << 16
-            # ZipFile.open(info, "w") takes the level from the ZipInfo only (writestr would set it)
-            info._compresslevel = 1 if compress else None
+            # ZipFile.open(info, "w") takes the level from the ZipInfo only (writestr would set it);
+            # the attribute is public from Python 3.13, private before.
+            level = 1 if compress else None
+            setattr(info, "compress_level" if hasattr(info, "compress_level") else "_compresslevel", level)
             # Streamed into the archive: no in-memory copy of the (large) depth and mask arrays.
             # A seekable file gets no data descriptor; zip64 is decided up front like writestr does.
             with zf.open(info, "w", force_zip64=arr.nbytes * 1.05 > zipfile.ZIP64_LIMIT) as f:
