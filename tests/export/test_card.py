@@ -131,3 +131,11 @@ def test_card_reports_bad_records_and_shared_scenes(dataset, capsys):
     assert f"1 scene(s) appear in more than one split: {records['train'][0]['scene_id']}" in text
     rows = {r["split"]: r for r in table(sections(text)["Counts per split"])}
     assert int(rows["bench"]["samples"]) == len(recs) - 1
+
+
+def test_label_text_reads_every_label_shape():
+    from qa4d.export.card import label_text
+
+    assert label_text(["right", "pan_left"]) == "right + pan_left"
+    assert label_text({"move": "backward", "turn": "left"}) == "move backward + turn left"
+    assert label_text("increasing") == "increasing"

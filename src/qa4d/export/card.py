@@ -85,9 +85,12 @@ class DatasetStats:
 
 
 def label_text(label: Any) -> str:
-    """A canonical label as one string: lists (camera_movement, object_direction) join with ' + '."""
+    """A canonical label as one string: lists (camera_movement, object_direction) join with ' + ',
+    structured labels (agent_motion: {"move": ..., "turn": ...}) join their values the same way."""
     if isinstance(label, list):
         return " + ".join(str(x) for x in label)
+    if isinstance(label, dict):
+        return " + ".join(f"{k} {v}" for k, v in label.items())
     return str(label)
 
 
