@@ -5,12 +5,15 @@ from (the directory recorded in dataset.json, or --scenes). Checks, per record: 
 that its media files exist, and that its task's `recompute` gives the same label / answer.
 Reports per task the answer, label and option-position distributions and a blind baseline: an
 answer-text prior fitted on train and scored on bench (mc: the option whose text was most often
-right in train; yes/no: the majority answer), against chance.
+right in train; yes/no: the majority answer), against chance; and a text baseline: a multinomial
+naive Bayes over the word unigrams and bigrams of the question (and, for mc, of each option plus
+its length), also fitted on train and scored on bench, which catches answers leaking through the
+wording.
 
 Writes DATASET/audit.json. Exit code 0 when every check passes, 1 otherwise.
 
-A bias check fails when |accuracy - chance| exceeds the tolerance (default 5 points) by more than
-sampling noise can explain: the limit is max(tolerance, 2.58 * sqrt(chance * (1 - chance) / n)),
+A bias check (either baseline) fails when |accuracy - chance| exceeds the tolerance (default 5
+points) by more than sampling noise can explain: the limit is max(tolerance, 2.58 * sqrt(chance * (1 - chance) / n)),
 the 99% band of a chance-level guesser on n bench items, so small benches are not failed for noise.
 """
 
@@ -19,17 +22,20 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import numpy as np
 from tqdm import tqdm
 
 SCHEMA_PATH = Path(__file__).with_name("sample.schema.json")
 SPLITS = ("train", "bench")
 Z99 = 2.58
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,6 +91,136 @@ def blind_baseline(train: list[dict[str, Any]], bench: list[dict[str, Any]], tol
         lim = _limit(0.5, n, tol_points)
         out["yesno"] = {"n_train": len(yn_train), "n_bench": n, "majority": majority, "accuracy": round(acc, 4),
                         "chance": 0.5, "limit": round(lim, 4), "ok": abs(acc - 0.5) <= lim + 1e-12}
+    return out
+
+
+def text_features(text: str, prefix: str = "") -> list[str]:
+    """Lower-cased word unigrams and bigrams of `text`, each prefixed with `prefix`. Pure numbers
+    (frame indices, coordinates) are left out: they are drawn per sample, and on a small train
+    split their chance correlations would drown a real leak."""
+    toks = [t for t in _WORD.findall(text.lower()) if not t.isdigit()]
+    return [prefix + t for t in toks] + [f"{prefix}{a} {b}" for a, b in zip(toks, toks[1:])]
+
+
+def _length_bucket(text: str) -> str:
+    # word counts 1..5 apart, longer ones together: enough to see "the correct option is longer"
+    return f"len:{min(len(_WORD.findall(text)), 6)}"
+
+
+class NaiveBayes:
+    """Multinomial naive Bayes over string features with Laplace (add-alpha) smoothing.
+
+    fit(docs, labels): docs is a list of feature lists (a feature may repeat: counts add up).
+    Classes are the sorted distinct labels; class priors are the train frequencies;
+    P(f | c) = (count(f, c) + alpha) / (total(c) + alpha * V), V = number of distinct train features.
+    Features never seen in train are ignored when scoring. Deterministic: no randomness, vocabulary
+    and classes in sorted order.
+    """
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        if alpha <= 0:
+            raise ValueError(f"NaiveBayes: alpha must be > 0, got {alpha}")
+        self.alpha = alpha
+        self.classes: list[str] = []
+        self.vocab: dict[str, int] = {}
+        self.log_prior = np.zeros(0)
+        self.log_lik = np.zeros((0, 0))
+        self.counts = np.zeros((0, 0))
+
+    def fit(self, docs: list[list[str]], labels: list[str]) -> "NaiveBayes":
+        if len(docs) != len(labels) or not docs:
+            raise ValueError(f"NaiveBayes.fit: need as many labels as docs, and at least one ({len(docs)} docs, {len(labels)} labels)")
+        self.classes = sorted(set(labels))
+        self.vocab = {f: i for i, f in enumerate(sorted({f for d in docs for f in d}))}
+        ci = {c: i for i, c in enumerate(self.classes)}
+        y = np.array([ci[c] for c in labels])
+        counts = np.zeros((len(self.classes), len(self.vocab)))  # (C, V)
+        rows = np.repeat(y, [len(d) for d in docs])
+        cols = np.array([self.vocab[f] for d in docs for f in d], dtype=np.int64)
+        np.add.at(counts, (rows, cols), 1.0)
+        self.counts = counts
+        self.log_prior = np.log(np.bincount(y, minlength=len(self.classes)) / len(y))  # (C,)
+        smoothed = counts + self.alpha
+        self.log_lik = np.log(smoothed) - np.log(smoothed.sum(axis=1, keepdims=True))  # (C, V)
+        return self
+
+    def log_posterior(self, docs: list[list[str]]) -> np.ndarray:
+        """(N, C) normalised log posteriors, columns in `self.classes` order."""
+        scores = np.tile(self.log_prior, (len(docs), 1))
+        doc_ids = [n for n, d in enumerate(docs) for f in d if f in self.vocab]
+        cols = [self.vocab[f] for d in docs for f in d if f in self.vocab]
+        if cols:
+            np.add.at(scores, np.array(doc_ids), self.log_lik[:, np.array(cols)].T)
+        return scores - np.logaddexp.reduce(scores, axis=1, keepdims=True)
+
+    def predict(self, docs: list[list[str]]) -> list[str]:
+        """Most probable class per doc; ties go to the first class in sorted order."""
+        return [self.classes[i] for i in np.argmax(self.log_posterior(docs), axis=1)]
+
+    def leading_features(self, cls: str, k: int = 8, min_count: int = 5) -> list[list[Any]]:
+        """The k features (seen >= min_count times in train) that most favour `cls` over the other
+        classes: [feature, log-likelihood ratio, train count], strongest first."""
+        if cls not in self.classes or not self.vocab:
+            return []
+        c = self.classes.index(cls)
+        other = np.delete(self.counts, c, axis=0).sum(axis=0) + self.alpha
+        other_ll = np.log(other) - np.log(other.sum())
+        ratio = self.log_lik[c] - other_ll
+        total = self.counts.sum(axis=0)
+        names = sorted(self.vocab, key=self.vocab.get)
+        order = sorted((i for i in range(len(names)) if total[i] >= min_count), key=lambda i: (-ratio[i], names[i]))
+        return [[names[i], round(float(ratio[i]), 3), int(total[i])] for i in order[:k]]
+
+
+def mc_option_features(record: dict[str, Any], letter: str, question: list[str] | None = None) -> list[str]:
+    """Features of one mc option: the question's, the option's own ("opt:" prefix) and its length."""
+    text = record["options"][letter]
+    q = text_features(record["question"]) if question is None else question
+    return q + text_features(text, "opt:") + [_length_bucket(text)]
+
+
+def text_baseline(train: list[dict[str, Any]], bench: list[dict[str, Any]], tol_points: float) -> dict[str, Any]:
+    """Naive Bayes on the text alone, fitted on one task's train records, scored on its bench
+    records, per format. yes/no: question features -> yes/no. mc: each option (question + option
+    features) -> correct / incorrect; the option with the highest posterior of "correct" is picked,
+    ties to the earliest letter. Free and track formats are not scored. Same keys and limit rule as
+    `blind_baseline`, plus the features that most favour each answer (to find a leak)."""
+    out: dict[str, Any] = {}
+    mc_train = [r for r in train if r["answer_format"] == "mc"]
+    mc_bench = [r for r in bench if r["answer_format"] == "mc"]
+    if mc_bench and mc_train:
+        docs, labels = [], []
+        for r in mc_train:
+            q = text_features(r["question"])
+            for L in sorted(r["options"]):
+                docs.append(mc_option_features(r, L, q))
+                labels.append("correct" if L == r["answer"] else "incorrect")
+        nb = NaiveBayes().fit(docs, labels)
+        hits, chance = 0, 0.0
+        for r in mc_bench:
+            letters = sorted(r["options"])
+            q = text_features(r["question"])
+            post = nb.log_posterior([mc_option_features(r, L, q) for L in letters])
+            p_correct = post[:, nb.classes.index("correct")] if "correct" in nb.classes else np.zeros(len(letters))
+            hits += letters[int(np.argmax(p_correct))] == r["answer"]  # argmax: first of equal maxima
+            chance += 1.0 / len(letters)
+        n = len(mc_bench)
+        acc, ch = hits / n, chance / n
+        lim = _limit(ch, n, tol_points)
+        out["mc"] = {"n_train": len(mc_train), "n_bench": n, "accuracy": round(acc, 4), "chance": round(ch, 4),
+                     "limit": round(lim, 4), "ok": abs(acc - ch) <= lim + 1e-12,
+                     "leading_features": {c: nb.leading_features(c) for c in nb.classes}}
+    yn_train = [r for r in train if r["answer_format"] == "yesno"]
+    yn_bench = [r for r in bench if r["answer_format"] == "yesno"]
+    if yn_bench and yn_train:
+        nb = NaiveBayes().fit([text_features(r["question"]) for r in yn_train], [r["answer"] for r in yn_train])
+        pred = nb.predict([text_features(r["question"]) for r in yn_bench])
+        n = len(yn_bench)
+        acc = sum(p == r["answer"] for p, r in zip(pred, yn_bench)) / n
+        lim = _limit(0.5, n, tol_points)
+        out["yesno"] = {"n_train": len(yn_train), "n_bench": n, "accuracy": round(acc, 4), "chance": 0.5,
+                        "limit": round(lim, 4), "ok": abs(acc - 0.5) <= lim + 1e-12,
+                        "leading_features": {c: nb.leading_features(c) for c in nb.classes}}
     return out
 
 
@@ -189,11 +325,18 @@ def audit(dataset: Path, scenes: Path | None = None, tol_points: float = 5.0) ->
         tr = [r for r in records["train"] if r["task"] == t]
         be = [r for r in records["bench"] if r["task"] == t]
         base = blind_baseline(tr, be, tol_points)
+        text = text_baseline(tr, be, tol_points)
         pos = {s: position_check([r for r in records[s] if r["task"] == t], tol_points) for s in SPLITS}
-        per_task[t] = {"train": distributions(tr), "bench": distributions(be), "blind_baseline": base, "positions": pos}
+        per_task[t] = {"train": distributions(tr), "bench": distributions(be), "blind_baseline": base,
+                       "text_baseline": text, "positions": pos}
         for fmt, b in base.items():
             if not b["ok"]:
                 bias_failures.append(f"{t} ({fmt}): blind baseline {100 * b['accuracy']:.1f}% vs chance {100 * b['chance']:.1f}% (limit +-{100 * b['limit']:.1f})")
+        for fmt, b in text.items():
+            if not b["ok"]:
+                lead = "; ".join(f"{c}: {', '.join(repr(f[0]) for f in fs[:4])}" for c, fs in b["leading_features"].items() if fs)
+                bias_failures.append(f"{t} ({fmt}): text baseline {100 * b['accuracy']:.1f}% vs chance {100 * b['chance']:.1f}% "
+                                     f"(limit +-{100 * b['limit']:.1f}); most telling words for {lead}")
         for s, p in pos.items():
             if p is not None and not p["ok"]:
                 bias_failures.append(f"{t} ({s}): correct-letter shares {p['shares']} off by {100 * p['max_deviation']:.1f} points")
@@ -228,13 +371,15 @@ def run(args: argparse.Namespace) -> int:
     write_json(dataset / "audit.json", report)
     out = sys.stdout
     print(f"checked {report['checked']} records ({report['records']['train']} train, {report['records']['bench']} bench)", file=out)
-    print(f"{'task':<34}{'mc blind/chance':>18}{'yes/no blind':>14}  mc positions (train)", file=out)
+    print(f"{'task':<34}{'mc blind/chance':>18}{'yes/no blind':>14}{'text mc/yes-no':>16}  mc positions (train)", file=out)
     for t, d in report["tasks"].items():
         b = d["blind_baseline"]
         mc = f"{100 * b['mc']['accuracy']:.0f}/{100 * b['mc']['chance']:.0f}% n={b['mc']['n_bench']}" if "mc" in b else "-"
         yn = f"{100 * b['yesno']['accuracy']:.0f}% n={b['yesno']['n_bench']}" if "yesno" in b else "-"
+        tb = d.get("text_baseline", {})
+        txt = "/".join(f"{100 * tb[f]['accuracy']:.0f}%" if f in tb else "-" for f in ("mc", "yesno"))
         pos = d["train"]["mc_positions"]
-        print(f"{t:<34}{mc:>18}{yn:>14}  {pos}", file=out)
+        print(f"{t:<34}{mc:>18}{yn:>14}{txt:>16}  {pos}", file=out)
     for e in report["schema_errors"][: args.max_report]:
         print(f"SCHEMA {e['split']} {e['id']}: {e['error']}", file=out)
     for d in report["disagreements"][: args.max_report]:
