@@ -182,10 +182,18 @@ def test_python_callable_bad_specs(tmp_path, capsys):
 def test_cli_missing_media_exit_1_before_any_model_call(tmp_path, capsys):
     write_split(tmp_path, "bench", 5, seed=0)
     (tmp_path / "frames/s1.png").unlink()
-    assert eval_cli("--benchmark", tmp_path / "bench", "--model", "oracle", "--out", tmp_path / "o") == 1
+    # a model that looks at images: stopped before it is even built (its module writes a marker on import)
+    marker = tmp_path / "imported"
+    (tmp_path / "seeing.py").write_text(f"open({str(marker)!r}, 'w').close()\n"
+                                        "def answer(prompt, images, item):\n    return 'Answer: A'\n")
+    assert eval_cli("--benchmark", tmp_path / "bench", "--model", f"python:{tmp_path / 'seeing.py'}:answer",
+                    "--out", tmp_path / "o") == 1
     err = capsys.readouterr().err
     assert "media file(s) missing" in err and "s1.png" in err
-    assert not (tmp_path / "o" / "predictions.jsonl").exists()
+    assert not (tmp_path / "o" / "predictions.jsonl").exists() and not marker.exists()
+    # a blind model needs no media at all
+    assert eval_cli("--benchmark", tmp_path / "bench", "--model", "oracle", "--out", tmp_path / "b") == 0
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["overall"]["accuracy"] == pytest.approx(1.0)
 
 
 def test_cli_benchmark_resolution(dataset, tmp_path, capsys):

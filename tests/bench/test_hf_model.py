@@ -171,3 +171,65 @@ def test_max_pixels_caps_the_image_tokens(tiny_qwen, hf_model):
     capped = capped_model.prepare("q", big)["input_ids"][0].tolist().count(ids["<|image_pad|>"])
     # each token covers MERGE^2 patches of PATCH^2 pixels: the resized frame fits the budget
     assert 0 < capped * MERGE**2 * PATCH**2 <= 56 * 56 and capped < full
+
+
+def test_batched_greedy_equals_one_by_one(tiny_qwen):
+    model = HFModel(tiny_qwen[0], device="cpu", max_new_tokens=8)
+    # different frame counts and sizes and prompt lengths: the rows really are padded
+    prompts = ["Which way does the object move? A. left B. right", "Where?", "Which way? Answer with the letter.", "q"]
+    images = [frames(1, seed=3), frames(3, seed=4, size=(70, 30)), [], frames(2, seed=6, size=(30, 60))]
+    batch = model.prepare_batch(prompts, images)
+    mask = batch["attention_mask"]
+    lengths = mask.sum(dim=1).tolist()
+    assert len(set(lengths)) == 4                                    # four different prompt lengths
+    assert mask[:, -1].all() and not mask[:, 0].all()                # left padding: real tokens at the end
+    pad = model.tokenizer.pad_token_id
+    assert all((batch["input_ids"][i, : mask.shape[1] - n] == pad).all() for i, n in enumerate(lengths))
+    batched = [ids.tolist() for ids in model.generate_ids_batch(prompts, images)]
+    single = [model.generate_ids(p, im)[1].tolist() for p, im in zip(prompts, images)]
+    assert batched == single and all(len(s) >= 1 for s in single)
+    texts = model.generate_batch(prompts, images, [None] * 4)
+    assert texts == [model.generate(p, im, None) for p, im in zip(prompts, images)]
+
+
+class _Interrupting:
+    """Forwards to the hf model; the k-th generate_batch call behaves like Ctrl-C."""
+
+    def __init__(self, inner, k):
+        self.inner, self.k, self.batches = inner, k, []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def generate_batch(self, prompts, images, items):
+        if len(self.batches) + 1 == self.k:
+            raise KeyboardInterrupt
+        self.batches.append([it.id for it in items])
+        return self.inner.generate_batch(prompts, images, items)
+
+
+def test_batched_run_resumes_and_matches_one_by_one(tiny_qwen, tmp_path):
+    from qa4d.bench.runner import RunInterrupted, run_model
+
+    from .tiny_bench import TinyBench, make_items, read_lines
+
+    model = HFModel(tiny_qwen[0], device="cpu", max_new_tokens=5)
+    items = make_items(tmp_path, 7, n_frames=3)
+    for i, it in enumerate(items):
+        it.media = it.media[: 1 + i % 3]                          # 1-3 frames: rows of different lengths
+    bench = TinyBench(items)
+    run = tmp_path / "run"
+    wrapped = _Interrupting(model, k=2)
+    with pytest.raises(RunInterrupted):
+        run_model(bench, items, wrapped, run, media_root=tmp_path, frames=None, batch_size=3, progress=False)
+    assert wrapped.batches == [["q0", "q1", "q2"]]
+    assert [p["id"] for p in read_lines(run / "predictions.jsonl")] == ["q0", "q1", "q2"]
+    again = _Interrupting(model, k=None)
+    res = run_model(bench, items, again, run, media_root=tmp_path, frames=None, batch_size=3, progress=False)
+    assert again.batches == [["q3", "q4", "q5"]] and res.skipped == 3 and res.answered == 7  # q6 alone: generate
+    got = {p["id"]: p["response"] for p in read_lines(run / "predictions.jsonl")}
+    assert len(read_lines(run / "predictions.jsonl")) == 7
+    # the same answers as asking one item at a time
+    ref = tmp_path / "ref"
+    run_model(bench, items, model, ref, media_root=tmp_path, frames=None, progress=False)
+    assert got == {p["id"]: p["response"] for p in read_lines(ref / "predictions.jsonl")}

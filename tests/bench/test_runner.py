@@ -16,7 +16,7 @@ import pytest
 from .fake_openai_server import FakeOpenAIServer
 from .tiny_bench import TinyBench, make_items, read_lines
 
-from qa4d.bench.models.base import Model, ModelConfigError
+from qa4d.bench.models.base import Model, ModelConfigError, ModelError
 from qa4d.bench.models.openai import OpenAIChatClient, OpenAIModel
 from qa4d.bench.runner import (
     MediaMissing,
@@ -274,3 +274,91 @@ def test_ctrl_c_on_qa4d_eval_exits_130_and_the_rerun_completes(tmp_path):
     ids = calls.read_text().split()
     assert sorted(ids) == sorted(r["id"] for r in recs)          # each item asked exactly once overall
     assert sorted(p["id"] for p in read_lines(pred)) == sorted(r["id"] for r in recs)
+
+
+# -- batching ------------------------------------------------------------------------------------
+class BatchingModel(Model):
+    """Answers whole batches; `fail_batch_with` makes every generate_batch call containing that id
+    raise (the runner must then isolate the item); `interrupt_on_batch` behaves like Ctrl-C on the
+    k-th batch call, before anything of that batch is answered."""
+
+    supports_batching = True
+
+    def __init__(self, fail_batch_with: str | None = None, interrupt_on_batch: int | None = None):
+        self.batches: list[list[str]] = []
+        self.singles: list[str] = []
+        self.n_images: list[int] = []
+        self.fail_batch_with, self.interrupt_on_batch = fail_batch_with, interrupt_on_batch
+
+    def generate_batch(self, prompts, images, items):
+        ids = [it.id for it in items]
+        if self.interrupt_on_batch is not None and len(self.batches) + 1 == self.interrupt_on_batch:
+            raise KeyboardInterrupt
+        self.batches.append(ids)
+        self.n_images += [len(im) for im in images]
+        assert all(f"ITEM {i} " in p for i, p in zip(ids, prompts))   # prompts stay with their items
+        if self.fail_batch_with in ids:
+            raise RuntimeError("out of memory")
+        return [f"Answer: {it.answer}" for it in items]
+
+    def generate(self, prompt, images, item):
+        self.singles.append(item.id)
+        if item.id == self.fail_batch_with:
+            raise ModelError(f"cannot answer {item.id}")
+        return f"Answer: {item.answer}"
+
+
+def test_batches_of_batch_size_items_in_order(tmp_path):
+    items = make_items(tmp_path, 7, n_frames=4)
+    model = BatchingModel()
+    res = run_model(TinyBench(items), items, model, tmp_path / "run", media_root=tmp_path, frames=2,
+                    batch_size=3, progress=False)
+    assert model.batches == [["q0", "q1", "q2"], ["q3", "q4", "q5"]] and model.singles == ["q6"]
+    assert model.n_images == [2] * 6 and res.answered == 7 and res.asked == 7
+    lines = read_lines(tmp_path / "run" / "predictions.jsonl")
+    assert [p["id"] for p in lines] == [f"q{i}" for i in range(7)]
+    assert all(p["response"] == f"Answer: {it.answer}" for p, it in zip(lines, items))
+    # the default (1) and a model that cannot batch keep answering one item at a time
+    one = BatchingModel()
+    run_model(TinyBench(items), items, one, tmp_path / "run1", media_root=tmp_path, progress=False)
+    assert one.batches == [] and one.singles == [it.id for it in items]
+    logs: list[str] = []
+    counting = CountingModel()
+    run_model(TinyBench(items), items, counting, tmp_path / "run2", media_root=tmp_path, batch_size=4,
+              progress=False, log=logs.append)
+    assert counting.asked == [it.id for it in items] and any("batch size 4 ignored" in m for m in logs)
+    with pytest.raises(RunError, match="batch size must be at least 1"):
+        run_model(TinyBench(items), items, BatchingModel(), tmp_path / "run3", media_root=tmp_path,
+                  batch_size=0, progress=False)
+
+
+def test_a_bad_item_does_not_fail_its_batch(tmp_path):
+    items = make_items(tmp_path, 6, n_frames=2)
+    (tmp_path / items[1].media[0]).write_bytes(b"\x89PNG garbage")    # exists, but unreadable
+    model = BatchingModel(fail_batch_with="q4")
+    logs: list[str] = []
+    res = run_model(TinyBench(items), items, model, tmp_path / "run", media_root=tmp_path, batch_size=3,
+                    progress=False, log=logs.append)
+    # q1's media error is its own; q0 and q2 are still asked together
+    assert model.batches[0] == ["q0", "q2"]
+    # the batch with q4 failed as a whole: its items were asked again one by one, only q4 failed
+    assert model.batches[1] == ["q3", "q4", "q5"] and model.singles == ["q3", "q4", "q5"]
+    assert any("batch of 3 failed (RuntimeError: out of memory)" in m for m in logs)
+    assert sorted(res.errors) == ["q1", "q4"] and res.errors["q4"] == "cannot answer q4"
+    assert "cannot read image" in res.errors["q1"] and res.answered == 4
+
+
+def test_interrupted_batch_is_asked_again_on_resume_never_duplicated(tmp_path):
+    items = make_items(tmp_path, 8, n_frames=1)
+    first = BatchingModel(interrupt_on_batch=2)
+    with pytest.raises(RunInterrupted, match="3 of 8 items answered"):
+        run_model(TinyBench(items), items, first, tmp_path / "run", media_root=tmp_path, batch_size=3,
+                  progress=False)
+    # the first batch was saved when it returned; nothing of the interrupted one
+    assert [p["id"] for p in read_lines(tmp_path / "run" / "predictions.jsonl")] == ["q0", "q1", "q2"]
+    again = BatchingModel()
+    res = run_model(TinyBench(items), items, again, tmp_path / "run", media_root=tmp_path, batch_size=3,
+                    progress=False)
+    assert again.batches == [["q3", "q4", "q5"], ["q6", "q7"]] and res.skipped == 3 and res.asked == 5
+    lines = read_lines(tmp_path / "run" / "predictions.jsonl")
+    assert sorted(p["id"] for p in lines) == [it.id for it in items] and len(lines) == 8

@@ -15,7 +15,9 @@ Writes, in --out RUN:
   run.json            benchmark, model, protocol, arguments, start/finish times, counts
   metrics.json, scored.jsonl, report.md, report.html   the scores (see `qa4d score`)
 
-Every media file is checked before the first model call (all missing ones are listed, exit 1).
+Every media file is checked before the model is built or called (all missing ones are listed,
+exit 1); blind models (random, prior, oracle) read no media and need none. `--batch-size N` hands
+a batching model (hf) N items per forward pass; each answer is still saved as its batch returns.
 Starting the same command again continues an interrupted run: answered items are never asked
 again, failed ones are. Frames are sampled uniformly (--frames, default per benchmark); the prompt
 follows the benchmark's protocol (--mode do: direct answer, cot: chain of thought).
@@ -34,7 +36,7 @@ from pathlib import Path
 from qa4d.bench.judge import LLMJudge
 from qa4d.bench.models.base import ModelConfigError
 from qa4d.bench.registry import MODELS, _import_all, get_benchmark, get_model
-from qa4d.bench.runner import RunError, RunInterrupted, run_model, score_run
+from qa4d.bench.runner import MediaMissing, RunError, RunInterrupted, run_model, score_run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="prompt protocol: do = answer directly, cot = chain of thought (default do)")
     parser.add_argument("--frames", type=int, default=None, help="frames per item (default: the benchmark's)")
     parser.add_argument("--out", required=True, type=Path, metavar="RUN", help="run directory")
+    parser.add_argument("--batch-size", type=int, default=1,
+                        help="items per generate call for models that batch (hf); default 1 = one at a time")
     parser.add_argument("--limit", type=int, default=None, help="only the first N items (in file order)")
     parser.add_argument("--seed", type=int, default=0, help="seed of random baselines, sampling and bootstrap (default 0)")
     parser.add_argument("--guess", action="store_true",
@@ -90,14 +94,16 @@ def resolve_benchmark(args: argparse.Namespace):
     return cls(), args.annotations, args.media_root, None
 
 
-def build_model(args: argparse.Namespace):
-    spec = args.model
+def model_class(spec: str):
     name = "python" if spec.startswith("python:") else spec
     try:
-        cls = get_model(name)
+        return get_model(name)
     except KeyError as e:
         raise ModelConfigError(str(e.args[0])) from None
-    return cls.from_args(args)
+
+
+def build_model(args: argparse.Namespace):
+    return model_class(args.model).from_args(args)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,6 +124,21 @@ def run(args: argparse.Namespace) -> int:
         err(f"{annotations}: no items to evaluate")
         return 1
     frames = args.frames or getattr(benchmark, "default_frames", None)
+    if args.batch_size < 1:
+        err("--batch-size must be at least 1")
+        return 1
+    # Check media before building the model: loading weights or probing a server is wasted work
+    # when files are missing. Blind models (needs_images False) never read media: no check.
+    try:
+        model_cls = model_class(args.model)
+    except ModelConfigError as e:
+        err(str(e))
+        return 2
+    if getattr(model_cls, "needs_images", True):
+        problems = benchmark.check_media(items, media_root)
+        if problems:
+            err(str(MediaMissing(problems)))
+            return 1
 
     model = judge = None
     try:
@@ -135,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
                      if not k.startswith("_") and k != "api_key"},
         }
         result = run_model(benchmark, items, model, args.out, media_root=media_root, mode=args.mode,
-                           frames=frames, run_info=run_info)
+                           frames=frames, batch_size=args.batch_size, run_info=run_info)
     except ModelConfigError as e:
         err(str(e))
         return 2

@@ -5,6 +5,9 @@
   ffmpeg), restricted to the item's time window `meta["time_start"]`..`meta["time_end"]`
   (seconds) when present, as STI-Bench specifies.
 
+An item's `prefix_images` (R4D-Bench's Set-of-Marks image) are shown before the sampled frames,
+all of them and in order (`load_prefix_images`); they are never subsampled.
+
 Uniform sampling picks indices `round(linspace(0, M - 1, N))` over the M available frames, the
 same rule the published VLM4D and lmms-eval loaders use, so the first and last frames are kept.
 """
@@ -48,11 +51,10 @@ def uniform_indices(count: int, n: int | None) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, count - 1, n)).astype(np.int64))
 
 
-def media_paths(item: BenchItem, media_root: str | Path | None) -> list[Path]:
-    """The item's media as paths (relative entries joined to `media_root`)."""
+def _resolve(entries: Sequence[str], media_root: str | Path | None) -> list[Path]:
     root = Path(media_root) if media_root is not None else None
     out = []
-    for m in item.media:
+    for m in entries:
         p = Path(m)
         if not p.is_absolute() and root is not None:
             p = root / p
@@ -60,13 +62,21 @@ def media_paths(item: BenchItem, media_root: str | Path | None) -> list[Path]:
     return out
 
 
+def media_paths(item: BenchItem, media_root: str | Path | None) -> list[Path]:
+    """The item's media as paths (relative entries joined to `media_root`)."""
+    return _resolve(item.media, media_root)
+
+
+def prefix_paths(item: BenchItem, media_root: str | Path | None) -> list[Path]:
+    """The item's prefix images as paths (relative entries joined to `media_root`)."""
+    return _resolve(item.prefix_images, media_root)
+
+
 def missing_media(items: Sequence[BenchItem], media_root: str | Path | None) -> list[str]:
     """One message per missing media file, naming the item: `item ID: PATH does not exist`."""
     problems = []
     for item in items:
-        if not item.media:
-            continue
-        for p in media_paths(item, media_root):
+        for p in prefix_paths(item, media_root) + media_paths(item, media_root):
             if not p.is_file():
                 problems.append(f"item {item.id}: {p} does not exist")
     return problems
@@ -95,14 +105,28 @@ def load_frames(
             time_end=None if end is None else float(end),
         )
     idx = uniform_indices(len(paths), n_frames)
-    images = []
-    for i in idx:
-        try:
-            with Image.open(paths[i]) as im:
-                images.append(im.convert("RGB"))
-        except (OSError, ValueError) as e:
-            raise MediaError(f"item {item.id}: cannot read image {paths[i]}: {e}") from e
+    images = [_read_image(item, paths[i]) for i in idx]
     return Frames(images, [None] * len(images), len(paths))
+
+
+def load_prefix_images(
+    item: BenchItem, media_root: str | Path | None, paths: Sequence[Path] | None = None
+) -> list[Image.Image]:
+    """The item's prefix images (RGB PIL), all of them, in order.
+
+    `paths`: resolved by the benchmark (`Benchmark.prefix_paths`); by default `item.prefix_images`
+    relative to `media_root`.
+    """
+    paths = list(paths) if paths is not None else prefix_paths(item, media_root)
+    return [_read_image(item, p) for p in paths]
+
+
+def _read_image(item: BenchItem, path: Path) -> Image.Image:
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except (OSError, ValueError) as e:
+        raise MediaError(f"item {item.id}: cannot read image {path}: {e}") from e
 
 
 def _import_av():

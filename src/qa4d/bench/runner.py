@@ -7,9 +7,10 @@
     RUN/metrics.json, RUN/scored.jsonl, RUN/report.md, RUN/report.html   written by scoring
 
 Starting the same command again continues the run: answered ids are skipped, failed ids are
-asked again, and a last line truncated by a crash is dropped (its item is asked again). Every
-media file is checked before the first model call. A run directory belongs to one benchmark,
-model and protocol: resuming it with a different one is refused instead of mixing answers.
+asked again, and a last line truncated by a crash is dropped (its item is asked again). For
+models that look at images every media file is checked before the first model call. A run
+directory belongs to one benchmark, model and protocol: resuming it with a different one is
+refused instead of mixing answers. Models that batch get up to `batch_size` items per call.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
-from qa4d.bench.media import MediaError, load_frames
+from qa4d.bench.media import MediaError, load_frames, load_prefix_images
 from qa4d.bench.models.base import Model, ModelConfigError, ModelError
 from qa4d.bench.types import BenchItem
 
@@ -198,6 +199,7 @@ def run_model(
     media_root: str | Path | None,
     mode: str = "do",
     frames: int | None = None,
+    batch_size: int = 1,
     run_info: dict[str, Any] | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
@@ -205,10 +207,15 @@ def run_model(
     """Ask `model` every item of `items` not yet answered in `out_dir`; returns the counts.
 
     `run_info` (benchmark, annotations, model spec, mode, frames, args) goes into run.json and
-    decides whether an existing `out_dir` may be resumed. Raises MediaMissing before any model
-    call, ModelConfigError when the model cannot work, RunInterrupted on Ctrl-C (after the
+    decides whether an existing `out_dir` may be resumed. A model with `supports_batching` gets
+    groups of up to `batch_size` items per `generate_batch` call; the answers of a batch are
+    saved as soon as it returns (an interrupted batch saves nothing and is asked again on resume).
+    Blind models (`needs_images` False) load no media and skip the media check. Raises
+    MediaMissing before any model call, ModelConfigError when the model cannot work, RunInterrupted on Ctrl-C (after the
     requests in flight finished and were saved).
     """
+    if batch_size < 1:
+        raise RunError(f"batch size must be at least 1, got {batch_size}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     info = dict(run_info or {})
@@ -221,10 +228,15 @@ def run_model(
     if dups:
         raise RunError(f"the benchmark has duplicate item ids ({', '.join(dups[:10])}); answers would collide")
 
-    check = getattr(benchmark, "check_media", None)
+    # blind models (needs_images False) never read media, so missing media do not stop them
+    check = getattr(benchmark, "check_media", None) if model.needs_images else None
     problems = list(check(items, media_root)) if check is not None else []
     if problems:
         raise MediaMissing(problems)
+
+    batching = batch_size > 1 and bool(getattr(model, "supports_batching", False))
+    if batch_size > 1 and not batching:
+        log(f"batch size {batch_size} ignored: model {getattr(model, 'name', 'model')} answers one item at a time")
 
     pred_path = out_dir / PREDICTIONS
     state = read_predictions_file(pred_path)
@@ -258,67 +270,120 @@ def run_model(
     new_errors: dict[str, str] = {}
     answered_now = 0
     lock = threading.Lock()
+    resolve = getattr(benchmark, "media_paths", None)      # the same paths check_media looked at
+    resolve_prefix = getattr(benchmark, "prefix_paths", None)
 
-    def answer(item: BenchItem) -> dict[str, Any] | None:
+    def save(rec: dict[str, Any]) -> dict[str, Any]:
         nonlocal answered_now
-        if stop.is_set():
-            return None
-        try:
-            images = []
-            if model.needs_images:
-                paths = resolve(item, media_root) if resolve is not None else None
-                images = load_frames(item, media_root, frames, paths=paths).images
-            # the prompt may state how many frames are shown (blind models: how many would be)
-            prompt = benchmark.build_prompt(item, mode, frames=len(images) if model.needs_images else frames)
-            text = model.generate(prompt, images, item)
-            if not isinstance(text, str):
-                raise ModelError(f"model returned {type(text).__name__}, not text")
-            rec: dict[str, Any] = {"id": item.id, "response": text}
-        except (ModelConfigError, KeyboardInterrupt, SystemExit):
-            stop.set()
-            raise
-        except (ModelError, MediaError) as e:
-            rec = {"id": item.id, "response": None, "error": str(e)}
-        except Exception as e:  # a bad item (or a user callable's bug) is recorded; the batch goes on
-            rec = {"id": item.id, "response": None, "error": f"{type(e).__name__}: {e}"}
         writer.append(rec)
         with lock:
             if rec["response"] is None:
-                new_errors[item.id] = rec["error"]
+                new_errors[rec["id"]] = rec["error"]
             else:
                 answered_now += 1
         return rec
 
-    resolve = getattr(benchmark, "media_paths", None)  # the same paths check_media looked at
+    def failed(item: BenchItem, e: BaseException) -> dict[str, Any]:
+        msg = str(e) if isinstance(e, (ModelError, MediaError)) else f"{type(e).__name__}: {e}"
+        return {"id": item.id, "response": None, "error": msg}
+
+    def prepare(item: BenchItem) -> tuple[str, list]:
+        """(prompt, images): the prefix images (e.g. a Set-of-Marks image), then the sampled frames."""
+        if not model.needs_images:
+            # the prompt may state how many frames are shown (blind models: how many would be)
+            return benchmark.build_prompt(item, mode, frames=frames), []
+        prefix = load_prefix_images(item, media_root,
+                                    paths=resolve_prefix(item, media_root) if resolve_prefix is not None else None)
+        sampled = load_frames(item, media_root, frames,
+                              paths=resolve(item, media_root) if resolve is not None else None).images
+        return benchmark.build_prompt(item, mode, frames=len(sampled)), prefix + sampled
+
+    def ask_one(item: BenchItem, prompt: str, images: list) -> dict[str, Any]:
+        try:
+            text = model.generate(prompt, images, item)
+            if not isinstance(text, str):
+                raise ModelError(f"model returned {type(text).__name__}, not text")
+            return {"id": item.id, "response": text}
+        except (ModelConfigError, KeyboardInterrupt, SystemExit):
+            stop.set()
+            raise
+        except Exception as e:  # a bad item (or a user callable's bug) is recorded; the run goes on
+            return failed(item, e)
+
+    def answer(batch: list[BenchItem]) -> list[dict[str, Any]]:
+        """Ask one batch; every record is saved before this returns (none when stopped first)."""
+        saved: list[dict[str, Any]] = []
+        ready: list[tuple[BenchItem, str, list]] = []
+        for item in batch:
+            if stop.is_set():
+                return saved
+            try:
+                ready.append((item, *prepare(item)))
+            except (KeyboardInterrupt, SystemExit):
+                stop.set()
+                raise
+            except Exception as e:  # unreadable media: this item fails, its batch-mates go on
+                saved.append(save(failed(item, e)))
+        if not ready or stop.is_set():
+            return saved
+        if len(ready) == 1 or not batching:
+            for item, prompt, images in ready:
+                if stop.is_set():
+                    break
+                saved.append(save(ask_one(item, prompt, images)))
+            return saved
+        try:
+            texts = model.generate_batch([r[1] for r in ready], [r[2] for r in ready], [r[0] for r in ready])
+            if not isinstance(texts, (list, tuple)) or len(texts) != len(ready):
+                got = len(texts) if isinstance(texts, (list, tuple)) else type(texts).__name__
+                raise ModelError(f"generate_batch returned {got} answers for {len(ready)} items")
+        except (ModelConfigError, KeyboardInterrupt, SystemExit):
+            stop.set()
+            raise
+        except Exception as e:
+            # one bad item must not fail its batch-mates: ask them one at a time to isolate it
+            log(f"batch of {len(ready)} failed ({type(e).__name__}: {e}); asking its items one at a time")
+            for item, prompt, images in ready:
+                if stop.is_set():
+                    break
+                saved.append(save(ask_one(item, prompt, images)))
+            return saved
+        for (item, _, _), text in zip(ready, texts):
+            rec = ({"id": item.id, "response": text} if isinstance(text, str) else
+                   failed(item, ModelError(f"model returned {type(text).__name__}, not text")))
+            saved.append(save(rec))
+        return saved
+
     workers = max(1, int(getattr(model, "concurrency", 1) or 1))
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa4d-eval")
     pending: set[Future] = set()
-    queue = iter(todo)
+    size = batch_size if batching else 1
+    queue = iter([list(todo[i:i + size]) for i in range(0, len(todo), size)])
     bar = tqdm(total=len(todo), desc=f"eval {getattr(model, 'name', 'model')}", unit="item",
                disable=None if progress is None else not progress, file=sys.stderr, dynamic_ncols=True)
     fatal: BaseException | None = None
     try:
         try:
             while True:
-                # a bounded window keeps decoded frames of at most 2 x workers items in memory
+                # a bounded window keeps decoded frames of at most 2 x workers batches in memory
                 while len(pending) < 2 * workers and not stop.is_set():
-                    item = next(queue, None)
-                    if item is None:
+                    batch = next(queue, None)
+                    if batch is None:
                         break
-                    pending.add(executor.submit(answer, item))
+                    pending.add(executor.submit(answer, batch))
                 if not pending:
                     break
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in done:
                     try:
-                        rec = f.result()
+                        recs = f.result()
                     except ModelConfigError as e:
                         fatal = fatal or e
                         stop.set()
                         continue
-                    if rec is not None:
-                        bar.update(1)
-                        if rec["response"] is None:
+                    if recs:
+                        bar.update(len(recs))
+                        if any(r["response"] is None for r in recs):
                             bar.set_postfix(errors=len(new_errors), refresh=False)
                 if fatal is not None and not pending:
                     break

@@ -37,6 +37,9 @@ class BenchItem:
     category: str | None = None            # coarser grouping if the benchmark has one
     media: list[str] = field(default_factory=list)  # video or image paths (relative to media root)
     media_kind: str = "images"             # "images" or "video"
+    # images shown before the sampled frames, all of them, in order, never subsampled (R4D-Bench's
+    # Set-of-Marks image); paths relative to the media root like `media`
+    prefix_images: list[str] = field(default_factory=list)
     groups: dict[str, str] = field(default_factory=dict)  # extra report groupings, e.g. {"split": "real"}
     meta: dict[str, Any] = field(default_factory=dict)    # anything else (time window, fps, units ...)
 

@@ -164,15 +164,22 @@ class Benchmark:
 
     # ---- media
     def media_paths(self, item: BenchItem, media_root: Path | None) -> list[Path]:
+        """The media frames are sampled from (`item.media`, resolved)."""
         root = Path(media_root) if media_root is not None else Path(".")
         return [p if (p := Path(m)).is_absolute() else root / p for m in item.media]
 
+    def prefix_paths(self, item: BenchItem, media_root: Path | None) -> list[Path]:
+        """The images shown before the sampled frames (`item.prefix_images`, resolved)."""
+        root = Path(media_root) if media_root is not None else Path(".")
+        return [p if (p := Path(m)).is_absolute() else root / p for m in item.prefix_images]
+
     def check_media(self, items: list[BenchItem], media_root: Path | None) -> list[str]:
-        """Paths of missing media files, each once, in item order (empty when all exist)."""
+        """Paths of missing media files (prefix images, then sampled media), each once, in item order
+        (empty when all exist)."""
         missing: list[str] = []
         seen: set[str] = set()
         for item in items:
-            for p in self.media_paths(item, media_root):
+            for p in [*self.prefix_paths(item, media_root), *self.media_paths(item, media_root)]:
                 key = str(p)
                 if key in seen:
                     continue

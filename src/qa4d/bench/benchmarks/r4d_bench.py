@@ -4,7 +4,8 @@ Annotations: `test.json`, a list of records `id`, `benchmark` (the source benchm
 STI-Bench), `task`, `question`, `options` (a list, or an object keyed by letter), `answer` (the
 correct option's TEXT), `video`, `som_image` (the first frame with numbered region marks). Both
 paths are relative to `--media-root`. `media` holds the video (what frame samplers read); the
-Set-of-Marks image is `meta["som_image"]`, meant to be shown before the frames, and
+Set-of-Marks image is the item's one prefix image (`prefix_images`, also `meta["som_image"]`): the
+model sees it first, then the sampled frames, and the prompt says which image is the marked one.
 `check_media` checks both. Groupings: the source benchmark and the static / dynamic split of the 9 categories
 (`r4d_bench.json`; a task outside them is reported with split "other").
 """
@@ -15,9 +16,12 @@ import json
 from pathlib import Path
 
 from qa4d.bench.benchmarks.base import (
+    GENERIC_INSTRUCTIONS,
     Benchmark,
     BenchmarkFormatError,
+    check_mode,
     check_unique_ids,
+    format_options,
     letter_of,
     letter_options,
     read_json,
@@ -71,12 +75,23 @@ class R4DBench(Benchmark):
                 category=category,
                 media=[video],
                 media_kind="video",
+                prefix_images=[som],
                 groups={"source_benchmark": source, "split": split},
                 meta={"answer_text": str(answer), "som_image": som, "video": video},
             ))
         check_unique_ids(items, path)
         return items
 
-    def media_paths(self, item: BenchItem, media_root: Path | None) -> list[Path]:
-        root = Path(media_root) if media_root is not None else Path(".")
-        return [root / item.meta["som_image"]] + super().media_paths(item, media_root)
+    def build_prompt(self, item: BenchItem, mode: str = "do", frames: int | None = None) -> str:
+        """Names the images first: the questions point at marked regions, so the model must know
+        which image carries the marks (the runner sends the prefix image before the frames)."""
+        check_mode(mode)
+        if frames == 1:
+            shown = "the second image is a frame sampled from the video."
+        else:
+            shown = (f"the next {frames} images are" if frames else "the images after it are") + \
+                " frames sampled uniformly from the video, in order."
+        intro = ("The first image is the first frame of the video with numbered marks on the regions the "
+                 f"question refers to (Set-of-Marks); {shown}")
+        return "\n".join([intro, item.question.strip(), format_options(item.options or {}),
+                          GENERIC_INSTRUCTIONS[(item.answer_format, mode)]])

@@ -48,8 +48,12 @@ class Model:
     name: str = "model"
     # How many `generate` calls the runner may have in flight at once (thread pool size).
     concurrency: int = 1
-    # False for blind baselines: the runner then skips decoding media and passes no images.
+    # False for blind baselines: the runner then skips the media check, decodes nothing and
+    # passes no images (so such a model runs without the benchmark's videos).
     needs_images: bool = True
+    # True when `generate_batch` really batches (one forward pass for several items); the runner
+    # then hands it up to `--batch-size` items at once, else it calls `generate` per item.
+    supports_batching: bool = False
 
     @classmethod
     def add_arguments(cls, group: argparse._ArgumentGroup) -> None:
@@ -61,13 +65,16 @@ class Model:
         return cls()
 
     def generate(self, prompt: str, images: Sequence[ImageLike], item: BenchItem) -> str:
-        """Answer one item: `images` are the sampled frames in viewing order (PIL images or paths)."""
+        """Answer one item: `images` are what the model is shown, in order: the item's prefix images
+        (e.g. R4D-Bench's Set-of-Marks image) then the sampled frames (PIL images or paths)."""
         raise NotImplementedError
 
     def generate_batch(
         self, prompts: Sequence[str], images: Sequence[Sequence[ImageLike]], items: Sequence[BenchItem]
     ) -> list[str]:
-        """Answer several items at once; models with real batching override this."""
+        """Answer several items at once, one text per item in order; models with real batching
+        override this and set `supports_batching`. An exception fails the whole batch (the runner
+        then asks its items one at a time with `generate`)."""
         return [self.generate(p, im, it) for p, im, it in zip(prompts, images, items)]
 
     def describe(self) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 Qwen2.5-VL and Qwen2-VL are supported first-class (their ForConditionalGeneration classes); other
 image-text-to-text models go through `AutoModelForImageTextToText` and their own processor. The
 frames are given as N image entries of one user turn, followed by the prompt, formatted with the
-checkpoint's chat template; decoding is greedy (`--max-new-tokens`). Runs on CUDA when available
+checkpoint's chat template; decoding is greedy (`--max-new-tokens`). With `--batch-size N` the
+runner hands N items at once: their prompts are left-padded into one batch with an attention
+mask, which gives the same greedy answers as one at a time. Runs on CUDA when available
 (bfloat16), else on CPU (float32); `--device` / `--dtype` override. Never downloads anything:
 DIR must hold the config, weights, tokenizer and image processor.
 
@@ -58,9 +60,11 @@ def _fallback_template(n_images: int, prompt: str) -> str:
 
 @register_model("hf")
 class HFModel(Model):
-    """A local transformers VLM, greedy decoding, one item at a time."""
+    """A local transformers VLM, greedy decoding; one item at a time, or left-padded batches of
+    `--batch-size` items (`generate_batch`)."""
 
     concurrency = 1
+    supports_batching = True
 
     def __init__(self, model_path: str | Path, device: str = "auto", dtype: str = "auto", max_new_tokens: int = 512,
                  max_pixels: int | None = None):
@@ -116,6 +120,10 @@ class HFModel(Model):
                 self.image_processor = transformers.AutoImageProcessor.from_pretrained(path, local_files_only=True)
             except (OSError, ValueError) as e2:
                 raise ModelConfigError(f"--model-path {path}: cannot load tokenizer/image processor: {e2}") from None
+        # batches are left-padded: generation continues after each prompt's last token
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
         if max_pixels is not None:
             self._cap_pixels(int(max_pixels))
         self._lock = threading.Lock()  # one generate at a time on one model
@@ -165,26 +173,44 @@ class HFModel(Model):
 
     def prepare(self, prompt: str, images: Sequence[ImageLike]) -> dict[str, Any]:
         """Model inputs (tensors on the model's device) for one prompt and its frames."""
-        pil = [_as_pil(im) for im in images]
-        text = self.chat_text(prompt, len(pil))
+        return self.prepare_batch([prompt], [images])
+
+    def prepare_batch(self, prompts: Sequence[str], images: Sequence[Sequence[ImageLike]]) -> dict[str, Any]:
+        """Inputs for several items, left-padded to one length (input_ids, attention_mask (B, L)).
+
+        Left padding keeps every prompt's last token at the last position, where generation
+        continues; the attention mask hides the padding (Qwen also derives its M-RoPE positions
+        from it). The frames of all items go into one pixel_values, in item order, which is the
+        order in which the model fills the image placeholders.
+        """
+        if len(prompts) != len(images):
+            raise ValueError(f"{len(prompts)} prompts but {len(images)} image lists")
+        pil = [[_as_pil(im) for im in ims] for ims in images]
+        texts = [self.chat_text(p, len(ims)) for p, ims in zip(prompts, pil)]
+        flat = [im for ims in pil for im in ims]
         if self.processor is not None:
-            inputs = self.processor(text=[text], images=pil or None, return_tensors="pt")
+            inputs = self.processor(text=texts, images=flat or None, padding=True, return_tensors="pt")
         else:
             inputs = {}
-            if pil:
-                vis = self.image_processor(images=pil, return_tensors="pt")
+            if flat:
+                vis = self.image_processor(images=flat, return_tensors="pt")
                 merge = int(getattr(self.image_processor, "merge_size", 2))
                 counts = [int(g.prod()) // (merge * merge) for g in vis["image_grid_thw"]]
                 pad = "<|image_pad|>"
-                pieces = text.split(pad)
-                if len(pieces) - 1 != len(counts):
-                    raise ModelConfigError(
-                        f"the chat template produced {len(pieces) - 1} image placeholders for {len(counts)} images"
-                    )
-                # one placeholder per image -> its number of merged patches (what the Qwen processor does)
-                text = pieces[0] + "".join(pad * c + rest for c, rest in zip(counts, pieces[1:]))
+                expanded, k = [], 0
+                for text, ims in zip(texts, pil):
+                    pieces = text.split(pad)
+                    if len(pieces) - 1 != len(ims):
+                        raise ModelConfigError(
+                            f"the chat template produced {len(pieces) - 1} image placeholders for {len(ims)} images"
+                        )
+                    # one placeholder per image -> its number of merged patches (what the Qwen processor does)
+                    mine = counts[k:k + len(ims)]
+                    k += len(ims)
+                    expanded.append(pieces[0] + "".join(pad * c + rest for c, rest in zip(mine, pieces[1:])))
+                texts = expanded
                 inputs.update(pixel_values=vis["pixel_values"], image_grid_thw=vis["image_grid_thw"])
-            tok = self.tokenizer([text], return_tensors="pt", add_special_tokens=False)
+            tok = self.tokenizer(texts, return_tensors="pt", add_special_tokens=False, padding=True)
             inputs.update(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"])
         out = {}
         for k, v in dict(inputs).items():
@@ -195,19 +221,46 @@ class HFModel(Model):
             out[k] = v
         return out
 
+    def _pad_id(self) -> int:
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+
+    def generate_ids_batch(self, prompts: Sequence[str], images: Sequence[Sequence[ImageLike]]) -> list[Any]:
+        """Generated ids (T_i,) per item, greedy, in one padded batch; each cut after its first
+        end-of-sequence token (rows that finish early are padded by `generate`)."""
+        torch = self.torch
+        inputs = self.prepare_batch(prompts, images)
+        with self._lock, torch.inference_mode():
+            out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False, num_beams=1,
+                                      pad_token_id=self._pad_id())
+        new = out[:, inputs["input_ids"].shape[1]:]
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, (list, tuple)) else [] if eos is None else [eos])
+        rows = []
+        for row in new:
+            ids = row.tolist()
+            stop = next((i for i, t in enumerate(ids) if t in eos_ids), None)
+            rows.append(row[: stop + 1] if stop is not None else row)
+        return rows
+
     def generate_ids(self, prompt: str, images: Sequence[ImageLike]) -> tuple[Any, Any]:
         """(input_ids (1, L), generated ids (T,)) for one item, greedy."""
         torch = self.torch
         inputs = self.prepare(prompt, images)
-        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         with self._lock, torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False, num_beams=1,
-                                      pad_token_id=pad_id)
+                                      pad_token_id=self._pad_id())
         return inputs["input_ids"], out[0, inputs["input_ids"].shape[1]:]
 
     def generate(self, prompt: str, images: Sequence[ImageLike], item: BenchItem) -> str:
         _, new = self.generate_ids(prompt, images)
         return self.tokenizer.decode(new, skip_special_tokens=True).strip()
+
+    def generate_batch(
+        self, prompts: Sequence[str], images: Sequence[Sequence[ImageLike]], items: Sequence[BenchItem]
+    ) -> list[str]:
+        """Answer several items in one left-padded forward pass per step (`--batch-size`)."""
+        return [self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+                for ids in self.generate_ids_batch(prompts, images)]
 
     def describe(self) -> dict[str, Any]:
         return {"model": "hf", "model_path": str(self.path.resolve()), "model_type": self.model_type,

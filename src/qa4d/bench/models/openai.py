@@ -1,7 +1,8 @@
 """`--model openai`: any OpenAI-compatible chat server (vLLM, SGLang, LMDeploy, hosted APIs).
 
-Each item is one POST to `BASE/chat/completions` with a single user message: the sampled frames
-as N `image_url` parts (base64 JPEG data URLs) followed by the prompt text. Greedy by default
+Each item is one POST to `BASE/chat/completions` with a single user message: the item's prefix
+images (e.g. R4D-Bench's Set-of-Marks image), then the N sampled frames, as `image_url` parts
+(base64 JPEG data URLs), followed by the prompt text. Greedy by default
 (`temperature` 0).
 
 Failures, and what happens to them:
