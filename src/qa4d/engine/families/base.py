@@ -172,6 +172,30 @@ def _pick(rng: np.random.Generator, items: Sequence[str], what: str) -> str:
 # ------------------------------------------------------------------------------ task base
 
 
+def refer_all(
+    ctx: "SceneContext",
+    targets: Sequence[tuple[int, Sequence[int] | None]],
+    media: Sequence[int],
+    rng: np.random.Generator,
+    colours: list[str],
+) -> list[Any] | None:
+    """References for (object id, allowed media positions) pairs, in question order.
+
+    `None` as the positions allows every image the object is seen in. Returns None when any object
+    cannot be referred to (caption not unique and never visible where a prompt could go); circle
+    colours already used are in `colours`, so several prompts in one image stay distinct.
+    """
+    refs = []
+    for oid, allowed in targets:
+        if allowed is None:
+            allowed = [p for p, t in enumerate(media) if ctx.seen_at(oid, t)]
+        ref = object_reference(ctx.scene, oid, media, list(allowed), ctx.config.ref_modes, rng, colours)
+        if ref is None:
+            return None
+        refs.append(ref)
+    return refs
+
+
 class Task:
     """A question type. Subclasses set the class attributes and implement the hooks."""
 
@@ -274,14 +298,8 @@ class DescriptiveTask(Task):
                     ctx.skip(self.name, "measurement too close to a label boundary")
                     continue
                 colours: list[str] = []
-                refs = []
-                for oid in objs:
-                    visible_pos = [p for p, t in enumerate(media) if ctx.seen_at(oid, t)]
-                    ref = object_reference(ctx.scene, oid, media, visible_pos, cfg.ref_modes, rng, colours)
-                    if ref is None:
-                        break
-                    refs.append(ref)
-                if len(refs) < len(objs):
+                refs = refer_all(ctx, [(oid, None) for oid in objs], media, rng, colours)
+                if refs is None:
                     ctx.skip(self.name, "object cannot be referred to (caption not unique, not visible)")
                     continue
                 lab = list(lab) if self.list_label else lab
@@ -507,24 +525,17 @@ class CompareTask(Task):
                     ctx.skip(self.name, "values too close to compare")
                     continue
                 colours: list[str] = []
-                refs = []
-                for it in items:
-                    allowed = [it["frame"]] if it.get("frame") is not None else [
-                        p for p, t in enumerate(media) if ctx.seen_at(it["object"], t)
-                    ]
-                    ref = object_reference(ctx.scene, it["object"], media, allowed, cfg.ref_modes, rng, colours)
-                    if ref is None:
-                        break
-                    refs.append(ref)
+                fixed = [None if it.get("frame") is None else [it["frame"]] for it in items]
+                refs = refer_all(ctx, [(it["object"], f) for it, f in zip(items, fixed)], media, rng, colours)
                 anchor = items[0].get("ref_object")
                 ref_ref = None
-                if anchor is not None and len(refs) == len(items):
+                if anchor is not None and refs is not None:
                     frames = sorted({it["frame"] for it in items if it.get("frame") is not None})
                     allowed = [p for p in frames if ctx.seen_at(anchor, media[p])]
                     ref_ref = object_reference(ctx.scene, anchor, media, allowed, cfg.ref_modes, rng, colours)
                     if ref_ref is None:
-                        refs = []
-                if len(refs) < len(items):
+                        refs = None
+                if refs is None:
                     ctx.skip(self.name, "object cannot be referred to (caption not unique, not visible)")
                     continue
                 formats = ["yesno", "free"] + (["mc"] if len(items) >= self.n_options else [])

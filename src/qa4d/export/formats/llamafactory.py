@@ -20,8 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from qa4d.export.formats import ExportContext, Exporter, register_exporter, update_json_registry, write_json_list
-from qa4d.export.formats.sharegpt import messages_placeholders, messages_row
+from qa4d.export.formats import ExportContext, register_exporter, update_json_registry, write_json_list
+from qa4d.export.formats.sharegpt import ShareGPTExporter
 
 DATASET_INFO = "dataset_info.json"
 
@@ -36,15 +36,9 @@ def dataset_info_entry(file_name: str) -> dict[str, Any]:
 
 
 @register_exporter("llamafactory")
-class LlamaFactoryExporter(Exporter):
-    def row(self, record: Mapping[str, Any], images: Sequence[str]) -> dict[str, Any]:
-        return messages_row(self, record, images)
-
-    def row_images(self, row: Mapping[str, Any]) -> list[str]:
-        return list(row["images"])
-
-    def placeholder_counts(self, row: Mapping[str, Any]) -> dict[str, int]:
-        return messages_placeholders(row)
+class LlamaFactoryExporter(ShareGPTExporter):
+    """ShareGPT rows (same messages and images); written as one JSON array plus its
+    dataset_info.json entry."""
 
     def write(self, ctx: ExportContext, split: str, rows: Sequence[Mapping[str, Any]]) -> list[Path]:
         entry = ctx.entry_name(split)
