@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
+from machine import machine_line  # scripts/machine.py
 
 
 def cpu() -> float:
@@ -110,8 +109,7 @@ def main() -> None:
     img_time_per = (timing["prompt"] / n_img) if n_img else float("nan")
     img_rate = 1.0 / (per_sample_base + img_time_per) if n_img else float("nan")
     print(f"qa4d engine benchmark  {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
-    print(f"machine: {platform.node()} {platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()} "
-          f"python {platform.python_version()}")
+    print(f"machine: {machine_line()}")
     print(f"scenes: {len(dirs)} ({scenes}), samples: {n} ({n_img} with their own prompt images), "
           f"images: {n_shared_files} shared frames + {n_prompt_files} prompt images")
     print(f"wall {wall:.2f} s, cpu {total_cpu:.2f} s in one process")

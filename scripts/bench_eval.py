@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import socket
 import sys
 import tempfile
@@ -37,16 +35,9 @@ from qa4d.bench.models.openai import OpenAIChatClient, OpenAIModel
 from qa4d.bench.runner import run_model
 from qa4d.bench.scoring import score_responses
 from qa4d.bench.types import BenchItem
+from machine import machine_line  # scripts/machine.py
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 class Plain(Benchmark):
@@ -178,7 +169,7 @@ def main() -> int:
     args = ap.parse_args()
 
     print(f"date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}")
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}")
+    print(f"machine: {machine_line()}")
     rows = []
     ips, secs = bench_scoring(args.items)
     rows.append(("scoring (score_responses)", f"{args.items} items", f"{secs:.2f} s", f"{ips:,.0f} items/s"))

@@ -13,22 +13,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import shutil
 import tempfile
 import time
 from pathlib import Path
+from machine import machine_line  # scripts/machine.py
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> int:
@@ -66,8 +57,7 @@ def main() -> int:
     render = sum(r[3] for r in rows)
     write = sum(r[6] for r in rows)
     print(f"# qa4d simulator benchmark, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
-    print(f"# machine: {cpu_model()}, {os.cpu_count()} logical cores, load average {os.getloadavg()[0]:.2f}; "
-          f"python {platform.python_version()}; TinyRenderer, single process, shadows {'on' if args.shadows else 'off'}")
+    print(f"# machine: {machine_line()}; TinyRenderer, single process, shadows {'on' if args.shadows else 'off'}")
     print(f"# {args.scenes} scenes x {args.frames} frames at {args.size}x{args.size}, seed {args.seed}, "
           f"written under {args.tmp or tempfile.gettempdir()}")
     print()

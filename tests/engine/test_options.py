@@ -1,9 +1,8 @@
 from collections import Counter
 
 import numpy as np
-import pytest
 
-from qa4d.engine.families.base import RenderEnv, label_key
+from qa4d.engine.families.base import label_key
 from qa4d.engine.options import assign_choices, assign_formats, balance
 from qa4d.engine.registry import get_task
 

@@ -3,7 +3,6 @@ must produce, and every answer format of every task re-checked by its own `check
 
 from collections import Counter
 
-import numpy as np
 import pytest
 
 from qa4d.engine.config import GenerateConfig

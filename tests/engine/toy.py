@@ -3,13 +3,12 @@ a camera on a chosen path, point tracks on the objects and the ground. Tiny imag
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from qa4d.geometry import intrinsics_from_fov, invert_rigid, look_at, project_world, rotation_about_axis
+from qa4d.geometry import intrinsics_from_fov, look_at, project_world, rotation_about_axis
 from qa4d.scene.format import SceneMeta, SceneObject, write_scene
 
 COLOURS = {"red": (220, 40, 40), "green": (40, 200, 60), "blue": (50, 80, 230), "yellow": (230, 220, 40),

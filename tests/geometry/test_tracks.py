@@ -11,7 +11,7 @@ from qa4d.geometry import (
     visual_tracks,
 )
 
-from .strategies import finite, points, rigid_transforms
+from .strategies import points, rigid_transforms
 
 
 def camera_path(start, steps):

@@ -34,4 +34,34 @@ from qa4d.geometry.tracks import (
 )
 from qa4d.geometry.views import overlap_ratio, pairwise_overlap, rigid_body_segmentation
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [
+    "depth_test_visibility",
+    "depth_to_points",
+    "gravity_frame",
+    "in_image",
+    "intrinsics_from_fov",
+    "invert_rigid",
+    "look_at",
+    "normalise_uv",
+    "pixel_grid",
+    "project",
+    "project_world",
+    "relative_pose",
+    "rigid_error",
+    "rotation_about_axis",
+    "rotation_angle",
+    "rotation_vector",
+    "sample_depth",
+    "sample_pixels",
+    "transform_points",
+    "true_motion_tracks",
+    "unproject",
+    "unproject_to_world",
+    "visual_tracks",
+    "wrap_degrees",
+    "yaw_about_up",
+    "yaw_pitch",
+    "overlap_ratio",
+    "pairwise_overlap",
+    "rigid_body_segmentation",
+]

@@ -55,7 +55,6 @@ class QA4D(Benchmark):
     def load(self, annotations: Path, media_root: Path | None = None) -> list[BenchItem]:
         path = samples_path(annotations)
         dataset_root = path.resolve().parent.parent
-        root = Path(media_root) if media_root is not None else dataset_root
         items = []
         for lineno, rec in read_jsonl(path):
             where = f"line {lineno}"
