@@ -38,6 +38,7 @@ demo: $(VENV)/.installed
 	@echo "runs:     $(OUT)/runs/{random,prior,oracle}  comparison: $(OUT)/report"
 
 test: $(VENV)/.installed system-deps
+	$(VENV)/bin/ruff check --select F,E9 src tests scripts
 	$(PY) -m pytest -n 2 -q -p no:cacheprovider
 
 # Performance scripts; figures go to docs/benchmarks.md.
