@@ -16,6 +16,7 @@ import sys
 # verb -> (module, one-line summary). Adding a verb is one line here plus its module.
 VERBS: dict[str, tuple[str, str]] = {
     "simulate": ("qa4d.sources.sim.cli", "render random 4D scenes with the built-in PyBullet simulator"),
+    "convert": ("qa4d.sources.convert_cli", "convert a 4D dataset (Kubric, TAPVid-3D, VKITTI2, ...) into scenes"),
     "validate": ("qa4d.scene.cli", "check scene directories against the scene format"),
     "generate": ("qa4d.engine.cli", "turn scenes into a question-answer dataset (train/bench)"),
     "audit": ("qa4d.engine.audit", "recompute every label and measure answer bias"),

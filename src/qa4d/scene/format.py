@@ -45,6 +45,11 @@ ARRAY_SPECS: dict[str, tuple[str, tuple[Any, ...]]] = {
 }
 
 
+# Partial scenes (converted real data): a point track whose owner is not known (it may be on
+# background or on any object) has this value in `tracks_object`; 0 still means static background.
+TRACK_OWNER_UNKNOWN = -1
+
+
 class SceneError(ValueError):
     """A scene that cannot be read. The message names the file and the field."""
 
@@ -58,10 +63,13 @@ class SceneObject:
     caption: str
     is_agent: bool = False
     forward_axis: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    rigid: bool = True  # False: deforms (people, animals); no rigid pose is defined, poses stay NaN
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["forward_axis"] = [float(v) for v in self.forward_axis]
+        if self.rigid:  # written only when false: rigid objects keep the v1 bytes
+            del d["rigid"]
         return d
 
 
@@ -120,6 +128,7 @@ class SceneMeta:
                         caption=str(o["caption"]),
                         is_agent=bool(o.get("is_agent", False)),
                         forward_axis=tuple(float(v) for v in o.get("forward_axis", (1, 0, 0))),  # type: ignore[arg-type]
+                        rigid=bool(o.get("rigid", True)),
                     )
                 )
             except (KeyError, TypeError, ValueError) as e:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from qa4d.geometry.camera import rigid_error
-from qa4d.scene.format import ARRAY_SPECS, ARRAYS_FILE, FORMAT, META_FILE, REQUIRED_ARRAYS
+from qa4d.scene.format import ARRAY_SPECS, ARRAYS_FILE, FORMAT, META_FILE, REQUIRED_ARRAYS, TRACK_OWNER_UNKNOWN
 
 RIGID_TOL = 1e-4  # float64 poses from any sane source are orthonormal far below this
 MAX_ABS_COORD = 1e6  # metres; anything beyond is a unit bug, not a scene
@@ -46,6 +46,7 @@ def validate_scene(scene_dir: str | Path, check_frames: bool = True) -> list[Pro
     if arrays is None:
         return out
     _check_arrays(meta, arrays, bad)
+    _check_partial(meta, arrays, bad)
     if check_frames:
         _check_frames(scene_dir, meta, bad)
     return out
@@ -204,7 +205,7 @@ def _check_arrays(meta: dict, arrays: dict[str, np.ndarray], bad) -> None:
         if (arrays["instance_mask"] < 0).any():
             bad("instance_mask", "negative ids")
     if "object_extent" in shaped_ok:
-        e = arrays["object_extent"]
+        e = arrays["object_extent"][_rigid_rows(meta)]  # non-rigid objects: see _check_partial
         if not np.isfinite(e).all() or (e <= 0).any():
             bad("object_extent", "must be finite and > 0")
     if "tracks_world" in shaped_ok:
@@ -214,15 +215,47 @@ def _check_arrays(meta: dict, arrays: dict[str, np.ndarray], bad) -> None:
         elif np.abs(x).max(initial=0) > MAX_ABS_COORD:
             bad("tracks_world", f"coordinates beyond {MAX_ABS_COORD:g} m")
     if "tracks_object" in shaped_ok:
-        unknown = sorted(set(np.unique(arrays["tracks_object"]).tolist()) - ids - {0})
+        unknown = sorted(set(np.unique(arrays["tracks_object"]).tolist()) - ids - {0, TRACK_OWNER_UNKNOWN})
         if unknown:
             bad("tracks_object", f"ids {unknown[:10]} have no object in scene.json")
     if "object_visible" in shaped_ok and "object_to_world" in shaped_ok:
         nan_pose = ~np.isfinite(arrays["object_to_world"]).all(axis=(-1, -2))
-        clash = nan_pose & arrays["object_visible"]
+        clash = nan_pose & arrays["object_visible"] & _rigid_rows(meta)[:, None]  # non-rigid: no pose
         if clash.any():
             k, t = (int(v) for v in np.argwhere(clash)[0])
             bad("object_visible", f"object {k} is visible in frame {t} but its pose is unknown (NaN)")
+
+
+# -- partial scenes (converted real data) ---------------------------------------------
+# Rules for what a converted scene may leave unknown. `tracks_object` may hold
+# TRACK_OWNER_UNKNOWN (-1): the owner of that track is not known (not "background"). An object
+# with "rigid": false deforms: it has no rigid pose (object_to_world all NaN), may be visible
+# without one, and its object_extent may be NaN (unknown) or a positive box.
+
+
+def _rigid_rows(meta: dict) -> np.ndarray:
+    """(K,) bool: objects that are rigid (the default), in the order of `objects`."""
+    return np.array([not (isinstance(o, dict) and o.get("rigid", True) is False) for o in meta["objects"]], dtype=bool)
+
+
+def _check_partial(meta: dict, arrays: dict[str, np.ndarray], bad) -> None:
+    for i, obj in enumerate(meta["objects"]):
+        if isinstance(obj, dict) and "rigid" in obj and not isinstance(obj["rigid"], bool):
+            bad(f"objects[{i}].rigid", f"must be true or false, got {obj['rigid']!r}")
+    rigid = _rigid_rows(meta)
+    k = len(rigid)
+    o2w = arrays.get("object_to_world")
+    if o2w is not None and o2w.shape[:1] == (k,) and o2w.ndim == 4:
+        for i in np.flatnonzero(~rigid):
+            if not np.isnan(o2w[i]).all():
+                bad("object_to_world", f"object {i} is non-rigid (\"rigid\": false) but has a pose; "
+                                       "a deforming object's pose must be all NaN")
+    ext = arrays.get("object_extent")
+    if ext is not None and ext.shape == (k, 3):
+        for i in np.flatnonzero(~rigid):
+            e = ext[i]
+            if not (np.isnan(e).all() or (np.isfinite(e).all() and (e > 0).all())):
+                bad("object_extent", f"object {i} (non-rigid) must have a positive box or all NaN")
 
 
 def _check_poses(poses: np.ndarray, name: str, bad, allow_nan: bool) -> None:
