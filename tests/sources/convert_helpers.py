@@ -99,3 +99,56 @@ def generate_counts(scenes: Path, out: Path) -> tuple[dict[str, int], dict]:
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def look_camera(eye, target) -> np.ndarray:
+    """OpenCV cam_to_world (4,4) at `eye` looking at `target`, image x level (z-up world)."""
+    eye, target = np.asarray(eye, float), np.asarray(target, float)
+    fwd = (target - eye) / np.linalg.norm(target - eye)
+    right = np.cross(fwd, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    down = np.cross(fwd, right)
+    return pose(np.stack([right, down, fwd], 1), eye)
+
+
+def quat_wxyz(r: np.ndarray) -> np.ndarray:
+    """Unit quaternion (w, x, y, z) of a rotation matrix (3,3) (Shepperd's method)."""
+    tr = np.trace(r)
+    if tr > 0:
+        s = 2.0 * np.sqrt(tr + 1.0)
+        q = [0.25 * s, (r[2, 1] - r[1, 2]) / s, (r[0, 2] - r[2, 0]) / s, (r[1, 0] - r[0, 1]) / s]
+    else:
+        i = int(np.argmax(np.diag(r)))
+        j, k = (i + 1) % 3, (i + 2) % 3
+        s = 2.0 * np.sqrt(1.0 + r[i, i] - r[j, j] - r[k, k])
+        q = [0.0] * 4
+        q[0] = (r[k, j] - r[j, k]) / s
+        q[1 + i] = 0.25 * s
+        q[1 + j] = (r[j, i] + r[i, j]) / s
+        q[1 + k] = (r[k, i] + r[i, k]) / s
+    q = np.array(q)
+    return q / np.linalg.norm(q)
+
+
+def box_corners(b2w: np.ndarray, half: np.ndarray) -> np.ndarray:
+    """World corners (8, 3) of a box with pose b2w (4,4) and half sizes (3,)."""
+    signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], float)
+    return (signs * half) @ b2w[:3, :3].T + b2w[:3, 3]
+
+
+def track_checks(s, boxes_over_time: dict[int, list[np.ndarray]], halves: dict[int, np.ndarray], ground_z: float):
+    """Object tracks are fixed points on their box's surface in the box frame; background tracks
+    are fixed points on the ground. boxes_over_time: id -> [box_to_world (4,4)] per scene frame."""
+    x = np.asarray(s.tracks_world, float)
+    own = np.asarray(s.tracks_object)
+    assert (own == 0).any(), "no background tracks"
+    for oid, poses in boxes_over_time.items():
+        sel = own == oid
+        assert sel.sum() > 5, f"object {oid} has {sel.sum()} tracks"
+        local = np.stack([(x[sel, t] - p[:3, 3]) @ p[:3, :3] for t, p in enumerate(poses)], 1)  # (n, T, 3)
+        np.testing.assert_allclose(local, local[:, :1].repeat(local.shape[1], 1), atol=2e-3)
+        on_face = np.abs(np.abs(local[:, 0]) / halves[oid] - 1.0).min(axis=-1)
+        assert on_face.max() < 0.02, on_face.max()
+    bg = x[own == 0]
+    np.testing.assert_allclose(bg[..., 2], ground_z, atol=5e-3)
+    np.testing.assert_allclose(bg, bg[:, :1].repeat(bg.shape[1], 1), atol=1e-6)

@@ -163,15 +163,16 @@ def shape_text(pattern: tuple[Any, ...], sizes: Mapping[str, int]) -> str:
 
 
 def need(data: Mapping[str, Any], key: str, file: Any, shape: tuple[Any, ...] | None = None,
-         kind: str | None = None, sizes: dict[str, int] | None = None) -> np.ndarray:
+         kind: str | None = None, sizes: dict[str, int] | None = None, label: str | None = None) -> np.ndarray:
     """data[key] as an array, checked: present, dtype kind in `kind` (e.g. "fiu", "b", "S"),
     shape matching `shape` (ints fixed; letters bound in `sizes` on first use; None any).
-    Raises the one-line ConvertError naming `file` and `key`."""
+    Raises the one-line ConvertError naming `file` and `key` (or `label`, its full name)."""
+    name = label or key
     if key not in data:
-        raise fail(file, key, "present", f"missing (keys: {', '.join(sorted(data))})")
+        raise fail(file, name, "present", f"missing (keys: {', '.join(sorted(data))})")
     arr = np.asarray(data[key])
     if kind is not None and arr.dtype.kind not in kind:
-        raise fail(file, key, f"dtype kind in {kind!r}", f"{arr.dtype}")
+        raise fail(file, name, f"dtype kind in {kind!r}", f"{arr.dtype}")
     if shape is not None:
         sizes = {} if sizes is None else sizes
         ok = arr.ndim == len(shape)
@@ -187,7 +188,7 @@ def need(data: Mapping[str, Any], key: str, file: Any, shape: tuple[Any, ...] | 
                 elif p != n:
                     ok = False
         if not ok:
-            raise fail(file, key, f"shape {shape_text(shape, sizes)}", f"shape {arr.shape}")
+            raise fail(file, name, f"shape {shape_text(shape, sizes)}", f"shape {arr.shape}")
     return arr
 
 
