@@ -136,7 +136,8 @@ def box_corners(b2w: np.ndarray, half: np.ndarray) -> np.ndarray:
     return (signs * half) @ b2w[:3, :3].T + b2w[:3, 3]
 
 
-def track_checks(s, boxes_over_time: dict[int, list[np.ndarray]], halves: dict[int, np.ndarray], ground_z: float):
+def track_checks(s, boxes_over_time: dict[int, list[np.ndarray]], halves: dict[int, np.ndarray], ground_z: float,
+                 up_axis: int = 2, tol: float = 5e-3):
     """Object tracks are fixed points on their box's surface in the box frame; background tracks
     are fixed points on the ground. boxes_over_time: id -> [box_to_world (4,4)] per scene frame."""
     x = np.asarray(s.tracks_world, float)
@@ -150,5 +151,5 @@ def track_checks(s, boxes_over_time: dict[int, list[np.ndarray]], halves: dict[i
         on_face = np.abs(np.abs(local[:, 0]) / halves[oid] - 1.0).min(axis=-1)
         assert on_face.max() < 0.02, on_face.max()
     bg = x[own == 0]
-    np.testing.assert_allclose(bg[..., 2], ground_z, atol=5e-3)
+    np.testing.assert_allclose(bg[..., up_axis], ground_z, atol=tol)
     np.testing.assert_allclose(bg, bg[:, :1].repeat(bg.shape[1], 1), atol=1e-6)
