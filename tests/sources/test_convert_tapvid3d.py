@@ -98,7 +98,8 @@ def test_static_camera_without_extrinsics_and_generation(tmp_path):
     assert s.meta.fps == 30.0
     counts, skips = generate_counts(out, tmp_path / "ds")
     assert counts.get("visual_point_tracking", 0) > 0 and counts.get("camera_movement", 0) > 0, (counts, skips)
-    assert any("scene lacks object_to_world" in r for r in skips["depth"])          # the reason for each skip is reported
+    assert any("scene lacks object_to_world" in r for r in skips["depth"])
+    assert main(["audit", str(tmp_path / "ds")]) == 0           # records with owner -1 pass the schema          # the reason for each skip is reported
 
 
 def test_deterministic(tmp_path):
