@@ -165,7 +165,7 @@ class Kubric(Converter):
             check_size(dep, dpath, "depth", h, w)
             check_size(s, spath, "segmentation", h, w)
             rgb.append(img)
-            seg.append(s.astype(np.int64))
+            seg.append(s.astype(np.int32))
             ray.append(dep)
         res = meta.get("resolution")
         if res is not None and list(res) != [w, h]:
@@ -193,7 +193,7 @@ class Kubric(Converter):
         inst = self._instances(per, path, sizes, "instances/")
         frames_idx = settings.frames(sizes["T"])
         ray = depth[frames_idx, ..., 0].astype(np.float64) / 65535.0 * (hi - lo) + lo
-        return dict(rgb=list(video[frames_idx]), seg=segs[frames_idx, ..., 0].astype(np.int64), ray=ray, cam=cam,
+        return dict(rgb=list(video[frames_idx]), seg=segs[frames_idx, ..., 0].astype(np.int32), ray=ray, cam=cam,
                     inst=inst, frames_idx=frames_idx, fps=MOVI_FPS, fps_from="MOVi default (12; TFDS stores none)",
                     form="TFDS example (.npz)")
 

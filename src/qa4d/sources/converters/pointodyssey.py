@@ -88,7 +88,7 @@ class PointOdyssey(Converter):
             d = read_uint16_png(p_dep, "depth")
             check_size(d, p_dep, "depth", h, w)
             rgb.append(img)
-            depth.append(d * DEPTH_SCALE_M)
+            depth.append((d * DEPTH_SCALE_M).astype(np.float32))
         pts = xyz[idx].transpose(1, 0, 2)
         ok = np.isfinite(pts).all(-1) & (valids[idx].T > 0)
         keep = ok.any(1)

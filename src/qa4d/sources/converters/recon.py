@@ -67,7 +67,7 @@ class Recon(Converter):
         data = load_npz(item)
         sizes: dict[str, int] = {}
         images = need(data, "images", item, ("T", "H", "W", 3), "u", sizes)
-        depths = need(data, "depths", item, ("T", "H", "W"), "fiu", sizes).astype(np.float64)
+        depths = need(data, "depths", item, ("T", "H", "W"), "fiu", sizes)
         c2w_all = need(data, "cam_c2w", item, ("T", 4, 4), "f", sizes).astype(np.float64)
         if "intrinsics" in data:
             k_all = need(data, "intrinsics", item, ("T", 3, 3), "f", sizes).astype(np.float64)
@@ -84,7 +84,7 @@ class Recon(Converter):
             raise ConvertError(f"{item}: key 'fps': expected present or --fps given, got missing")
         idx = settings.frames(sizes["T"])
         t_len, h, w = len(idx), sizes["H"], sizes["W"]
-        c2w, k, depth = orthonormalise(c2w_all[idx]), k_all[idx], depths[idx]
+        c2w, k, depth = orthonormalise(c2w_all[idx]), k_all[idx], depths[idx].astype(np.float32)
         arrays: dict[str, np.ndarray] = {"intrinsics": k, "cam_to_world": c2w, "depth": depth.astype(np.float32)}
         objects: list[SceneObject] = []
         masks = self._masks(item, src, data, sizes, idx)
@@ -125,7 +125,7 @@ class Recon(Converter):
     @staticmethod
     def _masks(item: Path, src: Path, data, sizes, idx) -> np.ndarray | None:
         if "instance_masks" in data:
-            m = need(data, "instance_masks", item, ("T", "H", "W"), "iu", sizes)[idx].astype(np.int64)
+            m = need(data, "instance_masks", item, ("T", "H", "W"), "iu", sizes)[idx].astype(np.int32)
         else:
             d = item.with_name(item.stem + "_masks")
             if not src.is_dir() or not d.is_dir():  # SRC a single file: nothing beside it is read
@@ -138,7 +138,7 @@ class Recon(Converter):
                 if a.ndim != 2:
                     raise fail(p, "mask", "a single-channel PNG of object ids", f"shape {a.shape}")
                 check_size(a, p, "mask", sizes["H"], sizes["W"])
-                frames.append(a.astype(np.int64))
+                frames.append(a.astype(np.int32))
             m = np.stack(frames)
         if (m < 0).any():
             raise fail(item, "instance_masks", "ids >= 0", f"min {m.min()}")

@@ -183,8 +183,8 @@ class VKitti2(Converter):
                 raise fail(p_ins, "instancegt", "an indexed (palette) or grey PNG of trackID + 1", f"shape {m.shape}")
             check_size(m, p_ins, "instancegt", h, w)
             rgb.append(img)
-            depth.append(np.where(d == 65535, 0.0, d / 100.0))
-            mask.append(m.astype(np.int64))
+            depth.append(np.where(d == 65535, 0.0, d / 100.0).astype(np.float32))  # float32: long clips
+            mask.append(m.astype(np.int32))
         return rgb, np.stack(depth), np.stack(mask)
 
     @staticmethod
