@@ -53,6 +53,7 @@ class Summary:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)      # split -> task -> n
     skips: dict[str, dict[str, int]] = field(default_factory=dict)       # task -> reason -> n
     broken: list[dict[str, str]] = field(default_factory=list)
+    by_source: dict[str, dict[str, Any]] = field(default_factory=dict)   # source -> scenes, counts, skips
 
 
 def fingerprint(cfg: GenerateConfig, task_names: list[str]) -> str:
@@ -237,6 +238,7 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
     # phase 2: gather
     by_task: dict[str, dict[str, list[dict[str, Any]]]] = {t: {s: [] for s in SPLITS} for t in task_names}
     skips: dict[str, Counter] = {t: Counter() for t in task_names}
+    source_skips: dict[str, dict[str, Counter]] = {}   # per source: which tasks it could not make, and why
     metas = {}
     for sid in sorted(dirs):
         data = json.loads(candidates_path(out, sid).read_text())
@@ -244,9 +246,11 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
             summary.broken.append({"scene": str(dirs[sid]), "error": data["error"]})
             continue
         metas[sid] = read_meta(dirs[sid])
+        per_source = source_skips.setdefault(metas[sid].source, {t: Counter() for t in task_names})
         for t in task_names:
             by_task[t][split[sid]].extend(data["candidates"].get(t, []))
             skips[t].update(data["skips"].get(t, {}))
+            per_source[t].update(data["skips"].get(t, {}))
 
     # phase 2: balance, format, word
     records: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
@@ -295,6 +299,7 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
         write_samples(out / s / "samples.jsonl", records[s])
         summary.counts[s] = dict(sorted(Counter(r["task"] for r in records[s]).items(), key=lambda kv: order[kv[0]]))
     summary.skips = {t: dict(sorted(skips[t].items())) for t in task_names}
+    summary.by_source = _by_source(records, metas, source_skips, task_names)
 
     info = {
         "format": DATASET_FORMAT,
@@ -308,11 +313,26 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
         "formats": {s: {t: dict(sorted(Counter(r["answer_format"] for r in records[s] if r["task"] == t).items()))
                         for t in task_names} for s in SPLITS},
         "skips": summary.skips,
+        "by_source": summary.by_source,
         "broken_scenes": summary.broken,
         "thresholds": {src: _thresholds(src, cfg).to_dict() for src in sorted({m.source for m in metas.values()})},
     }
     write_json(out / "dataset.json", info)
     return summary
+
+
+def _by_source(records, metas, source_skips, task_names) -> dict[str, dict[str, Any]]:
+    """Per scene source: scenes, samples per task (both splits), and per task the phase-1 skip
+    reasons (a task absent from `counts` was made from none of that source's scenes)."""
+    out: dict[str, dict[str, Any]] = {}
+    for src in sorted(source_skips):
+        made = Counter(r["task"] for s in records.values() for r in s if metas[r["scene_id"]].source == src)
+        out[src] = {
+            "scenes": sum(1 for m in metas.values() if m.source == src),
+            "counts": {t: made[t] for t in task_names if made[t]},
+            "skips": {t: dict(sorted(source_skips[src][t].items())) for t in task_names if source_skips[src][t]},
+        }
+    return out
 
 
 def print_summary(summary: Summary, file=None) -> None:
@@ -323,5 +343,13 @@ def print_summary(summary: Summary, file=None) -> None:
         reasons = ", ".join(f"{r}: {n}" for r, n in sorted(summary.skips[t].items(), key=lambda kv: -kv[1])[:3])
         print(f"{t:<36}{summary.counts.get('train', {}).get(t, 0):>7}{summary.counts.get('bench', {}).get(t, 0):>7}  {reasons}",
               file=file)
+    if len(summary.by_source) > 1 or any(s != "sim" for s in summary.by_source):
+        for src, info in summary.by_source.items():
+            missing = [t for t in tasks if t not in info["counts"]]
+            print(f"source {src} ({info['scenes']} scenes): {sum(info['counts'].values())} samples; "
+                  f"no sample for {', '.join(missing) or 'none'}", file=file)
+            for t in missing:
+                reasons = ", ".join(f"{r}: {n}" for r, n in sorted(info["skips"].get(t, {}).items(), key=lambda kv: -kv[1])[:2])
+                print(f"  {t}: {reasons or 'dropped in balancing'}", file=file)
     for b in summary.broken:
         print(f"broken scene {b['scene']}: {b['error']}", file=file)

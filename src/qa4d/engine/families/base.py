@@ -81,8 +81,10 @@ class SceneContext:
         def compute() -> list[int]:
             if not self.scene.has("object_to_world"):
                 return []
+            # non-rigid objects (converted data) have no pose: no object question can use them
             return [
-                o.id for i, o in enumerate(self.scene.objects) if measure.visible_fraction(self.scene, i, media) >= frac
+                o.id for i, o in enumerate(self.scene.objects)
+                if getattr(o, "rigid", True) and measure.visible_fraction(self.scene, i, media) >= frac
             ]
 
         return self._cached(("visible", seg), compute)
