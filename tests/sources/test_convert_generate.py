@@ -36,6 +36,12 @@ def test_per_source_report(tmp_path, capsys):
     assert set(info["kubric"]["counts"]) - camera_and_tracks          # object questions only from kubric
     assert info["tapvid3d"]["skips"]["depth"] == {"scene lacks object_to_world, instance_mask": 1}
     assert "source tapvid3d (1 scenes)" in err and "scene lacks object_to_world" in err
+    assert main(["card", str(tmp_path / "ds")]) == 0
+    card = (tmp_path / "ds" / "CARD.md").read_text()
+    assert "## Counts per source" in card
+    assert "| tapvid3d | depth | 0 | scene lacks object_to_world, instance_mask |" in card
+    n = info["tapvid3d"]["counts"]["visual_point_tracking"]
+    assert f"| tapvid3d | visual_point_tracking | {n} |  |" in card
 
 
 def test_non_rigid_objects_are_left_out_of_object_questions(tmp_path):

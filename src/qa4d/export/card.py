@@ -130,6 +130,25 @@ def _fmt_num(x: float) -> str:
     return f"{x:.4g}"
 
 
+def _source_section(by_source: Mapping[str, Any] | None) -> list[str]:
+    """'Counts per source' from dataset.json's by_source: samples per task and scene source, and
+    for a task with none, its most frequent skip reason."""
+    if not by_source:
+        return []
+    rows = []
+    for src in sorted(by_source):
+        d = by_source[src]
+        for t in sorted(set(d.get("counts", {})) | set(d.get("skips", {}))):
+            n = int(d.get("counts", {}).get(t, 0))
+            skips = d.get("skips", {}).get(t, {})
+            why = "" if n else (max(sorted(skips), key=lambda r: skips[r]) if skips else "dropped in balancing")
+            rows.append([src, t, n, why])
+    scenes = ", ".join(f"{src} {by_source[src].get('scenes', 0)}" for src in sorted(by_source))
+    return ["", "## Counts per source", "", f"Scenes per source: {scenes}. From `dataset.json` (`by_source`); "
+            "a task without samples from a source shows its most frequent skip reason.", "",
+            md_table(["source", "task", "samples", "skipped because"], rows, 2)]
+
+
 def render_card(name: str, stats: DatasetStats, info: Mapping[str, Any], plots: Mapping[str, str]) -> str:
     sp = stats.splits
     total_cols = sp + (["total"] if len(sp) > 1 else [])
@@ -179,6 +198,7 @@ def render_card(name: str, stats: DatasetStats, info: Mapping[str, Any], plots: 
     )
     if "counts" in plots:
         out += ["", f"![Samples per task and split]({plots['counts']})"]
+    out += _source_section(info.get("by_source") if info else None)
 
     out += ["", "## Answer formats", ""]
     fmts = sorted({f for f, _ in stats.by_format})
