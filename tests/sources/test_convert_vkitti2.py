@@ -48,7 +48,7 @@ def render():
     return np.stack(z), np.stack(ids)
 
 
-def write_vkitti(d, header_typo=False, drop_file=None):
+def write_vkitti(d, header_typo=False, drop_file=None, no_pose=()):
     cams, rows, _ = truth()
     z, ids = render()
     for sub in ("rgb", "depth", "instanceSegmentation"):
@@ -71,6 +71,8 @@ def write_vkitti(d, header_typo=False, drop_file=None):
                 loc, a = rows[tid][t]
                 w_, h_, l_ = DIMS[tid]
                 cl = w2c[:3, :3] @ loc + w2c[:3, 3]
+                if (tid, t) in no_pose:
+                    continue
                 pose_rows.append(f"{t} {cam} {tid} 0 {w_} {h_} {l_} {loc[0]:.12g} {loc[1]:.12g} {loc[2]:.12g} "
                                  f"{a:.12g} 0 0 {cl[0]:.12g} {cl[1]:.12g} {cl[2]:.12g} 0 0 0")
                 n = int((ids[t] == tid + 1).sum()) if cam == 0 else 0
@@ -113,6 +115,24 @@ def test_scene_geometry_and_generation(tmp_path):
     assert s.meta.extra["convert"]["pose_camera_vs_world_max_m"] < 1e-9
     counts, skips = generate_counts(out, tmp_path / "ds")
     assert counts.get("camera_movement", 0) > 0 and counts.get("visual_point_tracking", 0) > 0, (counts, skips)
+
+
+def test_frames_without_a_pose(tmp_path):
+    """The van has no pose row in frames 0 and 1: unknown pose there (NaN), not visible, and its
+    tracks are held and hidden in those frames but exact afterwards."""
+    write_vkitti(tmp_path / "Scene06" / "rain", no_pose=((1, 0), (1, 1)))
+    assert main(["convert", "--from", "vkitti2", str(tmp_path / "Scene06"), "--out", str(tmp_path / "o")]) == 0
+    s = load_scene(tmp_path / "o" / "vkitti2_Scene06_rain")
+    validate_ok(s.root)
+    _, _, boxes = truth()
+    _, ids = render()
+    i = s.object_index(2)
+    assert np.isnan(s.object_to_world[i, :2]).all() and np.isfinite(s.object_to_world[i, 2:]).all()
+    assert not s.object_visible[i, :2].any() and (ids[:2] == 2).any()       # in the mask, but no pose
+    van = s.tracks_object == 2
+    assert van.sum() > 5 and not s.tracks_visible[van, :2].any() and s.tracks_visible[van, 2:].any()
+    local = np.stack([(s.tracks_world[van, t] - b[:3, 3]) @ b[:3, :3] for t, b in enumerate(boxes[1])], 1)
+    np.testing.assert_allclose(local[:, 2:], local[:, 2:3].repeat(T - 2, 1), atol=2e-3)
 
 
 @pytest.mark.parametrize("kind, expect", [

@@ -279,6 +279,19 @@ def estimated_up(cam_to_world: np.ndarray) -> list[float]:
     return [float(v) for v in up / np.linalg.norm(up)]
 
 
+def fill_invalid(points: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Positions at invalid frames held from the last valid frame (before the first valid frame:
+    from the first). These frames are marked not visible; the values only keep arrays finite.
+
+    points (N, T, ...) (positions (N, T, 3) or poses (N, T, 4, 4)); valid (N, T) bool, every row
+    with at least one True. Returns an array shaped like `points`.
+    """
+    t = np.arange(points.shape[1])
+    last = np.maximum.accumulate(np.where(valid, t, -1), axis=1)
+    src = np.where(last >= 0, last, np.argmax(valid, axis=1)[:, None])
+    return np.take_along_axis(points, src.reshape(src.shape + (1,) * (points.ndim - 2)), axis=1)
+
+
 def rigid_point_tracks(
     depth: np.ndarray, mask: np.ndarray, intrinsics: np.ndarray, cam_to_world: np.ndarray,
     object_to_world: np.ndarray, object_ids: np.ndarray, per_object: int, background: int,
@@ -291,16 +304,17 @@ def rigid_point_tracks(
     depth > 0) in frame 0 keep their world position. Points are taken evenly in raster order
     (deterministic). A point is visible in frame t when it projects inside the image in front of
     the camera, the depth map there agrees within `depth_tol` (relative) and the mask there
-    names its owner.
+    names its owner. In frames where an object's pose is unknown (NaN) its points are held at the
+    nearest earlier known pose and marked not visible.
 
     depth (T,H,W) z metres; mask (T,H,W) int ids; intrinsics (T,3,3); cam_to_world (T,4,4);
-    object_to_world (K,T,4,4) (objects without a full finite pose get no tracks); object_ids (K,).
+    object_to_world (K,T,4,4), NaN where unknown; object_ids (K,).
     Returns tracks_world (N,T,3) float32, tracks_visible (N,T) bool, tracks_object (N,) int32.
     """
     from qa4d.geometry import invert_rigid, project_world, transform_points, unproject
 
     t_len, h, w = depth.shape
-    pts_local, owners, frames0 = [], [], []
+    parts, owners, known_rows = [], [], []
 
     def pick(sel: np.ndarray, n: int) -> np.ndarray:
         flat = np.flatnonzero(sel)
@@ -315,22 +329,23 @@ def rigid_point_tracks(
         return transform_points(cam_to_world[t], cam)
 
     for k, oid in enumerate(object_ids):
-        if not np.isfinite(object_to_world[k]).all():
+        known = np.isfinite(object_to_world[k]).all(axis=(-1, -2))                     # (T,)
+        counts = [np.count_nonzero((mask[t] == oid) & (depth[t] > 0)) if known[t] else 0 for t in range(t_len)]
+        if max(counts, default=0) == 0:
             continue
-        counts = [(np.count_nonzero((mask[t] == oid) & (depth[t] > 0))) for t in range(t_len)]
         t0 = int(np.argmax(counts))
         flat = pick((mask[t0] == oid) & (depth[t0] > 0), per_object)
-        if len(flat):
-            world = lift(t0, flat)
-            pts_local.append(transform_points(invert_rigid(object_to_world[k, t0]), world))
-            owners.append(np.full(len(flat), oid))
-            frames0.append(k)
-    parts = [transform_points(object_to_world[k][None, :], p[:, None, :]) for k, p in zip(frames0, pts_local)]
+        local = transform_points(invert_rigid(object_to_world[k, t0]), lift(t0, flat))  # (n, 3)
+        poses = fill_invalid(object_to_world[k][None], known[None])[0]                 # unknown: held, not visible
+        parts.append(transform_points(poses[None], local[:, None, :]))
+        owners.append(np.full(len(flat), oid))
+        known_rows.append(np.repeat(known[None], len(flat), axis=0))
     flat = pick((mask[0] == 0) & (depth[0] > 0), background)
     if len(flat):
         bg = lift(0, flat)
         parts.append(np.repeat(bg[:, None, :], t_len, axis=1))
         owners.append(np.zeros(len(flat), np.int64))
+        known_rows.append(np.ones((len(flat), t_len), bool))
     if not parts:
         return np.zeros((0, t_len, 3), np.float32), np.zeros((0, t_len), bool), np.zeros((0,), np.int32)
     world = np.concatenate(parts, axis=0)                      # (N, T, 3)
@@ -345,4 +360,4 @@ def rigid_point_tracks(
     d = depth[t_idx, rows, cols]
     ok = (np.abs(d - z[n_idx, t_idx]) <= depth_tol * np.maximum(z[n_idx, t_idx], 1e-6)) & (mask[t_idx, rows, cols] == owner[n_idx])
     visible[n_idx[ok], t_idx[ok]] = True
-    return world.astype(np.float32), visible, owner
+    return world.astype(np.float32), visible & np.concatenate(known_rows), owner

@@ -29,6 +29,7 @@ from qa4d.sources.converters.base import (
     check_size,
     estimated_up,
     fail,
+    fill_invalid,
     inside,
     load_npz,
     need,
@@ -38,7 +39,6 @@ from qa4d.sources.converters.base import (
     register_converter,
     scene_name,
 )
-from qa4d.sources.converters.tapvid3d import fill_invalid
 
 FPS = 30.0
 DEPTH_SCALE_M = 1000.0 / 65535.0

@@ -38,6 +38,7 @@ from qa4d.sources.converters.base import (
     check_size,
     estimated_up,
     fail,
+    fill_invalid,
     inside,
     load_npz,
     need,
@@ -47,7 +48,6 @@ from qa4d.sources.converters.base import (
     rigid_point_tracks,
     scene_name,
 )
-from qa4d.sources.converters.tapvid3d import fill_invalid
 
 BACKGROUND_TRACKS = 256
 

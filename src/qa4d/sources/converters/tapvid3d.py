@@ -30,6 +30,7 @@ from qa4d.sources.converters.base import (
     Converter,
     estimated_up,
     fail,
+    fill_invalid,
     load_npz,
     need,
     orthonormalise,
@@ -49,18 +50,6 @@ def decode_jpeg(data: bytes, file: Path, t: int) -> np.ndarray:
             return np.asarray(im.convert("RGB"))
     except (OSError, UnidentifiedImageError) as e:
         raise fail(file, f"images_jpeg_bytes[{t}]", "JPEG bytes", f"undecodable ({e})") from e
-
-
-def fill_invalid(points: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Positions at invalid frames held from the last valid frame (before the first valid frame:
-    from the first). These frames are marked not visible; the values only keep arrays finite.
-
-    points (N, T, 3); valid (N, T) bool, every row with at least one True. Returns (N, T, 3).
-    """
-    t = np.arange(points.shape[1])
-    last = np.maximum.accumulate(np.where(valid, t, -1), axis=1)
-    src = np.where(last >= 0, last, np.argmax(valid, axis=1)[:, None])
-    return np.take_along_axis(points, src[..., None], axis=1)
 
 
 @register_converter

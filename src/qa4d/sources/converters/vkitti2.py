@@ -53,6 +53,7 @@ TRACKS_PER_OBJECT = 64
 BACKGROUND_TRACKS = 256
 MAX_POSE_MISMATCH_M = 0.5
 
+BBOX_COLUMNS = ("frame", "cameraID", "trackID", "left", "right", "top", "bottom", "number_pixels")
 POSE_COLUMNS = ("frame", "cameraID", "trackID", "alpha", "width", "height", "length", "world_space_X",
                 "world_space_Y", "world_space_Z", "rotation_world_space_y", "rotation_world_space_x",
                 "rotation_world_space_z", "camera_space_X", "camera_space_Y", "camera_space_Z")
@@ -229,7 +230,7 @@ class VKitti2(Converter):
         return o2w, extent, mismatch
 
     def _visible(self, path: Path, item: Path, track_ids: list[int], idx: np.ndarray) -> np.ndarray:
-        rows = self._camera_rows(read_table(inside(item, path), ("frame", "cameraID", "trackID"), 8))
+        rows = self._camera_rows(read_table(inside(item, path), BBOX_COLUMNS, len(BBOX_COLUMNS)))
         pos_of = {tid: k for k, tid in enumerate(track_ids)}
         where = {int(t): i for i, t in enumerate(idx)}
         vis = np.zeros((len(track_ids), len(idx)), bool)
