@@ -52,7 +52,9 @@ def write_seq(d, **override):
     valids[:, 1] = False                                                     # track 1 never valid: dropped
     visibs = np.zeros_like(valids)
     visibs[::2] = True
-    anno = {"trajs_2d": np.zeros(trajs.shape[:2] + (2,), np.float32), "trajs_3d": trajs, "valids": valids,
+    cam = np.einsum("tij,tnj->tni", np.linalg.inv(cams)[:, :3, :3], trajs) + np.linalg.inv(cams)[:, None, :3, 3]
+    uv = (cam[..., :2] / cam[..., 2:]) * F + [W / 2, H / 2]                  # pixels, like the dataset's trajs_2d
+    anno = {"trajs_2d": uv.astype(np.float32), "trajs_3d": trajs, "valids": valids,
             "visibs": visibs, "intrinsics": np.tile(k, (T, 1, 1)).astype(np.float32),
             "extrinsics": np.linalg.inv(cams).astype(np.float32)}
     anno.update(override)
@@ -77,6 +79,7 @@ def test_sequence(tmp_path):
     np.testing.assert_array_equal(s.tracks_visible, (visibs & valids).T[kept])
     assert (s.tracks_object == -1).all() and s.objects == []
     assert s.meta.extra["convert"]["tracks_dropped_never_valid"] == 1
+    assert s.meta.extra["convert"]["reprojection_px_median"] < 1e-3
     counts, skips = generate_counts(out, tmp_path / "ds")
     assert counts.get("visual_point_tracking", 0) > 0 and counts.get("true_motion_point_tracking", 0) > 0, (counts, skips)
 
@@ -85,6 +88,7 @@ def test_sequence(tmp_path):
     (dict(extrinsics=None), "anno.npz: key 'extrinsics': expected present"),
     (dict(visibs=np.full((T, 42), 2, np.uint8)), "anno.npz: key 'visibs': expected values in {0, 1} (v1.1+)"),
     (dict(intrinsics=np.zeros((T, 4, 4))), "anno.npz: key 'intrinsics': expected shape (T=10, 3, 3)"),
+    (dict(extrinsics=truth()[0].astype(np.float32)), "anno.npz: key 'extrinsics': expected world-to-camera (OpenCV)"),
 ])
 def test_malformed(tmp_path, capsys, override, expect):
     write_seq(tmp_path / "seq", **override)

@@ -35,6 +35,13 @@ def clip(t_len: int = T, static: bool = False):
     return c2w, world, cam, vis, k
 
 
+def queries(cam, vis, k):
+    """(x, y, t) of each track at its first visible frame (frame 0 when never visible)."""
+    t = np.argmax(vis, axis=0)
+    p = cam[t, np.arange(cam.shape[1])]
+    return np.stack([k[0, 0] * p[:, 0] / p[:, 2] + k[0, 2], k[1, 1] * p[:, 1] / p[:, 2] + k[1, 2], t], -1)
+
+
 def jpeg(t: int) -> bytes:
     img = np.zeros((H, W, 3), np.uint8)
     img[..., 0] = 10 * t
@@ -48,7 +55,7 @@ def write_clip(path, static=False, drop=(), **override):
     c2w, world, cam, vis, k = clip(static=static)
     d = {
         "images_jpeg_bytes": np.array([jpeg(t) for t in range(T)]),
-        "queries_xyt": np.zeros((cam.shape[1], 3)),
+        "queries_xyt": queries(cam, vis, k),
         "tracks_XYZ": cam,
         "visibility": vis,
         "fx_fy_cx_cy": np.array([k[0, 0], k[1, 1], k[0, 2], k[1, 2]]),
@@ -82,6 +89,7 @@ def test_cameras_and_world_tracks(tmp_path):
     conv = s.meta.extra["convert"]
     assert conv["source_frames"] == keep.tolist() and conv["settings"]["stride"] == 2 and conv["licence"]
     assert not s.has("depth") and s.objects == []
+    assert conv["query_reprojection_px_median"] < 1e-6
 
 
 def test_static_camera_without_extrinsics_and_generation(tmp_path):

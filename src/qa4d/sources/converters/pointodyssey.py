@@ -7,7 +7,8 @@ Files read:
   anno.npz                  trajs_3d (T,N,3) world metres, valids (T,N), visibs (T,N),
                             intrinsics (T,3,3), extrinsics (T,4,4) world-to-camera (OpenCV)
 The v1.0 layout (`annot.npz`, visibs in {0, 1, 2}, flipped depth and other camera axes) is
-refused with an error. Masks are not read: their values have no object table, so there are no
+refused with an error, and so are extrinsics that do not project trajs_3d onto trajs_2d (median
+over visible points above 5 px; the measured median is recorded). Masks are not read: their values have no object table, so there are no
 objects and every track's owner is unknown (-1). Track positions at invalid frames (not valid or
 not finite) are held from the nearest earlier valid frame and marked not visible; tracks never
 valid are dropped. fps is 30 (the renderer's); world_up is estimated from the cameras.
@@ -42,6 +43,7 @@ from qa4d.sources.converters.base import (
 
 FPS = 30.0
 DEPTH_SCALE_M = 1000.0 / 65535.0
+MAX_REPROJECTION_PX = 5.0
 
 
 @register_converter
@@ -71,6 +73,7 @@ class PointOdyssey(Converter):
             extra_vals = np.setdiff1d(np.unique(arr), [0, 1])
             if len(extra_vals):
                 raise fail(path, key, "values in {0, 1} (v1.1+)", f"values {np.unique(arr)[:5].tolist()} (the v1.0 coding?)")
+        uv_2d = need(data, "trajs_2d", path, ("T", "N", 2), "f", sizes).astype(np.float64)
         k_all = need(data, "intrinsics", path, ("T", 3, 3), "f", sizes).astype(np.float64)
         w2c = need(data, "extrinsics", path, ("T", 4, 4), "f", sizes).astype(np.float64)
         err = rigid_error(w2c)
@@ -93,6 +96,8 @@ class PointOdyssey(Converter):
         ok = np.isfinite(pts).all(-1) & (valids[idx].T > 0)
         keep = ok.any(1)
         c2w = orthonormalise(invert_rigid(w2c[idx]))
+        reproj = self._reprojection_px(path, pts, uv_2d[idx].transpose(1, 0, 2), ok & (visibs[idx].T > 0),
+                                       k_all[idx], c2w)
         n = int(keep.sum())
         arrays = {
             "intrinsics": k_all[idx], "cam_to_world": c2w, "depth": np.stack(depth).astype(np.float32),
@@ -106,6 +111,24 @@ class PointOdyssey(Converter):
             height=h, frames=[], world_up=tuple(estimated_up(c2w)),  # type: ignore[arg-type]
             extra=self.extra(item, src, settings, idx, fps, "--fps" if settings.fps else "PointOdyssey render rate (30)",
                              world_up_from="estimated: mean camera up (-y)", tracks_dropped_never_valid=int((~keep).sum()),
+                             reprojection_px_median=reproj,
                              unknown=["instance_mask", "objects", "tracks_object"]),
         )
         return Converted(meta, arrays, rgb)
+
+    @staticmethod
+    def _reprojection_px(path: Path, pts: np.ndarray, uv: np.ndarray, sel: np.ndarray, k: np.ndarray,
+                         c2w: np.ndarray) -> float | None:
+        """Median distance (px) between trajs_3d seen through the cameras and trajs_2d, over visible
+        valid points: a check that `extrinsics` is world-to-camera in OpenCV axes (v1.1+)."""
+        from qa4d.geometry import project_world
+
+        proj, _ = project_world(pts, k[None], c2w[None])
+        err = np.linalg.norm(proj - uv, axis=-1)[sel & np.isfinite(uv).all(-1)]
+        if err.size == 0:
+            return None
+        med = float(np.median(np.where(np.isfinite(err), err, np.inf)))
+        if med > MAX_REPROJECTION_PX:
+            raise fail(path, "extrinsics", f"world-to-camera (OpenCV) matrices that project trajs_3d onto trajs_2d "
+                                           f"(median within {MAX_REPROJECTION_PX} px)", f"a median error of {med:.3g} px")
+        return round(med, 4)

@@ -8,6 +8,9 @@ Keys read (the code and files spell it `tracks_XYZ`, the README `tracks_xyz`):
   extrinsics_w2c    (T, 4, 4)    world-to-camera; ADT and DriveTrack only (PStudio: static camera,
                                  the world is then the camera frame)
 
+The median distance between the query pixels (queries_xyt) and their projected track points is
+recorded in extra.convert as a check of the intrinsics and axes.
+
 Scene: frames, intrinsics, cam_to_world = inv(extrinsics_w2c), tracks_world = c2w[t] tracks_XYZ[t].
 No depth, masks or objects; every track's owner is unknown (`tracks_object` = -1). The frame rate
 is not stored: it comes from the subset directory (adt/, pstudio/: 30 Hz; drivetrack/: 10 Hz,
@@ -52,6 +55,22 @@ def decode_jpeg(data: bytes, file: Path, t: int) -> np.ndarray:
         raise fail(file, f"images_jpeg_bytes[{t}]", "JPEG bytes", f"undecodable ({e})") from e
 
 
+def query_reprojection(data, item: Path, xyz: np.ndarray, f: np.ndarray, sizes: dict[str, int]) -> float | None:
+    """Median distance (px) between each query pixel (queries_xyt) and its track point at the
+    query frame projected with fx_fy_cx_cy: evidence that the intrinsics and axes are read right
+    (recorded, not enforced: the converter does not rely on the queries). None without queries."""
+    if "queries_xyt" not in data:
+        return None
+    q = need(data, "queries_xyt", item, ("N", 3), "fiu", sizes).astype(np.float64)
+    t = np.clip(np.round(q[:, 2]).astype(np.int64), 0, sizes["T"] - 1)
+    p = xyz[t, np.arange(len(q))]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uv = np.stack([f[0] * p[:, 0] / p[:, 2] + f[2], f[1] * p[:, 1] / p[:, 2] + f[3]], -1)
+    err = np.linalg.norm(uv - q[:, :2], axis=-1)
+    err = err[np.isfinite(err)]
+    return round(float(np.median(err)), 4) if err.size else None
+
+
 @register_converter
 class TapVid3D(Converter):
     name = "tapvid3d"
@@ -92,6 +111,7 @@ class TapVid3D(Converter):
         else:
             raise ConvertError(f"{item}: key 'fps': expected --fps or a parent directory adt/, pstudio/ or "
                                f"drivetrack/ (TAPVid-3D files store no frame rate), got directory {item.parent.name!r}")
+        query_px = query_reprojection(data, item, xyz, f, sizes)
         frames_idx = settings.frames(sizes["T"])
         frames = [decode_jpeg(jpegs[t], item, int(t)) for t in frames_idx]
         h, w = frames[0].shape[:2]
@@ -119,7 +139,7 @@ class TapVid3D(Converter):
             world_up=tuple(estimated_up(c2w)),  # type: ignore[arg-type]
             extra=self.extra(item, src, settings, frames_idx, src_fps, fps_from, subset=subset, world=world,
                              world_up_from="estimated: mean camera up (-y) direction",
-                             tracks_dropped_never_valid=int((~keep).sum()),
+                             tracks_dropped_never_valid=int((~keep).sum()), query_reprojection_px_median=query_px,
                              unknown=["depth", "instance_mask", "objects", "tracks_object"]),
         )
         return Converted(meta, arrays, frames)
