@@ -5,7 +5,7 @@ QA4D := $(VENV)/bin/qa4d
 OUT ?= out/demo
 SEED ?= 0
 
-.PHONY: demo test install system-deps bench clean
+.PHONY: demo demo-convert test install system-deps bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -36,6 +36,11 @@ demo: $(VENV)/.installed
 	@echo "dataset:  $(OUT)/dataset  (card: CARD.md, gallery: gallery/index.html, audit: audit.json)"
 	@echo "exports:  $(OUT)/export"
 	@echo "runs:     $(OUT)/runs/{random,prior,oracle}  comparison: $(OUT)/report"
+
+# `qa4d convert` on one tiny fixture of each supported dataset (Kubric, TAPVid-3D, VKITTI2,
+# PointOdyssey, a reconstruction of a video), then generate, audit and card.
+demo-convert: $(VENV)/.installed
+	$(PY) scripts/demo_convert.py out/demo-convert
 
 test: $(VENV)/.installed system-deps
 	$(VENV)/bin/ruff check --select F,E9 src tests scripts
