@@ -1,12 +1,7 @@
 """Convert a 4D dataset on disk into scenes of format v1 (docs/own-data.md, docs/scene-format.md).
 
-Reads:  SRC, a file or directory in the named dataset's own layout (nothing outside SRC):
-          tapvid3d      one TAPVid-3D clip .npz, or a directory of them
-          kubric        a Kubric MOVi worker directory (metadata.json + PNG/TIFF), or a TFDS example
-                        saved as a flat .npz ("camera/positions", ...), or a directory of either
-          recon         a monocular 4D reconstruction .npz (MegaSaM-style keys), or a directory of them
-          vkitti2       a Virtual KITTI 2 variation directory (Scene01/clone) or a scene/root above it
-          pointodyssey  a PointOdyssey sequence directory (anno.npz, rgbs/, depths/), or a split above it
+Reads:  SRC, a file or directory in the named dataset's own layout (the converters and what
+        each reads are listed below; nothing outside SRC is read)
 Writes: OUT/<scene_id>/ per item (scene.json, frames/, arrays.npz), atomically. The scene's
         extra.convert block records the source item, licence note, settings and source frames.
         The same input and settings give the same bytes.
@@ -28,8 +23,13 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--from", dest="source", required=True, metavar="NAME",
-                        help="dataset kind: tapvid3d, kubric, recon, vkitti2, pointodyssey")
+    from qa4d.sources.converters import converter_names, get_converter
+
+    names = converter_names()   # the registry: every module of qa4d.sources.converters
+    parser.epilog = "converters (--from NAME):\n" + "\n".join(
+        f"  {n:<14}{get_converter(n).description}" for n in names)
+    parser.add_argument("--from", dest="source", required=True, metavar="NAME", choices=names,
+                        help=f"dataset kind: {', '.join(names)}")
     parser.add_argument("src", type=Path, metavar="SRC", help="source file or directory")
     parser.add_argument("--out", required=True, type=Path, help="output directory (one sub-directory per scene)")
     parser.add_argument("--max-frames", type=int, default=None, help="keep at most N frames (after the stride)")
