@@ -61,3 +61,17 @@ def test_rigid_must_be_boolean(tmp_path):
     meta["objects"][0]["rigid"] = "no"
     (d / "scene.json").write_text(json.dumps(meta))
     assert any(p.startswith("objects[0].rigid") for p in problems(d))
+
+
+def test_wrong_dtypes_are_reported_not_raised(tmp_path):
+    a = toy_scene_arrays()
+    d = write(tmp_path, a, rigid=False)
+
+    with np.load(d / "arrays.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["object_to_world"] = arrays["object_to_world"].astype(np.int64)
+    arrays["object_extent"] = arrays["object_extent"].astype(np.int64)
+    from qa4d.scene import save_npz
+    save_npz(d / "arrays.npz", arrays)
+    got = problems(d)
+    assert any(p.startswith("object_to_world: has dtype") for p in got)

@@ -245,13 +245,13 @@ def _check_partial(meta: dict, arrays: dict[str, np.ndarray], bad) -> None:
     rigid = _rigid_rows(meta)
     k = len(rigid)
     o2w = arrays.get("object_to_world")
-    if o2w is not None and o2w.shape[:1] == (k,) and o2w.ndim == 4:
+    if o2w is not None and o2w.dtype.kind == "f" and o2w.ndim == 4 and o2w.shape[:1] == (k,):
         for i in np.flatnonzero(~rigid):
             if not np.isnan(o2w[i]).all():
                 bad("object_to_world", f"object {i} is non-rigid (\"rigid\": false) but has a pose; "
                                        "a deforming object's pose must be all NaN")
     ext = arrays.get("object_extent")
-    if ext is not None and ext.shape == (k, 3):
+    if ext is not None and ext.dtype.kind == "f" and ext.shape == (k, 3):
         for i in np.flatnonzero(~rigid):
             e = ext[i]
             if not (np.isnan(e).all() or (np.isfinite(e).all() and (e > 0).all())):
