@@ -4,7 +4,9 @@ Annotations: the split directory or its `samples.jsonl` (one record per line, se
 `engine/sample.schema.json`). Media paths are relative to the dataset root, the parent of the split
 directory; `--media-root` overrides that root. Answer formats: `mc` (option letter), `yesno`,
 `free` (exact match after normalisation) and `track` (TAP-Vid metrics against `meta.track`; the
-query frame is not scored). Report groupings: the question family.
+query frame is not scored). Track points are named as the question names them (frame k = the k-th
+image shown) with x, y normalised to [0, 1] (`meta["coords"] = "unit"`), which is what the prompt's
+instruction asks for. Report groupings: the question family.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from pathlib import Path
 from qa4d.bench.benchmarks.base import (
     Benchmark,
     BenchmarkFormatError,
-    GENERIC_INSTRUCTIONS,
     check_mode,
     check_unique_ids,
     format_options,
@@ -84,8 +85,9 @@ class QA4D(Benchmark):
                 frame_indices = rec.get("frame_indices") or []
                 meta["track"] = [_named_by_position(p, frame_indices, path, where) for p in meta["track"]]
                 meta["query"] = _named_by_position(meta["query"], frame_indices, path, where)
-                # Coordinates are normalised to [0, 1]: the unit square is the frame TAP-Vid's
-                # 256-px thresholds are scaled from.
+                # Coordinates are normalised to [0, 1] ("unit", what the prompt asks for): the unit
+                # square is the frame TAP-Vid's 256-px thresholds are scaled from.
+                meta["coords"] = "unit"
                 meta["image_size"] = [1.0, 1.0]
             meta.update(frame_indices=rec.get("frame_indices"), timestamps=rec.get("timestamps"),
                         scene_id=rec.get("scene_id"), dataset_root=str(dataset_root))
@@ -121,5 +123,5 @@ class QA4D(Benchmark):
         parts.append(item.question.strip())
         if item.options:
             parts.append(format_options(item.options))
-        parts.append(GENERIC_INSTRUCTIONS[(item.answer_format, mode)])
+        parts.append(self.answer_form(item, mode).instruction)
         return "\n".join(parts)
