@@ -46,23 +46,6 @@ VLM4D_RECORDS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    """A dataset generated from eight simulated toy scenes (all 13 tasks; bench: mc, yes/no and
-    tracks; train adds free text)."""
-    from qa4d.engine.config import GenerateConfig
-    from qa4d.engine.generate import generate
-    from tests.engine import toy
-
-    root = tmp_path_factory.mktemp("gen")
-    for spec in toy.varied_scenes(8, seed=0, frames=12, size=64):
-        toy.build(spec, root / "scenes")
-    out = root / "ds"
-    generate(GenerateConfig(scenes=str(root / "scenes"), out=str(out), seed=0, bench_fraction=0.5, media_frames=6),
-             log=lambda m: None)
-    return out
-
-
 def fixtures(tmp: Path) -> dict[str, Path]:
     """Every loader's test fixture: {benchmark name: annotations}."""
     (tmp / "vsti.json").write_text(json.dumps(VSTI_RECORDS))
@@ -112,6 +95,21 @@ def test_obedient_scores_one_on_a_generated_dataset(generated, split, mode):
             assert isinstance(json.loads(reply), list)
         else:
             assert "\n" not in reply
+
+
+def test_obedient_scores_one_on_a_dataset_from_the_real_simulator(sim_scenes, tmp_path):
+    """Scenes rendered by `qa4d simulate` (PyBullet), every scene on the bench split."""
+    from qa4d.engine.config import GenerateConfig
+    from qa4d.engine.generate import generate
+
+    generate(GenerateConfig(scenes=str(sim_scenes), out=str(tmp_path / "ds"), seed=1, bench_fraction=1.0,
+                            media_frames=6), log=lambda m: None)
+    bench = get_benchmark("qa4d")()
+    items = bench.load(tmp_path / "ds" / "bench")
+    assert {"mc", "yesno", "track"} <= {it.answer_format for it in items}
+    for mode in PROMPT_MODES:
+        replies, (scored, metrics) = obedient_scores(bench, items, mode)
+        assert metrics["overall"]["accuracy"] == 1.0, [(s.id, replies[s.id][:100]) for s in scored if s.score != 1]
 
 
 @pytest.mark.parametrize("mode", PROMPT_MODES)
