@@ -241,3 +241,23 @@ def test_obedient_converts_units_and_spaces_itself():
     pt = BenchItem("c", "multispa", "coor", "q", "[500.0, 250.0]", answer_format="coord", meta={"coords": "per_mille"})
     got = obedient_reply(pt, answer_form("coord", "do", coords="pixels"), frame_size=(640.0, 480.0))
     assert np.allclose(json.loads(got.strip("`")), [320.0, 120.0])
+
+
+def test_qa4d_splits_show_every_image_by_default(tmp_path):
+    """Questions name frames by their position among a sample's images: all ten are shown (more
+    than any fixed default of 8 would)."""
+    from qa4d.engine.config import GenerateConfig
+    from qa4d.engine.generate import generate
+    from tests.engine import toy
+
+    for spec in toy.varied_scenes(2, seed=3, frames=12, size=32):
+        toy.build(spec, tmp_path / "scenes")
+    generate(GenerateConfig(scenes=str(tmp_path / "scenes"), out=str(tmp_path / "ds"), seed=0, bench_fraction=1.0,
+                            media_frames=10, tasks=["camera_movement", "visual_point_tracking"]), log=lambda m: None)
+    counter = tmp_path / "count_images.py"
+    counter.write_text("def answer(prompt, images, item):\n    return f'{len(images)} of {len(item.media)}'\n")
+    run = tmp_path / "run"
+    assert qa4d_main(["eval", "--benchmark", str(tmp_path / "ds" / "bench"), "--model", f"python:{counter}:answer",
+                      "--limit", "5", "--out", str(run)]) == 0
+    replies = [json.loads(x)["response"] for x in (run / "predictions.jsonl").read_text().splitlines()]
+    assert len(replies) == 5 and all(r == "10 of 10" for r in replies)

@@ -192,7 +192,7 @@ class Benchmark:
     """Base class: subclasses set `name` (via the registry), `default_frames`, and implement `load`."""
 
     name: str = ""
-    default_frames: int = 8
+    default_frames: int | None = 8  # frames shown per item unless --frames says otherwise; None: all
     media_kind: str = "video"
 
     # ---- loading

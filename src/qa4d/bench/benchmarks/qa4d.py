@@ -50,7 +50,9 @@ def _named_by_position(point: dict, frame_indices: list, path: Path, where: str)
 
 @register_benchmark("qa4d")
 class QA4D(Benchmark):
-    default_frames = 8
+    # All of a sample's images: its questions and track answers name frames by their position
+    # among them ("frame 5" = the fifth image), so showing a subset would rename them.
+    default_frames = None
     media_kind = "images"
 
     def load(self, annotations: Path, media_root: Path | None = None) -> list[BenchItem]:
