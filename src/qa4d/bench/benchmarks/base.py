@@ -4,8 +4,9 @@ A benchmark turns its published annotation files into `BenchItem`s (`load`), wri
 protocol prescribes (`build_prompt`, mode "do" = direct output or "cot" = chain of thought), names
 its report groupings (`groupings`) and lists missing media before any model is called
 (`check_media`). `answer_form` says what the prompt asks the reply to look like (an `AnswerForm`:
-where the answer goes, its unit and coordinate space); the instruction text is rendered from it, so
-what a prompt asks for and what the scorer reads cannot drift apart. Subclasses register themselves with `@register_benchmark("name")`.
+where the answer goes, its unit and coordinate space) and the instruction text is rendered from it,
+so the form is stated once; the `obedient` baseline writes that form and must score 1.0.
+Subclasses register themselves with `@register_benchmark("name")`.
 """
 
 from __future__ import annotations
