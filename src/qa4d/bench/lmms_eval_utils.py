@@ -57,7 +57,9 @@ def doc_to_target(doc: dict) -> str:
 
 
 def process_results(doc: dict, results: list[str]) -> dict:
-    """Score the model's first generation; the metric value carries what aggregation needs."""
+    """Score the model's first generation. The same record goes to every metric the item counts
+    in: `qa4d_accuracy` (all items), its task's and its category's metric (named in the doc), so
+    lmms-eval reports one number per task and per category as well as the overall one."""
     from qa4d.bench.extract import extract
     from qa4d.bench.scoring import score_item
 
@@ -65,12 +67,18 @@ def process_results(doc: dict, results: list[str]) -> dict:
     response = results[0] if results else ""
     ex = extract(response, item)
     correct, score, _ = score_item(item, ex)
-    return {"qa4d_accuracy": {"id": doc["id"], "task": doc["task"], "category": doc.get("category") or "",
-                              "score": float(score), "parsed": ex.value is not None}}
+    record = {"id": doc["id"], "task": doc["task"], "category": doc.get("category") or "",
+              "score": float(score), "parsed": ex.value is not None}
+    out = {"qa4d_accuracy": record}
+    for key in ("task_metric", "category_metric"):
+        if doc.get(key):
+            out[doc[key]] = record
+    return out
 
 
 def aggregate_results(results: list[dict]) -> float:
-    """Mean item score (accuracy for choice answers), as `qa4d score` reports it overall."""
+    """Mean item score of one metric's items (accuracy for choice answers, average Jaccard for
+    tracks), as `qa4d score` reports it overall, per task and per category."""
     if not results:
         return float("nan")
     return sum(r["score"] for r in results) / len(results)

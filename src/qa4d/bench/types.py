@@ -17,8 +17,8 @@ ANSWER_FORMATS = (
     "number",  # answer is a number (as text) with `meta["unit"]` if any; mean relative accuracy
     "scalar",  # MultiSPA scalar: correct when relative error <= 20%
     "vector",  # MultiSPA vector (metres): correct when relative L2 error <= 20%
-    "coord",   # pixel coordinate [x, y]: correct within 5% of the image width
-    "track",   # point track: JSON list of {"frame","x","y","visible"}; TAP-Vid metrics
+    "coord",   # image point [x, y] in meta["coords"] (MultiSPA: 0-1000): correct within 5% of the image width
+    "track",   # point track: JSON list of {"frame","x","y","visible"}, x, y in meta["coords"]; TAP-Vid metrics
     "free",    # free text; exact match after normalisation
 )
 

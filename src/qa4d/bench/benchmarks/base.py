@@ -3,12 +3,16 @@
 A benchmark turns its published annotation files into `BenchItem`s (`load`), writes the prompt its
 protocol prescribes (`build_prompt`, mode "do" = direct output or "cot" = chain of thought), names
 its report groupings (`groupings`) and lists missing media before any model is called
-(`check_media`). Subclasses register themselves with `@register_benchmark("name")`.
+(`check_media`). `answer_form` says what the prompt asks the reply to look like (an `AnswerForm`:
+where the answer goes, its unit and coordinate space) and the instruction text is rendered from it,
+so the form is stated once; the `obedient` baseline writes that form and must score 1.0.
+Subclasses register themselves with `@register_benchmark("name")`.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,33 +117,83 @@ def format_options(options: dict[str, str], style: str = "{k}. {v}") -> str:
     return "\n".join(style.format(k=k, v=v) for k, v in options.items())
 
 
-# Generic instructions for benchmarks whose protocol does not prescribe its own wording.
-GENERIC_INSTRUCTIONS = {
-    ("mc", "do"): "Answer with the option's letter from the given choices directly.",
-    ("mc", "cot"): ("Think step by step, then end with the line 'Therefore, the final answer is: X', "
-                    "where X is the letter of one option."),
-    ("yesno", "do"): "Answer with yes or no only.",
-    ("yesno", "cot"): "Think step by step, then end with the line 'Therefore, the final answer is: yes' or '... no'.",
-    ("number", "do"): "Answer with a single number only.",
-    ("number", "cot"): "Think step by step, then end with the line 'Therefore, the final answer is: N', where N is a number.",
-    ("free", "do"): "Answer with a short phrase only.",
-    ("free", "cot"): "Think step by step, then end with the line 'Therefore, the final answer is: ...'.",
-    ("track", "do"): ("Answer with a JSON list of objects {\"frame\": k, \"x\": px, \"y\": py, \"visible\": true/false}, "
-                      "one per frame, in pixel coordinates of the frames shown."),
-    ("track", "cot"): ("Think step by step, then end with a JSON list of objects {\"frame\": k, \"x\": px, \"y\": py, "
-                       "\"visible\": true/false}, one per frame."),
-}
-for _m in PROMPT_MODES:
-    for _f in ("scalar", "vector", "coord"):
-        GENERIC_INSTRUCTIONS[(_f, _m)] = ("Give your answer inside backticks, e.g. `value`." if _m == "do" else
-                              "Think step by step, then give the final answer inside backticks, e.g. `value`.")
+# ----------------------------------------------------------------------------- answer forms
+
+_FORMS = json.loads(Path(__file__).with_name("answer_forms.json").read_text(encoding="utf-8"))
+ANSWER_PLACES = ("alone", "final_line", "backticks", "json")
+COORD_SPACES = tuple(_FORMS["coords"])  # "unit" ([0, 1]), "per_mille" (0-1000), "pixels"
+FINAL_LINE = "Therefore, the final answer is: "
+
+
+@dataclass(frozen=True)
+class AnswerForm:
+    """The answer a prompt asks for: the contract between the instruction the model reads, the
+    extractor and scorer that read the reply, and the `obedient` baseline that writes it.
+
+    fmt:         the item's answer format (mc, yesno, number, free, scalar, vector, coord, track)
+    mode:        "do" (direct output) or "cot" (chain of thought)
+    place:       where the answer goes: "alone" (the reply is the answer and nothing else),
+                 "final_line" (reasoning, then the last line "Therefore, the final answer is: X"),
+                 "backticks" (the value inside backticks, after any reasoning), "json" (a JSON
+                 list of per-frame objects, after any reasoning)
+    instruction: the text the model reads (rendered from the fields below for qa4d's own wording;
+                 VLM4D's is the authors' string)
+    unit:        number / scalar / vector: the unit the value is asked in; None = the unit the
+                 question names (the ground truth's own unit)
+    coords:      coord / track: "unit" (x, y normalised to [0, 1], origin top-left), "per_mille"
+                 (normalised to 0-1000, origin top-left) or "pixels" (of the frames shown)
+    """
+
+    fmt: str
+    mode: str
+    place: str
+    instruction: str
+    unit: str | None = None
+    coords: str | None = None
+
+    def __post_init__(self):
+        check_mode(self.mode)
+        if self.place not in ANSWER_PLACES:
+            raise ValueError(f"answer place must be one of {ANSWER_PLACES}, got {self.place!r}")
+        if self.coords is not None and self.coords not in COORD_SPACES:
+            raise ValueError(f"coords must be one of {COORD_SPACES}, got {self.coords!r}")
+
+
+def unit_name(unit: str | None) -> str:
+    """How an instruction names `unit` ("millimetres"; None: "the unit the question asks for")."""
+    if unit is None:
+        return _FORMS["unit_default"]
+    return _FORMS["units"].get(unit, unit)
+
+
+def answer_form(fmt: str, mode: str, *, unit: str | None = None, coords: str | None = None,
+                wording: str = "generic") -> AnswerForm:
+    """The AnswerForm of `fmt` in `mode` with qa4d's wording (`answer_forms.json`, section
+    `wording`: "generic", or "multispa" for MultiSPA's scalar/vector/coord/free lines)."""
+    check_mode(mode)
+    table = _FORMS[wording]
+    if fmt not in table:
+        raise ValueError(f"no {wording} answer form for format {fmt!r} (known: {', '.join(table)})")
+    if fmt in ("coord", "track") and coords is None:
+        raise ValueError(f"an answer form for {fmt!r} needs its coordinate space (coords=)")
+    place, text = table[fmt][mode]
+    text = text.replace("{unit}", unit_name(unit))
+    if coords is not None:
+        text = text.replace("{coords}", _FORMS["coords"][coords])
+    return AnswerForm(fmt, mode, place, text, unit=unit, coords=coords)
+
+
+def item_unit(item: BenchItem) -> str | None:
+    """The unit a number / scalar / vector item asks for: the question's unit if the loader knows
+    it (`meta["response_unit"]`), else the ground truth's (`meta["unit"]`), else None."""
+    return item.meta.get("response_unit") or item.meta.get("unit")
 
 
 class Benchmark:
     """Base class: subclasses set `name` (via the registry), `default_frames`, and implement `load`."""
 
     name: str = ""
-    default_frames: int = 8
+    default_frames: int | None = 8  # frames shown per item unless --frames says otherwise; None: all
     media_kind: str = "video"
 
     # ---- loading
@@ -153,8 +207,17 @@ class Benchmark:
         parts = [item.question.strip()]
         if item.options:
             parts.append(format_options(item.options))
-        parts.append(GENERIC_INSTRUCTIONS[(item.answer_format, mode)])
+        parts.append(self.answer_form(item, mode).instruction)
         return "\n".join(parts)
+
+    def answer_form(self, item: BenchItem, mode: str = "do") -> AnswerForm:
+        """The answer form the prompt of `item` asks for in `mode`. Its `instruction` is the text
+        `build_prompt` shows; the scorer reads exactly this form. Default: qa4d's generic wording,
+        the unit from `item_unit`, coordinates in the item's own space (`meta["coords"]`)."""
+        fmt = item.answer_format
+        unit = item_unit(item) if fmt in ("number", "scalar", "vector") else None
+        coords = item.meta.get("coords") if fmt in ("coord", "track") else None
+        return answer_form(fmt, mode, unit=unit, coords=coords)
 
     # ---- reporting
     def groupings(self, item: BenchItem) -> dict[str, str]:

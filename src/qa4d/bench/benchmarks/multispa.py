@@ -15,6 +15,10 @@ The answer format follows `gt_value`, scored as the paper's sec. 3.3 prescribes:
 - 2 numbers: a pixel coordinate normalised to 0-1000 (the paper's Eq. 1), correct when within 5%
   of the image width in pixels (of the last image; 1000 units wide when sizes are not given).
 
+Prompt: the question (which states the answer's format and unit) plus one line that restates the
+form the scorer reads: the value inside backticks, in mm / degrees / mm vectors / 0-1000 points
+(`answer_forms.json`, section "multispa").
+
 Ids restart per file, so items from a directory are named `<relative file path without .jsonl>/<id>`.
 Category: the record's `category` if any, else the first directory below the annotations root (or
 the file stem).
@@ -26,19 +30,18 @@ import re
 from pathlib import Path
 
 from qa4d.bench.benchmarks.base import (
+    AnswerForm,
     Benchmark,
     BenchmarkFormatError,
     check_mode,
+    answer_form,
     check_unique_ids,
+    item_unit,
     read_jsonl,
     require,
 )
 from qa4d.bench.registry import register_benchmark
 from qa4d.bench.types import BenchItem
-
-_COT = ("Think step by step about how the frames relate, then give the final answer in the format "
-        "the question asks for, inside backticks (`...`).")
-
 
 def _question(rec: dict, path: Path, where: str) -> str:
     if isinstance(rec.get("text"), str) and rec["text"].strip():
@@ -100,7 +103,7 @@ class MultiSPA(Benchmark):
                 fmt = "coord"
                 w = float(widths[-1]) if isinstance(widths, list) and widths else 1000.0
                 h = float(heights[-1]) if isinstance(heights, list) and heights else 1000.0
-                meta.update(image_size=[h, w], coord_scale=1000.0)
+                meta.update(image_size=[h, w], coord_scale=1000.0, coords="per_mille")
             answer = repr([float(v) for v in gt])
         else:
             raise BenchmarkFormatError(path, where, "gt_value",
@@ -120,10 +123,18 @@ class MultiSPA(Benchmark):
             meta=meta,
         )
 
+    def answer_form(self, item: BenchItem, mode: str = "do") -> AnswerForm:
+        """The form the question asks for, restated in one line: the value inside backticks (the
+        authors' convention), numbers in the question's unit (mm, or degrees for angles), vectors in
+        mm, points normalised to 0-1000."""
+        fmt = item.answer_format
+        return answer_form(fmt, mode, unit=item_unit(item) if fmt in ("scalar", "vector") else None,
+                           coords=item.meta.get("coords") if fmt == "coord" else None, wording="multispa")
+
     def build_prompt(self, item: BenchItem, mode: str = "do", frames: int | None = None) -> str:
-        # The question itself states the answer format (the protocol adds nothing). Its InternVL
-        # "<image>" placeholders are dropped: our model clients send the images before the text,
-        # in order, and the "Image-k:" labels still name them.
+        # The question states the answer format; one line restates the form and unit the scorer
+        # reads. Its InternVL "<image>" placeholders are dropped: our model clients send the images
+        # before the text, in order, and the "Image-k:" labels still name them.
         check_mode(mode)
         q = re.sub(r"[ \t]*<image>[ \t]*", " ", item.question).strip()
-        return q if mode == "do" else f"{q}\n{_COT}"
+        return f"{q}\n{self.answer_form(item, mode).instruction}"

@@ -4,7 +4,9 @@ Annotations: the split directory or its `samples.jsonl` (one record per line, se
 `engine/sample.schema.json`). Media paths are relative to the dataset root, the parent of the split
 directory; `--media-root` overrides that root. Answer formats: `mc` (option letter), `yesno`,
 `free` (exact match after normalisation) and `track` (TAP-Vid metrics against `meta.track`; the
-query frame is not scored). Report groupings: the question family.
+query frame is not scored). Track points are named as the question names them (frame k = the k-th
+image shown) with x, y normalised to [0, 1] (`meta["coords"] = "unit"`), which is what the prompt's
+instruction asks for. Report groupings: the question family.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from pathlib import Path
 from qa4d.bench.benchmarks.base import (
     Benchmark,
     BenchmarkFormatError,
-    GENERIC_INSTRUCTIONS,
     check_mode,
     check_unique_ids,
     format_options,
@@ -49,7 +50,9 @@ def _named_by_position(point: dict, frame_indices: list, path: Path, where: str)
 
 @register_benchmark("qa4d")
 class QA4D(Benchmark):
-    default_frames = 8
+    # All of a sample's images: its questions and track answers name frames by their position
+    # among them ("frame 5" = the fifth image), so showing a subset would rename them.
+    default_frames = None
     media_kind = "images"
 
     def load(self, annotations: Path, media_root: Path | None = None) -> list[BenchItem]:
@@ -84,8 +87,9 @@ class QA4D(Benchmark):
                 frame_indices = rec.get("frame_indices") or []
                 meta["track"] = [_named_by_position(p, frame_indices, path, where) for p in meta["track"]]
                 meta["query"] = _named_by_position(meta["query"], frame_indices, path, where)
-                # Coordinates are normalised to [0, 1]: the unit square is the frame TAP-Vid's
-                # 256-px thresholds are scaled from.
+                # Coordinates are normalised to [0, 1] ("unit", what the prompt asks for): the unit
+                # square is the frame TAP-Vid's 256-px thresholds are scaled from.
+                meta["coords"] = "unit"
                 meta["image_size"] = [1.0, 1.0]
             meta.update(frame_indices=rec.get("frame_indices"), timestamps=rec.get("timestamps"),
                         scene_id=rec.get("scene_id"), dataset_root=str(dataset_root))
@@ -121,5 +125,5 @@ class QA4D(Benchmark):
         parts.append(item.question.strip())
         if item.options:
             parts.append(format_options(item.options))
-        parts.append(GENERIC_INSTRUCTIONS[(item.answer_format, mode)])
+        parts.append(self.answer_form(item, mode).instruction)
         return "\n".join(parts)

@@ -16,7 +16,6 @@ import json
 from pathlib import Path
 
 from qa4d.bench.benchmarks.base import (
-    GENERIC_INSTRUCTIONS,
     Benchmark,
     BenchmarkFormatError,
     check_mode,
@@ -94,4 +93,4 @@ class R4DBench(Benchmark):
         intro = ("The first image is the first frame of the video with numbered marks on the regions the "
                  f"question refers to (Set-of-Marks); {shown}")
         return "\n".join([intro, item.question.strip(), format_options(item.options or {}),
-                          GENERIC_INSTRUCTIONS[(item.answer_format, mode)]])
+                          self.answer_form(item, mode).instruction])

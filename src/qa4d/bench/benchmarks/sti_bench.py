@@ -22,7 +22,6 @@ from qa4d.bench.benchmarks.base import (
     check_unique_ids,
     format_options,
     letter_options,
-    GENERIC_INSTRUCTIONS,
 )
 from qa4d.bench.registry import register_benchmark
 from qa4d.bench.types import BenchItem
@@ -114,4 +113,4 @@ class STIBench(Benchmark):
         header = (f"You are shown {n} frames sampled uniformly at {fps:.2f} frames per second from the "
                   f"video segment between {t0:.2f} s and {t1:.2f} s.")
         return "\n".join([header, f"Question: {item.question.strip()}",
-                          format_options(item.options or {}), GENERIC_INSTRUCTIONS[("mc", mode)]])
+                          format_options(item.options or {}), self.answer_form(item, mode).instruction])

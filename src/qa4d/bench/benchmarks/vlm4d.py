@@ -27,6 +27,7 @@ import re
 from pathlib import Path
 
 from qa4d.bench.benchmarks.base import (
+    AnswerForm,
     Benchmark,
     BenchmarkFormatError,
     check_mode,
@@ -127,11 +128,17 @@ class VLM4D(Benchmark):
             ))
         return items
 
+    def answer_form(self, item: BenchItem, mode: str = "do") -> AnswerForm:
+        """The authors' instruction: the letter alone (direct output) or reasoning ending in
+        "Therefore, the final answer is: $LETTER" (chain of thought)."""
+        check_mode(mode)
+        place, text = _DATA["instructions"][mode]
+        return AnswerForm("mc", mode, place, text.format(letters=" or ".join(item.options or {})))
+
     def build_prompt(self, item: BenchItem, mode: str = "do", frames: int | None = None) -> str:
         check_mode(mode)
-        options = item.options or {}
-        return _DATA["prompts"][mode].format(
+        return _DATA["prompt"].format(
             question=item.question,
-            options=format_options(options, _DATA["option_style"]),
-            letters=" or ".join(options),
+            options=format_options(item.options or {}, _DATA["option_style"]),
+            instruction=self.answer_form(item, mode).instruction,
         )

@@ -1,4 +1,4 @@
-"""Reference models that never look at the frames: `random`, `prior` and `oracle`.
+"""Reference models that never look at the frames: `random`, `prior`, `oracle` and `obedient`.
 
 - `random`: uniform over the options (mc), yes/no, otherwise a random answer of the right shape.
   Seeded per item (seed, item id), so answers do not depend on order, concurrency or resumption.
@@ -9,6 +9,12 @@
   What a model scores above this, it did not get from answer statistics alone.
 - `oracle`: the ground truth, written the way the answer extractor reads it ("Answer: B", the
   JSON track for tracks). Anything below 1.0 is a bug in loading, extraction or scoring.
+- `obedient`: the ground truth written exactly in the form the prompt's instruction asks for
+  (`Benchmark.answer_form`: the letter alone, a final line "Therefore, the final answer is: X", a
+  value in backticks or a JSON track; in the unit and coordinate space the instruction names, with
+  a short reasoning first in chain-of-thought mode). It is built from the instruction contract, not
+  from the extractor, so anything below 1.0 means a prompt asks for something the scorer does not
+  read that way.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from qa4d.bench.models.base import ImageLike, Model, ModelConfigError
+from qa4d.bench.models.base import ImageLike, Model, ModelConfigError, ModelError
 from qa4d.bench.registry import register_model
 from qa4d.bench.types import BenchItem
 
@@ -277,3 +283,140 @@ class PriorModel(Model):
             "train_samples": self.prior.n,
             "tasks_not_in_train": dict(sorted(self.unseen_tasks.items())),
         }
+
+
+# ----------------------------------------------------------------------------- obedient
+
+# Unit -> (dimension, size in the dimension's base unit). The obedient model's own table: it
+# converts the ground truth into the unit the instruction names, as a person would.
+_UNIT_SIZE = {
+    "mm": ("length", 0.001), "cm": ("length", 0.01), "m": ("length", 1.0), "km": ("length", 1000.0),
+    "deg": ("angle", 1.0), "rad": ("angle", 180.0 / math.pi), "s": ("time", 1.0), "m/s": ("speed", 1.0),
+}
+# A coordinate space -> how many of its units span the image width and height (None: the frame size).
+_COORD_SPAN = {"unit": 1.0, "per_mille": 1000.0, "pixels": None}
+REASONING = ("Let me think step by step. I look at what the frames show, relate it to what the "
+             "question asks, and check that the result holds across the frames.")
+
+
+def _in_unit(values: np.ndarray, unit: str | None, target: str | None) -> np.ndarray:
+    if unit is None or target is None or unit == target:
+        return values
+    (d1, s1), (d2, s2) = _UNIT_SIZE[unit], _UNIT_SIZE[target]
+    if d1 != d2:
+        raise ValueError(f"cannot express {unit} in {target}")
+    return values * s1 / s2
+
+
+def _in_coords(xy: np.ndarray, space: str, target: str, frame_size: tuple[float, float] | None) -> np.ndarray:
+    """(..., 2) points from one coordinate space to another; frame_size (width, height) in pixels."""
+    def span(sp: str) -> np.ndarray:
+        if _COORD_SPAN[sp] is not None:
+            return np.array([_COORD_SPAN[sp]] * 2)
+        if frame_size is None:
+            raise ValueError("pixel coordinates need the size of the frames shown")
+        return np.asarray(frame_size, dtype=np.float64)
+
+    return xy / span(space) * span(target)
+
+
+def _num(v: float) -> str:
+    return f"{float(v):.6g}"
+
+
+def _answer_value(item: BenchItem, form, frame_size: tuple[float, float] | None) -> str:
+    """The ground truth of `item` as the text of the value `form` asks for."""
+    fmt = item.answer_format
+    if fmt in ("mc", "yesno", "free"):
+        return item.answer
+    if fmt in ("number", "scalar"):
+        return _num(_in_unit(np.array(float(item.answer)), item.meta.get("unit"), form.unit))
+    if fmt == "vector":
+        v = _in_unit(np.asarray(json.loads(item.answer), dtype=np.float64), item.meta.get("unit"), form.unit)
+        return "[" + ", ".join(_num(x) for x in v) + "]"
+    if fmt == "coord":
+        xy = _in_coords(np.asarray(json.loads(item.answer), dtype=np.float64), item.meta["coords"], form.coords, frame_size)
+        return "[" + ", ".join(_num(x) for x in xy) + "]"
+    if fmt == "track":
+        out = []
+        for p in item.meta["track"]:  # frames named as the question names them
+            xy = _in_coords(np.array([float(p["x"]), float(p["y"])]), item.meta["coords"], form.coords, frame_size)
+            visible = bool(p["visible"])
+            out.append({"frame": int(p["frame"]), "x": float(_num(xy[0])) if visible else None,
+                        "y": float(_num(xy[1])) if visible else None, "visible": visible})
+        return json.dumps(out)
+    raise ValueError(f"item {item.id!r}: unknown answer_format {fmt!r}")
+
+
+def obedient_reply(item: BenchItem, form, frame_size: tuple[float, float] | None = None) -> str:
+    """The reply that does exactly what `form` (an AnswerForm) asks, with the ground truth of `item`.
+
+    frame_size: (width, height) in pixels of the frames shown, needed only when the form asks for
+    pixel coordinates.
+    """
+    value = _answer_value(item, form, frame_size)
+    lead = REASONING + "\n" if form.mode == "cot" else ""
+    if form.place == "alone":
+        return value
+    if form.place == "final_line":
+        from qa4d.bench.benchmarks.base import FINAL_LINE
+
+        return f"{lead}{FINAL_LINE}{value}"
+    if form.place == "backticks":
+        return f"{lead}`{value}`"
+    if form.place == "json":
+        return f"{lead}{value}"
+    raise ValueError(f"unknown answer place {form.place!r}")
+
+
+@register_model("obedient")
+class ObedientModel(Model):
+    """Knows the truth and answers in exactly the form the prompt's instruction asks for."""
+
+    needs_images = False
+
+    def __init__(self, benchmark=None):
+        self._benchmarks: dict[str, Any] = {}
+        if benchmark is not None:
+            self._benchmarks[benchmark.name] = benchmark
+
+    def _benchmark(self, item: BenchItem):
+        if item.benchmark not in self._benchmarks:
+            from qa4d.bench.registry import get_benchmark
+
+            try:
+                self._benchmarks[item.benchmark] = get_benchmark(item.benchmark)()
+            except KeyError as e:
+                raise ModelError(f"item {item.id}: {e.args[0]}") from None
+        return self._benchmarks[item.benchmark]
+
+    def form_in(self, prompt: str, item: BenchItem):
+        """The AnswerForm whose instruction the prompt shows (the longest one, if several do)."""
+        from qa4d.bench.benchmarks.base import PROMPT_MODES
+
+        bench = self._benchmark(item)
+        shown = [f for f in (bench.answer_form(item, m) for m in PROMPT_MODES) if f.instruction in prompt]
+        if not shown:
+            raise ModelError(f"item {item.id}: the prompt shows none of the {item.benchmark} answer instructions")
+        return max(shown, key=lambda f: len(f.instruction))
+
+    def generate(self, prompt: str, images: Sequence[ImageLike], item: BenchItem) -> str:
+        form = self.form_in(prompt, item)
+        frame_size = None
+        if form.coords == "pixels":
+            frame_size = self._frame_size(images, item)
+        return obedient_reply(item, form, frame_size)
+
+    def _frame_size(self, images: Sequence[ImageLike], item: BenchItem) -> tuple[float, float]:
+        from PIL import Image
+
+        src = images[-1] if images else None
+        if src is None:
+            paths = self._benchmark(item).media_paths(item, None)
+            src = paths[0] if paths else None
+        if src is None:
+            raise ModelError(f"item {item.id}: pixel coordinates asked, but no frame to measure")
+        if hasattr(src, "size"):
+            return float(src.size[0]), float(src.size[1])
+        with Image.open(src) as im:
+            return float(im.size[0]), float(im.size[1])
