@@ -132,6 +132,7 @@ def test_cli_reports_bad_scene_and_goes_on(toy_scene_dir, capsys):
     root = toy_scene_dir.parent
     for name in ("b_bad", "c_good"):
         shutil.copytree(toy_scene_dir, root / name)
+        edit_meta(root / name, lambda m, name=name: m.update(scene_id=name))
     edit_arrays(root / "b_bad", _neg_depth)
     (root / "d_broken").mkdir()  # no scene.json at all
     code = main(["validate", str(root)])
