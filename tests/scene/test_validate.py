@@ -125,7 +125,7 @@ def test_missing_and_corrupt_frames(toy_scene_dir):
 def test_corrupt_npz_is_reported_not_raised(toy_scene_dir):
     (toy_scene_dir / "arrays.npz").write_bytes(b"garbage")
     [problem] = validate_scene(toy_scene_dir)
-    assert problem.field == "arrays.npz" and "unreadable" in problem.message
+    assert problem.field == "arrays.npz" and "not an .npz (zip) archive" in problem.message
 
 
 def test_cli_reports_bad_scene_and_goes_on(toy_scene_dir, capsys):

@@ -12,6 +12,7 @@ import json
 import math
 import re
 import sys
+import zipfile
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -84,17 +85,17 @@ def check_scene(scene_dir: str | Path, check_frames: bool = True) -> SceneReport
             stage = "frames"
             _check_frames(scene_dir, meta, bad)
     except Exception as e:  # noqa: BLE001  (whatever is broken, the scene is reported, not fatal)
-        bad(stage, f"cannot be checked ({type(e).__name__}: {e})")
+        bad(stage, f"cannot be checked ({_describe(e)})")
     return report
 
 
 def scene_dirs(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
-    """Scene directories named by `paths` (each itself a scene, or a parent whose non-hidden
-    sub-directories are all taken as scenes: a broken one is still reported), and the paths
-    that hold none."""
+    """Scene directories named by `paths` (each itself a scene, when it holds scene.json or
+    arrays.npz, or else a parent whose non-hidden sub-directories are all taken as scenes: a broken
+    one is still reported), and the paths that hold none."""
     scenes, empty = [], []
     for p in map(Path, paths):
-        if (p / META_FILE).exists() or not p.is_dir():
+        if (p / META_FILE).exists() or (p / ARRAYS_FILE).exists() or not p.is_dir():
             scenes.append(p)
             continue
         found = sorted(c for c in p.iterdir() if c.is_dir() and not c.name.startswith("."))
@@ -251,15 +252,31 @@ def _load_arrays(scene_dir: Path, bad) -> dict[str, np.ndarray] | None:
     if not path.is_file():
         bad(ARRAYS_FILE, "is not a file")
         return None
+    if not zipfile.is_zipfile(path):
+        bad(ARRAYS_FILE, "is not an .npz (zip) archive" + (" (empty file)" if path.stat().st_size == 0 else ""))
+        return None
+    arrays: dict[str, np.ndarray] = {}
+    name = None
     try:
         with np.load(path, allow_pickle=False) as npz:
-            if not hasattr(npz, "files"):
-                bad(ARRAYS_FILE, "is a single .npy array, not an .npz archive")
-                return None
-            return {k: npz[k] for k in npz.files}
+            for name in npz.files:
+                arr = npz[name]
+                if not isinstance(arr, np.ndarray):
+                    bad(ARRAYS_FILE, f"member {name!r} is not a NumPy .npy array")
+                    return None
+                arrays[name] = arr
     except Exception as e:  # noqa: BLE001  (zip, zlib, npy header errors all mean: unreadable)
-        bad(ARRAYS_FILE, f"unreadable ({type(e).__name__}: {e})")
+        where = f"array {name!r} " if name is not None else ""
+        bad(ARRAYS_FILE, f"{where}unreadable ({_describe(e)})")
         return None
+    return arrays
+
+
+def _describe(e: BaseException) -> str:
+    """'zlib.error: ...', 'ValueError: ...': an exception as a reader would want to see it."""
+    mod = type(e).__module__
+    name = type(e).__name__ if mod == "builtins" else f"{mod}.{type(e).__name__}"
+    return f"{name}: {e}"
 
 
 def _check_arrays(meta: dict, arrays: dict[str, np.ndarray], bad) -> None:
@@ -374,8 +391,11 @@ def _check_frames(scene_dir: Path, meta: dict, bad) -> None:
         except ValueError as e:
             bad(where, f"must be a relative path inside the scene: {e}")
             continue
-        if not path.is_file():
+        if not path.exists():
             bad(where, f"file {rel} is missing")
+            continue
+        if not path.is_file():
+            bad(where, f"{rel} is not a file")
             continue
         if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
             bad(where, f"{rel} must be PNG or JPEG")
@@ -391,4 +411,4 @@ def _check_frames(scene_dir: Path, meta: dict, bad) -> None:
                     continue
                 im.load()
         except Exception as e:  # noqa: BLE001  (PIL raises OSError, SyntaxError, ValueError, ...)
-            bad(where, f"{rel} is not a readable image ({type(e).__name__}: {e})")
+            bad(where, f"{rel} is not a readable image ({_describe(e)})")
