@@ -82,3 +82,13 @@ def test_duplicate_scene_ids_are_a_problem_of_each_scene(toy_scene_dir, tmp_path
     assert code == 1
     assert any(x.startswith(f"{root / 'toy'}: scene_id: 'toy' is also the scene_id of {root / 'toy_copy'}") for x in out)
     assert any(x.startswith(f"{root / 'toy_copy'}: scene_id: 'toy' is also the scene_id of {root / 'toy'}") for x in out)
+
+
+def test_no_frames_still_refuses_paths_outside_the_scene(toy_scene_dir, capsys):
+    (toy_scene_dir / "frames/000001.png").unlink()  # not looked at with --no-frames
+    meta = read_meta(toy_scene_dir)
+    meta["frames"][2] = "../elsewhere.png"
+    write_meta(toy_scene_dir, meta)
+    assert main(["validate", "--no-frames", str(toy_scene_dir)]) == 1
+    out = capsys.readouterr().out
+    assert ": frames[2]: " in out and "frames[1]" not in out

@@ -18,7 +18,7 @@ from qa4d.scene.validate import check_scenes, scene_dirs
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="SCENE_DIR", type=Path)
-    parser.add_argument("--no-frames", action="store_true", help="skip checking the frame image files")
+    parser.add_argument("--no-frames", action="store_true", help="skip reading the frame image files (their paths are still checked)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print problems only, no summary")
 
 

@@ -81,9 +81,8 @@ def check_scene(scene_dir: str | Path, check_frames: bool = True) -> SceneReport
         if arrays is None:
             return report
         _check_arrays(meta, arrays, bad)
-        if check_frames:
-            stage = "frames"
-            _check_frames(scene_dir, meta, bad)
+        stage = "frames"
+        _check_frames(scene_dir, meta, bad, decode=check_frames)
     except Exception as e:  # noqa: BLE001  (whatever is broken, the scene is reported, not fatal)
         bad(stage, f"cannot be checked ({_describe(e)})")
     return report
@@ -381,7 +380,9 @@ def _check_poses(poses: np.ndarray, name: str, bad, allow_nan: bool) -> None:
 # -- frames ------------------------------------------------------------------------
 
 
-def _check_frames(scene_dir: Path, meta: dict, bad) -> None:
+def _check_frames(scene_dir: Path, meta: dict, bad, decode: bool = True) -> None:
+    """Frame entries stay inside the scene (always checked: it costs nothing); with `decode`, each
+    file exists, is a PNG or JPEG of the scene's size and decodes in full."""
     from PIL import Image
 
     for t, rel in enumerate(meta["frames"]):
@@ -390,6 +391,8 @@ def _check_frames(scene_dir: Path, meta: dict, bad) -> None:
             path = resolve_inside(scene_dir, rel)
         except ValueError as e:
             bad(where, f"must be a relative path inside the scene: {e}")
+            continue
+        if not decode:
             continue
         if not path.exists():
             bad(where, f"file {rel} is missing")
