@@ -134,7 +134,7 @@ add("world_up_bool_entry", "world_up", edit_meta(lambda m: m.update(world_up=[Fa
 
 for _name, _sid in [("empty", ""), ("slash", "a/b"), ("dot", "."), ("dotdot", ".."), ("parent", "../x"),
                     ("absolute", "/tmp/x"), ("backslash", "a\\b"), ("space", "my scene"),
-                    ("hidden", ".scene"), ("non_ascii", "sc\u00e8ne"), ("newline", "a\nb"),
+                    ("hidden", ".scene"), ("non_ascii", "sc\u00e8ne"), ("newline", "a\nb"), ("trailing_newline", "abc\n"),
                     ("too_long", "a" * 300)]:
     add(f"scene_id_{_name}", "scene_id", edit_meta(lambda m, s=_sid: m.update(scene_id=s)))
 add("source_empty", "source", edit_meta(lambda m: m.update(source="")))

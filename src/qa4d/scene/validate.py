@@ -38,7 +38,7 @@ class Problem:
 
 
 # A scene id names files and directories of a dataset (media/<scene_id>/...): a plain name only.
-SCENE_ID_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9])?$")
+SCENE_ID_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9])?")
 
 
 @dataclass
@@ -181,7 +181,7 @@ def _check_meta(scene_dir: Path, bad) -> dict | None:
     if not ok:
         return None
     sid = meta["scene_id"]
-    if not SCENE_ID_RE.match(sid):
+    if not SCENE_ID_RE.fullmatch(sid):
         bad("scene_id", f"must be a plain name (letters, digits, '.', '_', '-'; starting and ending with a "
                         f"letter or digit; at most 200 characters), got {sid!r}")
     if not meta["source"]:
