@@ -103,6 +103,16 @@ add("meta_not_utf8", "scene.json", _latin1_caption)
 add("meta_invalid_json", "scene.json", lambda d: (d / "scene.json").write_text("{\"format\": "))
 add("meta_not_object", "scene.json", lambda d: write_meta(d, [read_meta(d)]))
 add("meta_is_directory", "scene.json", lambda d: ((d / "scene.json").unlink(), (d / "scene.json").mkdir()))
+def _link_out(name: str) -> Callable[[Path], None]:
+    """The scene's own file moved beside the scene directory and linked back in."""
+    def breaker(d: Path) -> None:
+        target = d.parent / f"{d.name}_{name}"
+        shutil.move(str(d / name), str(target))
+        os.symlink(target, d / name)
+    return breaker
+
+
+add("meta_symlink_outside", "scene.json", _link_out("scene.json"))
 add("format_wrong", "format", edit_meta(lambda m: m.update(format="qa4d.scene/2")))
 add("format_missing", "format", edit_meta(lambda m: m.pop("format")))
 
@@ -217,6 +227,7 @@ add("npz_is_npy", "arrays.npz", _npz_is_npy)
 add("npz_pickled_object", "arrays.npz", _npz_pickled)
 add("npz_corrupt_member", "arrays.npz", _npz_corrupt_member)
 add("npz_member_not_npy", "arrays.npz", _npz_member_not_npy)
+add("npz_symlink_outside", "arrays.npz", _link_out("arrays.npz"))
 add("npz_is_directory", "arrays.npz", lambda d: ((d / "arrays.npz").unlink(), (d / "arrays.npz").mkdir()))
 
 # -- arrays.npz: each array -----------------------------------------------------------------

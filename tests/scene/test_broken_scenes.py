@@ -92,3 +92,16 @@ def test_no_frames_still_refuses_paths_outside_the_scene(toy_scene_dir, capsys):
     assert main(["validate", "--no-frames", str(toy_scene_dir)]) == 1
     out = capsys.readouterr().out
     assert ": frames[2]: " in out and "frames[1]" not in out
+
+
+def test_parallel_check_reports_the_same_problems_in_the_same_order(toy_scene_dir, tmp_path, capsys):
+    from tests.scene.broken_scenes import KINDS as kinds
+
+    root = tmp_path / "many"
+    for kind in kinds[::7]:
+        make_broken(toy_scene_dir, root / kind.id, kind)
+    assert main(["validate", "-q", str(root)]) == 1
+    serial = capsys.readouterr().out
+    assert main(["validate", "-q", "--workers", "2", str(root)]) == 1
+    assert capsys.readouterr().out == serial
+    assert len({line.split(":")[0] for line in serial.splitlines()}) == len(kinds[::7])

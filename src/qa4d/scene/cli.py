@@ -19,6 +19,7 @@ from qa4d.scene.validate import check_scenes, scene_dirs
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="SCENE_DIR", type=Path)
     parser.add_argument("--no-frames", action="store_true", help="skip reading the frame image files (their paths are still checked)")
+    parser.add_argument("--workers", type=int, default=1, help="processes checking scenes in parallel (1)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print problems only, no summary")
 
 
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     for p in empty:
         print(f"{p}: no scene here (no {META_FILE} and no sub-directories)", file=sys.stderr)
     # each scene on its own, then across them (a scene_id used twice is a problem of both)
-    reports = check_scenes(scenes, check_frames=not args.no_frames)
+    reports = check_scenes(scenes, check_frames=not args.no_frames, workers=max(1, args.workers))
     n_bad = 0
     for r in reports:
         if r.problems:

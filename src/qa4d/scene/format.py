@@ -197,6 +197,10 @@ class Scene:
         if self._npz is None:
             path = self.root / ARRAYS_FILE
             try:
+                resolve_inside(self.root, ARRAYS_FILE)
+            except ValueError as e:
+                raise SceneError(f"{path}: {e}") from None
+            try:
                 npz = np.load(path, allow_pickle=False)
             except Exception as e:  # noqa: BLE001  (zip, zlib, EOF, npy header errors: all unreadable)
                 raise SceneError(f"{path}: cannot read ({type(e).__name__}: {e})") from e
@@ -259,6 +263,10 @@ class Scene:
 
 def read_meta(scene_dir: str | os.PathLike[str]) -> SceneMeta:
     path = Path(scene_dir) / META_FILE
+    try:
+        resolve_inside(scene_dir, META_FILE)
+    except ValueError as e:
+        raise SceneError(f"{path}: {e}") from None
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:

@@ -154,6 +154,11 @@ def _check_meta(scene_dir: Path, bad) -> dict | None:
         bad("(directory)", "not a directory")
         return None
     try:
+        resolve_inside(scene_dir, META_FILE)
+    except ValueError as e:
+        bad(META_FILE, f"must be a file of the scene directory: {e}")
+        return None
+    try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         bad(META_FILE, "missing")
@@ -245,6 +250,11 @@ def _is_vector3(v) -> bool:
 
 def _load_arrays(scene_dir: Path, bad) -> dict[str, np.ndarray] | None:
     path = scene_dir / ARRAYS_FILE
+    try:
+        resolve_inside(scene_dir, ARRAYS_FILE)
+    except ValueError as e:
+        bad(ARRAYS_FILE, f"must be a file of the scene directory: {e}")
+        return None
     if not path.exists():
         bad(ARRAYS_FILE, "missing")
         return None
