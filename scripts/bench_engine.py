@@ -3,6 +3,7 @@
 
 Runs `qa4d generate` in one process (one core) on a scene directory (or on scenes it simulates
 first) and times its parts:
+  - check:      validating every scene first (the checks of `qa4d validate`, frames decoded in full);
   - candidates: phase 1 (sampling, geometry, labels, references), all tasks;
   - wording:    phase 2 rendering of questions/answers (text only);
   - media:      writing the JPEG images: frames shared per scene, and per-sample frames with
@@ -51,7 +52,7 @@ def main() -> None:
         qa4d_main(["simulate", "--out", str(scenes), "--scenes", str(args.sim_scenes), "--frames", str(args.frames),
                    "--size", str(args.size), "--seed", str(args.seed)])
 
-    timing = {"phase1": 0.0, "render": 0.0, "shared": 0.0, "prompt": 0.0}
+    timing = {"check": 0.0, "phase1": 0.0, "render": 0.0, "shared": 0.0, "prompt": 0.0}
     counts = {"shared": 0, "prompt": 0}
     real_phase1, real_render = gen._phase1, gen._render
     real_shared, real_prompt = writer.MediaWriter.shared_frame, writer.MediaWriter.prompted_frame
@@ -67,6 +68,7 @@ def main() -> None:
                     counts[key] += 1
         return wrapper
 
+    gen.check_scenes = timed("check", gen.check_scenes)
     gen._phase1 = timed("phase1", real_phase1)
     gen._render = timed("render", real_render)
     writer.MediaWriter.shared_frame = timed("shared", real_shared)
@@ -113,7 +115,8 @@ def main() -> None:
     print(f"scenes: {len(dirs)} ({scenes}), samples: {n} ({n_img} with their own prompt images), "
           f"images: {n_shared_files} shared frames + {n_prompt_files} prompt images")
     print(f"wall {wall:.2f} s, cpu {total_cpu:.2f} s in one process")
-    print(f"  candidates (phase 1) {timing['phase1']:.2f} s cpu, wording {timing['render']:.2f} s, "
+    print(f"  scene check {timing['check']:.2f} s cpu ({timing['check'] / total_cpu:.0%} of the run), "
+          f"candidates (phase 1) {timing['phase1']:.2f} s cpu, wording {timing['render']:.2f} s, "
           f"shared frames {timing['shared']:.2f} s, prompt images {timing['prompt']:.2f} s")
     print(f"text-only samples:         {text_rate:8.1f} QA pairs / s / core")
     print(f"samples writing images:    {img_rate:8.1f} QA pairs / s / core  "

@@ -99,3 +99,29 @@ def remove_stale_temporaries(root: str | os.PathLike[str]) -> int:
             p.unlink(missing_ok=True)
             n += 1
     return n
+
+
+def resolve_inside(root: str | os.PathLike[str], rel: Any) -> Path:
+    """`root / rel` after checking that it stays inside `root`; raises ValueError otherwise.
+
+    `rel` must be a non-empty relative path (str or PathLike) without `..` components, and the
+    joined path, with every symlink resolved, must be `root` itself or lie below it (so a symlink
+    inside the root that points elsewhere is refused too). Every verb that reads a path named in a
+    data file (scene frames, dataset media, prefix images) goes through this one check. The
+    returned path is the plain join `root / rel` (symlinks not expanded), for messages.
+    """
+    if not isinstance(rel, (str, os.PathLike)):
+        raise ValueError(f"path must be a string, got {type(rel).__name__} {rel!r}")
+    text = os.fspath(rel)
+    if not isinstance(text, str) or not text or "\x00" in text:
+        raise ValueError(f"path must be a non-empty string, got {text!r}")
+    p = Path(text)
+    if p.is_absolute():
+        raise ValueError(f"path {text!r} is absolute; it must be relative to {root}")
+    if ".." in p.parts:
+        raise ValueError(f"path {text!r} goes up with '..'; it must stay inside {root}")
+    base = Path(root).resolve()
+    full = (base / p).resolve()
+    if full != base and base not in full.parents:
+        raise ValueError(f"path {text!r} leads outside {root} (to {full}, through a symlink)")
+    return Path(root) / p

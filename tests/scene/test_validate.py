@@ -125,13 +125,14 @@ def test_missing_and_corrupt_frames(toy_scene_dir):
 def test_corrupt_npz_is_reported_not_raised(toy_scene_dir):
     (toy_scene_dir / "arrays.npz").write_bytes(b"garbage")
     [problem] = validate_scene(toy_scene_dir)
-    assert problem.field == "arrays.npz" and "unreadable" in problem.message
+    assert problem.field == "arrays.npz" and "not an .npz (zip) archive" in problem.message
 
 
 def test_cli_reports_bad_scene_and_goes_on(toy_scene_dir, capsys):
     root = toy_scene_dir.parent
     for name in ("b_bad", "c_good"):
         shutil.copytree(toy_scene_dir, root / name)
+        edit_meta(root / name, lambda m, name=name: m.update(scene_id=name))
     edit_arrays(root / "b_bad", _neg_depth)
     (root / "d_broken").mkdir()  # no scene.json at all
     code = main(["validate", str(root)])

@@ -38,10 +38,16 @@ def doc_to_visual(doc: dict) -> list:
     """The sample's frames as RGB PIL images, in the order the model sees them."""
     from PIL import Image
 
+    from qa4d._io import resolve_inside
+
     root = _media_root()
     out = []
-    for rel in doc["media"]:
-        with Image.open(root / rel) as im:
+    for i, rel in enumerate(doc["media"]):
+        try:
+            path = resolve_inside(root, rel)
+        except ValueError as e:
+            raise ValueError(f"record {doc.get('id')!r}: media[{i}]: {e}") from None
+        with Image.open(path) as im:
             out.append(im.convert("RGB"))
     return out
 

@@ -5,6 +5,9 @@
   ffmpeg), restricted to the item's time window `meta["time_start"]`..`meta["time_end"]`
   (seconds) when present, as STI-Bench specifies.
 
+Media entries are relative to the media root and must stay inside it (no absolute path, no `..`,
+no symlink leading out): one that does not is an error of that item (MediaError), never read.
+
 An item's `prefix_images` (R4D-Bench's Set-of-Marks image) are shown before the sampled frames,
 all of them and in order (`load_prefix_images`); they are never subsampled.
 
@@ -21,6 +24,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from qa4d._io import resolve_inside
 from qa4d.bench.types import BenchItem
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
@@ -51,32 +55,41 @@ def uniform_indices(count: int, n: int | None) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, count - 1, n)).astype(np.int64))
 
 
-def _resolve(entries: Sequence[str], media_root: str | Path | None) -> list[Path]:
-    root = Path(media_root) if media_root is not None else None
+def resolve_media(item: BenchItem, entries: Sequence[str], media_root: str | Path | None, what: str = "media") -> list[Path]:
+    """`entries` of `item` as paths. With a `media_root`, each must stay inside it (relative, no
+    `..`, no symlink leading out: qa4d._io.resolve_inside); one that does not raises MediaError
+    naming the item and the entry. Without a root, entries are taken as written."""
+    if media_root is None:
+        return [Path(m) for m in entries]
     out = []
-    for m in entries:
-        p = Path(m)
-        if not p.is_absolute() and root is not None:
-            p = root / p
-        out.append(p)
+    for i, m in enumerate(entries):
+        try:
+            out.append(resolve_inside(media_root, m))
+        except ValueError as e:
+            raise MediaError(f"item {item.id}: {what}[{i}]: {e}") from None
     return out
 
 
 def media_paths(item: BenchItem, media_root: str | Path | None) -> list[Path]:
-    """The item's media as paths (relative entries joined to `media_root`)."""
-    return _resolve(item.media, media_root)
+    """The item's media as paths inside `media_root` (MediaError for one outside it)."""
+    return resolve_media(item, item.media, media_root, "media")
 
 
 def prefix_paths(item: BenchItem, media_root: str | Path | None) -> list[Path]:
-    """The item's prefix images as paths (relative entries joined to `media_root`)."""
-    return _resolve(item.prefix_images, media_root)
+    """The item's prefix images as paths inside `media_root` (MediaError for one outside it)."""
+    return resolve_media(item, item.prefix_images, media_root, "prefix_images")
 
 
 def missing_media(items: Sequence[BenchItem], media_root: str | Path | None) -> list[str]:
-    """One message per missing media file, naming the item: `item ID: PATH does not exist`."""
+    """One message per missing or out-of-root media file, naming the item."""
     problems = []
     for item in items:
-        for p in prefix_paths(item, media_root) + media_paths(item, media_root):
+        try:
+            paths = prefix_paths(item, media_root) + media_paths(item, media_root)
+        except MediaError as e:
+            problems.append(str(e))
+            continue
+        for p in paths:
             if not p.is_file():
                 problems.append(f"item {item.id}: {p} does not exist")
     return problems

@@ -32,6 +32,8 @@ import jsonschema
 import numpy as np
 from tqdm import tqdm
 
+from qa4d._io import resolve_inside
+
 SCHEMA_PATH = Path(__file__).with_name("sample.schema.json")
 SPLITS = ("train", "bench")
 Z99 = 2.58
@@ -251,6 +253,14 @@ def position_check(records: list[dict[str, Any]], tol_points: float) -> dict[str
             "limit": round(lim, 4), "ok": dev <= lim + 1e-12}
 
 
+def _media_file(dataset: Path, rel: str) -> bool:
+    """True when `rel` names a file inside the dataset (a path leading outside it counts as missing)."""
+    try:
+        return resolve_inside(dataset, rel).is_file()
+    except ValueError:
+        return False
+
+
 def audit(dataset: Path, scenes: Path | None = None, tol_points: float = 5.0) -> dict[str, Any]:
     from qa4d.engine.labels import load_thresholds
     from qa4d.engine.registry import get_task
@@ -284,7 +294,7 @@ def audit(dataset: Path, scenes: Path | None = None, tol_points: float = 5.0) ->
             if errs:
                 schema_errors.append({"split": s, "id": r.get("id"), "error": f"{'.'.join(map(str, errs[0].absolute_path)) or '(record)'}: {errs[0].message}"})
                 continue
-            missing = [m for m in r["media"] if not (dataset / m).is_file()]
+            missing = [m for m in r["media"] if not _media_file(dataset, m)]
             if missing:
                 disagreements.append({"split": s, "id": r["id"], "task": r["task"], "problems": [f"missing media {missing[0]}"]})
             by_scene[r["scene_id"]].append((s, r))

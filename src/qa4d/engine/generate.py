@@ -39,7 +39,8 @@ from qa4d.engine.writer import (
     write_json,
     write_samples,
 )
-from qa4d.scene.format import SceneError, iter_scene_dirs, load_scene, read_meta
+from qa4d.scene.format import SceneError, load_scene, read_meta
+from qa4d.scene.validate import check_scenes, scene_dirs
 
 DATASET_FORMAT = "qa4d.dataset/1"
 
@@ -52,8 +53,31 @@ class GenerateError(RuntimeError):
 class Summary:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)      # split -> task -> n
     skips: dict[str, dict[str, int]] = field(default_factory=dict)       # task -> reason -> n
-    broken: list[dict[str, str]] = field(default_factory=list)
+    broken: list[dict[str, Any]] = field(default_factory=list)
+    scene_skips: dict[str, int] = field(default_factory=dict)            # reason -> scenes skipped
     by_source: dict[str, dict[str, Any]] = field(default_factory=dict)   # source -> scenes, counts, skips
+
+
+def _valid_scenes(scenes_root: Path, summary: Summary, workers: int, log: Callable[[str], None]) -> dict[str, Path]:
+    """{scene_id: directory} of the scenes under `scenes_root` that pass `qa4d validate`'s checks
+    (each scene, then ids used twice: both scenes are skipped). Every other scene is recorded in
+    `summary.broken` with its problems, counted in `summary.scene_skips`, and logged."""
+    found, _ = scene_dirs([scenes_root])
+    valid: dict[str, Path] = {}
+    reasons: Counter = Counter()
+    for r in check_scenes(found, check_frames=True, workers=workers, desc="check scenes"):
+        if r.ok and r.scene_id is not None:
+            valid[r.scene_id] = r.path
+            continue
+        first = r.problems[0]
+        more = f" (and {len(r.problems) - 1} more)" if len(r.problems) > 1 else ""
+        summary.broken.append({"scene": str(r.path), "scene_id": r.scene_id,
+                               "error": f"{first.field}: {first.message}{more}",
+                               "problems": [f"{p.field}: {p.message}" for p in r.problems]})
+        reasons[f"invalid {first.field}"] += 1
+        log(f"{r.path}: skipped, {first.field}: {first.message}{more}")
+    summary.scene_skips = dict(sorted(reasons.items()))
+    return valid
 
 
 def fingerprint(cfg: GenerateConfig, task_names: list[str]) -> str:
@@ -106,8 +130,8 @@ def _phase1(job: tuple[str, str, dict[str, Any], str]) -> tuple[str, str | None]
     try:
         scene = load_scene(scene_dir)
         result.update(scene_candidates(scene, cfg, tasks))
-    except (SceneError, OSError, ValueError, KeyError, IndexError) as e:
-        # a broken scene (bad arrays, missing frames): reported, never fatal for the run
+    except Exception as e:  # noqa: BLE001
+        # a scene that passed validation but still cannot be used: reported, never fatal for the run
         result["error"] = f"{type(e).__name__}: {e}"
         result["candidates"], result["skips"] = {}, {}
     finally:
@@ -190,22 +214,12 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
     fp = fingerprint(cfg, task_names)
     summary = Summary()
 
-    # inventory: scene ids decide the split, so read every scene.json first
-    dirs: dict[str, Path] = {}
-    for d in iter_scene_dirs(scenes_root):
-        try:
-            sid = read_meta(d).scene_id
-        except SceneError as e:
-            summary.broken.append({"scene": str(d), "error": str(e)})
-            log(f"{d}: skipped, {e}")
-            continue
-        if sid in dirs:
-            summary.broken.append({"scene": str(d), "error": f"duplicate scene_id {sid!r} (also {dirs[sid]})"})
-            log(f"{d}: skipped, duplicate scene_id {sid!r}")
-            continue
-        dirs[sid] = d
+    # inventory: every scene is validated (the checks of `qa4d validate`) before it can become
+    # data; scene ids decide the split, so an invalid scene never shifts the good ones' output
+    dirs = _valid_scenes(scenes_root, summary, max(1, int(cfg.workers)), log)
     if not dirs:
-        raise GenerateError(f"--scenes {scenes_root}: no readable scene (a scene directory holds scene.json)")
+        raise GenerateError(f"--scenes {scenes_root}: no valid scene (a scene directory holds scene.json; "
+                            "`qa4d validate` lists the problems)")
     split = split_scenes(list(dirs), cfg.seed, cfg.bench_fraction)
 
     run_file = out / WORK_DIR / "run.json"
@@ -243,7 +257,8 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
     for sid in sorted(dirs):
         data = json.loads(candidates_path(out, sid).read_text())
         if data.get("error"):
-            summary.broken.append({"scene": str(dirs[sid]), "error": data["error"]})
+            summary.broken.append({"scene": str(dirs[sid]), "scene_id": sid, "error": data["error"]})
+            summary.scene_skips["error while sampling"] = summary.scene_skips.get("error while sampling", 0) + 1
             continue
         metas[sid] = read_meta(dirs[sid])
         per_source = source_skips.setdefault(metas[sid].source, {t: Counter() for t in task_names})
@@ -314,6 +329,7 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
                         for t in task_names} for s in SPLITS},
         "skips": summary.skips,
         "by_source": summary.by_source,
+        "scene_skips": summary.scene_skips,
         "broken_scenes": summary.broken,
         "thresholds": {src: _thresholds(src, cfg).to_dict() for src in sorted({m.source for m in metas.values()})},
     }

@@ -31,6 +31,7 @@ from typing import Any, Mapping
 
 from tqdm import tqdm
 
+from qa4d._io import resolve_inside
 from qa4d.export.formats import ExportContext, ExportError, Exporter, available_formats, get_exporter
 from qa4d.export.records import SPLITS, DatasetError, RecordError, iter_samples, iter_splits
 
@@ -60,7 +61,10 @@ class MediaPlacer:
     def __call__(self, record_id: str, rel: str) -> str:
         if rel in self._done:
             return self._done[rel]
-        src = self.root / rel
+        try:
+            src = resolve_inside(self.root, rel)
+        except ValueError as e:
+            raise ExportError(f"record {record_id!r}: media {e}") from None
         if not src.is_file():
             raise ExportError(f"record {record_id!r}: media file {src} does not exist")
         if self.mode == "absolute":

@@ -27,6 +27,7 @@ from urllib.parse import quote
 from PIL import Image
 from tqdm import tqdm
 
+from qa4d._io import resolve_inside
 from qa4d.export.card import label_text
 from qa4d.export.records import (
     SPLITS,
@@ -77,9 +78,14 @@ def sample_view(record: Mapping[str, Any], split: str, dataset: Path, out_dir: P
     """The data one gallery card shows; image sizes are read from the files (header only)."""
     frames = []
     for rel, fr, t in zip(record["media"], record["frame_indices"], record["timestamps"]):
-        path = dataset / rel
         w = h = 0
         missing = None
+        try:
+            path = resolve_inside(dataset, rel)
+        except ValueError as exc:  # never read, never linked from the gallery
+            problems.append(f"record {record['id']!r}: media {exc}")
+            frames.append({"src": "", "frame": fr, "t": t, "w": 0, "h": 0, "missing": str(rel)})
+            continue
         try:
             with Image.open(path) as im:
                 w, h = im.size

@@ -24,6 +24,8 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
+from qa4d._io import resolve_inside
+
 FORMAT = "qa4d.scene/1"
 META_FILE = "scene.json"
 ARRAYS_FILE = "arrays.npz"
@@ -118,6 +120,10 @@ class SceneMeta:
         for key in ("scene_id", "source", "fps", "width", "height", "num_frames", "world_up", "frames", "objects"):
             if key not in d:
                 raise SceneError(f"{where}: missing field {key!r}")
+        if not isinstance(d["frames"], list) or not all(isinstance(f, str) for f in d["frames"]):
+            raise SceneError(f"{where}: field 'frames' must be a list of strings")
+        if not isinstance(d["objects"], list):
+            raise SceneError(f"{where}: field 'objects' must be a list")
         objects = []
         for i, o in enumerate(d["objects"]):
             try:
@@ -131,7 +137,7 @@ class SceneMeta:
                         rigid=bool(o.get("rigid", True)),
                     )
                 )
-            except (KeyError, TypeError, ValueError) as e:
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
                 raise SceneError(f"{where}: objects[{i}] is malformed ({e!r})") from e
         try:
             return cls(
@@ -200,9 +206,16 @@ class Scene:
         if self._npz is None:
             path = self.root / ARRAYS_FILE
             try:
-                self._npz = np.load(path, allow_pickle=False)
-            except (OSError, ValueError, zipfile.BadZipFile) as e:
-                raise SceneError(f"{path}: cannot read ({e})") from e
+                resolve_inside(self.root, ARRAYS_FILE)
+            except ValueError as e:
+                raise SceneError(f"{path}: {e}") from None
+            try:
+                npz = np.load(path, allow_pickle=False)
+            except Exception as e:  # noqa: BLE001  (zip, zlib, EOF, npy header errors: all unreadable)
+                raise SceneError(f"{path}: cannot read ({type(e).__name__}: {e})") from e
+            if not hasattr(npz, "files"):
+                raise SceneError(f"{path}: a single .npy array, not an .npz archive")
+            self._npz = npz
         return self._npz
 
     def keys(self) -> set[str]:
@@ -217,7 +230,10 @@ class Scene:
         if name not in self._arrays:
             if not self.has(name):
                 raise SceneError(f"{self.root / ARRAYS_FILE}: missing array {name!r}")
-            self._arrays[name] = self._open()[name]
+            try:
+                self._arrays[name] = self._open()[name]
+            except Exception as e:  # noqa: BLE001  (a corrupt member of the archive)
+                raise SceneError(f"{self.root / ARRAYS_FILE}: array {name!r} cannot be read ({type(e).__name__}: {e})") from e
         return self._arrays[name]
 
     def get(self, name: str) -> np.ndarray | None:
@@ -231,7 +247,12 @@ class Scene:
 
     # -- frames ---------------------------------------------------------------
     def frame_path(self, t: int) -> Path:
-        return self.root / self.meta.frames[t]
+        """Path of frame t; a frame entry that leads outside the scene directory (absolute, `..`,
+        or through a symlink) raises SceneError."""
+        try:
+            return resolve_inside(self.root, self.meta.frames[t])
+        except ValueError as e:
+            raise SceneError(f"{self.root / META_FILE}: frames[{t}]: {e}") from None
 
     def frame(self, t: int) -> np.ndarray:
         """RGB frame t as (H, W, 3) uint8."""
@@ -252,9 +273,15 @@ class Scene:
 def read_meta(scene_dir: str | os.PathLike[str]) -> SceneMeta:
     path = Path(scene_dir) / META_FILE
     try:
-        text = path.read_text()
+        resolve_inside(scene_dir, META_FILE)
+    except ValueError as e:
+        raise SceneError(f"{path}: {e}") from None
+    try:
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise SceneError(f"{path}: cannot read ({e.strerror})") from e
+    except UnicodeDecodeError as e:
+        raise SceneError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:

@@ -2,17 +2,24 @@
 
 Each problem names the scene, the field and what is wrong. Checks never raise on bad data:
 a broken scene yields problems, not exceptions, so batch callers can report it and go on.
+`check_scenes` checks a collection (what `qa4d validate` and `qa4d generate` both run): every
+scene on its own, then scene ids that more than one scene uses.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
+import sys
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dc_field
 from pathlib import Path
+from typing import Iterable, Sequence
 
 import numpy as np
 
+from qa4d._io import resolve_inside
 from qa4d.geometry.camera import rigid_error
 from qa4d.scene.format import ARRAY_SPECS, ARRAYS_FILE, FORMAT, META_FILE, REQUIRED_ARRAYS, TRACK_OWNER_UNKNOWN
 
@@ -30,26 +37,113 @@ class Problem:
         return f"{self.scene}: {self.field}: {self.message}"
 
 
+# A scene id names files and directories of a dataset (media/<scene_id>/...): a plain name only.
+SCENE_ID_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9])?")
+
+
+@dataclass
+class SceneReport:
+    """The outcome of checking one scene directory: its id (None when unreadable) and problems."""
+
+    path: Path
+    scene_id: str | None
+    problems: list[Problem] = dc_field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
 def validate_scene(scene_dir: str | Path, check_frames: bool = True) -> list[Problem]:
     """All problems of one scene directory; an empty list means the scene is valid."""
+    return check_scene(scene_dir, check_frames).problems
+
+
+def check_scene(scene_dir: str | Path, check_frames: bool = True) -> SceneReport:
+    """Check one scene directory. Never raises on bad data: an unexpected error while reading or
+    checking becomes a problem too."""
     scene_dir = Path(scene_dir)
     name = str(scene_dir)
-    out: list[Problem] = []
+    report = SceneReport(scene_dir, None)
 
     def bad(field: str, message: str) -> None:
-        out.append(Problem(name, field, message))
+        report.problems.append(Problem(name, field, message))
 
-    meta = _check_meta(scene_dir, bad)
-    if meta is None:
-        return out
-    arrays = _load_arrays(scene_dir, bad)
-    if arrays is None:
-        return out
-    _check_arrays(meta, arrays, bad)
-    _check_partial(meta, arrays, bad)
-    if check_frames:
-        _check_frames(scene_dir, meta, bad)
-    return out
+    stage = META_FILE
+    try:
+        meta = _check_meta(scene_dir, bad)
+        if meta is None:
+            return report
+        if isinstance(meta.get("scene_id"), str):
+            report.scene_id = meta["scene_id"]
+        stage = ARRAYS_FILE
+        arrays = _load_arrays(scene_dir, bad)
+        if arrays is None:
+            return report
+        _check_arrays(meta, arrays, bad)
+        _check_partial(meta, arrays, bad)
+        stage = "frames"
+        _check_frames(scene_dir, meta, bad, decode=check_frames)
+    except Exception as e:  # noqa: BLE001  (whatever is broken, the scene is reported, not fatal)
+        bad(stage, f"cannot be checked ({_describe(e)})")
+    return report
+
+
+def scene_dirs(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+    """Scene directories named by `paths` (each itself a scene, when it holds scene.json or
+    arrays.npz, or else a parent whose non-hidden sub-directories are all taken as scenes: a broken
+    one is still reported), and the paths that hold none."""
+    scenes, empty = [], []
+    for p in map(Path, paths):
+        if (p / META_FILE).exists() or (p / ARRAYS_FILE).exists() or not p.is_dir():
+            scenes.append(p)
+            continue
+        found = sorted(c for c in p.iterdir() if c.is_dir() and not c.name.startswith("."))
+        if found:
+            scenes.extend(found)
+        else:
+            empty.append(p)
+    return scenes, empty
+
+
+def _check_one(job: tuple[str, bool]) -> SceneReport:
+    return check_scene(job[0], job[1])
+
+
+def check_scenes(
+    dirs: Sequence[str | Path], check_frames: bool = True, workers: int = 1, desc: str = "validate"
+) -> list[SceneReport]:
+    """Check each scene of a collection (in `workers` processes), then the collection: a
+    scene_id used by more than one scene is a problem of each of them. Reports in `dirs` order."""
+    from tqdm import tqdm
+
+    jobs = [(str(d), check_frames) for d in dirs]
+    bar = tqdm(total=len(jobs), desc=desc, unit="scene", disable=None, file=sys.stderr)
+    reports: list[SceneReport] = []
+    try:
+        if workers > 1 and len(jobs) > 1:
+            import multiprocessing as mp
+
+            with mp.get_context("fork").Pool(min(workers, len(jobs))) as pool:
+                for r in pool.imap(_check_one, jobs):
+                    reports.append(r)
+                    bar.update(1)
+        else:
+            for job in jobs:
+                reports.append(_check_one(job))
+                bar.update(1)
+    finally:
+        bar.close()
+    by_id: dict[str, list[SceneReport]] = {}
+    for r in reports:
+        if r.scene_id is not None:
+            by_id.setdefault(r.scene_id, []).append(r)
+    for sid, group in by_id.items():
+        if len(group) > 1:
+            for r in group:
+                others = ", ".join(str(o.path) for o in group if o is not r)
+                r.problems.append(Problem(str(r.path), "scene_id", f"{sid!r} is also the scene_id of {others}"))
+    return reports
 
 
 # -- scene.json -------------------------------------------------------------------
@@ -61,7 +155,12 @@ def _check_meta(scene_dir: Path, bad) -> dict | None:
         bad("(directory)", "not a directory")
         return None
     try:
-        meta = json.loads(path.read_text())
+        resolve_inside(scene_dir, META_FILE)
+    except ValueError as e:
+        bad(META_FILE, f"must be a file of the scene directory: {e}")
+        return None
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         bad(META_FILE, "missing")
         return None
@@ -87,8 +186,14 @@ def _check_meta(scene_dir: Path, bad) -> dict | None:
             ok = False
     if not ok:
         return None
-    if meta["fps"] <= 0:
-        bad("fps", f"must be > 0, got {meta['fps']}")
+    sid = meta["scene_id"]
+    if not SCENE_ID_RE.fullmatch(sid):
+        bad("scene_id", f"must be a plain name (letters, digits, '.', '_', '-'; starting and ending with a "
+                        f"letter or digit; at most 200 characters), got {sid!r}")
+    if not meta["source"]:
+        bad("source", "must be a non-empty string")
+    if not math.isfinite(meta["fps"]) or meta["fps"] <= 0:
+        bad("fps", f"must be a finite number > 0, got {meta['fps']}")
     for key in ("width", "height"):
         if meta[key] <= 0:
             bad(key, f"must be > 0, got {meta[key]}")
@@ -96,9 +201,13 @@ def _check_meta(scene_dir: Path, bad) -> dict | None:
         bad("num_frames", f"is {meta['num_frames']} but 'frames' lists {len(meta['frames'])} files")
     if meta["num_frames"] < 1:
         bad("num_frames", "must be >= 1")
+    if "extra" in meta and not isinstance(meta["extra"], dict):
+        bad("extra", f"must be a JSON object when present, got {type(meta['extra']).__name__}")
     up = meta["world_up"]
-    if len(up) != 3 or not all(isinstance(v, (int, float)) for v in up):
+    if not _is_vector3(up):
         bad("world_up", f"must be 3 numbers, got {up!r}")
+    elif not all(math.isfinite(v) for v in up):
+        bad("world_up", f"must be finite, got {up!r}")
     elif abs(float(np.linalg.norm(up)) - 1.0) > 1e-6:
         bad("world_up", f"must be a unit vector, has norm {np.linalg.norm(up):.6g}")
     seen: set[int] = set()
@@ -120,8 +229,10 @@ def _check_meta(scene_dir: Path, bad) -> dict | None:
         if not isinstance(obj.get("is_agent"), bool):
             bad(f"{where}.is_agent", f"must be true or false, got {obj.get('is_agent')!r}")
         fwd = obj.get("forward_axis")
-        if not (isinstance(fwd, list) and len(fwd) == 3 and all(isinstance(v, (int, float)) for v in fwd)):
+        if not _is_vector3(fwd):
             bad(f"{where}.forward_axis", f"must be 3 numbers, got {fwd!r}")
+        elif not all(math.isfinite(v) for v in fwd):
+            bad(f"{where}.forward_axis", f"must be finite, got {fwd!r}")
         elif np.linalg.norm(fwd) < 1e-9:
             bad(f"{where}.forward_axis", "must be non-zero")
     captions = [o.get("caption") for o in meta["objects"] if isinstance(o, dict)]
@@ -131,20 +242,51 @@ def _check_meta(scene_dir: Path, bad) -> dict | None:
     return meta
 
 
+def _is_vector3(v) -> bool:
+    return isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+
+
 # -- arrays.npz -------------------------------------------------------------------
 
 
 def _load_arrays(scene_dir: Path, bad) -> dict[str, np.ndarray] | None:
     path = scene_dir / ARRAYS_FILE
+    try:
+        resolve_inside(scene_dir, ARRAYS_FILE)
+    except ValueError as e:
+        bad(ARRAYS_FILE, f"must be a file of the scene directory: {e}")
+        return None
     if not path.exists():
         bad(ARRAYS_FILE, "missing")
         return None
+    if not path.is_file():
+        bad(ARRAYS_FILE, "is not a file")
+        return None
+    if not zipfile.is_zipfile(path):
+        bad(ARRAYS_FILE, "is not an .npz (zip) archive" + (" (empty file)" if path.stat().st_size == 0 else ""))
+        return None
+    arrays: dict[str, np.ndarray] = {}
+    name = None
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        bad(ARRAYS_FILE, f"unreadable ({e})")
+            for name in npz.files:
+                arr = npz[name]
+                if not isinstance(arr, np.ndarray):
+                    bad(ARRAYS_FILE, f"member {name!r} is not a NumPy .npy array")
+                    return None
+                arrays[name] = arr
+    except Exception as e:  # noqa: BLE001  (zip, zlib, npy header errors all mean: unreadable)
+        where = f"array {name!r} " if name is not None else ""
+        bad(ARRAYS_FILE, f"{where}unreadable ({_describe(e)})")
         return None
+    return arrays
+
+
+def _describe(e: BaseException) -> str:
+    """'zlib.error: ...', 'ValueError: ...': an exception as a reader would want to see it."""
+    mod = type(e).__module__
+    name = type(e).__name__ if mod == "builtins" else f"{mod}.{type(e).__name__}"
+    return f"{name}: {e}"
 
 
 def _check_arrays(meta: dict, arrays: dict[str, np.ndarray], bad) -> None:
@@ -281,26 +423,38 @@ def _check_poses(poses: np.ndarray, name: str, bad, allow_nan: bool) -> None:
 # -- frames ------------------------------------------------------------------------
 
 
-def _check_frames(scene_dir: Path, meta: dict, bad) -> None:
-    from PIL import Image, UnidentifiedImageError
+def _check_frames(scene_dir: Path, meta: dict, bad, decode: bool = True) -> None:
+    """Frame entries stay inside the scene (always checked: it costs nothing); with `decode`, each
+    file exists, is a PNG or JPEG of the scene's size and decodes in full."""
+    from PIL import Image
 
     for t, rel in enumerate(meta["frames"]):
         where = f"frames[{t}]"
-        if not isinstance(rel, str) or Path(rel).is_absolute() or ".." in Path(rel).parts:
-            bad(where, f"must be a relative path inside the scene, got {rel!r}")
+        try:
+            path = resolve_inside(scene_dir, rel)
+        except ValueError as e:
+            bad(where, f"must be a relative path inside the scene: {e}")
             continue
-        path = scene_dir / rel
-        if not path.is_file():
+        if not decode:
+            continue
+        if not path.exists():
             bad(where, f"file {rel} is missing")
+            continue
+        if not path.is_file():
+            bad(where, f"{rel} is not a file")
             continue
         if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
             bad(where, f"{rel} must be PNG or JPEG")
-        # Only the header is read: full decoding of every frame would dominate validation time.
+        # Decoded in full: a truncated or corrupt file often has a valid header.
         try:
             with Image.open(path) as im:
                 size = im.size
-        except (OSError, UnidentifiedImageError) as e:
-            bad(where, f"{rel} is not a readable image ({e})")
-            continue
-        if size != (meta["width"], meta["height"]):
-            bad(where, f"{rel} is {size[0]}x{size[1]}, scene.json says {meta['width']}x{meta['height']}")
+                if im.format not in ("PNG", "JPEG"):
+                    bad(where, f"{rel} is {im.format}, not PNG or JPEG")
+                    continue
+                if size != (meta["width"], meta["height"]):
+                    bad(where, f"{rel} is {size[0]}x{size[1]}, scene.json says {meta['width']}x{meta['height']}")
+                    continue
+                im.load()
+        except Exception as e:  # noqa: BLE001  (PIL raises OSError, SyntaxError, ValueError, ...)
+            bad(where, f"{rel} is not a readable image ({_describe(e)})")

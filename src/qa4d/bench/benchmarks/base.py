@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qa4d.bench.media import MediaError, resolve_media
 from qa4d.bench.types import BenchItem
 
 PROMPT_MODES = ("do", "cot")
@@ -227,22 +228,27 @@ class Benchmark:
 
     # ---- media
     def media_paths(self, item: BenchItem, media_root: Path | None) -> list[Path]:
-        """The media frames are sampled from (`item.media`, resolved)."""
-        root = Path(media_root) if media_root is not None else Path(".")
-        return [p if (p := Path(m)).is_absolute() else root / p for m in item.media]
+        """The media frames are sampled from (`item.media`, resolved). With a media root, every
+        entry must stay inside it (MediaError naming the item otherwise); without one, entries are
+        taken as written (relative to the working directory)."""
+        return resolve_media(item, item.media, media_root, "media")
 
     def prefix_paths(self, item: BenchItem, media_root: Path | None) -> list[Path]:
-        """The images shown before the sampled frames (`item.prefix_images`, resolved)."""
-        root = Path(media_root) if media_root is not None else Path(".")
-        return [p if (p := Path(m)).is_absolute() else root / p for m in item.prefix_images]
+        """The images shown before the sampled frames (`item.prefix_images`, resolved like media)."""
+        return resolve_media(item, item.prefix_images, media_root, "prefix_images")
 
     def check_media(self, items: list[BenchItem], media_root: Path | None) -> list[str]:
         """Paths of missing media files (prefix images, then sampled media), each once, in item order
-        (empty when all exist)."""
+        (empty when all exist). An item whose paths leave the media root is not listed: it fails on
+        its own when asked (its MediaError is recorded), and the run goes on."""
         missing: list[str] = []
         seen: set[str] = set()
         for item in items:
-            for p in [*self.prefix_paths(item, media_root), *self.media_paths(item, media_root)]:
+            try:
+                paths = [*self.prefix_paths(item, media_root), *self.media_paths(item, media_root)]
+            except MediaError:
+                continue
+            for p in paths:
                 key = str(p)
                 if key in seen:
                     continue

@@ -2,7 +2,8 @@
 
 Annotations: the split directory or its `samples.jsonl` (one record per line, see
 `engine/sample.schema.json`). Media paths are relative to the dataset root, the parent of the split
-directory; `--media-root` overrides that root. Answer formats: `mc` (option letter), `yesno`,
+directory; `--media-root` overrides that root. A media path that leads outside the root is an error
+of its record (reported when the record is asked; the run goes on), never read. Answer formats: `mc` (option letter), `yesno`,
 `free` (exact match after normalisation) and `track` (TAP-Vid metrics against `meta.track`; the
 query frame is not scored). Track points are named as the question names them (frame k = the k-th
 image shown) with x, y normalised to [0, 1] (`meta["coords"] = "unit"`), which is what the prompt's
@@ -22,6 +23,7 @@ from qa4d.bench.benchmarks.base import (
     read_jsonl,
     require,
 )
+from qa4d.bench.media import resolve_media
 from qa4d.bench.registry import register_benchmark
 from qa4d.bench.types import BenchItem
 
@@ -111,9 +113,16 @@ class QA4D(Benchmark):
         check_unique_ids(items, path)
         return items
 
+    def _root(self, item: BenchItem, media_root: Path | None) -> Path:
+        return Path(media_root) if media_root is not None else Path(item.meta.get("dataset_root", "."))
+
     def media_paths(self, item: BenchItem, media_root: Path | None) -> list[Path]:
-        root = Path(media_root) if media_root is not None else Path(item.meta.get("dataset_root", "."))
-        return [root / m for m in item.media]
+        """The record's media inside the dataset (or media) root; an entry that leads outside it
+        (absolute, `..`, a symlink out) raises MediaError naming the record and is never read."""
+        return resolve_media(item, item.media, self._root(item, media_root), "media")
+
+    def prefix_paths(self, item: BenchItem, media_root: Path | None) -> list[Path]:
+        return resolve_media(item, item.prefix_images, self._root(item, media_root), "prefix_images")
 
     def build_prompt(self, item: BenchItem, mode: str = "do", frames: int | None = None) -> str:
         check_mode(mode)
