@@ -317,7 +317,8 @@ add("tracks_world_float64", "tracks_world", _set("tracks_world", lambda x: x.ast
 add("tracks_visible_one_track_short", "tracks_visible", _set("tracks_visible", lambda x: x[:-1]))
 add("tracks_visible_int", "tracks_visible", _set("tracks_visible", lambda x: x.astype(np.int32)))
 add("tracks_object_unknown_id", "tracks_object", _set("tracks_object", _poke((0,), 77)))
-add("tracks_object_negative", "tracks_object", _set("tracks_object", _poke((1,), -1)))
+# -1 means "owner unknown" (partial scenes); any other negative id is an error
+add("tracks_object_negative", "tracks_object", _set("tracks_object", _poke((1,), -2)))
 add("tracks_object_one_extra", "tracks_object", _set("tracks_object", lambda x: np.append(x, x[:1])))
 add("tracks_object_int64", "tracks_object", _set("tracks_object", lambda x: x.astype(np.int64)))
 for _name in ("tracks_world", "tracks_visible", "tracks_object"):
