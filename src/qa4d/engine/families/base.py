@@ -209,6 +209,10 @@ class Task:
     n_options = 4                           # multiple-choice options
     balance_mode = "equal"                  # options.balance: "equal", "cap" or "none"
 
+    def options_count(self, config: GenerateConfig) -> int:
+        """Options of a multiple choice: the task's own count unless the settings override it."""
+        return int(config.mc_options.get(self.name, self.n_options))
+
     # -- phase 1 -------------------------------------------------------------------------
     def check_scene(self, scene) -> str | None:
         missing = [a for a in self.requires if not scene.has(a)]
@@ -276,6 +280,16 @@ class DescriptiveTask(Task):
     def label(self, measurement: dict[str, Any], thresholds) -> Any:
         raise NotImplementedError
 
+    def extra_fields(self, measurement: dict[str, Any], thresholds) -> dict[str, Any]:
+        """Further candidate fields computed in phase 1 (with the thresholds), e.g. statements
+        checked to be false that may fill multiple-choice options beyond the vocabulary."""
+        return {}
+
+    def extra_options(self, cand: dict[str, Any]) -> list[Any]:
+        """Measured-false statements that may complete a multiple choice when the label
+        vocabulary has too few alternatives (none by default)."""
+        return []
+
     # phase 1
     def candidates(self, ctx: SceneContext) -> list[dict[str, Any]]:
         out = []
@@ -306,6 +320,7 @@ class DescriptiveTask(Task):
                 out.append(self.new_candidate(
                     ctx, seg, len(out), objects=[int(o) for o in objs], refs=refs, label=lab,
                     key=label_key(lab), measurement=_jsonable(m), formats=["mc", "yesno", "free"],
+                    **self.extra_fields(m, ctx.thresholds),
                 ))
         return out
 
@@ -394,8 +409,13 @@ class DescriptiveTask(Task):
         }
         options = None
         if fmt == "mc":
-            others = self.distractors(true, self.n_options - 1, env.pool, rng)
-            if len(others) < self.n_options - 1:
+            n_options = self.options_count(env.config)
+            others = self.distractors(true, n_options - 1, env.pool, rng)
+            extra = self.extra_options(cand)
+            for i in rng.permutation(len(extra)) if len(others) < n_options - 1 else []:
+                if len(others) < n_options - 1:
+                    others.append(extra[int(i)])
+            if len(others) < n_options - 1:
                 raise Skip("not enough distinct options")
             labels = list(others)
             labels.insert(int(choice), true)
@@ -538,7 +558,7 @@ class CompareTask(Task):
                 if refs is None:
                     ctx.skip(self.name, "object cannot be referred to (caption not unique, not visible)")
                     continue
-                formats = ["yesno", "free"] + (["mc"] if len(items) >= self.n_options else [])
+                formats = ["yesno", "free"] + (["mc"] if len(items) >= self.options_count(cfg) else [])
                 win_obj = ctx.scene.object(items[w]["object"])
                 out.append(self.new_candidate(
                     ctx, seg, len(out), items=items, refs=refs, values=[float(x) for x in values], winner=w,
@@ -566,7 +586,7 @@ class CompareTask(Task):
         order: list[int]
         if fmt == "mc":
             others = [j for j in range(len(items)) if j != w]
-            others = [int(j) for j in rng.permutation(others)][: self.n_options - 1]
+            others = [int(j) for j in rng.permutation(others)][: self.options_count(env.config) - 1]
             order = list(others)
             order.insert(int(choice), w)
         else:
