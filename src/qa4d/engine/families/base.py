@@ -403,7 +403,7 @@ class DescriptiveTask(Task):
         meta: dict[str, Any] = {
             "objects": list(cand["objects"]),
             "measurement": cand["measurement"],
-            "label": true,
+            "label": label_key(true),  # labels are written as their canonical key: one type per field
             "segment": cand["segment"],
             "refs": cand["refs"],
         }
@@ -420,7 +420,7 @@ class DescriptiveTask(Task):
             labels = list(others)
             labels.insert(int(choice), true)
             options = {LETTERS[i]: self.label_text(lab) for i, lab in enumerate(labels)}
-            meta["option_labels"] = {LETTERS[i]: lab for i, lab in enumerate(labels)}
+            meta["option_labels"] = {LETTERS[i]: label_key(lab) for i, lab in enumerate(labels)}
             question = _fill(_pick(rng, t.questions["mc"], f"{self.name} mc"), **slots)
             answer = LETTERS[int(choice)]
         elif fmt == "yesno":
@@ -431,7 +431,7 @@ class DescriptiveTask(Task):
                 if not alts:
                     raise Skip("no false statement available")
                 stated = alts[0]
-            meta["statement"] = stated
+            meta["statement"] = label_key(stated)
             question = _fill(_pick(rng, t.questions["yesno"], f"{self.name} yesno"), label=self.label_text(stated, rng), **slots)
             answer = "yes" if choice else "no"
         elif fmt == "free":
@@ -467,11 +467,14 @@ class DescriptiveTask(Task):
                 problems.append(f"answer {record['answer']!r} is {opts.get(record['answer'])!r}, expected {text!r}")
             if sum(v == text for v in opts.values()) != 1:
                 problems.append("the correct text is not exactly one option")
-            for letter, olab in (meta.get("option_labels") or {}).items():
+            for letter, okey in (meta.get("option_labels") or {}).items():
+                olab = key_label(okey, self.list_label) if isinstance(okey, str) else okey
                 if letter != record["answer"] and not self._compatible(lab, olab):
                     problems.append(f"option {letter} ({olab!r}) is also right")
         elif fmt == "yesno":
             stated = meta.get("statement")
+            if isinstance(stated, str):
+                stated = key_label(stated, self.list_label)
             want = "yes" if stated is not None and label_key(stated) == label_key(lab) else "no"
             if record["answer"] != want:
                 problems.append(f"answer {record['answer']!r}, but the stated label {stated!r} vs geometry {lab!r} gives {want!r}")
