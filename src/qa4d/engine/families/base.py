@@ -107,11 +107,17 @@ class SceneContext:
             ],
         )
 
+    @property
+    def min_mask_pixels(self) -> int:
+        """Mask pixels an object needs in a frame to be pointed at there (threshold `min_mask_pixels`)."""
+        return int(self.thresholds.min_mask_pixels)
+
     def seen_at(self, object_id: int, frame: int) -> bool:
-        """The object shows enough mask pixels in `frame` to be pointed at there."""
+        """The object shows at least `min_mask_pixels` mask pixels in `frame` (can be pointed at there)."""
         return self._cached(
             ("seen", object_id, frame),
-            lambda: measure.object_pixel(self.scene, self.scene.object_index(object_id), frame) is not None,
+            lambda: measure.object_pixel(self.scene, self.scene.object_index(object_id), frame,
+                                         min_pixels=self.min_mask_pixels) is not None,
         )
 
 
@@ -189,7 +195,8 @@ def refer_all(
     for oid, allowed in targets:
         if allowed is None:
             allowed = [p for p, t in enumerate(media) if ctx.seen_at(oid, t)]
-        ref = object_reference(ctx.scene, oid, media, list(allowed), ctx.config.ref_modes, rng, colours)
+        ref = object_reference(ctx.scene, oid, media, list(allowed), ctx.config.ref_modes, rng, colours,
+                               min_pixels=ctx.min_mask_pixels)
         if ref is None:
             return None
         refs.append(ref)
@@ -555,7 +562,8 @@ class CompareTask(Task):
                 if anchor is not None and refs is not None:
                     frames = sorted({it["frame"] for it in items if it.get("frame") is not None})
                     allowed = [p for p in frames if ctx.seen_at(anchor, media[p])]
-                    ref_ref = object_reference(ctx.scene, anchor, media, allowed, cfg.ref_modes, rng, colours)
+                    ref_ref = object_reference(ctx.scene, anchor, media, allowed, cfg.ref_modes, rng, colours,
+                                               min_pixels=ctx.min_mask_pixels)
                     if ref_ref is None:
                         refs = None
                 if refs is None:
