@@ -131,6 +131,9 @@ def test_bad_presets_are_clear_errors(tmp_path, monkeypatch):
     monkeypatch.setattr(presets, "PRESET_DIR", tmp_path)
     with pytest.raises(PresetError, match="typo.json: settings: unknown key.*media_frame"):
         load_preset("typo")
+    (tmp_path / "shape.json").write_text(json.dumps({"settings": {"mc_options": 4}}))
+    with pytest.raises(PresetError, match=r"shape.json: settings.mc_options: expected a JSON object, got 4"):
+        load_preset("shape")
 
 
 def test_cli_rejects_an_unknown_preset(tmp_path, capsys):

@@ -51,12 +51,20 @@ class GenerateConfig:
         for name in self.ref_modes:
             if name not in REF_MODES:
                 raise ValueError(f"ref_modes: unknown mode {name!r} (known: {', '.join(REF_MODES)})")
-        for table in (self.train_formats, self.bench_formats, *self.bench_task_formats.values()):
+        tables = {"train_formats": self.train_formats, "bench_formats": self.bench_formats,
+                  **{f"bench_task_formats.{t}": v for t, v in self.bench_task_formats.items()}}
+        for where, table in tables.items():
+            if not isinstance(table, dict):
+                raise ValueError(f"{where}: must map answer formats to weights, got {table!r}")
             for name, w in table.items():
                 if name not in ("mc", "yesno", "free"):
                     raise ValueError(f"formats: unknown answer format {name!r}")
                 if not isinstance(w, (int, float)) or isinstance(w, bool) or not w >= 0:
                     raise ValueError(f"formats: weight of {name!r} must be a number >= 0, got {w!r}")
+        if not isinstance(self.bench_exclude_categories, list) or not all(
+            isinstance(c, str) for c in self.bench_exclude_categories
+        ):
+            raise ValueError(f"bench_exclude_categories must be a list of category names, got {self.bench_exclude_categories!r}")
         for task, n in self.mc_options.items():
             if not isinstance(n, int) or isinstance(n, bool) or not 2 <= n <= 26:
                 raise ValueError(f"mc_options: {task!r} must have 2 to 26 options, got {n!r}")

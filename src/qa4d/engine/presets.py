@@ -42,7 +42,27 @@ def load_preset(name: str) -> dict[str, Any]:
     unknown = sorted(k for k in settings if k not in known)
     if unknown:
         raise PresetError(f"{path}: settings: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    defaults = GenerateConfig(scenes="", out="")
+    for key, value in settings.items():
+        want = _json_kind(getattr(defaults, key))
+        if want is not None and value is not None and _json_kind(value) != want:
+            raise PresetError(f"{path}: settings.{key}: expected a JSON {want}, got {value!r}")
     return settings
+
+
+def _json_kind(value: Any) -> str | None:
+    """The JSON type of a value (ints count as numbers); None for null."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    return "object"
 
 
 def make_config(scenes: str, out: str, preset: str | None = None, **explicit: Any) -> GenerateConfig:
