@@ -22,9 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # Defaults are None so a --preset can set them; the documented default is the dataclass's.
     parser.add_argument("--scenes", required=True, help="directory of scene directories")
     parser.add_argument("--out", required=True, help="dataset directory to write")
+    from qa4d.engine.presets import list_presets
+
     parser.add_argument("--preset", default=None,
-                        help="named settings applied before the flags below (e.g. 4dpqa-bench: the 4DP-QA-Bench "
-                             "protocol; see docs/presets.md)")
+                        help=f"named settings applied before the flags below ({', '.join(list_presets())}; "
+                             "4dpqa-bench: the 4DP-QA-Bench protocol; see docs/presets.md)")
     parser.add_argument("--seed", type=int, default=None, help="(0)")
     parser.add_argument("--families", nargs="+", default=None, help="question families (default: 4dpqa)")
     parser.add_argument("--tasks", nargs="+", default=None, help="only these tasks (default: all of the families)")
