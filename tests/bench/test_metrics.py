@@ -79,6 +79,23 @@ def test_tapvid_hand_computed():
     assert r["jaccard_16"][0] == pytest.approx(2 / 4)
 
 
+def test_tapvid_non_square_images_scale_x_by_width_and_y_by_height():
+    # image_size is (H, W) = (128, 512): x is scaled by 256/512 = 0.5, y by 256/128 = 2
+    gt = np.array([[[100.0, 50.0], [100.0, 50.0], [100.0, 50.0]]])
+    occ = np.zeros((1, 3), dtype=bool)
+    pred = np.array([[[112.0, 50.0],    # 12 px along x -> 6 px at 256
+                      [100.0, 53.0],    # 3 px along y  -> 6 px at 256
+                      [106.0, 51.5]]])  # (6, 1.5) -> (3, 3): 4.24 px at 256
+    r = M.tapvid_metrics(pred, occ, gt, occ, image_size=(128, 512))
+    assert r["pts_within_4"][0] == pytest.approx(0.0)
+    assert r["pts_within_8"][0] == pytest.approx(1.0)
+    assert r["pts_within_16"][0] == pytest.approx(1.0)
+    # the same pixels in a (512, 128) image: x errors grow (x 2), y errors shrink (x 0.5)
+    r = M.tapvid_metrics(pred, occ, gt, occ, image_size=(512, 128))
+    # errors at 256: 24 px (x), 1.5 px (y), hypot(12, 0.75) = 12.02 px
+    assert [r[f"pts_within_{t}"][0] for t in (1, 2, 4, 8, 16)] == pytest.approx([0, 1 / 3, 1 / 3, 1 / 3, 2 / 3])
+
+
 def test_tapvid_rescales_to_256_and_respects_the_evaluation_mask():
     gt = np.array([[[0.0, 0.0], [100.0, 100.0]]])
     occ = np.zeros((1, 2), dtype=bool)

@@ -90,3 +90,29 @@ def test_html_renders_in_chromium(two_runs, tmp_path):
     # a rendered page with tables and a plot is far from a blank white screen
     hist = img.histogram()
     assert sum(hist[:200]) > 0.01 * img.size[0] * img.size[1]
+
+
+def test_compare_warns_when_runs_cover_different_items(two_runs, tmp_path, capsys):
+    root, runs, items = two_runs
+    b = get_benchmark("vlm4d")()
+    part = items[:-7]  # a run that stopped early: the last 7 items never scored
+    scored, metrics = score_responses(b, part, {it.id: it.answer for it in part})
+    write_score_outputs(tmp_path / "partial", scored, metrics)
+    rc = qa4d_main(["report", str(runs[0][0]), str(tmp_path / "partial"), "--out", str(tmp_path / "cmp")])
+    assert rc == 0
+    err = capsys.readouterr().err
+    missing = sorted(it.id for it in items[-7:])
+    line = f"warning: partial: covers {len(part)} of the {len(items)} items of these runs; 7 missing (e.g. {missing[0]!r})"
+    assert line in err and "oracle:" not in err
+    text = (tmp_path / "cmp" / "report.md").read_text()
+    assert "## Warnings" in text and f"covers {len(part)} of the {len(items)} items" in text
+    assert "<ul class='warnings'>" in (tmp_path / "cmp" / "report.html").read_text()
+    # the same items: no warning
+    rc = qa4d_main(["report", str(runs[0][0]), str(runs[1][0]), "--out", str(tmp_path / "same")])
+    assert rc == 0 and "warning" not in capsys.readouterr().err
+    assert "Warnings" not in (tmp_path / "same" / "report.md").read_text()
+    # a run without scored.jsonl and a different count: the counts are compared
+    (tmp_path / "partial" / "scored.jsonl").unlink()
+    qa4d_main(["report", str(runs[0][0]), str(tmp_path / "partial"), "--out", str(tmp_path / "nos")])
+    err = capsys.readouterr().err
+    assert "partial: no readable scored.jsonl" in err and f"different item counts: oracle {len(items)}, partial {len(part)}" in err

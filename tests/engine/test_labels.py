@@ -230,6 +230,29 @@ def test_agent_reversing_stationary_and_sideways():
     assert agent_label(short) is None
 
 
+def test_agent_sideways_rule_forward_must_dominate_lateral_motion():
+    # size 4 m -> band [1, 2] m; agent_forward_ratio 1: |forward| >= |left| is needed for a move label
+    assert TH.agent_forward_ratio == 1.0
+    # an agent facing +y (yaw 90 deg, forward axis +x in its own frame): +y is forward, -x is its left
+    def diagonal(fwd, left):
+        return object_path([(-left * t / (T - 1), fwd * t / (T - 1), 0) for t in range(T)], yaws=[90] * T)
+
+    assert agent_label(diagonal(3.0, 2.0)) == {"move": "forward", "turn": "straight"}   # mostly forward
+    assert agent_label(diagonal(3.0, -2.9)) == {"move": "forward", "turn": "straight"}  # right, still less
+    assert agent_label(diagonal(-3.0, 2.5)) == {"move": "backward", "turn": "straight"}
+    assert agent_label(diagonal(2.5, 3.0)) is None    # forward clearly above the band, but more sideways
+    assert agent_label(diagonal(-2.5, -3.0)) is None
+    assert agent_label(diagonal(0.0, 3.0)) is None    # purely to its left
+    # the ratio is a threshold: a stricter one refuses the 3 : 2 diagonal, a looser one takes 2.5 : 3
+    m = M.agent_motion(make_scene(static_camera(T), [diagonal(3.0, 2.0)], extents=[[4, 2, 1.5]], agents=(0,)), 0, FRAMES)
+    assert m["forward"] == pytest.approx(3.0) and m["left"] == pytest.approx(2.0)
+    strict = L.load_thresholds("test", overrides={"agent_forward_ratio": 2.0})
+    assert L.agent_motion_label(m, strict) is None
+    loose = L.load_thresholds("test", overrides={"agent_forward_ratio": 0.5})
+    m2 = M.agent_motion(make_scene(static_camera(T), [diagonal(2.5, 3.0)], extents=[[4, 2, 1.5]], agents=(0,)), 0, FRAMES)
+    assert L.agent_motion_label(m2, loose) == {"move": "forward", "turn": "straight"}
+
+
 # ----------------------------------------------------------------------------- properties
 
 FLIP = {"left": "right", "right": "left", "pan_left": "pan_right", "pan_right": "pan_left",

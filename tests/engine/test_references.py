@@ -92,3 +92,19 @@ def test_draw_circle_outline_only():
     assert (out[32, 12:14] == COLOURS["green"]).all(axis=-1).any()  # on the outline
     assert (img == 0).all()                               # input not modified
     assert encode_jpeg(out) == encode_jpeg(out)            # deterministic bytes
+
+
+def test_min_mask_pixels_decides_where_an_object_can_be_pointed_at(scene):
+    from qa4d.engine.config import GenerateConfig
+    from qa4d.engine.families.base import SceneContext
+    from qa4d.engine.labels import load_thresholds
+
+    n = int(np.count_nonzero(scene.instance_mask[0] == 1))  # pixels of object 1 in frame 0
+    assert n > 0
+    modes = {"coord": 1.0, "prompt": 1.0}
+    for need, seen in ((n, True), (n + 1, False)):
+        th = load_thresholds(scene.meta.source, overrides={"min_mask_pixels": need})
+        ctx = SceneContext(scene=scene, config=GenerateConfig(scenes="s", out="o"), thresholds=th)
+        assert ctx.min_mask_pixels == need and ctx.seen_at(1, 0) is seen
+        ref = object_reference(scene, 1, [0], [0], modes, np.random.default_rng(0), [], min_pixels=need)
+        assert (ref is not None) is seen

@@ -57,7 +57,7 @@ def _record(split: str, i: int, task: str, rng: np.random.Generator, root: Path)
         options = {letters[j]: texts[perm[j]] for j in range(4)}
         answer = letters[int(np.where(perm == i % 4)[0][0])]
         question = f"How does the camera move between the first and the last frame? (sample {i})"
-        meta.update(measurement=[round(float(v), 3) for v in rng.normal(size=3)], label=label, objects=[])
+        meta.update(measurement=[round(float(v), 3) for v in rng.normal(size=3)], label="+".join(label), objects=[])
     elif task == "object_object_distance_change":
         label = DIST_LABELS[i % 3]
         answer = "yes" if i % 2 == 0 else "no"

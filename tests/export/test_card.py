@@ -28,8 +28,10 @@ def table(body: str) -> list[dict[str, str]]:
 
 
 def label_of(rec) -> str:
-    lab = rec["meta"]["label"]
-    return " + ".join(lab) if isinstance(lab, list) else lab
+    lab = rec["meta"]["label"]  # a canonical key: 'right+pan_left', 'move=forward,turn=left'
+    if "=" in lab:
+        return " + ".join(f"{k} {v}" for k, v in (p.split("=") for p in lab.split(",")))
+    return " + ".join(lab.split("+"))
 
 
 def test_card_counts_match_the_data(dataset):
@@ -139,3 +141,5 @@ def test_label_text_reads_every_label_shape():
     assert label_text(["right", "pan_left"]) == "right + pan_left"
     assert label_text({"move": "backward", "turn": "left"}) == "move backward + turn left"
     assert label_text("increasing") == "increasing"
+    assert label_text("right+pan_left") == "right + pan_left"  # canonical keys, as records store them
+    assert label_text("move=backward,turn=left") == "move backward + turn left"

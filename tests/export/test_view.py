@@ -260,3 +260,17 @@ def test_view_reports_missing_media(dataset, capsys):
     assert qa4d_main(["view", str(root), "--split", "train"]) == 1
     err = capsys.readouterr().err
     assert rec["id"] in err and rec["media"][0] in err
+
+
+def test_gallery_rounds_measurements(dataset, tmp_path):
+    from qa4d.export.view import sample_view
+
+    root, records = dataset
+    rec = json.loads(json.dumps(records["bench"][0]))
+    rec["meta"]["measurement"] = {"values": [1.23456789, 0.000123456789, 12345.678], "n": 7, "first": 2.0,
+                                  "series": [None, 0.30000000000000004], "ok": True}
+    card = sample_view(rec, "bench", root, tmp_path, [])
+    shown = dict(card["meta"])["measurement"]
+    assert json.loads(shown) == {"values": [1.235, 0.0001235, 12350.0], "n": 7, "first": 2.0,
+                                 "series": [None, 0.3], "ok": True}
+    assert "1.23456789" not in json.dumps(card)

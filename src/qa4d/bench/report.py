@@ -20,7 +20,8 @@ from typing import Any
 
 from qa4d.bench.scoring import atomic_write_text
 
-__all__ = ["load_run", "write_run_report", "compare_runs", "render_markdown", "render_html", "SECTIONS"]
+__all__ = ["load_run", "run_items", "coverage_warnings", "write_run_report", "compare_runs", "render_markdown",
+           "render_html", "SECTIONS"]
 
 SECTIONS = (("by_group", "Groupings"), ("by_category", "Per category"), ("by_task", "Per task"))
 
@@ -33,6 +34,50 @@ def load_run(run_dir: Path) -> dict:
         raise FileNotFoundError(f"{path}: no metrics.json (is {run_dir} an evaluation run or a score output?)") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+
+
+def run_items(run_dir: Path) -> list[str] | None:
+    """Item ids a run scored (RUN/scored.jsonl, written by `qa4d eval` and `qa4d score`), in file
+    order; None when the run has no readable scored.jsonl."""
+    path = Path(run_dir) / "scored.jsonl"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    ids = []
+    for line in text.splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and isinstance(rec.get("id"), str):
+            ids.append(rec["id"])
+    return ids
+
+
+def coverage_warnings(runs: list[tuple[str, dict]], items: list[list[str] | None]) -> list[str]:
+    """Warnings when runs compared side by side do not cover the same items (one line each):
+    different benchmarks, different item sets (counted, with an example id), or a run whose items
+    cannot be read (then only the counts are compared)."""
+    out = []
+    benches = sorted({str(m.get("benchmark", "")) for _, m in runs})
+    if len(benches) > 1:
+        out.append(f"runs are on different benchmarks ({', '.join(benches)}): their numbers are not comparable")
+    known = [(name, set(ids)) for (name, _), ids in zip(runs, items) if ids is not None]
+    for (name, _), ids in zip(runs, items):
+        if ids is None:
+            out.append(f"{name}: no readable scored.jsonl, its items cannot be compared with the other runs'")
+    if len(known) > 1:
+        union = set().union(*(ids for _, ids in known))
+        for name, ids in known:
+            missing = sorted(union - ids)
+            if missing:
+                out.append(f"{name}: covers {len(ids)} of the {len(union)} items of these runs; "
+                           f"{len(missing)} missing (e.g. {missing[0]!r})")
+    counts = {name: (m.get("overall") or {}).get("n") for name, m in runs}
+    if len(known) < len(runs) and len({n for n in counts.values() if n is not None}) > 1:
+        out.append("runs have different item counts: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return out
 
 
 def _pct(x: Any) -> str:
@@ -80,10 +125,12 @@ def _md_escape(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(title: str, runs: list[tuple[str, dict]]) -> str:
+def render_markdown(title: str, runs: list[tuple[str, dict]], warnings: list[str] | None = None) -> str:
     lines = [f"# {title}", ""]
     lines.append("Accuracy in percent with its 95% bootstrap confidence interval; unparsed answers, "
                  "model errors and missing answers count as wrong.")
+    if warnings:
+        lines += ["", "## Warnings", ""] + [f"- {_md_escape(w)}" for w in warnings]
     for section, head, rows in _tables(runs):
         lines += ["", f"## {section}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(_md_escape(c) for c in r) + " |" for r in rows]
@@ -139,12 +186,14 @@ _CSS = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#
         "img{max-width:100%}")
 
 
-def render_html(title: str, runs: list[tuple[str, dict]]) -> str:
+def render_html(title: str, runs: list[tuple[str, dict]], warnings: list[str] | None = None) -> str:
     esc = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
              f"<style>{_CSS}</style></head><body><h1>{esc(title)}</h1>",
              "<p>Accuracy in percent with its 95% bootstrap confidence interval; unparsed answers, "
              "model errors and missing answers count as wrong.</p>"]
+    if warnings:
+        parts.append("<h2>Warnings</h2><ul class='warnings'>" + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul>")
     png = _plot_png(runs)
     if png is not None:
         parts.append(f"<img alt='accuracy per category' src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'>")
@@ -170,8 +219,11 @@ def write_run_report(run_dir: Path, metrics: dict, title: str | None = None) -> 
     return md, page
 
 
-def compare_runs(run_dirs: list[Path], out_dir: Path, title: str = "Evaluation runs compared") -> tuple[Path, Path]:
-    """Side-by-side report of several runs (columns in the order given)."""
+def compare_runs(
+    run_dirs: list[Path], out_dir: Path, title: str = "Evaluation runs compared", warnings: list[str] | None = None
+) -> tuple[Path, Path]:
+    """Side-by-side report of several runs (columns in the order given). Warnings about the runs'
+    coverage (`coverage_warnings`) head the report and are appended to `warnings` when given."""
     runs: list[tuple[str, dict]] = []
     used: dict[str, int] = {}
     for d in run_dirs:
@@ -183,8 +235,11 @@ def compare_runs(run_dirs: list[Path], out_dir: Path, title: str = "Evaluation r
         else:
             used[name] = 1
         runs.append((name, load_run(d)))
+    found = coverage_warnings(runs, [run_items(Path(d)) for d in run_dirs]) if len(runs) > 1 else []
+    if warnings is not None:
+        warnings.extend(found)
     out_dir = Path(out_dir)
     md, page = out_dir / "report.md", out_dir / "report.html"
-    atomic_write_text(md, render_markdown(title, runs))
-    atomic_write_text(page, render_html(title, runs))
+    atomic_write_text(md, render_markdown(title, runs, found))
+    atomic_write_text(page, render_html(title, runs, found))
     return md, page

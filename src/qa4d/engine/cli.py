@@ -16,29 +16,35 @@ import argparse
 import json
 import sys
 
-from qa4d.engine.config import GenerateConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # Defaults are None so a --preset can set them; the documented default is the dataclass's.
     parser.add_argument("--scenes", required=True, help="directory of scene directories")
     parser.add_argument("--out", required=True, help="dataset directory to write")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--families", nargs="+", default=["4dpqa"], help="question families (default: 4dpqa)")
+    from qa4d.engine.presets import list_presets
+
+    parser.add_argument("--preset", default=None,
+                        help=f"named settings applied before the flags below ({', '.join(list_presets())}; "
+                             "4dpqa-bench: the 4DP-QA-Bench protocol; see docs/presets.md)")
+    parser.add_argument("--seed", type=int, default=None, help="(0)")
+    parser.add_argument("--families", nargs="+", default=None, help="question families (default: 4dpqa)")
     parser.add_argument("--tasks", nargs="+", default=None, help="only these tasks (default: all of the families)")
-    parser.add_argument("--bench-fraction", type=float, default=0.2, help="share of scenes held out as bench (0.2)")
-    parser.add_argument("--segment-frames", type=int, default=32, help="frames per sampled segment (32)")
-    parser.add_argument("--media-frames", type=int, default=8, help="images per sample, uniform over the segment (8)")
-    parser.add_argument("--segments-per-scene", type=int, default=2, help="segments sampled per scene and task (2)")
-    parser.add_argument("--samples-per-segment", type=int, default=3, help="candidates tried per segment and task (3)")
-    parser.add_argument("--coord-style", choices=["normalised", "pixels"], default="normalised",
-                        help="how pixel-coordinate references are written (normalised [0,1] or pixels)")
-    parser.add_argument("--jpeg-quality", type=int, default=90)
+    parser.add_argument("--bench-fraction", type=float, default=None, help="share of scenes held out as bench (0.2)")
+    parser.add_argument("--segment-frames", type=int, default=None, help="frames per sampled segment (32)")
+    parser.add_argument("--media-frames", type=int, default=None, help="images per sample, uniform over the segment (8)")
+    parser.add_argument("--segments-per-scene", type=int, default=None, help="segments sampled per scene and task (2)")
+    parser.add_argument("--samples-per-segment", type=int, default=None, help="candidates tried per segment and task (3)")
+    parser.add_argument("--coord-style", choices=["normalised", "pixels"], default=None,
+                        help="how pixel-coordinate references are written (normalised [0,1] or pixels; normalised)")
+    parser.add_argument("--jpeg-quality", type=int, default=None, help="(90)")
     parser.add_argument("--thresholds", default=None, help="JSON file of threshold overrides (keys of thresholds.json)")
-    parser.add_argument("--workers", type=int, default=1, help="processes for the per-scene phase (1)")
+    parser.add_argument("--workers", type=int, default=None, help="processes for the per-scene phase (1)")
 
 
 def run(args: argparse.Namespace) -> int:
     from qa4d.engine.generate import GenerateError, generate, print_summary
+    from qa4d.engine.presets import PresetError, make_config
     from qa4d.engine.registry import RegistryError
 
     overrides = None
@@ -49,13 +55,17 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, json.JSONDecodeError) as e:
             print(f"qa4d generate: --thresholds {args.thresholds}: {e}", file=sys.stderr)
             return 2
-    cfg = GenerateConfig(
-        scenes=args.scenes, out=args.out, seed=args.seed, families=list(args.families),
-        tasks=list(args.tasks) if args.tasks else None, bench_fraction=args.bench_fraction,
-        segment_frames=args.segment_frames, media_frames=args.media_frames,
-        segments_per_scene=args.segments_per_scene, samples_per_segment=args.samples_per_segment,
-        coord_style=args.coord_style, jpeg_quality=args.jpeg_quality, thresholds=overrides, workers=args.workers,
-    )
+    try:
+        cfg = make_config(
+            args.scenes, args.out, preset=args.preset, seed=args.seed,
+            families=list(args.families) if args.families else None, tasks=list(args.tasks) if args.tasks else None,
+            bench_fraction=args.bench_fraction, segment_frames=args.segment_frames, media_frames=args.media_frames,
+            segments_per_scene=args.segments_per_scene, samples_per_segment=args.samples_per_segment,
+            coord_style=args.coord_style, jpeg_quality=args.jpeg_quality, thresholds=overrides, workers=args.workers,
+        )
+    except (PresetError, ValueError, TypeError) as e:
+        print(f"qa4d generate: {e}", file=sys.stderr)
+        return 2
     try:
         summary = generate(cfg)
     except (GenerateError, RegistryError, ValueError) as e:

@@ -28,6 +28,13 @@ class GenerateConfig:
     ref_modes: dict[str, float] = field(default_factory=lambda: {"caption": 0.4, "coord": 0.3, "prompt": 0.3})
     train_formats: dict[str, float] = field(default_factory=lambda: {"mc": 0.4, "yesno": 0.3, "free": 0.3})
     bench_formats: dict[str, float] = field(default_factory=lambda: {"mc": 0.5, "yesno": 0.5})
+    # per-task bench format weights, replacing bench_formats for the tasks named (presets)
+    bench_task_formats: dict[str, dict[str, float]] = field(default_factory=dict)
+    bench_strict_formats: bool = False        # drop bench items that would break the format mix
+    bench_exclude_categories: list[str] = field(default_factory=list)  # e.g. ["point_tracking"]
+    mc_options: dict[str, int] = field(default_factory=dict)  # task -> options of its multiple choice
+    full_segments: bool = False               # skip scenes shorter than segment_frames (else: all frames)
+    preset: str | None = None                 # name of the preset applied (recorded, see presets.py)
     track_targets: tuple[int, int] = (1, 4)   # min, max target frames named in a tracking question
     jpeg_quality: int = 90
     coord_style: str = "normalised"           # pixel-coordinate references: "normalised" or "pixels"
@@ -44,10 +51,25 @@ class GenerateConfig:
         for name in self.ref_modes:
             if name not in REF_MODES:
                 raise ValueError(f"ref_modes: unknown mode {name!r} (known: {', '.join(REF_MODES)})")
-        for table in (self.train_formats, self.bench_formats):
-            for name in table:
+        tables = {"train_formats": self.train_formats, "bench_formats": self.bench_formats,
+                  **{f"bench_task_formats.{t}": v for t, v in self.bench_task_formats.items()}}
+        for where, table in tables.items():
+            if not isinstance(table, dict):
+                raise ValueError(f"{where}: must map answer formats to weights, got {table!r}")
+            for name, w in table.items():
                 if name not in ("mc", "yesno", "free"):
                     raise ValueError(f"formats: unknown answer format {name!r}")
+                if not isinstance(w, (int, float)) or isinstance(w, bool) or not w >= 0:
+                    raise ValueError(f"formats: weight of {name!r} must be a number >= 0, got {w!r}")
+        if not isinstance(self.bench_exclude_categories, list) or not all(
+            isinstance(c, str) for c in self.bench_exclude_categories
+        ):
+            raise ValueError(f"bench_exclude_categories must be a list of category names, got {self.bench_exclude_categories!r}")
+        for task, n in self.mc_options.items():
+            if not isinstance(n, int) or isinstance(n, bool) or not 2 <= n <= 26:
+                raise ValueError(f"mc_options: {task!r} must have 2 to 26 options, got {n!r}")
+        if self.full_segments and self.media_frames > self.segment_frames:
+            raise ValueError(f"media_frames ({self.media_frames}) > segment_frames ({self.segment_frames})")
         if self.coord_style not in ("normalised", "pixels"):
             raise ValueError(f"coord_style must be 'normalised' or 'pixels', got {self.coord_style!r}")
 

@@ -91,6 +91,17 @@ def _thresholds(source: str, cfg: GenerateConfig):
     return load_thresholds(source, overrides=cfg.thresholds)
 
 
+def _check_task_settings(cfg: GenerateConfig) -> None:
+    """Task names in per-task settings (mc_options, bench_task_formats) must exist in the families."""
+    from qa4d.engine.registry import family_tasks
+
+    known = [t for fam in cfg.families for t in family_tasks(fam)]
+    for what, table in (("mc_options", cfg.mc_options), ("bench_task_formats", cfg.bench_task_formats)):
+        unknown = [t for t in table if t not in known]
+        if unknown:
+            raise GenerateError(f"{what}: unknown task(s) {', '.join(unknown)} (known: {', '.join(known)})")
+
+
 # ------------------------------------------------------------------------------ phase 1
 
 
@@ -98,8 +109,11 @@ def scene_candidates(scene, cfg: GenerateConfig, tasks) -> dict[str, Any]:
     """All tasks' candidates of one scene: {"candidates": {task: [...]}, "skips": {task: {reason: n}}}."""
     ctx = SceneContext(scene=scene, config=cfg, thresholds=_thresholds(scene.meta.source, cfg))
     cands: dict[str, list[dict[str, Any]]] = {}
+    short = cfg.full_segments and scene.num_frames < cfg.segment_frames
     for task in tasks:
         reason = task.check_scene(scene)
+        if short:  # presets with fixed-length samples (full_segments) never shorten a segment
+            reason = f"scene has {scene.num_frames} frames, fewer than segment_frames={cfg.segment_frames}"
         if reason is not None:
             ctx.skip(task.name, reason)
             cands[task.name] = []
@@ -211,6 +225,7 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
         raise GenerateError(f"--scenes {scenes_root}: not a directory")
     tasks = resolve_tasks(cfg.families, cfg.tasks)
     task_names = [t.name for t in tasks]
+    _check_task_settings(cfg)
     fp = fingerprint(cfg, task_names)
     summary = Summary()
 
@@ -273,11 +288,19 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
     for task in tasks:
         for s in SPLITS:
             cands = by_task[task.name][s]
+            if s == "bench" and task.category in cfg.bench_exclude_categories:
+                if cands:
+                    skips[task.name][f"category {task.category} excluded from bench by the settings"] += len(cands)
+                continue
             kept, dropped = balance(cands, rng_for(cfg.seed, "balance", task.name, s), mode=task.balance_mode)
             skips[task.name].update(dropped)
-            weights = cfg.train_formats if s == "train" else cfg.bench_formats
-            fmts = assign_formats(kept, lambda c: task.formats(c, s), weights, rng_for(cfg.seed, "formats", task.name, s))
-            n_opts = (lambda c: min(task.n_options, len(c.get("items", ())) or task.n_options))
+            weights = cfg.train_formats if s == "train" else cfg.bench_task_formats.get(task.name, cfg.bench_formats)
+            strict = s == "bench" and cfg.bench_strict_formats
+            fmts = assign_formats(kept, lambda c: task.formats(c, s), weights, rng_for(cfg.seed, "formats", task.name, s),
+                                  strict=strict)
+            if strict and len(fmts) < len(kept):
+                skips[task.name]["dropped to keep the bench format mix"] += len(kept) - len(fmts)
+            n_opts = (lambda c, k=task.options_count(cfg): min(k, len(c.get("items", ())) or k))
             chosen = assign_choices(fmts, n_opts, rng_for(cfg.seed, "choices", task.name, s))
             pool = Counter(c["key"] for c in kept)
             for cand, fmt, choice in chosen:

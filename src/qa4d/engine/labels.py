@@ -35,6 +35,7 @@ __all__ = [
     "describe",
     "direction_label",
     "distance_change_label",
+    "distance_turns_clearly_false",
     "load_thresholds",
     "load_vocab",
     "rotation_label",
@@ -297,6 +298,44 @@ def distance_change_label(series: Sequence[float] | np.ndarray, th: Thresholds) 
     return "decreasing" if (rel - np.minimum.accumulate(rel)).max() <= tol else None
 
 
+# Statements about a distance that turns (rises then falls, or falls then rises). They are never
+# labels (a monotonic rule decides the label); the 4DP-QA-Bench preset offers one as the fourth
+# option of a distance-change question when the measured series shows it is clearly false.
+DISTANCE_TURN_STATEMENTS = ("increasing_then_decreasing", "decreasing_then_increasing")
+
+
+def _largest_turn(rel: np.ndarray) -> float:
+    """Largest min(rise into k, fall after k) over k: how clearly a series rises then falls.
+
+    rel: (F,) finite values. Rise into k: rel[k] - min(rel[:k+1]); fall after k: rel[k] - min(rel[k:]).
+    """
+    rise = rel - np.minimum.accumulate(rel)
+    fall = rel - np.minimum.accumulate(rel[::-1])[::-1]
+    return float(np.minimum(rise, fall).max())
+
+
+def distance_turns_clearly_false(series: Sequence[float] | np.ndarray, th: Thresholds) -> list[str]:
+    """The DISTANCE_TURN_STATEMENTS that are clearly false for a distance series.
+
+    series: (F,) distances (NaN entries skipped), normalised like `distance_change_label`
+    (relative to max(first, distance_floor_m)). "increasing_then_decreasing" is clearly false when
+    no rise followed by a fall exceeds the low band of `distance_change_rel` (both legs must be
+    larger for the statement to hold); "decreasing_then_increasing" likewise with the series negated.
+    """
+    s = np.asarray(series, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    if len(s) < 2:
+        return []
+    rel = (s - s[0]) / max(float(s[0]), th.distance_floor_m)
+    low = th.distance_change_rel[0]
+    out = []
+    if _largest_turn(rel) <= low:
+        out.append("increasing_then_decreasing")
+    if _largest_turn(-rel) <= low:
+        out.append("decreasing_then_increasing")
+    return out
+
+
 def rotation_label(deg: float, th: Thresholds, tilt: float | None = None) -> str | None:
     """Rotation seen from above from `measure.object_rotation`'s cumulative yaw (degrees, + = CCW).
 
@@ -449,6 +488,8 @@ def describe(task: str, label: Any, rng: np.random.Generator | None = None) -> s
         if kind == "agent_motion":
             return f"{_pick(vocab['agent_move'][label['move']], rng)} {_pick(vocab['agent_turn'][label['turn']], rng)}"
         group = vocab[kind]
+        if kind == "distance_change" and isinstance(label, str) and label in DISTANCE_TURN_STATEMENTS:
+            group = vocab["distance_turns"]
         if isinstance(label, str):
             return _pick(group[label], rng)
         return _join([_pick(group[part], rng) for part in label])

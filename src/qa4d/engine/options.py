@@ -4,13 +4,15 @@ position (mc) or truth value (yes/no). All deterministic for a given generator.
 Why each step exists:
 - `balance` keeps every label equally often per task and split, so a model (or a blind prior)
   gains nothing from guessing the most common label;
-- `assign_formats` spreads formats evenly within each label, so no format is tied to a label;
+- `assign_formats` gives the split the weighted format mix and spreads formats evenly within
+  each label, so no format is tied to a label;
 - `assign_choices` cycles the correct mc position through A, B, C, D and alternates yes/no, so
   neither letter nor yes/no frequency carries information.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -69,37 +71,74 @@ def assign_formats(
     allowed: Callable[[dict[str, Any]], Sequence[str]],
     weights: dict[str, float],
     rng: np.random.Generator,
+    strict: bool = False,
 ) -> list[tuple[dict[str, Any], str]]:
-    """Give each candidate an answer format among `allowed(cand)`, in proportion to `weights`,
-    label by label: within a label the format with the largest deficit (weight x seen - used) is
-    taken, so every label gets the format mix. Formats outside `weights` are used only when a
-    candidate allows nothing else (tracking: "track"). Candidates allowing nothing are dropped.
+    """Give each candidate an answer format among `allowed(cand)`, in proportion to `weights`.
+
+    Overall, each candidate takes the allowed format furthest below its share so far (so the
+    split's mix follows the weights within about one item, however small the labels); within a
+    label no format may exceed ceil(share x label size), so every label gets the mix and no format
+    is tied to a label. Candidates allowing fewer formats go first, so the flexible ones make up
+    the mix around them. Formats outside `weights` are used only when a candidate allows nothing
+    else (tracking: "track"). Candidates allowing nothing are dropped. With `strict`, candidates
+    allowing a single format are also dropped (from the largest labels first) while there are more
+    of them than that format's share of the split, so the mix holds (a benchmark protocol).
     """
+    total = sum(w for w in weights.values() if w > 0)
+    share = {f: w / total for f, w in weights.items() if w > 0} if total > 0 else {}
+    groups = group_by_key(cands)
+    entries = []  # (number of options, label, random rank in label): label by label, restricted first
+    for n_key, (key, group) in enumerate(groups.items()):
+        for r, i in enumerate(rng.permutation(len(group))):
+            c = group[int(i)]
+            options = [f for f in allowed(c) if f in share]
+            entries.append((len(options), n_key, r, key, c, options))
+    entries.sort(key=lambda e: e[:3])
+    if strict:
+        entries = _trim_single_format(entries, share)
     out = []
     seen_all = 0
-    used_all: dict[str, float] = {}
-    for key, group in group_by_key(cands).items():
-        used: dict[str, float] = {}
-        order = rng.permutation(len(group))
-        for n, i in enumerate(order):
-            c = group[int(i)]
-            options = [f for f in allowed(c) if weights.get(f, 0) > 0]
-            if not options:
-                options = [f for f in allowed(c) if f not in weights]
-                if not options:
-                    continue
-                out.append((c, options[0]))
-                continue
-            total = sum(weights[f] for f in options)
-            seen_all += 1
-            # the label's own deficit first; ties (small labels) by the deficit over all labels
-            deficit = {f: (weights[f] / total * (n + 1) - used.get(f, 0.0),
-                           weights[f] / total * seen_all - used_all.get(f, 0.0)) for f in options}
-            fmt = max(sorted(options), key=lambda f: deficit[f])
-            used[fmt] = used.get(fmt, 0.0) + 1
-            used_all[fmt] = used_all.get(fmt, 0.0) + 1
-            out.append((c, fmt))
+    used_all: dict[str, int] = {}
+    used: dict[str, dict[str, int]] = {key: {} for key in groups}
+    seen: dict[str, int] = {key: 0 for key in groups}
+    for _, _, _, key, c, options in entries:
+        if not options:
+            rest = [f for f in allowed(c) if f not in weights]
+            if rest:
+                out.append((c, rest[0]))
+            continue
+        n_label = len(groups[key])
+        open_ = [f for f in options if used[key].get(f, 0) < math.ceil(share[f] * n_label - 1e-9)] or options
+        seen_all += 1
+        seen[key] += 1
+        deficit = {f: (share[f] * seen_all - used_all.get(f, 0), share[f] * seen[key] - used[key].get(f, 0))
+                   for f in open_}
+        fmt = max(sorted(open_), key=lambda f: deficit[f])
+        used[key][fmt] = used[key].get(fmt, 0) + 1
+        used_all[fmt] = used_all.get(fmt, 0) + 1
+        out.append((c, fmt))
     return sorted(out, key=lambda cf: cf[0]["uid"])
+
+
+def _trim_single_format(entries: list[tuple], share: dict[str, float]) -> list[tuple]:
+    """Drop entries (n_options, label index, rank, key, cand, options) that allow one weighted
+    format only while that format's count of them exceeds its share of the weighted entries (+0.5)."""
+    keep = list(entries)
+    while True:
+        n = sum(1 for e in keep if e[5])
+        forced: dict[str, list[tuple]] = {}
+        for e in keep:
+            if len(e[5]) == 1:
+                forced.setdefault(e[5][0], []).append(e)
+        over = sorted((len(es) - share[f] * n, f) for f, es in forced.items() if len(es) > share[f] * n + 0.5)
+        if not over:
+            return keep
+        es = forced[over[-1][1]]
+        per_label: dict[str, int] = {}
+        for e in es:
+            per_label[e[3]] = per_label.get(e[3], 0) + 1
+        victim = max(es, key=lambda e: (per_label[e[3]], e[2], -e[1]))  # largest label, last in its order
+        keep.remove(victim)
 
 
 def assign_choices(

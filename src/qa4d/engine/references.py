@@ -70,12 +70,14 @@ def object_reference(
     mode_weights: dict[str, float],
     rng: np.random.Generator,
     colours_used: list[str],
+    min_pixels: int = 20,
 ) -> dict[str, Any] | None:
     """Choose how to refer to an object. Returns None when no mode works.
 
     media_frames: scene frame index of each media position; allowed_media: positions the
-    reference may point into (coord and prompt references need the object visible there, as
-    judged by measure.object_pixel / object_circle). Caption references need a unique caption.
+    reference may point into (coord and prompt references need the object visible there with at
+    least `min_pixels` mask pixels -- the threshold `min_mask_pixels` --, as judged by
+    measure.object_pixel / object_circle). Caption references need a unique caption.
     """
     from qa4d.engine import measure
 
@@ -85,10 +87,10 @@ def object_reference(
         feasible["caption"] = None
     order = [int(m) for m in rng.permutation(np.asarray(allowed_media, dtype=np.int64))] if len(allowed_media) else []
     for pos in order:
-        px = measure.object_pixel(scene, idx, int(media_frames[pos]))
+        px = measure.object_pixel(scene, idx, int(media_frames[pos]), min_pixels=min_pixels)
         if px is not None and "coord" not in feasible:
             feasible["coord"] = (pos, px)
-        circ = measure.object_circle(scene, idx, int(media_frames[pos]))
+        circ = measure.object_circle(scene, idx, int(media_frames[pos]), min_pixels=min_pixels)
         if circ is not None and "prompt" not in feasible:
             feasible["prompt"] = (pos, circ)
         if "coord" in feasible and "prompt" in feasible:

@@ -86,7 +86,13 @@ class DatasetStats:
 
 def label_text(label: Any) -> str:
     """A canonical label as one string: lists (camera_movement, object_direction) join with ' + ',
-    structured labels (agent_motion: {"move": ..., "turn": ...}) join their values the same way."""
+    structured labels (agent_motion: {"move": ..., "turn": ...}) join their values the same way.
+    Records store a label as its canonical key ('right+pan_left', 'move=backward,turn=left'),
+    which reads the same way."""
+    if isinstance(label, str) and "=" in label:
+        label = dict(part.split("=", 1) for part in label.split(","))
+    elif isinstance(label, str) and "+" in label:
+        label = label.split("+")
     if isinstance(label, list):
         return " + ".join(str(x) for x in label)
     if isinstance(label, dict):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import math
 import os
 import re
 import sys
@@ -70,8 +71,23 @@ def select_round_robin(records: Sequence[Mapping[str, Any]], limit: int | None) 
     return chosen
 
 
+SIGNIFICANT_DIGITS = 4  # measurements in the gallery: 1.237, 0.0412, 1234 (the data keeps full precision)
+
+
+def rounded(value: Any, digits: int = SIGNIFICANT_DIGITS) -> Any:
+    """A JSON value with every float rounded to `digits` significant digits (ints, bools, strings,
+    None unchanged; lists and dicts recursively)."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(v, digits) for v in value]
+    return value
+
+
 def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return json.dumps(rounded(value), ensure_ascii=False, separators=(", ", ": "))
 
 
 def sample_view(record: Mapping[str, Any], split: str, dataset: Path, out_dir: Path, problems: list[str]) -> dict[str, Any]:

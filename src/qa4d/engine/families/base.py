@@ -109,11 +109,17 @@ class SceneContext:
             ],
         )
 
+    @property
+    def min_mask_pixels(self) -> int:
+        """Mask pixels an object needs in a frame to be pointed at there (threshold `min_mask_pixels`)."""
+        return int(self.thresholds.min_mask_pixels)
+
     def seen_at(self, object_id: int, frame: int) -> bool:
-        """The object shows enough mask pixels in `frame` to be pointed at there."""
+        """The object shows at least `min_mask_pixels` mask pixels in `frame` (can be pointed at there)."""
         return self._cached(
             ("seen", object_id, frame),
-            lambda: measure.object_pixel(self.scene, self.scene.object_index(object_id), frame) is not None,
+            lambda: measure.object_pixel(self.scene, self.scene.object_index(object_id), frame,
+                                         min_pixels=self.min_mask_pixels) is not None,
         )
 
 
@@ -191,7 +197,8 @@ def refer_all(
     for oid, allowed in targets:
         if allowed is None:
             allowed = [p for p, t in enumerate(media) if ctx.seen_at(oid, t)]
-        ref = object_reference(ctx.scene, oid, media, list(allowed), ctx.config.ref_modes, rng, colours)
+        ref = object_reference(ctx.scene, oid, media, list(allowed), ctx.config.ref_modes, rng, colours,
+                               min_pixels=ctx.min_mask_pixels)
         if ref is None:
             return None
         refs.append(ref)
@@ -210,6 +217,10 @@ class Task:
     bench_formats: tuple[str, ...] = ("mc", "yesno")
     n_options = 4                           # multiple-choice options
     balance_mode = "equal"                  # options.balance: "equal", "cap" or "none"
+
+    def options_count(self, config: GenerateConfig) -> int:
+        """Options of a multiple choice: the task's own count unless the settings override it."""
+        return int(config.mc_options.get(self.name, self.n_options))
 
     # -- phase 1 -------------------------------------------------------------------------
     def check_scene(self, scene) -> str | None:
@@ -278,6 +289,16 @@ class DescriptiveTask(Task):
     def label(self, measurement: dict[str, Any], thresholds) -> Any:
         raise NotImplementedError
 
+    def extra_fields(self, measurement: dict[str, Any], thresholds) -> dict[str, Any]:
+        """Further candidate fields computed in phase 1 (with the thresholds), e.g. statements
+        checked to be false that may fill multiple-choice options beyond the vocabulary."""
+        return {}
+
+    def extra_options(self, cand: dict[str, Any]) -> list[Any]:
+        """Measured-false statements that may complete a multiple choice when the label
+        vocabulary has too few alternatives (none by default)."""
+        return []
+
     # phase 1
     def candidates(self, ctx: SceneContext) -> list[dict[str, Any]]:
         out = []
@@ -308,6 +329,7 @@ class DescriptiveTask(Task):
                 out.append(self.new_candidate(
                     ctx, seg, len(out), objects=[int(o) for o in objs], refs=refs, label=lab,
                     key=label_key(lab), measurement=_jsonable(m), formats=["mc", "yesno", "free"],
+                    **self.extra_fields(m, ctx.thresholds),
                 ))
         return out
 
@@ -390,19 +412,24 @@ class DescriptiveTask(Task):
         meta: dict[str, Any] = {
             "objects": list(cand["objects"]),
             "measurement": cand["measurement"],
-            "label": true,
+            "label": label_key(true),  # labels are written as their canonical key: one type per field
             "segment": cand["segment"],
             "refs": cand["refs"],
         }
         options = None
         if fmt == "mc":
-            others = self.distractors(true, self.n_options - 1, env.pool, rng)
-            if len(others) < self.n_options - 1:
+            n_options = self.options_count(env.config)
+            others = self.distractors(true, n_options - 1, env.pool, rng)
+            extra = self.extra_options(cand)
+            for i in rng.permutation(len(extra)) if len(others) < n_options - 1 else []:
+                if len(others) < n_options - 1:
+                    others.append(extra[int(i)])
+            if len(others) < n_options - 1:
                 raise Skip("not enough distinct options")
             labels = list(others)
             labels.insert(int(choice), true)
             options = {LETTERS[i]: self.label_text(lab) for i, lab in enumerate(labels)}
-            meta["option_labels"] = {LETTERS[i]: lab for i, lab in enumerate(labels)}
+            meta["option_labels"] = {LETTERS[i]: label_key(lab) for i, lab in enumerate(labels)}
             question = _fill(_pick(rng, t.questions["mc"], f"{self.name} mc"), **slots)
             answer = LETTERS[int(choice)]
         elif fmt == "yesno":
@@ -413,7 +440,7 @@ class DescriptiveTask(Task):
                 if not alts:
                     raise Skip("no false statement available")
                 stated = alts[0]
-            meta["statement"] = stated
+            meta["statement"] = label_key(stated)
             question = _fill(_pick(rng, t.questions["yesno"], f"{self.name} yesno"), label=self.label_text(stated, rng), **slots)
             answer = "yes" if choice else "no"
         elif fmt == "free":
@@ -449,11 +476,14 @@ class DescriptiveTask(Task):
                 problems.append(f"answer {record['answer']!r} is {opts.get(record['answer'])!r}, expected {text!r}")
             if sum(v == text for v in opts.values()) != 1:
                 problems.append("the correct text is not exactly one option")
-            for letter, olab in (meta.get("option_labels") or {}).items():
+            for letter, okey in (meta.get("option_labels") or {}).items():
+                olab = key_label(okey, self.list_label) if isinstance(okey, str) else okey
                 if letter != record["answer"] and not self._compatible(lab, olab):
                     problems.append(f"option {letter} ({olab!r}) is also right")
         elif fmt == "yesno":
             stated = meta.get("statement")
+            if isinstance(stated, str):
+                stated = key_label(stated, self.list_label)
             want = "yes" if stated is not None and label_key(stated) == label_key(lab) else "no"
             if record["answer"] != want:
                 problems.append(f"answer {record['answer']!r}, but the stated label {stated!r} vs geometry {lab!r} gives {want!r}")
@@ -534,13 +564,14 @@ class CompareTask(Task):
                 if anchor is not None and refs is not None:
                     frames = sorted({it["frame"] for it in items if it.get("frame") is not None})
                     allowed = [p for p in frames if ctx.seen_at(anchor, media[p])]
-                    ref_ref = object_reference(ctx.scene, anchor, media, allowed, cfg.ref_modes, rng, colours)
+                    ref_ref = object_reference(ctx.scene, anchor, media, allowed, cfg.ref_modes, rng, colours,
+                                               min_pixels=ctx.min_mask_pixels)
                     if ref_ref is None:
                         refs = None
                 if refs is None:
                     ctx.skip(self.name, "object cannot be referred to (caption not unique, not visible)")
                     continue
-                formats = ["yesno", "free"] + (["mc"] if len(items) >= self.n_options else [])
+                formats = ["yesno", "free"] + (["mc"] if len(items) >= self.options_count(cfg) else [])
                 win_obj = ctx.scene.object(items[w]["object"])
                 out.append(self.new_candidate(
                     ctx, seg, len(out), items=items, refs=refs, values=[float(x) for x in values], winner=w,
@@ -568,7 +599,7 @@ class CompareTask(Task):
         order: list[int]
         if fmt == "mc":
             others = [j for j in range(len(items)) if j != w]
-            others = [int(j) for j in rng.permutation(others)][: self.n_options - 1]
+            others = [int(j) for j in rng.permutation(others)][: self.options_count(env.config) - 1]
             order = list(others)
             order.insert(int(choice), w)
         else:
