@@ -242,7 +242,10 @@ import os, time
 def answer(prompt, images, item):
     with open(os.environ["QA4D_TEST_CALL_LOG"], "a") as f:
         f.write(item.id + "\\n")
-    time.sleep(0.05)
+    # Quick for the first answers, then slow: the Ctrl-C surely lands mid-run, even on a busy machine.
+    with open(os.environ["QA4D_TEST_CALL_LOG"]) as f:
+        n = sum(1 for _ in f)
+    time.sleep(2.0 if n > 8 and os.environ.get("QA4D_TEST_SLOW") else 0.05)
     return "Answer: A" if item.options else "Answer: yes"
 '''
 
@@ -256,7 +259,7 @@ def test_ctrl_c_on_qa4d_eval_exits_130_and_the_rerun_completes(tmp_path):
     env = {**os.environ, "QA4D_TEST_CALL_LOG": str(calls), "PYTHONPATH": str(REPO / "src")}
     cmd = [sys.executable, "-m", "qa4d.cli", "eval", "--benchmark", str(tmp_path / "bench"),
            "--model", f"python:{tmp_path / 'slow.py'}:answer", "--concurrency", "2", "--out", str(tmp_path / "run")]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, env={**env, "QA4D_TEST_SLOW": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     pred = tmp_path / "run" / "predictions.jsonl"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (pred.exists() and len(pred.read_bytes().splitlines()) >= 6):
