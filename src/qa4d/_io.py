@@ -60,11 +60,13 @@ def atomic_file(path: str | os.PathLike[str], *, fsync: bool = True) -> Iterator
                 os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; outputs are meant to be shared
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError) and e.filename is None:
+            e.filename = str(path)  # a failed write (e.g. a full disk) names the file it was writing
         raise
 
 
