@@ -291,18 +291,8 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the worker processes")
 def test_simulate_workers_end_when_the_parent_is_killed(tmp_path):
-    proc = subprocess.Popen(qa4d_cmd("simulate", "--out", tmp_path / "scenes", "--scenes", "40", "--frames", "16",
-                                     "--size", "64", "--workers", "2"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env(), start_new_session=True)
+    proc, workers = _start_simulate_with_two_workers(tmp_path / "scenes")
     try:
-        workers: list[int] = []
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and proc.poll() is None:
-            workers = [c for c in _children(proc.pid)
-                       if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes().replace(b"\0", b" ")]
-            if len(workers) == 2:
-                break
-            time.sleep(0.1)
         assert len(workers) == 2 and proc.poll() is None, "simulate did not start its two workers"
         proc.send_signal(signal.SIGKILL)  # no chance to clean up: the workers must notice alone
         proc.wait()
@@ -314,8 +304,41 @@ def test_simulate_workers_end_when_the_parent_is_killed(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        for w in _children(proc.pid):
-            try:
+        for w in workers:  # never leave a stray worker behind, even when the test failed
+            if _alive(w):
                 os.kill(w, signal.SIGKILL)
-            except OSError:
-                pass
+
+
+def _start_simulate_with_two_workers(out: Path) -> tuple[subprocess.Popen, list[int]]:
+    proc = subprocess.Popen(qa4d_cmd("simulate", "--out", out, "--scenes", "40", "--frames", "16", "--size", "64",
+                                     "--workers", "2"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+                            start_new_session=True)
+    workers: list[int] = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = [c for c in _children(proc.pid)
+                   if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes().replace(b"\0", b" ")]
+        if len(workers) == 2:
+            break
+        time.sleep(0.1)
+    return proc, workers
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the worker processes")
+def test_ctrl_c_in_simulate_with_workers(tmp_path):
+    out = tmp_path / "scenes"
+    proc, workers = _start_simulate_with_two_workers(out)
+    try:
+        assert len(workers) == 2 and proc.poll() is None, "simulate did not start its two workers"
+        os.killpg(proc.pid, signal.SIGINT)  # the whole group, as a terminal does
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert_one_clean_line(subprocess.CompletedProcess([], proc.returncode, "", err), 130, "qa4d simulate: interrupted")
+    assert not any(_alive(w) for w in workers)
+    assert temporaries(out) == []
+    complete = sorted(p.name for p in out.iterdir())
+    assert len(complete) < 40 and all((out / n / "scene.json").is_file() for n in complete)
