@@ -71,7 +71,8 @@ def task_yaml(task: str, data_file: Path, max_new_tokens: int) -> str:
 def export(dataset: Path, out: Path, task_name: str | None = None, max_new_tokens: int = 64) -> dict:
     """Export; returns {"task", "docs", "yaml"}. Raises BenchmarkFormatError on bad samples."""
     from qa4d.bench.benchmarks.qa4d import QA4D, samples_path
-    from qa4d.bench.scoring import json_safe, atomic_write_text
+    from qa4d._io import write_text_atomic as atomic_write_text
+    from qa4d.bench.scoring import json_safe
 
     bench = QA4D()
     samples = samples_path(dataset)
