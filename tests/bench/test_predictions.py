@@ -102,3 +102,17 @@ def test_eval_and_score_read_a_file_with_duplicates_the_same_way(tmp_path, capsy
     kept = [json.loads(x) for x in (run / "predictions.jsonl").read_text().splitlines()]
     assert len(kept) == len(recs) == len({k["id"] for k in kept})
     assert {k["id"]: k["response"] for k in kept}[right["id"]] == f"Answer: {right['answer']}"
+
+
+def test_a_resumed_eval_removes_stale_temporaries(tmp_path, capsys):
+    from qa4d.cli import main
+
+    write_split(tmp_path, "bench", 4, seed=1)
+    run = tmp_path / "run"
+    run.mkdir()
+    stale = [run / ".predictions.jsonl.k2.tmp", run / ".metrics.json.9x.tmp"]
+    for p in stale:
+        p.write_text('{"id": "half')
+    assert main(["eval", "--benchmark", str(tmp_path / "bench"), "--model", "oracle", "--out", str(run)]) == 0
+    assert not any(p.exists() for p in stale)
+    assert "removed temporary files" in capsys.readouterr().err

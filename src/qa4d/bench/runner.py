@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
-from qa4d._io import write_text_atomic
+from qa4d._io import remove_stale_temporaries, write_text_atomic
 from qa4d.bench.media import MediaError, load_frames, load_prefix_images
 from qa4d.bench.models.base import Model, ModelConfigError, ModelError
 from qa4d.bench.predictions import (  # noqa: F401 (Predictions, PredictionWriter: re-exported)
@@ -138,6 +138,8 @@ def run_model(
         raise RunError(f"batch size must be at least 1, got {batch_size}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if remove_stale_temporaries(out_dir):
+        log(f"{out_dir}: removed temporary files left by an interrupted run")
     info = dict(run_info or {})
     info.setdefault("mode", mode)
     info.setdefault("frames", frames)
