@@ -90,19 +90,21 @@ $q eval --benchmark {d}/ds/bench --model random --out {d}/run >/dev/null 2>&1
 $q score --benchmark qa4d --annotations {d}/ds/bench --predictions {d}/run/predictions.jsonl --out {d}/score >/dev/null 2>&1
 $q report {d}/run {d}/score --out {d}/report >/dev/null 2>&1
 $q export-lmms-eval {d}/ds/bench --out {d}/lmms >/dev/null 2>&1
+$q card {d}/ds --out {d}/card >/dev/null 2>&1
+$q view {d}/ds --out {d}/view >/dev/null 2>&1
 """
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o002])
 def test_every_output_respects_the_umask(tmp_path, umask):
-    """simulate, generate, export (copied media), eval, score, report and export-lmms-eval run under
+    """simulate, generate, export (copied media), eval, score, report, export-lmms-eval, card and view run under
     `umask`: every file they write has mode 0666 & ~umask, every directory 0777 & ~umask."""
     env = dict(os.environ, PYTHONPATH=SRC)
     env.pop("QA4D_DEBUG", None)
     proc = subprocess.run(["sh", "-c", PIPELINE.format(py=sys.executable, d=tmp_path)], env=env,
                           capture_output=True, text=True, umask=umask, timeout=900)
     assert proc.returncode == 0, proc.stderr
-    outs = ["scenes", "ds", "llava", "run", "score", "report", "lmms"]
+    outs = ["scenes", "ds", "llava", "run", "score", "report", "lmms", "card", "view"]
     checked = {"file": 0, "dir": 0}
     wrong = []
     for name in outs:
