@@ -28,13 +28,18 @@ TMP_SUFFIX = ".tmp"
 
 
 def _umask() -> int:
-    # os.umask can only be read by setting it; set it straight back (no thread writes files meanwhile
-    # in qa4d, and the value is cached after the first call).
+    """The process umask. Linux shows it in /proc/self/status; elsewhere os.umask can only be read
+    by setting it, so it is set straight back (once: the value is cached, and qa4d never changes
+    its umask)."""
     global _UMASK
     if _UMASK is None:
-        current = os.umask(0o022)
-        os.umask(current)
-        _UMASK = current
+        try:
+            with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+                _UMASK = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+        except (OSError, StopIteration, ValueError, IndexError):
+            current = os.umask(0o022)
+            os.umask(current)
+            _UMASK = current
     return _UMASK
 
 
