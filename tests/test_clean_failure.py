@@ -9,6 +9,7 @@ traceback, no temporary file left, and a resumed run that ends with the bytes of
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -342,3 +343,21 @@ def test_ctrl_c_in_simulate_with_workers(tmp_path):
     assert temporaries(out) == []
     complete = sorted(p.name for p in out.iterdir())
     assert len(complete) < 40 and all((out / n / "scene.json").is_file() for n in complete)
+
+
+def test_eval_when_the_disk_fills_then_resume(tmp_path, reference):
+    """The disk fills at the first answer eval appends (run.json was written): one line naming
+    predictions.jsonl; the same command then finishes the run with one line per item."""
+    out = tmp_path / "run"
+    argv = ["eval", "--benchmark", reference / "bench", "--model", "oracle", "--out", out]
+    proc = subprocess.run([sys.executable, "-c", FAIL_WRITES, "1", *map(str, argv)],
+                          capture_output=True, text=True, env=env(), timeout=600)
+    assert_one_clean_line(proc, 1, "qa4d eval: error:", str(out / "predictions.jsonl"), "no space left on device")
+    assert temporaries(out) == []
+    again = run(*argv)
+    assert again.returncode == 0, again.stderr
+    n_items = len((reference / "bench" / "samples.jsonl").read_text().splitlines())
+    ids = [line.split('"id": ', 1)[1].split(",", 1)[0] for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(ids) == len(set(ids)) == n_items
+    metrics = json.loads((out / "metrics.json").read_text())["overall"]
+    assert metrics["n"] == n_items and metrics["errors"] == 0 and metrics["missing"] == 0

@@ -143,11 +143,16 @@ class PredictionWriter:
     def append(self, record: dict[str, Any]) -> None:
         data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         with self._lock:
-            view = memoryview(data)
-            while view:
-                n = os.write(self._fd, view)
-                view = view[n:]
-            os.fsync(self._fd)
+            try:
+                view = memoryview(data)
+                while view:
+                    n = os.write(self._fd, view)
+                    view = view[n:]
+                os.fsync(self._fd)
+            except OSError as e:  # e.g. a full disk: the message names the file
+                if e.filename is None:
+                    e.filename = str(self.path)
+                raise
 
     def close(self) -> None:
         with self._lock:
