@@ -3,7 +3,7 @@
 It serves GET /v1/models and POST /v1/chat/completions on an ephemeral port, logs every request
 (path, item id found in the prompt, number of image parts, headers) and can inject faults per item:
 
-    server = FakeOpenAIServer(faults={"q3": ["500", "429", "sleep", "garbage"]})
+    server = FakeOpenAIServer(faults={"q3": ["500", "429", "sleep", "garbage", "empty"]})
 
 Each fault is consumed by one request for that item; after the list is used up the item is answered.
 The item id is read from the prompt text ("ITEM <id>"), which the tests' benchmark writes.
@@ -142,7 +142,7 @@ class FakeOpenAIServer:
                     return
                 if hold:
                     server.release_event.wait(30)
-                text = server.answer(item, body)
+                text = "" if fault == "empty" else server.answer(item, body)
                 with server.lock:
                     server.answered += 1
                 reply = {

@@ -118,14 +118,13 @@ def test_wrong_url_is_a_clear_immediate_error():
 
 
 def test_wrong_path_404_is_a_clear_error(tmp_path):
-    items = make_items(tmp_path, 3, n_frames=1)
     with FakeOpenAIServer() as server:
-        model = make_model(f"http://127.0.0.1:{server.port}/api/wrong")
+        # found at start: BASE/models is 404, so one probe of the chat endpoint, also 404
         with pytest.raises(ModelConfigError, match=r"404: no OpenAI-compatible chat API there .*--base-url"):
-            run_model(TinyBench(items), items, model, tmp_path / "run", media_root=tmp_path, progress=False)
-        model.close()
-    # nothing was recorded as an answer or as an item error
-    assert (tmp_path / "run" / "predictions.jsonl").read_text() == ""
+            make_model(f"http://127.0.0.1:{server.port}/api/wrong")
+        posts = [e["path"] for e in server.log if e["method"] == "POST"]
+        assert posts == ["/api/wrong/chat/completions"]  # the one probe; no item was asked
+    assert not (tmp_path / "run").exists()
 
 
 def test_unknown_model_name_is_reported_with_the_served_names():
@@ -137,10 +136,13 @@ def test_unknown_model_name_is_reported_with_the_served_names():
 def test_model_not_found_404_body_maps_to_a_clear_error(tmp_path):
     items = make_items(tmp_path, 1, n_frames=1)
     with FakeOpenAIServer(list_models=False) as server:  # a gateway without /models
-        model = make_model(server.url, name="nope")
+        # found at start by the probe request, not at the first item
         with pytest.raises(ModelConfigError, match=r"does not know model 'nope'.*--model-name"):
-            model.generate("ITEM q0", [], items[0])
+            make_model(server.url, name="nope")
+        model = make_model(server.url)  # the served name passes the probe
+        assert model.generate("ITEM q0", [], items[0]) == "Answer: A"
         model.close()
+        assert server.asked_items() == [None, None, "q0"]
 
 
 def test_api_key_is_sent_from_the_named_environment_variable(tmp_path, monkeypatch):
@@ -275,3 +277,100 @@ def test_a_web_page_at_the_base_url_is_a_clear_error():
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_an_empty_reply_is_retried_not_taken_as_an_answer(tmp_path):
+    items = make_items(tmp_path, 3, n_frames=1)
+    with FakeOpenAIServer(faults={"q1": ["empty", "empty"]}) as server:
+        model = make_model(server.url)
+        res = run_model(TinyBench(items), items, model, tmp_path / "run", media_root=tmp_path, progress=False)
+        model.close()
+        assert server.asked_items().count("q1") == 3
+    preds = {p["id"]: p for p in read_lines(tmp_path / "run" / "predictions.jsonl")}
+    assert res.answered == 3 and preds["q1"]["response"] == "Answer: A"
+
+
+def test_only_empty_replies_make_an_item_error_that_the_next_start_retries(tmp_path):
+    items = make_items(tmp_path, 2, n_frames=1)
+    with FakeOpenAIServer(faults={"q0": ["empty"] * 3}) as server:
+        model = make_model(server.url, max_retries=2)
+        res = run_model(TinyBench(items), items, model, tmp_path / "run", media_root=tmp_path, progress=False)
+        assert "empty reply" in res.errors["q0"] and res.answered == 1
+        res2 = run_model(TinyBench(items), items, model, tmp_path / "run", media_root=tmp_path, progress=False)
+        model.close()
+    assert res2.asked == 1 and res2.errors == {} and res2.answered == 2
+
+
+def _static_site(root):
+    """A plain web server (the standard library's file server) serving an index.html."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    (root / "index.html").write_text("<html><body>My homepage</body></html>")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return httpd
+
+
+@pytest.mark.parametrize("base", ["static", "catch-all", "not-a-url", "no-scheme"])
+def test_a_base_url_without_the_api_stops_eval_before_the_first_item(tmp_path, base):
+    """A web site (404 HTML on /v1/models, 501 on POST), a site that answers every path with its
+    page, and strings that are not http URLs: one line, exit 2, no item asked or recorded."""
+    import subprocess
+    import sys
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import threading
+
+    from .tiny_bench import write_split
+
+    write_split(tmp_path, "bench", 4, seed=1)
+    site = tmp_path / "site"
+    site.mkdir()
+    httpd = None
+    if base == "static":
+        httpd = _static_site(site)
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    elif base == "catch-all":
+        class Page(BaseHTTPRequestHandler):  # every GET and POST: 200 with the same HTML page
+            def _page(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+                body = b"<!doctype html><html><body>Welcome</body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _page
+
+            def log_message(self, *a):
+                pass
+
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/v1/models/"  # a page at /v1/models/models too
+    elif base == "not-a-url":
+        url = "my model server"
+    else:
+        url = "127.0.0.1:8000"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "qa4d.cli", "eval", "--benchmark", str(tmp_path / "bench"), "--model", "openai",
+             "--base-url", url, "--model-name", "tiny-vlm", "--max-retries", "5", "--retry-backoff", "5",
+             "--out", str(tmp_path / "run")],
+            capture_output=True, text=True, timeout=120)
+    finally:
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "--base-url" in lines[0] and lines[0].startswith("qa4d eval: ")
+    assert not (tmp_path / "run" / "predictions.jsonl").exists() or not (tmp_path / "run" / "predictions.jsonl").read_text()

@@ -161,7 +161,8 @@ def test_complete_last_line_without_newline_is_kept(tmp_path):
     run.mkdir()
     (run / "predictions.jsonl").write_text('{"id": "a", "response": "x"}\n{"id": "b", "response": "y"}')
     state = read_predictions_file(run / "predictions.jsonl")
-    assert state.responses == {"a": "x", "b": "y"} and state.repairs
+    assert state.responses == {"a": "x", "b": "y"} and state.unterminated and state.needs_rewrite
+    assert state.problems == []  # nothing was dropped
 
 
 def test_missing_media_are_all_reported_before_any_model_call(tmp_path):

@@ -192,8 +192,10 @@ def test_read_predictions_tolerates_a_crashed_writer(tmp_path, capsys):
     assert pf.responses == {"a": "C", "b": "D", "c": "B"}
     assert pf.errors == {}
     assert pf.problems[0].startswith(f"{p}:2: not valid JSON")
-    assert pf.problems[1].startswith(f"{p}:7: id 'd' has neither")
-    assert "8: truncated last line" in pf.problems[2]
+    assert pf.problems[1].startswith(f"{p}:5: id 'a' answered again") and "line 1" in pf.problems[1]
+    assert pf.problems[2].startswith(f"{p}:7: id 'd' has neither")
+    assert "8: truncated last line" in pf.problems[3]
+    assert len(pf.problems) == 4  # an answer after an error (line 3 -> 6) is a retry, not a problem
     assert read_predictions(p) == pf.responses
     assert ":2: not valid JSON" in capsys.readouterr().err
 

@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from qa4d.bench.scoring import atomic_write_text
+from qa4d._io import write_text_atomic as atomic_write_text
 
 __all__ = ["load_run", "run_items", "coverage_warnings", "write_run_report", "compare_runs", "render_markdown",
            "render_html", "SECTIONS"]

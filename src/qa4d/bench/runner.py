@@ -7,7 +7,9 @@
     RUN/metrics.json, RUN/scored.jsonl, RUN/report.md, RUN/report.html   written by scoring
 
 Starting the same command again continues the run: answered ids are skipped, failed ids are
-asked again, and a last line truncated by a crash is dropped (its item is asked again). For
+asked again, and a last line truncated by a crash is dropped (its item is asked again). The file
+is read by qa4d.bench.predictions, the reader `qa4d score` uses too (an id on several lines:
+the last answer wins), and rewritten to one line per id when it needed a repair. For
 models that look at images every media file is checked before the first model call. A run
 directory belongs to one benchmark, model and protocol: resuming it with a different one is
 refused instead of mixing answers. Models that batch get up to `batch_size` items per call.
@@ -17,23 +19,29 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import platform
 import sys
 import threading
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
+from qa4d._io import remove_stale_temporaries, write_text_atomic
 from qa4d.bench.media import MediaError, load_frames, load_prefix_images
 from qa4d.bench.models.base import Model, ModelConfigError, ModelError
+from qa4d.bench.predictions import (  # noqa: F401 (Predictions, PredictionWriter: re-exported)
+    PREDICTIONS,
+    Predictions,
+    PredictionWriter,
+    read_predictions_file,
+    rewrite_predictions,
+)
 from qa4d.bench.types import BenchItem
 
-PREDICTIONS = "predictions.jsonl"
 RUN_JSON = "run.json"
 # Keys of run.json that must match to resume a run directory.
 IDENTITY_KEYS = ("benchmark", "annotations", "model", "mode", "frames")
@@ -61,96 +69,8 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def write_json_atomic(path: Path, obj: Any) -> None:
-    _atomic_write_bytes(Path(path), (json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
-
-
-# -- predictions.jsonl ---------------------------------------------------------------------------
-@dataclass
-class Predictions:
-    """The state of RUN/predictions.jsonl: at most one line per id once repaired."""
-
-    responses: dict[str, str] = field(default_factory=dict)  # id -> response text
-    errors: dict[str, str] = field(default_factory=dict)     # id -> error (ids without a response)
-    lines: dict[str, bytes] = field(default_factory=dict)    # id -> its kept line (with newline)
-    repairs: list[str] = field(default_factory=list)          # what was fixed, for the log
-
-
-def read_predictions_file(path: Path) -> Predictions:
-    """Parse a run's predictions.jsonl, tolerating a crash-truncated last line.
-
-    An id answered twice keeps its first answer (the one already paid for); an error line is
-    superseded by a later answer; malformed lines are dropped and listed in `repairs`.
-    """
-    state = Predictions()
-    path = Path(path)
-    if not path.exists():
-        return state
-    data = path.read_bytes()
-    raw_lines = data.split(b"\n")
-    tail = raw_lines.pop()  # b"" when the file ends in a newline
-    for lineno, raw in enumerate(raw_lines + ([tail] if tail else []), 1):
-        is_tail = bool(tail) and lineno == len(raw_lines) + 1
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw)
-            rid = rec["id"]
-            if not isinstance(rid, str) or not isinstance(rec, dict):
-                raise TypeError("id is not a string")
-        except (ValueError, KeyError, TypeError):
-            where = "truncated last line" if is_tail else f"malformed line {lineno}"
-            state.repairs.append(f"{path}: dropped {where} ({raw[:60]!r}...)")
-            continue
-        if is_tail:
-            state.repairs.append(f"{path}: completed last line (missing newline)")
-        line = raw + b"\n"
-        response = rec.get("response")
-        if isinstance(response, str):
-            if rid in state.responses:
-                state.repairs.append(f"{path}: dropped duplicate answer for id {rid!r} (line {lineno})")
-                continue
-            state.responses[rid] = response
-            state.errors.pop(rid, None)
-            state.lines[rid] = line
-        elif rid not in state.responses:
-            state.errors[rid] = str(rec.get("error") or "no response recorded")
-            state.lines[rid] = line
-    return state
-
-
-class PredictionWriter:
-    """Appends one JSON line per record: one os.write + fsync under a lock, so a kill at any
-    moment leaves every earlier line whole and at most the last one truncated."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        self._lock = threading.Lock()
-
-    def append(self, record: dict[str, Any]) -> None:
-        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-        with self._lock:
-            view = memoryview(data)
-            while view:
-                n = os.write(self._fd, view)
-                view = view[n:]
-            os.fsync(self._fd)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
+    write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -218,6 +138,8 @@ def run_model(
         raise RunError(f"batch size must be at least 1, got {batch_size}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if remove_stale_temporaries(out_dir):
+        log(f"{out_dir}: removed temporary files left by an interrupted run")
     info = dict(run_info or {})
     info.setdefault("mode", mode)
     info.setdefault("frames", frames)
@@ -239,16 +161,16 @@ def run_model(
         log(f"batch size {batch_size} ignored: model {getattr(model, 'name', 'model')} answers one item at a time")
 
     pred_path = out_dir / PREDICTIONS
-    state = read_predictions_file(pred_path)
+    state = read_predictions_file(pred_path, missing_ok=True)
     todo = [it for it in items if it.id not in state.responses]
     todo_ids = {it.id for it in todo}
     retried = sorted(i for i in state.errors if i in todo_ids)
     # Rewrite (atomically) when repairing, or to drop error lines of items asked again now, so the
     # file keeps one line per id.
-    if state.repairs or retried:
-        keep = [line for rid, line in state.lines.items() if rid in state.responses or rid not in todo_ids]
-        _atomic_write_bytes(pred_path, b"".join(keep))
-        for r in state.repairs:
+    if state.needs_rewrite or retried:
+        rewrite_predictions(pred_path, state, keep={rid for rid in state.lines
+                                                   if rid in state.responses or rid not in todo_ids})
+        for r in state.problems:
             log(f"repaired: {r}")
     skipped = len(items) - len(todo)
     if skipped:
@@ -408,7 +330,7 @@ def run_model(
     if fatal is not None:
         raise fatal
 
-    final = read_predictions_file(pred_path)
+    final = read_predictions_file(pred_path, missing_ok=True)
     errors = {it.id: final.errors[it.id] for it in items if it.id in final.errors and it.id not in final.responses}
     answered = sum(1 for it in items if it.id in final.responses)
     info["finished"] = _now()
@@ -436,7 +358,7 @@ def score_run(
     from qa4d.bench.scoring import score_responses, write_score_outputs  # noqa: PLC0415
 
     out_dir = Path(out_dir)
-    state = read_predictions_file(out_dir / PREDICTIONS)
+    state = read_predictions_file(out_dir / PREDICTIONS, missing_ok=True)
     wanted = {it.id for it in items}
     responses = {k: v for k, v in state.responses.items() if k in wanted}
     errors = {k: v for k, v in state.errors.items() if k in wanted}

@@ -7,7 +7,9 @@ Reads:
                        samples.jsonl)
   --predictions PRED   JSONL, one {"id": ..., "response": "<raw model text>"} per line ({"id",
                        "error"} for a failed item); `id` is the item's id as the loader names it
-                       (vlm4d: "real_mc/validation_1"). A truncated last line is skipped.
+                       (vlm4d: "real_mc/validation_1"). An id on several lines keeps its last
+                       answer (each replaced answer is reported); a truncated last line is
+                       skipped (qa4d.bench.predictions, the reader `qa4d eval` uses too).
 Writes (atomically) into --out DIR:
   metrics.json         overall accuracy, n, unparsed count and 95% bootstrap CI, per task, per
                        category and per benchmark grouping (vlm4d: real, synthetic, ego-centric,
@@ -15,7 +17,8 @@ Writes (atomically) into --out DIR:
   scored.jsonl         per item: extracted answer, the rule that read it, correct / score
 Unparsed answers score 0; --guess instead picks a seeded random option, as some official
 scorers do (for parity only; such items are marked random_guess).
-Exit code: 0 on success, 2 on bad input.
+Exit code: 0 on success, 2 on bad input (or an --out that is a file), 1 on an I/O error
+such as a full disk, 130 on Ctrl-C.
 """
 
 from __future__ import annotations

@@ -28,16 +28,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 from tqdm import tqdm
 
+from qa4d._io import write_text_atomic
 from qa4d.bench import metrics as M
 from qa4d.bench.extract import extract, normalize_text
+from qa4d.bench.predictions import Predictions, read_predictions_file
 from qa4d.bench.types import BenchItem, Extraction, ScoredItem
 
 __all__ = [
@@ -309,17 +309,7 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+atomic_write_text = write_text_atomic  # the one atomic write (qa4d._io), under its old name here
 
 
 def write_score_outputs(out_dir: Path, scored: list[ScoredItem], metrics: dict) -> None:
@@ -331,56 +321,13 @@ def write_score_outputs(out_dir: Path, scored: list[ScoredItem], metrics: dict) 
                       json.dumps(json_safe(metrics), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
 
-@dataclasses.dataclass
-class PredictionFile:
-    responses: dict[str, str]
-    errors: dict[str, str]
-    problems: list[str]   # "PATH:LINE: what is wrong", in file order
+PredictionFile = Predictions  # the one reader: qa4d.bench.predictions
 
 
-def read_prediction_file(path: Path) -> PredictionFile:
-    """Read PRED.jsonl: one {"id", "response"} (or {"id", "error"}) object per line.
-
-    A later line for the same id wins (a retried item), and a response beats an earlier error.
-    A truncated last line (a writer that crashed mid-line) is skipped; any other malformed line is
-    skipped and reported in `problems` with its line number.
-    """
-    path = Path(path)
-    try:
-        raw = path.read_bytes().decode("utf-8", errors="replace")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: predictions file not found") from None
-    lines = raw.split("\n")
-    truncated_tail = not raw.endswith("\n") and raw != ""
-    responses: dict[str, str] = {}
-    errs: dict[str, str] = {}
-    problems: list[str] = []
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        is_last = lineno == len(lines)
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            if is_last and truncated_tail:
-                problems.append(f"{path}:{lineno}: truncated last line skipped (an interrupted writer)")
-            else:
-                problems.append(f"{path}:{lineno}: not valid JSON ({e.msg}); line skipped")
-            continue
-        if not isinstance(rec, dict) or "id" not in rec:
-            problems.append(f"{path}:{lineno}: expected an object with an 'id'; line skipped")
-            continue
-        rid = str(rec["id"])
-        resp = rec.get("response")
-        if isinstance(resp, str):
-            responses[rid] = resp
-            errs.pop(rid, None)
-        elif rec.get("error") is not None:
-            if rid not in responses:
-                errs[rid] = str(rec["error"])
-        else:
-            problems.append(f"{path}:{lineno}: id {rid!r} has neither a 'response' string nor an 'error'; line skipped")
-    return PredictionFile(responses, errs, problems)
+def read_prediction_file(path: Path) -> Predictions:
+    """Read PRED.jsonl with the one predictions reader (qa4d.bench.predictions: an id on several
+    lines keeps its last answer; malformed lines are skipped and listed in `problems`)."""
+    return read_predictions_file(path)
 
 
 def read_predictions(path: Path) -> dict[str, str]:

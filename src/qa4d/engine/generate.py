@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from typing import Any, Callable
 
 from tqdm import tqdm
 
+from qa4d._io import remove_stale_temporaries
+from qa4d._procs import init_worker, sigint_ignored
 from qa4d.engine.config import GenerateConfig
 from qa4d.engine.families.base import SceneContext, Skip
 from qa4d.engine.options import assign_choices, assign_formats, balance
@@ -163,7 +166,11 @@ def _run_phase1(jobs: list[tuple[str, str, dict[str, Any], str]], workers: int, 
         if workers > 1 and len(jobs) > 1:
             import multiprocessing as mp
 
-            with mp.get_context("fork").Pool(min(workers, len(jobs))) as pool:
+            # workers ignore Ctrl-C (the pool is terminated on leaving the block) and die with this process
+            with sigint_ignored():
+                pool = mp.get_context("fork").Pool(min(workers, len(jobs)), initializer=init_worker,
+                                                   initargs=(os.getpid(),))
+            with pool:
                 for scene_id, err in pool.imap_unordered(_phase1, jobs):
                     if err:
                         log(f"scene {scene_id}: skipped, {err}")
@@ -246,6 +253,8 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
                 "use a new --out directory or delete it"
             )
     out.mkdir(parents=True, exist_ok=True)
+    if remove_stale_temporaries(out):
+        log(f"{out}: removed temporary files left by an interrupted run")
     write_json(run_file, {"fingerprint": fp, "settings": cfg.fingerprint()})
 
     # phase 1

@@ -1,4 +1,4 @@
-"""Files of a dataset, all written atomically (temporary file + os.replace):
+"""Files of a dataset, all written atomically (qa4d._io: temporary file, fsync, os.replace):
 
     DATASET/dataset.json                     settings, split, counts, skip reasons
     DATASET/train/samples.jsonl              one record per line (sample.schema.json)
@@ -14,13 +14,13 @@ a function of the scene and the settings, so a resumed run writes the same bytes
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
+from qa4d._io import write_bytes_atomic, write_text_atomic
 from qa4d.engine.draw import draw_circles, encode_jpeg
 
 SPLITS = ("train", "bench")
@@ -31,17 +31,6 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 def safe_name(text: str) -> str:
     """A file-name-safe version of an id ('scene/task/1-2' -> 'scene_task_1-2')."""
     return _SAFE.sub("_", text).strip("_") or "_"
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Any, Mapping
 
 from tqdm import tqdm
 
-from qa4d._io import resolve_inside
+from qa4d._io import copy_file_atomic, resolve_inside, symlink_atomic
 from qa4d.export.formats import ExportContext, ExportError, Exporter, available_formats, get_exporter
 from qa4d.export.records import SPLITS, DatasetError, RecordError, iter_samples, iter_splits
 
@@ -84,19 +83,13 @@ class MediaPlacer:
     def _copy(src: Path, dst: Path) -> None:
         if dst.is_file() and not dst.is_symlink() and dst.stat().st_size == src.stat().st_size:
             return  # re-export into the same directory: the media are already there
-        tmp = dst.with_name(f".{dst.name}.tmp")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
+        copy_file_atomic(src, dst)
 
     @staticmethod
     def _symlink(src: Path, dst: Path) -> None:
         if dst.is_symlink() and os.readlink(dst) == str(src):
             return
-        tmp = dst.with_name(f".{dst.name}.tmp")
-        if tmp.is_symlink() or tmp.exists():
-            tmp.unlink()
-        os.symlink(src, tmp)
-        os.replace(tmp, dst)
+        symlink_atomic(src, dst)
 
 
 def export_record(exporter: Exporter, record: Mapping[str, Any], place: MediaPlacer) -> dict[str, Any]:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 import jsonschema
+
+from qa4d._io import write_bytes_atomic, write_text_atomic  # noqa: F401 (re-exported for export/)
 
 SPLITS = ("train", "bench")
 SAMPLES_FILE = "samples.jsonl"
@@ -239,25 +240,6 @@ def image_lines(record: Mapping[str, Any], placeholder: str, style: str = "defau
 # atomic writes
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write text to path via a temporary file in the same directory and os.replace."""
-    write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_json_atomic(path: str | os.PathLike[str], data: Any, indent: int | None = 2) -> None:
+    """JSON text (UTF-8, `indent`), written with qa4d._io's atomic write."""
     write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=indent) + "\n")

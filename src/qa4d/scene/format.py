@@ -11,11 +11,11 @@ Camera axes follow OpenCV: x right, y down, z forward. Depth is z-depth in metre
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import struct
-import tempfile
 import zipfile
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -24,7 +24,7 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from qa4d._io import resolve_inside
+from qa4d._io import atomic_file, make_temp_dir, resolve_inside, write_bytes_atomic, write_text_atomic
 
 FORMAT = "qa4d.scene/1"
 META_FILE = "scene.json"
@@ -312,11 +312,9 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], compress: bool = True) -> None:
     """Like np.savez_compressed, but byte-identical for identical input (fixed zip timestamps,
-    sorted keys) and atomic (written to a temporary file, then renamed)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    sorted keys) and atomic (qa4d._io.atomic_file: temporary file, fsync, rename)."""
     mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    with zipfile.ZipFile(tmp, "w", compression=mode, allowZip64=True) as zf:
+    with atomic_file(path) as out, zipfile.ZipFile(out, "w", compression=mode, allowZip64=True) as zf:
         for name in sorted(arrays):
             arr = np.ascontiguousarray(arrays[name])
             info = zipfile.ZipInfo(name + ".npy", date_time=_ZIP_EPOCH)
@@ -330,7 +328,6 @@ def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], com
             # A seekable file gets no data descriptor; zip64 is decided up front like writestr does.
             with zf.open(info, "w", force_zip64=arr.nbytes * 1.05 > zipfile.ZIP64_LIMIT) as f:
                 np.lib.format.write_array(f, arr, allow_pickle=False)
-    os.replace(tmp, path)
 
 
 def _png_chunk(tag: bytes, data: bytes) -> bytes:
@@ -363,10 +360,8 @@ def encode_png(img: np.ndarray, level: int = 1) -> bytes:
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    """scene.json text (ASCII, 2-space indent), written with qa4d._io's atomic write."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def write_scene(
@@ -385,9 +380,7 @@ def write_scene(
     from PIL import Image
 
     scene_dir = Path(scene_dir)
-    scene_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{scene_dir.name}.", dir=scene_dir.parent))
-    os.chmod(tmp, 0o755)
+    tmp = make_temp_dir(scene_dir)  # .NAME.<random>.tmp, removed on error (or by a resumed run)
     try:
         if frames is not None:
             (tmp / "frames").mkdir()
@@ -396,9 +389,11 @@ def write_scene(
             for t, img in enumerate(frames):
                 name = f"frames/{t:06d}.{ext}"
                 if ext == "png":
-                    (tmp / name).write_bytes(encode_png(np.asarray(img, dtype=np.uint8)))
+                    write_bytes_atomic(tmp / name, encode_png(np.asarray(img, dtype=np.uint8)))
                 else:
-                    Image.fromarray(np.asarray(img, dtype=np.uint8)).save(tmp / name, format="JPEG", quality=95)
+                    buf = io.BytesIO()
+                    Image.fromarray(np.asarray(img, dtype=np.uint8)).save(buf, format="JPEG", quality=95)
+                    write_bytes_atomic(tmp / name, buf.getvalue())
                 names.append(name)
             meta.frames = names
         cast = {}

@@ -6,10 +6,14 @@ images (e.g. R4D-Bench's Set-of-Marks image), then the N sampled frames, as `ima
 (`temperature` 0).
 
 Failures, and what happens to them:
-  - connection refused, 404 on the API, 401/403, unknown model name: `ModelConfigError`, the run
-    stops at once (the model list `BASE/models` is checked once at start);
-  - 429, 5xx, timeouts, dropped connections, replies that are not a chat completion: retried
-    with exponential backoff and jitter (honouring `Retry-After`), then `ModelError`: the item is
+  - a base URL that is not an http(s) URL, connection refused, 404/405/501 on the API, 401/403,
+    unknown model name, a base URL that serves a web page (HTML) instead of the API:
+    `ModelConfigError`, the run stops at once. These are found before the first item: the model
+    list `BASE/models` is checked at start and, when the server has no usable list, one tiny
+    chat request (max_tokens 1) probes the chat endpoint;
+  - 429, 5xx, timeouts, dropped connections, replies that are not a chat completion, and empty
+    replies (no text: an empty answer is a failure to answer, never an answer): retried with
+    exponential backoff and jitter (honouring `Retry-After`), then `ModelError`: the item is
     recorded with its error and retried on the next start of the run;
   - other 4xx (e.g. a prompt too long for the context): `ModelError` at once.
 """
@@ -96,9 +100,10 @@ def _short(text: str, limit: int = 300) -> str:
 
 
 class _Retryable(Exception):
-    def __init__(self, message: str, retry_after: float | None = None):
+    def __init__(self, message: str, retry_after: float | None = None, web_page: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.web_page = web_page  # the reply was an HTML page (fatal when probing, transient mid-run)
 
 
 class OpenAIChatClient:
@@ -164,10 +169,9 @@ class OpenAIChatClient:
                 f"{url} refused the API key (HTTP {r.status_code}): {_short(r.text)}; "
                 f"set {self._flag or '--'}api-key-env to the variable holding the key"
             )
-        if r.status_code == 404:
-            # Some gateways have no model list; chat requests will tell (404 there is fatal too).
-            return []
         if r.status_code >= 400:
+            # Some gateways have no model list: one tiny chat request tells whether the API is there.
+            self.probe_chat()
             return []
         try:
             data = r.json()
@@ -180,6 +184,7 @@ class OpenAIChatClient:
         try:
             ids = [str(m["id"]) for m in data.get("data", [])]
         except (TypeError, KeyError, AttributeError):
+            self.probe_chat()
             return []
         if ids and self.model_name not in ids:
             raise ModelConfigError(
@@ -187,6 +192,24 @@ class OpenAIChatClient:
                 f"(check {self._flag or '--'}model-name)"
             )
         return ids
+
+    def probe_chat(self) -> None:
+        """One chat request of one token: ModelConfigError when no chat API answers at the base URL
+        (404/405/501, a web page instead of JSON, an unknown model). Transient failures (5xx, 429,
+        timeouts) and an empty reply pass: the run's own retries deal with them."""
+        payload = {"model": self.model_name, "messages": [{"role": "user", "content": "Reply with OK."}],
+                   "temperature": 0.0, "max_tokens": 1}
+        url = f"{self.base_url}/chat/completions"
+        try:
+            self._post_once(url, json.dumps(payload).encode("utf-8"))
+        except _Retryable as e:
+            if e.web_page:
+                raise ModelConfigError(
+                    f"{url} answered with a web page, not an OpenAI-compatible API ({e}); "
+                    f"check {self._flag or '--'}base-url (it usually ends in /v1)"
+                ) from None
+        except ModelError:
+            pass  # e.g. HTTP 400 for a parameter the server does not take: the API is there
 
     # -- requests ------------------------------------------------------------------------------
     def chat(self, messages: list[dict], max_tokens: int | None = None) -> str:
@@ -233,6 +256,11 @@ class OpenAIChatClient:
         except httpx.TransportError as e:
             raise _Retryable(f"transport error: {type(e).__name__}: {e}") from None
         status = r.status_code
+        if status == 501:  # "Not Implemented": e.g. a static web server that takes no POST
+            raise ModelConfigError(
+                f"{url} returned 501 (method not implemented): no OpenAI-compatible chat API there "
+                f"(check {self._flag or '--'}base-url; it usually ends in /v1)"
+            )
         if status in RETRY_STATUS or status >= 500:
             raise _Retryable(f"HTTP {status}: {_short(r.text)}", _retry_after_seconds(r.headers.get("retry-after")))
         if status in (401, 403):
@@ -254,16 +282,21 @@ class OpenAIChatClient:
         try:
             data = r.json()
         except ValueError:
-            raise _Retryable(f"reply is not JSON: {_short(r.text, 120)!r}") from None
+            ctype = r.headers.get("content-type", "no content type")
+            raise _Retryable(f"reply is {ctype}, not JSON: {_short(r.text, 120)!r}",
+                             web_page="html" in ctype.lower() or r.text.lstrip()[:1] == "<") from None
         try:
-            message = data["choices"][0]["message"]
-            content = message.get("content")
+            choice = data["choices"][0]
+            content = choice["message"].get("content")
         except (KeyError, IndexError, TypeError, AttributeError):
             raise _Retryable(f"reply has no choices[0].message: {_short(r.text, 200)}") from None
         if isinstance(content, list):  # some servers return content parts
             content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
         if not isinstance(content, str):
             raise _Retryable(f"reply has no text content: {_short(r.text, 200)}")
+        if not content.strip():
+            reason = choice.get("finish_reason") if isinstance(choice, dict) else None
+            raise _Retryable(f"empty reply (no text; finish_reason {reason!r})")
         return content
 
     def close(self) -> None:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
-from qa4d.export.records import image_lines, render_answer, render_prompt, write_text_atomic
+from qa4d._io import write_text_atomic
+from qa4d.export.records import image_lines, render_answer, render_prompt
 
 T = TypeVar("T")
 

@@ -103,11 +103,10 @@ def _white_texture_path() -> str:
     objects that must show their caption colour get this texture first."""
     path = Path(tempfile.gettempdir()) / "qa4d_sim_white_4x4.png"
     if not path.exists():
-        from PIL import Image
+        from qa4d._io import write_bytes_atomic
+        from qa4d.scene.format import encode_png
 
-        tmp = path.with_name(f"{path.name}.{np.random.default_rng().integers(1 << 30)}.tmp")
-        Image.new("RGB", (4, 4), (255, 255, 255)).save(tmp, format="PNG")
-        tmp.replace(path)
+        write_bytes_atomic(path, encode_png(np.full((4, 4, 3), 255, dtype=np.uint8)))
     return str(path)
 
 

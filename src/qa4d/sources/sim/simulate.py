@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing as mp
+import os
 import shutil
 import sys
 import time
@@ -20,6 +21,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from qa4d._io import remove_stale_temporaries
+from qa4d._procs import init_worker, sigint_ignored, stop_executor
 from qa4d.geometry.camera import intrinsics_from_fov
 from qa4d.scene.format import META_FILE, SceneMeta, SceneObject, read_meta, write_scene
 from qa4d.sources.sim.meshes import extent_and_centre, sample_surface
@@ -255,13 +258,22 @@ def run_simulation(
                 done(*worker_fn(a))
         else:
             ctx = mp.get_context("spawn")  # no fork: PyBullet clients must not be shared
-            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                futures = {pool.submit(worker_fn, a): a[2] for a in todo}
+            # workers ignore Ctrl-C and die with this process (qa4d._procs.init_worker)
+            pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                          initializer=init_worker, initargs=(os.getpid(),))
+            try:
+                with sigint_ignored():  # the workers are spawned by these submits
+                    futures = {pool.submit(worker_fn, a): a[2] for a in todo}
                 for fut in cf.as_completed(futures):
                     try:
                         done(*fut.result())
                     except Exception as e:  # the worker process itself died
                         done(futures[fut], f"worker crashed: {type(e).__name__}: {e}", None)
+            except BaseException:  # Ctrl-C or a fatal error: stop now, not after every queued scene
+                stop_executor(pool)
+                remove_stale_temporaries(out)  # the scene directories the killed workers were writing
+                raise
+            pool.shutdown()
     finally:
         bar.close()
     report.written.sort()
