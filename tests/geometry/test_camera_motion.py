@@ -68,6 +68,7 @@ def test_dead_band_leaves_small_components_undecided_and_default_is_the_papers()
     # Exactly zero is "left"/"up"/"backward" under the paper's rule (x > 0 else ...).
     np.testing.assert_array_equal(translation_directions(np.zeros(3)), ["left", "up", "backward"])
     np.testing.assert_array_equal(sign_labels([-1.0, 0.0, 2.0], "l", "r", dead_band=0.5), ["r", "", "l"])
+    np.testing.assert_array_equal(sign_labels([np.nan, 0.0], "l", "r"), ["", "r"])  # undefined: never a word
 
 
 def signed(lo, hi):

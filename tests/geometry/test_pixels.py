@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qa4d.geometry import distinct_colours, metres_to_mm, normalise_pixels, pixels_from_normalised, to_int
-from qa4d.geometry.pixels import PALETTE, colour_distance
+from qa4d.geometry.pixels import PALETTE, colour_distance, random_distractors
 
 from .strategies import finite
 
@@ -60,3 +60,19 @@ def test_colours_keep_the_l1_rule_or_fall_back_to_the_palette():
         distinct_colours(6, np.random.default_rng(0), max_tries=0)
     np.testing.assert_array_equal(distinct_colours(3, np.random.default_rng(9)), distinct_colours(3, np.random.default_rng(9)))
     assert colour_distance([255, 0, 0], [0, 0, 255]) == 510
+
+
+def test_distractors_are_uniform_pixels_away_from_the_answer():
+    rng = np.random.default_rng(0)
+    d = random_distractors([5, 5], 3000, 40, 30, rng)
+    assert d.min() >= 0 and d[:, 0].max() == 30 and d[:, 1].max() == 20  # W - 10, H - 10 inclusive
+    assert not np.any(np.all(d == [5, 5], axis=1))
+    # A 2 x 2 grid of possible pixels (margin leaves x, y in {0, 1}) minus the answer: 3 choices.
+    small = random_distractors([0, 0], 300, 11, 11, rng)
+    assert {tuple(p) for p in small} == {(0, 1), (1, 0), (1, 1)}
+    far = random_distractors([20, 15], 3, 40, 30, rng, min_distance=8.0)
+    pts = np.vstack([[20, 15], far])
+    dist = np.hypot(*(pts[:, None] - pts[None]).transpose(2, 0, 1))
+    assert dist[np.triu_indices(4, 1)].min() >= 8.0
+    with pytest.raises(ValueError):
+        random_distractors([0, 0], 2, 11, 11, rng, min_distance=5.0, max_draws=200)

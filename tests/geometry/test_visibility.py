@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -63,6 +64,13 @@ def test_eq3_strict_depth_test_occlusion_behind_and_invalid_depth():
     np.testing.assert_array_equal(vis, [True, False, False, False, False, False, False, True])
     tol = visible_points(pts, K, camera_at(0.0)[None], depth[None], W, H, tolerance=0.01)[:, 0]
     assert tol[2] and not tol[1]  # the tolerance admits the surface point, not the occluded one
+
+
+def test_mismatched_shapes_are_refused_with_a_clear_error():
+    with pytest.raises(ValueError, match="depth"):
+        visible_points(np.zeros((3, 3)), K, np.stack([np.eye(4)] * 2), np.ones((3, H, W)), W, H)
+    with pytest.raises(ValueError, match="points_world"):
+        visible_points(np.zeros((3, 2)), K, np.eye(4)[None], np.ones((1, H, W)), W, H)
 
 
 def test_depth_map_at_another_resolution_is_rescaled():

@@ -57,7 +57,7 @@ from qa4d.geometry.object_motion import (
     sample_displacement_pairs,
 )
 from qa4d.geometry.pairs import PairSample, overlap_bins, sample_balanced_pairs
-from qa4d.geometry.pixels import distinct_colours, normalise_pixels, pixels_from_normalised
+from qa4d.geometry.pixels import distinct_colours, normalise_pixels, pixels_from_normalised, random_distractors
 from qa4d.geometry.rigid_segments import groups_of, rigid_body_segmentation
 from qa4d.geometry.units import metres_to_mm, to_int
 from qa4d.geometry.visibility import depth_at, overlap_ratio, pairwise_overlap, visible_points
@@ -114,6 +114,7 @@ __all__ = [
     "pixels_from_normalised",
     "point_displacement",
     "projects_inside",
+    "random_distractors",
     "sample_balanced_pairs",
     "sample_displacement_pairs",
     "set_coverage",

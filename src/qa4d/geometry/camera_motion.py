@@ -34,14 +34,13 @@ def sign_labels(values: np.ndarray, positive: str, negative: str, dead_band: flo
     """Word for the sign of each value: `positive` where value > 0, `negative` otherwise.
 
     With dead_band > 0, values with |value| <= dead_band get "" (too close to call). With the
-    default 0 the rule is exactly MultiSPA's (a value of exactly 0 gets `negative`).
-    values: (...,). Returns (...,) str.
+    default 0 the rule is exactly MultiSPA's (a value of exactly 0 gets `negative`). NaN always
+    gets "". values: (...,). Returns (...,) str.
     """
     v = np.asarray(values, dtype=np.float64)
     out = np.where(v > 0, positive, negative).astype(object)
-    if dead_band > 0:
-        out = np.where(np.abs(v) <= dead_band, "", out)
-    return out.astype(str)
+    undecided = np.isnan(v) if dead_band <= 0 else np.isnan(v) | (np.abs(v) <= dead_band)
+    return np.where(undecided, "", out).astype(str)
 
 
 def translation_directions(displacement: np.ndarray, dead_band: float = 0.0) -> np.ndarray:

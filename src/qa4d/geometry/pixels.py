@@ -76,3 +76,37 @@ def distinct_colours(
         pick = rng.choice(len(palette), size=missing, replace=False)
         kept.extend(np.asarray(palette[i], dtype=np.int64) for i in pick)
     return np.asarray(kept, dtype=np.int64).reshape(n, 3)
+
+
+def random_distractors(
+    true_pixel: np.ndarray,
+    n: int,
+    width: int,
+    height: int,
+    rng: np.random.Generator,
+    margin: int = 10,
+    min_distance: float = 0.0,
+    max_draws: int = 10_000,
+) -> np.ndarray:
+    """Wrong answers for the correspondence MCQ: uniformly random integer pixels (MultiSPA "Easy").
+
+    Each distractor is drawn with x in [0, width - margin] and y in [0, height - margin]
+    (inclusive, as MultiSPA's randint) and rejected when it equals `true_pixel` (MultiSPA's only
+    rule) or, with min_distance > 0, lies within min_distance pixels of it or of an earlier
+    distractor. true_pixel: (2,) integer (col, row). Returns (n, 2) int64. Raises ValueError when
+    `max_draws` draws do not give n distractors.
+    """
+    true = np.asarray(true_pixel, dtype=np.int64)
+    kept: list[np.ndarray] = []
+    for _ in range(max_draws):
+        if len(kept) == n:
+            break
+        c = np.array([rng.integers(0, width - margin + 1), rng.integers(0, height - margin + 1)], dtype=np.int64)
+        if np.array_equal(c, true):
+            continue
+        if min_distance > 0 and any(np.hypot(*(c - o)) < min_distance for o in [true, *kept]):
+            continue
+        kept.append(c)
+    if len(kept) < n:
+        raise ValueError(f"random_distractors: only {len(kept)} of {n} distractors in {max_draws} draws")
+    return np.asarray(kept, dtype=np.int64).reshape(n, 2)

@@ -54,6 +54,11 @@ def visible_points(
     """
     pts = np.asarray(points_world, dtype=np.float64)
     c2w = np.asarray(cam_to_world, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 3:
+        raise ValueError(f"visible_points: points_world must be (N, 3), got {pts.shape}")
+    if c2w.ndim != 3 or c2w.shape[1:] != (4, 4) or np.ndim(depth) != 3 or len(depth) != len(c2w):
+        raise ValueError(f"visible_points: cam_to_world (T, 4, 4) and depth (T, H, W) must agree, got "
+                         f"{c2w.shape} and {np.shape(depth)}")
     k = np.broadcast_to(np.asarray(intrinsics, dtype=np.float64), (len(c2w), 3, 3))
     out = np.zeros((len(pts), len(c2w)), dtype=bool)
     for t in range(len(c2w)):
