@@ -32,7 +32,35 @@ from qa4d.geometry.tracks import (
     true_motion_tracks,
     visual_tracks,
 )
-from qa4d.geometry.views import overlap_ratio, pairwise_overlap, rigid_body_segmentation
+from qa4d.geometry.camera_motion import (
+    CameraMovement,
+    camera_displacement,
+    camera_movement,
+    sign_labels,
+    translation_directions,
+    yaw_pitch_change,
+)
+from qa4d.geometry.coverage import (
+    ObjectSize,
+    box_extents,
+    covering_pairs,
+    covers,
+    image_extents,
+    minimal_covering_sets,
+    object_size,
+    set_coverage,
+)
+from qa4d.geometry.object_motion import (
+    displacement_bins,
+    point_displacement,
+    projects_inside,
+    sample_displacement_pairs,
+)
+from qa4d.geometry.pairs import PairSample, overlap_bins, sample_balanced_pairs
+from qa4d.geometry.pixels import distinct_colours, normalise_pixels, pixels_from_normalised, random_distractors
+from qa4d.geometry.rigid_segments import groups_of, rigid_body_segmentation
+from qa4d.geometry.units import metres_to_mm, to_int
+from qa4d.geometry.visibility import depth_at, overlap_ratio, pairwise_overlap, visible_points
 
 __all__ = [
     "depth_test_visibility",
@@ -64,4 +92,35 @@ __all__ = [
     "overlap_ratio",
     "pairwise_overlap",
     "rigid_body_segmentation",
+    # MultiSPA
+    "CameraMovement",
+    "ObjectSize",
+    "PairSample",
+    "box_extents",
+    "camera_displacement",
+    "camera_movement",
+    "covering_pairs",
+    "covers",
+    "depth_at",
+    "displacement_bins",
+    "distinct_colours",
+    "groups_of",
+    "image_extents",
+    "metres_to_mm",
+    "minimal_covering_sets",
+    "normalise_pixels",
+    "object_size",
+    "overlap_bins",
+    "pixels_from_normalised",
+    "point_displacement",
+    "projects_inside",
+    "random_distractors",
+    "sample_balanced_pairs",
+    "sample_displacement_pairs",
+    "set_coverage",
+    "sign_labels",
+    "to_int",
+    "translation_directions",
+    "visible_points",
+    "yaw_pitch_change",
 ]
