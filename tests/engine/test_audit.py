@@ -378,3 +378,14 @@ def test_a_word_planted_on_every_task_fails_every_big_enough_task(sim8, tmp_path
             assert t["failed"] and t["hits"] == t["n"], t
 
 
+
+
+def test_bad_settings_and_bad_lines_are_one_line_errors(toy_dataset, tmp_path):
+    ds = copy(toy_dataset, tmp_path)
+    r = run_audit(ds, "--alpha", "0")
+    assert r.returncode == 2 and r.stderr.strip() == "qa4d audit: --alpha must be a percentage in (0, 100), got 0.0"
+    with open(ds / "bench" / "samples.jsonl", "a") as f:
+        f.write("{not json\n")
+    r = run_audit(ds)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "bench/samples.jsonl:" in r.stderr and "not valid JSON" in r.stderr
