@@ -389,3 +389,19 @@ def test_bad_settings_and_bad_lines_are_one_line_errors(toy_dataset, tmp_path):
     r = run_audit(ds)
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert "bench/samples.jsonl:" in r.stderr and "not valid JSON" in r.stderr
+
+
+def test_a_record_failing_the_schema_is_reported_and_left_out_of_the_bias_tests(toy_dataset, tmp_path):
+    ds = copy(toy_dataset, tmp_path)
+    victim = {}
+
+    def tamper(recs):
+        r = next(r for r in recs if r["answer_format"] == "mc")
+        del r["answer_format"]
+        victim["id"] = r["id"]
+        return recs
+
+    edit(ds, "bench", tamper)
+    rep = audit(ds)
+    assert not rep["ok"] and [e["id"] for e in rep["schema_errors"]] == [victim["id"]]
+    assert rep["checked"] == sum(rep["records"].values()) - 1

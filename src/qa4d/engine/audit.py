@@ -62,49 +62,51 @@ def distributions(records: list[dict[str, Any]]) -> dict[str, Any]:
             "mc_answer_texts": dict(texts.most_common(10))}
 
 
-def audit(dataset: Path, scenes: Path | None = None, alpha: float = ALPHA, tolerance: float = TOLERANCE) -> dict[str, Any]:
+def _schema_pass(dataset: Path, records: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Records that pass the JSON schema (per split), schema errors (and reused ids), missing media."""
+    schema = json.loads(SCHEMA_PATH.read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    valid: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    schema_errors: list[dict[str, Any]] = []
+    missing_media: list[dict[str, Any]] = []
+    ids: Counter[Any] = Counter()
+    for s in SPLITS:
+        for r in records[s]:
+            ids[r.get("id") if isinstance(r, dict) else None] += 1
+            errs = sorted(validator.iter_errors(r), key=lambda e: list(e.absolute_path))
+            if errs:
+                schema_errors.append({"split": s, "id": r.get("id") if isinstance(r, dict) else None,
+                                      "error": f"{'.'.join(map(str, errs[0].absolute_path)) or '(record)'}: {errs[0].message}"})
+                continue
+            missing = [m for m in r["media"] if not (dataset / m).is_file()]
+            if missing:
+                missing_media.append({"split": s, "id": r["id"], "task": r["task"], "problems": [f"missing media {missing[0]}"]})
+            valid[s].append(r)
+    for rid, n in ids.items():
+        if n > 1:
+            schema_errors.append({"split": "*", "id": rid, "error": f"id used by {n} records"})
+    return valid, schema_errors, missing_media
+
+
+def _recompute(valid: dict[str, list[dict[str, Any]]], scenes: Path, info: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+    """Each record's task `check` against its scene: (records checked, disagreements)."""
     from qa4d.engine.labels import load_thresholds
     from qa4d.engine.registry import get_task
     from qa4d.scene.format import SceneError, iter_scene_dirs, load_scene, read_meta
 
-    info = json.loads((dataset / "dataset.json").read_text())
-    scenes = Path(scenes or info["settings"]["scenes"])
     overrides = info["settings"].get("thresholds")
-    schema = json.loads(SCHEMA_PATH.read_text())
-    validator = jsonschema.validators.validator_for(schema)(schema)
-
-    records: dict[str, list[dict[str, Any]]] = {}
-    for s in SPLITS:
-        p = dataset / s / "samples.jsonl"
-        records[s] = _read_jsonl(p) if p.exists() else []
     dirs = {}
     for d in iter_scene_dirs(scenes):
         try:
             dirs[read_meta(d).scene_id] = d
         except SceneError:
             continue
-
-    disagreements: list[dict[str, Any]] = []
-    schema_errors: list[dict[str, Any]] = []
     by_scene: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
-    ids = Counter()
     for s in SPLITS:
-        for r in records[s]:
-            ids[r.get("id")] += 1
-            errs = sorted(validator.iter_errors(r), key=lambda e: list(e.absolute_path))
-            if errs:
-                schema_errors.append({"split": s, "id": r.get("id"), "error": f"{'.'.join(map(str, errs[0].absolute_path)) or '(record)'}: {errs[0].message}"})
-                continue
-            missing = [m for m in r["media"] if not (dataset / m).is_file()]
-            if missing:
-                disagreements.append({"split": s, "id": r["id"], "task": r["task"], "problems": [f"missing media {missing[0]}"]})
+        for r in valid[s]:
             by_scene[r["scene_id"]].append((s, r))
-    for rid, n in ids.items():
-        if n > 1:
-            schema_errors.append({"split": "*", "id": rid, "error": f"id used by {n} records"})
     split_of = {sid: s for s in SPLITS for sid in info.get("splits", {}).get(s, {}).get("scenes", [])}
-    leaks = sorted({r["scene_id"] for r in records["bench"]} & {r["scene_id"] for r in records["train"]})
-
+    disagreements: list[dict[str, Any]] = []
     n_checked = 0
     bar = tqdm(total=sum(len(v) for v in by_scene.values()), desc="audit", unit="rec", disable=None, file=sys.stderr)
     for sid in sorted(by_scene):
@@ -128,10 +130,25 @@ def audit(dataset: Path, scenes: Path | None = None, alpha: float = ALPHA, toler
             bar.update(1)
         scene.close()
     bar.close()
+    return n_checked, disagreements
+
+
+def audit(dataset: Path, scenes: Path | None = None, alpha: float = ALPHA, tolerance: float = TOLERANCE) -> dict[str, Any]:
+    """The whole audit of one dataset (see the module docstring); the report written to audit.json."""
+    info = json.loads((dataset / "dataset.json").read_text())
+    scenes = Path(scenes or info["settings"]["scenes"])
+    records: dict[str, list[dict[str, Any]]] = {}
+    for s in SPLITS:
+        p = dataset / s / "samples.jsonl"
+        records[s] = _read_jsonl(p) if p.exists() else []
+    valid, schema_errors, disagreements = _schema_pass(dataset, records)
+    n_checked, wrong = _recompute(valid, scenes, info)
+    disagreements += wrong
+    leaks = sorted({r["scene_id"] for r in valid["bench"]} & {r["scene_id"] for r in valid["train"]})
 
     order = [x["name"] for x in info.get("tasks", [])]
-    tasks = sorted({r["task"] for s in SPLITS for r in records[s]}, key=lambda t: (order.index(t) if t in order else len(order), t))
-    bias = bias_audit(records["train"], records["bench"], tasks, alpha, tolerance)
+    tasks = sorted({r["task"] for s in SPLITS for r in valid[s]}, key=lambda t: (order.index(t) if t in order else len(order), t))
+    bias = bias_audit(valid["train"], valid["bench"], tasks, alpha, tolerance)
     ok = not disagreements and not schema_errors and not bias["failures"] and not leaks
     return {
         "ok": ok,
