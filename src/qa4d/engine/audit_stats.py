@@ -91,11 +91,13 @@ def tarone(min_p: Sequence[float], alpha: float = ALPHA) -> list[bool]:
     rejected (Tarone 1990). The screen uses the designs only (`min_p_value`), not the answers, so
     Holm over the screened family still bounds the family-wise error by alpha."""
     m = len(min_p)
-    for k in range(1, m + 1):
-        keep = [p <= alpha / k for p in min_p]
-        if sum(keep) <= k:
-            return keep
-    return [True] * m
+    if m == 0:
+        return []
+    ordered = np.sort(np.asarray(min_p, dtype=np.float64))
+    ks = np.arange(1, m + 1)
+    reach = np.searchsorted(ordered, alpha / ks, side="right")  # tests with min p <= alpha / k
+    k = int(ks[np.argmax(reach <= ks)])  # reach(m) <= m always holds, so argmax finds the first
+    return [p <= alpha / k for p in min_p]
 
 
 def holm(p_values: Sequence[float], alpha: float = ALPHA) -> list[bool]:
