@@ -8,9 +8,12 @@ same label / answer.
 Bias: blind baselines (`audit_baselines`: correct-letter position, answer-text prior, and a text
 model over option words and question x option words; for yes/no the majority and a text model over
 the question) are fitted on train and scored on bench, per task and answer format, and pooled over
-all tasks. Each accuracy is tested against chance with an exact binomial (Poisson-binomial) test;
-Holm's procedure over all tests keeps the chance of failing an unbiased dataset at most --alpha (1%);
-a significant baseline fails only when it also beats chance by more than --tolerance (5 points).
+all tasks; and every option word of a task is tested over its train and bench items (is the
+correct option the one holding it more or less often than chance?). Each count is tested against
+chance with an exact binomial (Poisson-binomial) test; Holm's procedure over all the tests that
+could reach significance (Tarone's screen) keeps the chance of failing an unbiased dataset at most
+--alpha (1%); a significant test fails only when it is also more than --tolerance (5 points) from
+chance. docs/engine.md says what can be detected at which size.
 
 Writes DATASET/audit.json. Exit code 0 when every check passes, 1 otherwise, 2 on unreadable input.
 """
