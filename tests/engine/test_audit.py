@@ -14,7 +14,8 @@ import pytest
 
 from qa4d.engine.audit import audit
 from qa4d.engine.audit_baselines import (NaiveBayes, OptionNaiveBayes, mc_text_baseline, option_features,
-                                         position_baseline, prior_baseline, text_features, word_tests)
+                                         position_baseline, prior_baseline, question_word_tests, text_features,
+                                         word_tests)
 from qa4d.engine.audit_stats import decide
 
 
@@ -256,6 +257,17 @@ def test_text_baseline_uses_question_x_option_words():
     assert top & {"west x left", "east x right"}
 
 
+def test_question_word_tests_count_yes_answers_per_word():
+    recs = [{"answer_format": "yesno", "question": q, "answer": a} for q, a in
+            [("Is the cube left?", "yes"), ("Is the cube right?", "no"), ("Is the ball left?", "yes"),
+             ("Is the ball up?", "no")]]
+    recs.append({"answer_format": "mc", "question": "Is it left?", "options": {"A": "x", "B": "y"}, "answer": "A"})
+    tests = {t.details["word"]: t for t in question_word_tests("t", recs)}
+    assert set(tests) == {"cube", "ball", "left", "right", "up"}  # "is", "the" are in every question
+    assert tests["left"].hits == [True, True] and tests["cube"].hits == [True, False]
+    assert tests["up"].chances == [0.5] and tests["up"].both_sides
+
+
 def test_word_tests_count_correct_options_holding_each_word():
     recs = [_mc("red cube", ["blue cube", "red ball", "green cone"], letter=L, rid=f"r{i}") for i, L in enumerate("ABCD")]
     tests = {t.details["word"]: t for t in word_tests("t", recs)}
@@ -292,6 +304,9 @@ def test_wording_leak_fails_text_baseline_but_not_answer_prior(yesno_dataset, tm
     assert by[(task, "text")]["accuracy"] > 0.55 and by[(task, "text")]["holm_p"] <= 0.01
     assert by[(task, "text")]["leading_features"]["yes"][0][0] in phrase
     assert not by[("depth", "text")]["failed"]
+    # the question-word test names the planted words too, counting train and bench items
+    named = [x for x in r.stdout.splitlines() if x.startswith(f"BIAS {task} (yesno): question word ")]
+    assert any(f"question word '{w}'" in x for x in named for w in ("true", "it", "that"))
 
 
 # -- three clean datasets of 8 simulated scenes, and the same with a planted word -------------------------
@@ -327,7 +342,7 @@ def test_clean_small_simulated_datasets_pass(sim8, seed, tmp_path):
     assert rep["bias_failures"] == [] and rep["disagreements"] == []
     kinds = {(t["format"], t["baseline"]) for t in rep["bias_tests"]}
     assert kinds == {("mc", "position"), ("mc", "prior"), ("mc", "text"), ("mc", "word"), ("yesno", "prior"),
-                     ("yesno", "text")}
+                     ("yesno", "text"), ("yesno", "word")}
     assert any(t["task"] == "*" for t in rep["bias_tests"])
 
 

@@ -31,7 +31,7 @@ import jsonschema
 from tqdm import tqdm
 
 from qa4d._io import iter_jsonl, write_json_atomic
-from qa4d.engine.audit_baselines import task_tests, word_tests
+from qa4d.engine.audit_baselines import question_word_tests, task_tests, word_tests
 from qa4d.engine.audit_stats import ALPHA, TOLERANCE, BiasTest, decide, format_p, pooled
 
 SCHEMA_PATH = Path(__file__).with_name("sample.schema.json")
@@ -185,7 +185,7 @@ def bias_audit(train: list[dict[str, Any]], bench: list[dict[str, Any]], tasks: 
         tr = [r for r in train if r["task"] == t]
         be = [r for r in bench if r["task"] == t]
         per_task[t] = {"train": distributions(tr), "bench": distributions(be)}
-        tests += task_tests(t, tr, be) + word_tests(t, tr + be)
+        tests += task_tests(t, tr, be) + word_tests(t, tr + be) + question_word_tests(t, tr + be)
     pool = pooled(tests)
     family = decide(tests + pool, alpha, tolerance)
     for t in tests:
@@ -216,6 +216,10 @@ def describe(t: BiasTest, tests: list[BiasTest]) -> str:
     """One line: task, format, baseline, accuracy vs chance, p-value (raw and Holm) and, for the text
     baseline, the most telling features."""
     where = "all tasks pooled" if t.task == "*" else t.task
+    if t.baseline == "word" and t.answer_format == "yesno":
+        return (f"{where} (yesno): question word '{t.details['word']}': the answer is yes for "
+                f"{int(sum(t.hits))}/{t.n} items asking it (train and bench) vs chance 50.0%, "
+                f"p = {format_p(t.p_value)} (Holm-adjusted {format_p(t.adjusted_p)}, two-sided)")
     if t.baseline == "word":
         return (f"{where} ({t.answer_format}): option word '{t.details['word']}' is in the correct option of "
                 f"{int(sum(t.hits))}/{t.n} items offering it (train and bench) vs chance {100 * t.chance:.1f}%, "
@@ -266,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
           f"of {len(report['bias_tests'])} tests that can reach significance (Tarone's screen), "
           f"failing above chance + {100 * tol:g} points", file=out)
     print(f"{'task':<34}{'fmt':<6}{'bench':>6}{'chance':>8}  {'position':<18}{'prior':<18}{'text':<18}"
-          "option word with the smallest p (train+bench)", file=out)
+          "word with the smallest p (train+bench; yes/no: share of yes)", file=out)
     rows: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
     best_word: dict[tuple[str, str], dict[str, Any]] = {}
     for t in report["bias_tests"]:

@@ -17,6 +17,8 @@ no information about the answer, so under "no bias" every hit is an independent 
   over all items of the task (train and bench) where some but not all options hold it, against
   chance (options holding it / options). Nothing is fitted: every word is tested, and the
   multiple-testing correction pays for the choice. It names a planted word directly.
+  (yes/no, every question word, two-sided): how often the answer is "yes" over all items of the
+  task whose question holds the word, against 1/2.
 
 Free and track answers are not scored.
 """
@@ -279,6 +281,21 @@ def word_tests(task: str, records: list[Record]) -> list[BiasTest]:
                 hits.setdefault(w, []).append(w in opt[r["answer"]])
                 chances.setdefault(w, []).append(holding / k)
     return [BiasTest(task, "mc", "word", hits[w], chances[w], {"word": w}, both_sides=True) for w in sorted(hits)]
+
+
+def question_word_tests(task: str, records: list[Record]) -> list[BiasTest]:
+    """yes/no: one two-sided test per question word of a task: how often the answer is "yes" over
+    its train and bench items whose question holds the word (words every question holds are left
+    out), against 1/2. A "hit" is a "yes"."""
+    yn = [r for r in records if r["answer_format"] == "yesno"]
+    qwords = [set(words(r["question"])) for r in yn]
+    common = set.intersection(*qwords) if qwords else set()
+    hits: dict[str, list[bool]] = {}
+    for r, ws in zip(yn, qwords):
+        for w in sorted(ws - common):
+            hits.setdefault(w, []).append(r["answer"] == "yes")
+    return [BiasTest(task, "yesno", "word", hits[w], [0.5] * len(hits[w]), {"word": w}, both_sides=True)
+            for w in sorted(hits)]
 
 
 # -- all baselines of one task ----------------------------------------------------------------------------
