@@ -56,7 +56,7 @@ def table(alpha: float, m: int) -> list[str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--alpha", type=float, default=0.01)
-    ap.add_argument("--family", type=int, nargs="+", default=[60, 400], help="family sizes m after the screen")
+    ap.add_argument("--family", type=int, nargs="+", default=[75, 1000], help="family sizes m after the screen")
     args = ap.parse_args()
     print(f"{time.strftime('%Y-%m-%d', time.gmtime())}, {machine_line()}")
     print()
