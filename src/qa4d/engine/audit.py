@@ -176,7 +176,8 @@ BASELINE_NAMES = {"position": "position baseline (most frequent correct letter)"
 
 def bias_audit(train: list[dict[str, Any]], bench: list[dict[str, Any]], tasks: list[str],
                alpha: float = ALPHA, tolerance: float = TOLERANCE) -> dict[str, Any]:
-    """Every blind baseline per task and format, plus pooled over tasks, decided as one Holm family.
+    """Every blind baseline per task and format, every option / question word per task, and each
+    pooled over tasks, decided as one family (Tarone's screen, then Holm at `alpha`).
 
     Returns {"tests": [test json...], "failures": [message...], "tasks": {task: distributions and
     that task's tests}}."""
@@ -234,6 +235,8 @@ def describe(t: BiasTest, tests: list[BiasTest]) -> str:
         pass
     elif t.baseline == "prior" and t.answer_format == "mc":
         msg += "; texts most often right in train: " + ", ".join(f"'{x[0]}' ({x[1]}/{x[2]})" for x in t.details["top_texts"][:3])
+    elif t.baseline == "prior":
+        msg += f"; always '{t.details['majority']}' (train counts {t.details['train_counts']})"
     elif t.baseline == "position":
         msg += f"; letter {t.details['letter']} (train counts {t.details['train_counts']})"
     return msg
