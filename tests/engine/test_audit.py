@@ -1,6 +1,8 @@
-"""`qa4d audit`: passes on a generated dataset, fails (exit 1, naming the record or task) on a
-tampered label or answer, on a deliberately biased task and on answers leaking through wording."""
+"""`qa4d audit`: passes on generated datasets (toy scenes, and three seeds of 8 simulated scenes),
+fails (exit 1, naming the record or task) on a tampered label or answer, on a deliberately biased
+task, on answers leaking through wording and on a telltale word planted on the correct options."""
 
+import importlib.util
 import json
 import math
 import shutil
@@ -10,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from qa4d.engine.audit import NaiveBayes, audit, blind_baseline, text_baseline, text_features
+from qa4d.engine.audit import audit
+from qa4d.engine.audit_baselines import (NaiveBayes, OptionNaiveBayes, mc_text_baseline, option_features,
+                                         position_baseline, prior_baseline, question_word_tests, text_features,
+                                         word_tests)
+from qa4d.engine.audit_stats import decide
 
 
 def run_audit(ds: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -38,7 +44,7 @@ def test_audit_passes_on_generated_dataset(toy_dataset, tmp_path):
     assert rep["ok"] and rep["checked"] == sum(rep["records"].values()) > 0
     assert rep["disagreements"] == [] and rep["bias_failures"] == []
     for task, d in rep["tasks"].items():
-        assert "train" in d and "blind_baseline" in d
+        assert "train" in d and "bench" in d
 
 
 def test_tampered_label_is_caught(toy_dataset, tmp_path):
@@ -115,29 +121,48 @@ def test_biased_task_fails(yesno_dataset, tmp_path):
         edit(ds, split, lambda recs: [r for r in recs if not (r["task"] == task and r["answer"] == "no")])
     r = run_audit(ds)
     assert r.returncode == 1
-    assert f"BIAS {task} (yesno)" in r.stdout and "BIAS depth" not in r.stdout
+    line = next(x for x in r.stdout.splitlines() if x.startswith(f"BIAS {task} (yesno): answer-prior baseline"))
+    n_bench = sum(1 for x in (ds / "bench" / "samples.jsonl").read_text().splitlines() if f'"task": "{task}"' in x)
+    assert f"100.0% vs chance 50.0% on {n_bench} bench items, p = " in line
+    assert "BIAS depth" not in r.stdout
     rep = json.loads((ds / "audit.json").read_text())
     assert rep["disagreements"] == []
+    (t,) = [t for t in rep["bias_tests"] if t["task"] == task and t["baseline"] == "prior"]
+    assert t["failed"] and math.isclose(t["p_value"], 0.5 ** n_bench, rel_tol=1e-3)
 
 
-def _mc(answer_text, others, letter="A"):
+def _mc(answer_text, others, letter="A", rid="x"):
     opts = {"A": None, "B": None, "C": None, "D": None}
     rest = iter(others)
     for k in opts:
         opts[k] = answer_text if k == letter else next(rest)
-    return {"answer_format": "mc", "options": opts, "answer": letter}
+    return {"id": rid, "answer_format": "mc", "options": opts, "answer": letter, "question": "Which way?"}
 
 
-def test_blind_baseline_detects_a_text_prior():
+def test_prior_baseline_detects_a_text_prior():
     # train answers are always "left"; bench offers "left" among others and it is always right
-    train = [_mc("left", ["right", "up", "down"], letter="ABCD"[i % 4]) for i in range(40)]
-    bench = [_mc("left", ["right", "up", "down"], letter="ABCD"[i % 4]) for i in range(200)]
-    b = blind_baseline(train, bench, 5.0)["mc"]
-    assert b["accuracy"] == 1.0 and not b["ok"]
-    fair = [_mc(t, [x for x in ["left", "right", "up", "down"] if x != t], letter="ABCD"[i % 4])
+    train = [_mc("left", ["right", "up", "down"], letter="ABCD"[i % 4], rid=f"t{i}") for i in range(40)]
+    bench = [_mc("left", ["right", "up", "down"], letter="ABCD"[i % 4], rid=f"b{i}") for i in range(200)]
+    (b,) = decide([prior_baseline("t", train, bench)])
+    assert b.accuracy == 1.0 and b.failed and b.details["top_texts"][0] == ["left", 40, 40]
+    fair = [_mc(t, [x for x in ["left", "right", "up", "down"] if x != t], letter="ABCD"[(i * 7) % 4], rid=f"f{i}")
             for i, t in enumerate(["left", "right", "up", "down"] * 50)]
-    b = blind_baseline(fair, fair, 5.0)["mc"]
-    assert abs(b["accuracy"] - 0.25) < 0.05 and b["ok"]
+    (b,) = decide([prior_baseline("t", fair[:100], fair[100:])])
+    assert abs(b.accuracy - 0.25) < 0.1 and not b.failed
+
+
+def test_prior_and_position_tie_breaks_carry_no_information():
+    # no bench text was seen in train: the prior has nothing to go on and must not fall back on a
+    # fixed letter; with every answer at "A", a fixed earliest-letter fallback would score 100%
+    train = [_mc("left", ["right", "up", "down"], letter="ABCD"[i % 4], rid=f"t{i}") for i in range(40)]
+    bench = [_mc(f"w{i}", [f"x{i}", f"y{i}", f"z{i}"], letter="A", rid=f"b{i}") for i in range(400)]
+    assert 0.18 < prior_baseline("t", train, bench).accuracy < 0.32
+    # position: train's most frequent letter is C, and bench's answers are all A: 0 hits; all C: 100%
+    skewed = [_mc("left", ["right", "up", "down"], letter="C" if i % 3 else "B", rid=f"s{i}") for i in range(30)]
+    assert position_baseline("t", skewed, bench).accuracy == 0.0
+    all_c = [dict(r, answer="C") for r in bench]
+    (p,) = decide([position_baseline("t", skewed, all_c)])
+    assert p.accuracy == 1.0 and p.failed and p.details["letter"] == "C"
 
 
 def test_scene_leak_is_caught(toy_dataset, tmp_path):
@@ -169,36 +194,91 @@ def test_text_features_are_lowercased_unigrams_and_bigrams():
     assert text_features("to the left", "opt:") == ["opt:to", "opt:the", "opt:left", "opt:to the", "opt:the left"]
 
 
+def test_option_features_cross_question_and_option_words():
+    assert option_features("Which is NEAR?", "the red cube") == {
+        "opt:the", "opt:red", "opt:cube", "len:3",
+        *(f"q:{q} x opt:{o}" for q in ("which", "is", "near") for o in ("the", "red", "cube"))}
+
+
+def test_option_naive_bayes_weights_by_hand():
+    # rows: correct {a}, {a, b}; wrong {b}, {c}, {}, {}. A = 2, B = 4, alpha = 1.
+    # w_a = logit(3/4) - logit(1/6) = ln 3 + ln 5; w_b = logit(2/4) - logit(2/6) = ln 2; w_c = logit(1/4) - logit(2/6) = ln(2/3)
+    nb = OptionNaiveBayes().fit([({"a"}, True), ({"a", "b"}, True), ({"b"}, False), ({"c"}, False),
+                                 (set(), False), (set(), False)])
+    assert nb.weight["a"] == pytest.approx(math.log(15))
+    assert nb.weight["b"] == pytest.approx(math.log(2)) and nb.weight["c"] == pytest.approx(math.log(2 / 3))
+    assert nb.score({"a", "c", "unseen"}) == pytest.approx(math.log(10))
+    assert [f["feature"] for f in nb.leading(k=5, min_count=2)] == ["a", "b"]
+
+
+def _leak_records(labels, n, word, prefix):
+    out = []
+    for i in range(n):
+        ans = labels[i % len(labels)]
+        others = [x for x in labels if x != ans][:3]
+        r = _mc(f"{word} {ans}".strip(), others, letter="ABCD"[(i * 7) % 4], rid=f"{prefix}{i}")
+        r["question"] = f"Which way does object {i % 5} move?"
+        out.append(r)
+    return out
+
+
 def test_text_baseline_catches_a_leaking_option_word():
     # bench option texts never occur in train, so the answer-text prior can only guess (25%), but
     # the correct option always carries the word "clearly": the text baseline finds it
-    def recs(labels, n):
+    train = _leak_records(["left", "right", "up", "down"], 80, "clearly", "t")
+    bench = _leak_records(["north", "south", "east", "west"], 120, "clearly", "b")
+    prior, text = decide([prior_baseline("t", train, bench), mc_text_baseline("t", train, bench)])
+    assert not prior.failed and prior.accuracy < 0.4
+    assert text.accuracy == 1.0 and text.failed
+    assert text.details["leading_features"][0]["feature"] == "clearly"
+    assert text.details["leading_features"][0]["in_correct"] == 80 and text.details["leading_features"][0]["in_wrong"] == 0
+    fair = _leak_records(["left", "right", "up", "down"], 200, "", "f")
+    (text,) = decide([mc_text_baseline("t", fair[:100], fair[100:])])
+    assert not text.failed and text.accuracy <= 0.35
+
+
+def test_text_baseline_uses_question_x_option_words():
+    # the correct option is "left" when the question says "west" and "right" when it says "east":
+    # no option word alone is informative (each is right half the time), their crossing is
+    def recs(n, prefix):
         out = []
         for i in range(n):
-            ans = labels[i % len(labels)]
-            others = [x for x in labels if x != ans][:3]
-            r = _mc(f"clearly {ans}", others, letter="ABCD"[(i * 7) % 4])
-            r["question"] = f"Which way does object {i % 5} move?"
+            side = ("west", "left") if i % 2 else ("east", "right")
+            r = _mc(side[1], [x for x in ("left", "right", "up", "down") if x != side[1]], letter="ABCD"[(i * 3) % 4],
+                    rid=f"{prefix}{i}")
+            r["question"] = f"The wind blows {side[0]}; which way does the flag point?"
             out.append(r)
         return out
 
-    train, bench = recs(["left", "right", "up", "down"], 80), recs(["north", "south", "east", "west"], 120)
-    assert blind_baseline(train, bench, 5.0)["mc"]["ok"]
-    t = text_baseline(train, bench, 5.0)["mc"]
-    assert t["accuracy"] == 1.0 and not t["ok"]
-    assert t["leading_features"]["correct"][0][0] in ("opt:clearly", "len:2")
-    fair = recs(["left", "right", "up", "down"], 200)
-    for r in fair:
-        r["options"] = {k: v.replace("clearly ", "") for k, v in r["options"].items()}
-    t = text_baseline(fair[:100], fair[100:], 5.0)["mc"]
-    assert t["ok"] and t["accuracy"] <= 0.3
+    train, bench = recs(60, "t"), recs(60, "b")
+    (text,) = decide([mc_text_baseline("t", train, bench)])
+    assert text.accuracy == 1.0 and text.failed
+    top = {f["feature"] for f in text.details["leading_features"]}
+    assert top & {"west x left", "east x right"}
+
+
+def test_question_word_tests_count_yes_answers_per_word():
+    recs = [{"answer_format": "yesno", "question": q, "answer": a} for q, a in
+            [("Is the cube left?", "yes"), ("Is the cube right?", "no"), ("Is the ball left?", "yes"),
+             ("Is the ball up?", "no")]]
+    recs.append({"answer_format": "mc", "question": "Is it left?", "options": {"A": "x", "B": "y"}, "answer": "A"})
+    tests = {t.details["word"]: t for t in question_word_tests("t", recs)}
+    assert set(tests) == {"cube", "ball", "left", "right", "up"}  # "is", "the" are in every question
+    assert tests["left"].hits == [True, True] and tests["cube"].hits == [True, False]
+    assert tests["up"].chances == [0.5] and tests["up"].both_sides
+
+
+def test_word_tests_count_correct_options_holding_each_word():
+    recs = [_mc("red cube", ["blue cube", "red ball", "green cone"], letter=L, rid=f"r{i}") for i, L in enumerate("ABCD")]
+    tests = {t.details["word"]: t for t in word_tests("t", recs)}
+    assert "cube" in tests and tests["red"].hits == [True] * 4 and tests["red"].chances == [0.5] * 4
+    assert tests["cube"].chances == [0.5] * 4 and tests["green"].hits == [False] * 4
+    assert tests["green"].chances == [0.25] * 4 and tests["green"].both_sides
 
 
 def test_wording_leak_fails_text_baseline_but_not_answer_prior(yesno_dataset, tmp_path):
     # every true statement of one task is worded "Is it true that ...": labels, answers and their
-    # frequencies are untouched (the answer prior stays at chance), only the wording leaks. (A
-    # single leaked word among ~30-word questions needs more than these ~40 train items per task:
-    # the chance template/label imbalance of a small train split outweighs it, see docs/engine.md.)
+    # frequencies are untouched (the answer prior stays at chance), only the wording leaks
     ds = copy(yesno_dataset, tmp_path)
     task = "object_object_distance"
     phrase = {"is it", "it true", "true that", "it", "true"}
@@ -214,27 +294,129 @@ def test_wording_leak_fails_text_baseline_but_not_answer_prior(yesno_dataset, tm
     r = run_audit(ds)
     assert r.returncode == 1, r.stdout
     line = next(x for x in r.stdout.splitlines() if x.startswith(f"BIAS {task} (yesno): text baseline"))
-    assert "most telling words for no: " in line and any(f"'{w}'" in line.split("; yes: ")[1] for w in phrase)
-    assert "blind baseline" not in r.stdout and "BIAS depth" not in r.stdout
+    assert "; most telling features: for no: " in line
+    assert any(f"'{w}'" in line.split("; for yes: ")[1] for w in phrase)
+    assert "answer-prior" not in r.stdout and "BIAS depth" not in r.stdout
     rep = json.loads((ds / "audit.json").read_text())
     assert rep["disagreements"] == []
-    d = rep["tasks"][task]
-    assert d["blind_baseline"]["yesno"]["ok"] and not d["text_baseline"]["yesno"]["ok"]
-    assert d["text_baseline"]["yesno"]["accuracy"] > 0.5 + d["text_baseline"]["yesno"]["limit"]
-    assert d["text_baseline"]["yesno"]["leading_features"]["yes"][0][0] in phrase
-    assert rep["tasks"]["depth"]["text_baseline"]["yesno"]["ok"]
+    by = {(t["task"], t["baseline"]): t for t in rep["bias_tests"] if t["format"] == "yesno"}
+    assert not by[(task, "prior")]["failed"] and by[(task, "text")]["failed"]
+    assert by[(task, "text")]["accuracy"] > 0.55 and by[(task, "text")]["holm_p"] <= 0.01
+    assert by[(task, "text")]["leading_features"]["yes"][0][0] in phrase
+    assert not by[("depth", "text")]["failed"]
+    # the question-word test names the planted words too, counting train and bench items
+    named = [x for x in r.stdout.splitlines() if x.startswith(f"BIAS {task} (yesno): question word ")]
+    assert any(f"question word '{w}'" in x for x in named for w in ("true", "it", "that"))
 
 
-def test_unbiased_simulated_dataset_passes_text_baseline(sim_scenes, tmp_path):
-    from qa4d.engine.config import GenerateConfig
-    from qa4d.engine.generate import generate
+# -- three clean datasets of 8 simulated scenes, and the same with a planted word -------------------------
 
-    out = tmp_path / "sim"
-    generate(GenerateConfig(scenes=str(sim_scenes), out=str(out), seed=0, bench_fraction=0.5, media_frames=6),
-             log=lambda m: None)
-    rep = audit(out)
-    assert rep["disagreements"] == [] and rep["bias_failures"] == [], rep["bias_failures"]
-    scored = [(t, f, b) for t, d in rep["tasks"].items() for f, b in d["text_baseline"].items()]
-    assert {f for _, f, _ in scored} == {"mc", "yesno"}
-    for t, f, b in scored:
-        assert b["ok"] and abs(b["accuracy"] - b["chance"]) <= b["limit"], (t, f, b)
+SEEDS = (1, 2, 3)
+
+
+@pytest.fixture(scope="module")
+def sim8(tmp_path_factory) -> dict[int, Path]:
+    """Per seed 1-3: a dataset generated (default settings) from 8 simulated scenes of 16 frames at
+    96 px, as `qa4d simulate --scenes 8 --frames 16 --size 96 --seed K` and `qa4d generate --seed K`
+    give them. Read-only: copy to edit."""
+    if importlib.util.find_spec("qa4d.sources.sim.cli") is None:
+        pytest.skip("the simulator (qa4d.sources.sim) is not available")
+    from qa4d.cli import main
+
+    out = {}
+    for k in SEEDS:
+        root = tmp_path_factory.mktemp(f"sim8_{k}")
+        assert main(["simulate", "--out", str(root / "scenes"), "--scenes", "8", "--frames", "16", "--size", "96",
+                     "--seed", str(k)]) == 0
+        assert main(["generate", "--scenes", str(root / "scenes"), "--out", str(root / "ds"), "--seed", str(k)]) == 0
+        out[k] = root / "ds"
+    return out
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_clean_small_simulated_datasets_pass(sim8, seed, tmp_path):
+    ds = copy(sim8[seed], tmp_path)
+    r = run_audit(ds)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads((ds / "audit.json").read_text())
+    assert rep["bias_failures"] == [] and rep["disagreements"] == []
+    kinds = {(t["format"], t["baseline"]) for t in rep["bias_tests"]}
+    assert kinds == {("mc", "position"), ("mc", "prior"), ("mc", "text"), ("mc", "word"), ("yesno", "prior"),
+                     ("yesno", "text"), ("yesno", "word")}
+    assert any(t["task"] == "*" for t in rep["bias_tests"])
+
+
+def plant(ds: Path, word: str, task: str | None) -> int:
+    """Append `word` to the correct option of every mc record (of `task`, or of every task); returns
+    how many records were changed."""
+    n = 0
+    for split in ("train", "bench"):
+        def fn(recs):
+            nonlocal n
+            for r in recs:
+                if r["answer_format"] == "mc" and task in (None, r["task"]):
+                    r["options"][r["answer"]] += " " + word
+                    n += 1
+            return recs
+        edit(ds, split, fn)
+    return n
+
+
+def test_a_word_planted_on_one_task_fails_and_is_named(sim8, tmp_path):
+    # depth is a comparison task: its record checks do not read option texts, so the only thing
+    # wrong with this dataset is the planted word
+    ds = copy(sim8[1], tmp_path)
+    n = plant(ds, "clearly", "depth")
+    r = run_audit(ds)
+    assert r.returncode == 1, r.stdout
+    rep = json.loads((ds / "audit.json").read_text())
+    assert rep["disagreements"] == []
+    bias = [x for x in r.stdout.splitlines() if x.startswith("BIAS ")]
+    assert bias and all(x.startswith("BIAS depth (mc): ") for x in bias), bias
+    assert f"option word 'clearly' is in the correct option of {n}/{n} items" in bias[0]
+    (t,) = [t for t in rep["bias_tests"] if t["failed"]]
+    assert t["p_value"] == pytest.approx(2 * 0.25 ** n, rel=1e-3)  # two-sided: twice the upper tail and t["holm_p"] <= 0.01
+
+
+def test_a_word_planted_on_every_task_fails_every_big_enough_task(sim8, tmp_path):
+    ds = copy(sim8[2], tmp_path)
+    n = plant(ds, "clearly", None)
+    rep = audit(ds)
+    assert not rep["ok"]
+    pooled_text = next(f for f in rep["bias_failures"] if f.startswith("all tasks pooled (mc): text baseline"))
+    assert "most telling features: 'clearly' (leads in" in pooled_text
+    pooled_word = next(f for f in rep["bias_failures"] if f.startswith("all tasks pooled (mc): option word 'clearly'"))
+    assert f"{n}/{n} items" in pooled_word
+    # every task whose items could reach significance is failed, naming the word
+    for t in rep["bias_tests"]:
+        if t["baseline"] == "word" and t["word"] == "clearly" and t["task"] != "*" and t["testable"]:
+            assert t["failed"] and t["hits"] == t["n"], t
+
+
+
+
+def test_bad_settings_and_bad_lines_are_one_line_errors(toy_dataset, tmp_path):
+    ds = copy(toy_dataset, tmp_path)
+    r = run_audit(ds, "--alpha", "0")
+    assert r.returncode == 2 and r.stderr.strip() == "qa4d audit: --alpha must be a percentage in (0, 100), got 0.0"
+    with open(ds / "bench" / "samples.jsonl", "a") as f:
+        f.write("{not json\n")
+    r = run_audit(ds)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "bench/samples.jsonl:" in r.stderr and "not valid JSON" in r.stderr
+
+
+def test_a_record_failing_the_schema_is_reported_and_left_out_of_the_bias_tests(toy_dataset, tmp_path):
+    ds = copy(toy_dataset, tmp_path)
+    victim = {}
+
+    def tamper(recs):
+        r = next(r for r in recs if r["answer_format"] == "mc")
+        del r["answer_format"]
+        victim["id"] = r["id"]
+        return recs
+
+    edit(ds, "bench", tamper)
+    rep = audit(ds)
+    assert not rep["ok"] and [e["id"] for e in rep["schema_errors"]] == [victim["id"]]
+    assert rep["checked"] == sum(rep["records"].values()) - 1

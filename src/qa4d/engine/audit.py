@@ -1,229 +1,55 @@
-"""Recompute every label and answer of a dataset from the scene geometry and measure answer bias.
+"""Recompute every label and answer of a dataset from the scene geometry and test it for answer bias.
 
 Reads DATASET/dataset.json, train/ and bench/samples.jsonl and the scenes the dataset was made
 from (the directory recorded in dataset.json, or --scenes). Checks, per record: the JSON schema,
-that its media files exist, and that its task's `recompute` gives the same label / answer.
-Reports per task the answer, label and option-position distributions and a blind baseline: an
-answer-text prior fitted on train and scored on bench (mc: the option whose text was most often
-right in train; yes/no: the majority answer), against chance; and a text baseline: a multinomial
-naive Bayes over the word unigrams and bigrams of the question (and, for mc, of each option plus
-its length), also fitted on train and scored on bench, which catches answers leaking through the
-wording.
+that its media files exist, that its scene is in its split, and that its task's `check` gives the
+same label / answer.
 
-Writes DATASET/audit.json. Exit code 0 when every check passes, 1 otherwise.
+Bias: blind baselines (`audit_baselines`: correct-letter position, answer-text prior, and a text
+model over option words and question x option words; for yes/no the majority and a text model over
+the question) are fitted on train and scored on bench, per task and answer format, and pooled over
+all tasks; and every option word of a task is tested over its train and bench items (is the
+correct option the one holding it more or less often than chance?). Each count is tested against
+chance with an exact binomial (Poisson-binomial) test; Holm's procedure over all the tests that
+could reach significance (Tarone's screen) keeps the chance of failing an unbiased dataset at most
+--alpha (1%); a significant test fails only when it is also more than --tolerance (5 points) from
+chance. docs/engine.md says what can be detected at which size.
 
-A bias check (either baseline) fails when |accuracy - chance| exceeds the tolerance (default 5
-points) by more than sampling noise can explain: the limit is max(tolerance, 2.58 * sqrt(chance * (1 - chance) / n)),
-the 99% band of a chance-level guesser on n bench items, so small benches are not failed for noise.
+Writes DATASET/audit.json. Exit code 0 when every check passes, 1 otherwise, 2 on unreadable input.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import numpy as np
 from tqdm import tqdm
 
-from qa4d._io import resolve_inside
+from qa4d._io import iter_jsonl, resolve_inside, write_json_atomic
+from qa4d.engine.audit_baselines import question_word_tests, task_tests, word_tests
+from qa4d.engine.audit_stats import ALPHA, TOLERANCE, BiasTest, decide, format_p, pooled
 
 SCHEMA_PATH = Path(__file__).with_name("sample.schema.json")
 SPLITS = ("train", "bench")
-Z99 = 2.58
-_WORD = re.compile(r"[a-z0-9]+")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", help="dataset directory written by qa4d generate")
     parser.add_argument("--scenes", default=None, help="scene directory (default: the one recorded in dataset.json)")
-    parser.add_argument("--tolerance", type=float, default=5.0, help="allowed blind-baseline distance from chance, points (5)")
+    parser.add_argument("--alpha", type=float, default=100 * ALPHA,
+                        help="family-wise error of the bias tests, percent (1): the chance an unbiased dataset fails")
+    parser.add_argument("--tolerance", type=float, default=100 * TOLERANCE,
+                        help="accuracy above chance a blind baseline may reach, points (5)")
     parser.add_argument("--max-report", type=int, default=20, help="disagreements printed (all are in audit.json)")
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{n}: invalid JSON ({e})") from e
-    return out
-
-
-def _limit(chance: float, n: int, tol_points: float) -> float:
-    return max(tol_points / 100.0, Z99 * math.sqrt(chance * (1 - chance) / max(n, 1)))
-
-
-def blind_baseline(train: list[dict[str, Any]], bench: list[dict[str, Any]], tol_points: float) -> dict[str, Any]:
-    """Answer-text prior of one task's train records, scored on its bench records, per format."""
-    out: dict[str, Any] = {}
-    mc_train = [r for r in train if r["answer_format"] == "mc"]
-    mc_bench = [r for r in bench if r["answer_format"] == "mc"]
-    if mc_bench:
-        prior = Counter(r["options"][r["answer"]] for r in mc_train)
-        hits, chance = 0, 0.0
-        for r in mc_bench:
-            letters = sorted(r["options"])
-            # highest prior wins; ties go to the earliest letter (positions are balanced, so the
-            # tie-break carries no information)
-            pick = max(letters, key=lambda L: (prior.get(r["options"][L], 0), -letters.index(L)))
-            hits += pick == r["answer"]
-            chance += 1.0 / len(letters)
-        n = len(mc_bench)
-        acc, ch = hits / n, chance / n
-        lim = _limit(ch, n, tol_points)
-        out["mc"] = {"n_train": len(mc_train), "n_bench": n, "accuracy": round(acc, 4), "chance": round(ch, 4),
-                     "limit": round(lim, 4), "ok": abs(acc - ch) <= lim + 1e-12}
-    yn_train = [r for r in train if r["answer_format"] == "yesno"]
-    yn_bench = [r for r in bench if r["answer_format"] == "yesno"]
-    if yn_bench:
-        counts = Counter(r["answer"] for r in yn_train)
-        majority = "yes" if counts["yes"] >= counts["no"] else "no"
-        n = len(yn_bench)
-        acc = sum(r["answer"] == majority for r in yn_bench) / n
-        lim = _limit(0.5, n, tol_points)
-        out["yesno"] = {"n_train": len(yn_train), "n_bench": n, "majority": majority, "accuracy": round(acc, 4),
-                        "chance": 0.5, "limit": round(lim, 4), "ok": abs(acc - 0.5) <= lim + 1e-12}
-    return out
-
-
-def text_features(text: str, prefix: str = "") -> list[str]:
-    """Lower-cased word unigrams and bigrams of `text`, each prefixed with `prefix`. Pure numbers
-    (frame indices, coordinates) are left out: they are drawn per sample, and on a small train
-    split their chance correlations would drown a real leak."""
-    toks = [t for t in _WORD.findall(text.lower()) if not t.isdigit()]
-    return [prefix + t for t in toks] + [f"{prefix}{a} {b}" for a, b in zip(toks, toks[1:])]
-
-
-def _length_bucket(text: str) -> str:
-    # word counts 1..5 apart, longer ones together: enough to see "the correct option is longer"
-    return f"len:{min(len(_WORD.findall(text)), 6)}"
-
-
-class NaiveBayes:
-    """Multinomial naive Bayes over string features with Laplace (add-alpha) smoothing.
-
-    fit(docs, labels): docs is a list of feature lists (a feature may repeat: counts add up).
-    Classes are the sorted distinct labels; class priors are the train frequencies;
-    P(f | c) = (count(f, c) + alpha) / (total(c) + alpha * V), V = number of distinct train features.
-    Features never seen in train are ignored when scoring. Deterministic: no randomness, vocabulary
-    and classes in sorted order.
-    """
-
-    def __init__(self, alpha: float = 1.0) -> None:
-        if alpha <= 0:
-            raise ValueError(f"NaiveBayes: alpha must be > 0, got {alpha}")
-        self.alpha = alpha
-        self.classes: list[str] = []
-        self.vocab: dict[str, int] = {}
-        self.log_prior = np.zeros(0)
-        self.log_lik = np.zeros((0, 0))
-        self.counts = np.zeros((0, 0))
-
-    def fit(self, docs: list[list[str]], labels: list[str]) -> "NaiveBayes":
-        if len(docs) != len(labels) or not docs:
-            raise ValueError(f"NaiveBayes.fit: need as many labels as docs, and at least one ({len(docs)} docs, {len(labels)} labels)")
-        self.classes = sorted(set(labels))
-        self.vocab = {f: i for i, f in enumerate(sorted({f for d in docs for f in d}))}
-        ci = {c: i for i, c in enumerate(self.classes)}
-        y = np.array([ci[c] for c in labels])
-        counts = np.zeros((len(self.classes), len(self.vocab)))  # (C, V)
-        rows = np.repeat(y, [len(d) for d in docs])
-        cols = np.array([self.vocab[f] for d in docs for f in d], dtype=np.int64)
-        np.add.at(counts, (rows, cols), 1.0)
-        self.counts = counts
-        self.log_prior = np.log(np.bincount(y, minlength=len(self.classes)) / len(y))  # (C,)
-        smoothed = counts + self.alpha
-        self.log_lik = np.log(smoothed) - np.log(smoothed.sum(axis=1, keepdims=True))  # (C, V)
-        return self
-
-    def log_posterior(self, docs: list[list[str]]) -> np.ndarray:
-        """(N, C) normalised log posteriors, columns in `self.classes` order."""
-        scores = np.tile(self.log_prior, (len(docs), 1))
-        doc_ids = [n for n, d in enumerate(docs) for f in d if f in self.vocab]
-        cols = [self.vocab[f] for d in docs for f in d if f in self.vocab]
-        if cols:
-            np.add.at(scores, np.array(doc_ids), self.log_lik[:, np.array(cols)].T)
-        return scores - np.logaddexp.reduce(scores, axis=1, keepdims=True)
-
-    def predict(self, docs: list[list[str]]) -> list[str]:
-        """Most probable class per doc; ties go to the first class in sorted order."""
-        return [self.classes[i] for i in np.argmax(self.log_posterior(docs), axis=1)]
-
-    def leading_features(self, cls: str, k: int = 8, min_count: int = 5) -> list[list[Any]]:
-        """The k features (seen >= min_count times in train) that most favour `cls` over the other
-        classes: [feature, log-likelihood ratio, train count], strongest first."""
-        if cls not in self.classes or not self.vocab:
-            return []
-        c = self.classes.index(cls)
-        other = np.delete(self.counts, c, axis=0).sum(axis=0) + self.alpha
-        other_ll = np.log(other) - np.log(other.sum())
-        ratio = self.log_lik[c] - other_ll
-        total = self.counts.sum(axis=0)
-        names = sorted(self.vocab, key=self.vocab.get)
-        order = sorted((i for i in range(len(names)) if total[i] >= min_count), key=lambda i: (-ratio[i], names[i]))
-        return [[names[i], round(float(ratio[i]), 3), int(total[i])] for i in order[:k]]
-
-
-def mc_option_features(record: dict[str, Any], letter: str, question: list[str] | None = None) -> list[str]:
-    """Features of one mc option: the question's, the option's own ("opt:" prefix) and its length."""
-    text = record["options"][letter]
-    q = text_features(record["question"]) if question is None else question
-    return q + text_features(text, "opt:") + [_length_bucket(text)]
-
-
-def text_baseline(train: list[dict[str, Any]], bench: list[dict[str, Any]], tol_points: float) -> dict[str, Any]:
-    """Naive Bayes on the text alone, fitted on one task's train records, scored on its bench
-    records, per format. yes/no: question features -> yes/no. mc: each option (question + option
-    features) -> correct / incorrect; the option with the highest posterior of "correct" is picked,
-    ties to the earliest letter. Free and track formats are not scored. Same keys and limit rule as
-    `blind_baseline`, plus the features that most favour each answer (to find a leak)."""
-    out: dict[str, Any] = {}
-    mc_train = [r for r in train if r["answer_format"] == "mc"]
-    mc_bench = [r for r in bench if r["answer_format"] == "mc"]
-    if mc_bench and mc_train:
-        docs, labels = [], []
-        for r in mc_train:
-            q = text_features(r["question"])
-            for L in sorted(r["options"]):
-                docs.append(mc_option_features(r, L, q))
-                labels.append("correct" if L == r["answer"] else "incorrect")
-        nb = NaiveBayes().fit(docs, labels)
-        hits, chance = 0, 0.0
-        for r in mc_bench:
-            letters = sorted(r["options"])
-            q = text_features(r["question"])
-            post = nb.log_posterior([mc_option_features(r, L, q) for L in letters])
-            p_correct = post[:, nb.classes.index("correct")] if "correct" in nb.classes else np.zeros(len(letters))
-            hits += letters[int(np.argmax(p_correct))] == r["answer"]  # argmax: first of equal maxima
-            chance += 1.0 / len(letters)
-        n = len(mc_bench)
-        acc, ch = hits / n, chance / n
-        lim = _limit(ch, n, tol_points)
-        out["mc"] = {"n_train": len(mc_train), "n_bench": n, "accuracy": round(acc, 4), "chance": round(ch, 4),
-                     "limit": round(lim, 4), "ok": abs(acc - ch) <= lim + 1e-12,
-                     "leading_features": {c: nb.leading_features(c) for c in nb.classes}}
-    yn_train = [r for r in train if r["answer_format"] == "yesno"]
-    yn_bench = [r for r in bench if r["answer_format"] == "yesno"]
-    if yn_bench and yn_train:
-        nb = NaiveBayes().fit([text_features(r["question"]) for r in yn_train], [r["answer"] for r in yn_train])
-        pred = nb.predict([text_features(r["question"]) for r in yn_bench])
-        n = len(yn_bench)
-        acc = sum(p == r["answer"] for p, r in zip(pred, yn_bench)) / n
-        lim = _limit(0.5, n, tol_points)
-        out["yesno"] = {"n_train": len(yn_train), "n_bench": n, "accuracy": round(acc, 4), "chance": 0.5,
-                        "limit": round(lim, 4), "ok": abs(acc - 0.5) <= lim + 1e-12,
-                        "leading_features": {c: nb.leading_features(c) for c in nb.classes}}
-    return out
+    return [r for _, r in iter_jsonl(path)]
 
 
 def distributions(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -239,18 +65,30 @@ def distributions(records: list[dict[str, Any]]) -> dict[str, Any]:
             "mc_answer_texts": dict(texts.most_common(10))}
 
 
-def position_check(records: list[dict[str, Any]], tol_points: float) -> dict[str, Any] | None:
-    """Is the correct letter spread evenly over the positions? (largest share deviation)"""
-    mc = [r for r in records if r["answer_format"] == "mc"]
-    if not mc:
-        return None
-    k = max(len(r["options"]) for r in mc)
-    counts = Counter(r["answer"] for r in mc)
-    shares = [counts.get(chr(65 + i), 0) / len(mc) for i in range(k)]
-    dev = max(abs(s - 1.0 / k) for s in shares)
-    lim = _limit(1.0 / k, len(mc), tol_points)
-    return {"n": len(mc), "shares": [round(s, 4) for s in shares], "max_deviation": round(dev, 4),
-            "limit": round(lim, 4), "ok": dev <= lim + 1e-12}
+def _schema_pass(dataset: Path, records: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Records that pass the JSON schema (per split), schema errors (and reused ids), missing media."""
+    schema = json.loads(SCHEMA_PATH.read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    valid: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    schema_errors: list[dict[str, Any]] = []
+    missing_media: list[dict[str, Any]] = []
+    ids: Counter[Any] = Counter()
+    for s in SPLITS:
+        for r in records[s]:
+            ids[r.get("id") if isinstance(r, dict) else None] += 1
+            errs = sorted(validator.iter_errors(r), key=lambda e: list(e.absolute_path))
+            if errs:
+                schema_errors.append({"split": s, "id": r.get("id") if isinstance(r, dict) else None,
+                                      "error": f"{'.'.join(map(str, errs[0].absolute_path)) or '(record)'}: {errs[0].message}"})
+                continue
+            missing = [m for m in r["media"] if not _media_file(dataset, m)]
+            if missing:
+                missing_media.append({"split": s, "id": r["id"], "task": r["task"], "problems": [f"missing media {missing[0]}"]})
+            valid[s].append(r)
+    for rid, n in ids.items():
+        if n > 1:
+            schema_errors.append({"split": "*", "id": rid, "error": f"id used by {n} records"})
+    return valid, schema_errors, missing_media
 
 
 def _media_file(dataset: Path, rel: str) -> bool:
@@ -261,49 +99,25 @@ def _media_file(dataset: Path, rel: str) -> bool:
         return False
 
 
-def audit(dataset: Path, scenes: Path | None = None, tol_points: float = 5.0) -> dict[str, Any]:
+def _recompute(valid: dict[str, list[dict[str, Any]]], scenes: Path, info: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+    """Each record's task `check` against its scene: (records checked, disagreements)."""
     from qa4d.engine.labels import load_thresholds
     from qa4d.engine.registry import get_task
     from qa4d.scene.format import SceneError, iter_scene_dirs, load_scene, read_meta
 
-    info = json.loads((dataset / "dataset.json").read_text())
-    scenes = Path(scenes or info["settings"]["scenes"])
     overrides = info["settings"].get("thresholds")
-    schema = json.loads(SCHEMA_PATH.read_text())
-    validator = jsonschema.validators.validator_for(schema)(schema)
-
-    records: dict[str, list[dict[str, Any]]] = {}
-    for s in SPLITS:
-        p = dataset / s / "samples.jsonl"
-        records[s] = _read_jsonl(p) if p.exists() else []
     dirs = {}
     for d in iter_scene_dirs(scenes):
         try:
             dirs[read_meta(d).scene_id] = d
         except SceneError:
             continue
-
-    disagreements: list[dict[str, Any]] = []
-    schema_errors: list[dict[str, Any]] = []
     by_scene: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
-    ids = Counter()
     for s in SPLITS:
-        for r in records[s]:
-            ids[r.get("id")] += 1
-            errs = sorted(validator.iter_errors(r), key=lambda e: list(e.absolute_path))
-            if errs:
-                schema_errors.append({"split": s, "id": r.get("id"), "error": f"{'.'.join(map(str, errs[0].absolute_path)) or '(record)'}: {errs[0].message}"})
-                continue
-            missing = [m for m in r["media"] if not _media_file(dataset, m)]
-            if missing:
-                disagreements.append({"split": s, "id": r["id"], "task": r["task"], "problems": [f"missing media {missing[0]}"]})
+        for r in valid[s]:
             by_scene[r["scene_id"]].append((s, r))
-    for rid, n in ids.items():
-        if n > 1:
-            schema_errors.append({"split": "*", "id": rid, "error": f"id used by {n} records"})
     split_of = {sid: s for s in SPLITS for sid in info.get("splits", {}).get(s, {}).get("scenes", [])}
-    leaks = sorted({r["scene_id"] for r in records["bench"]} & {r["scene_id"] for r in records["train"]})
-
+    disagreements: list[dict[str, Any]] = []
     n_checked = 0
     bar = tqdm(total=sum(len(v) for v in by_scene.values()), desc="audit", unit="rec", disable=None, file=sys.stderr)
     for sid in sorted(by_scene):
@@ -327,30 +141,26 @@ def audit(dataset: Path, scenes: Path | None = None, tol_points: float = 5.0) ->
             bar.update(1)
         scene.close()
     bar.close()
+    return n_checked, disagreements
 
-    tasks = sorted({r["task"] for s in SPLITS for r in records[s]}, key=lambda t: [x["name"] for x in info.get("tasks", [])].index(t) if t in [x["name"] for x in info.get("tasks", [])] else 99)
-    per_task: dict[str, Any] = {}
-    bias_failures = []
-    for t in tasks:
-        tr = [r for r in records["train"] if r["task"] == t]
-        be = [r for r in records["bench"] if r["task"] == t]
-        base = blind_baseline(tr, be, tol_points)
-        text = text_baseline(tr, be, tol_points)
-        pos = {s: position_check([r for r in records[s] if r["task"] == t], tol_points) for s in SPLITS}
-        per_task[t] = {"train": distributions(tr), "bench": distributions(be), "blind_baseline": base,
-                       "text_baseline": text, "positions": pos}
-        for fmt, b in base.items():
-            if not b["ok"]:
-                bias_failures.append(f"{t} ({fmt}): blind baseline {100 * b['accuracy']:.1f}% vs chance {100 * b['chance']:.1f}% (limit +-{100 * b['limit']:.1f})")
-        for fmt, b in text.items():
-            if not b["ok"]:
-                lead = "; ".join(f"{c}: {', '.join(repr(f[0]) for f in fs[:4])}" for c, fs in b["leading_features"].items() if fs)
-                bias_failures.append(f"{t} ({fmt}): text baseline {100 * b['accuracy']:.1f}% vs chance {100 * b['chance']:.1f}% "
-                                     f"(limit +-{100 * b['limit']:.1f}); most telling words for {lead}")
-        for s, p in pos.items():
-            if p is not None and not p["ok"]:
-                bias_failures.append(f"{t} ({s}): correct-letter shares {p['shares']} off by {100 * p['max_deviation']:.1f} points")
-    ok = not disagreements and not schema_errors and not bias_failures and not leaks
+
+def audit(dataset: Path, scenes: Path | None = None, alpha: float = ALPHA, tolerance: float = TOLERANCE) -> dict[str, Any]:
+    """The whole audit of one dataset (see the module docstring); the report written to audit.json."""
+    info = json.loads((dataset / "dataset.json").read_text())
+    scenes = Path(scenes or info["settings"]["scenes"])
+    records: dict[str, list[dict[str, Any]]] = {}
+    for s in SPLITS:
+        p = dataset / s / "samples.jsonl"
+        records[s] = _read_jsonl(p) if p.exists() else []
+    valid, schema_errors, disagreements = _schema_pass(dataset, records)
+    n_checked, wrong = _recompute(valid, scenes, info)
+    disagreements += wrong
+    leaks = sorted({r["scene_id"] for r in valid["bench"]} & {r["scene_id"] for r in valid["train"]})
+
+    order = [x["name"] for x in info.get("tasks", [])]
+    tasks = sorted({r["task"] for s in SPLITS for r in valid[s]}, key=lambda t: (order.index(t) if t in order else len(order), t))
+    bias = bias_audit(valid["train"], valid["bench"], tasks, alpha, tolerance)
+    ok = not disagreements and not schema_errors and not bias["failures"] and not leaks
     return {
         "ok": ok,
         "dataset": str(dataset),
@@ -360,36 +170,134 @@ def audit(dataset: Path, scenes: Path | None = None, tol_points: float = 5.0) ->
         "disagreements": disagreements,
         "schema_errors": schema_errors,
         "scene_leaks": leaks,
-        "bias_failures": bias_failures,
-        "tolerance_points": tol_points,
-        "tasks": per_task,
+        "bias_failures": bias["failures"],
+        "bias_tests": bias["tests"],
+        "alpha": alpha,
+        "tolerance": tolerance,
+        "tasks": bias["tasks"],
     }
 
 
-def run(args: argparse.Namespace) -> int:
-    from qa4d.engine.writer import write_json
+BASELINE_NAMES = {"position": "position baseline (most frequent correct letter)",
+                  "prior": "answer-prior baseline", "text": "text baseline", "word": "option-word test"}
 
+
+def bias_audit(train: list[dict[str, Any]], bench: list[dict[str, Any]], tasks: list[str],
+               alpha: float = ALPHA, tolerance: float = TOLERANCE) -> dict[str, Any]:
+    """Every blind baseline per task and format, every option / question word per task, and each
+    pooled over tasks, decided as one family (Tarone's screen, then Holm at `alpha`).
+
+    Returns {"tests": [test json...], "failures": [message...], "tasks": {task: distributions and
+    that task's tests}}."""
+    per_task, tests = {}, []
+    for t in tasks:
+        tr = [r for r in train if r["task"] == t]
+        be = [r for r in bench if r["task"] == t]
+        per_task[t] = {"train": distributions(tr), "bench": distributions(be)}
+        tests += task_tests(t, tr, be) + word_tests(t, tr + be) + question_word_tests(t, tr + be)
+    pool = pooled(tests)
+    family = decide(tests + pool, alpha, tolerance)
+    for t in tests:
+        per_task[t.task].setdefault("baselines", []).append(t.to_json())
+    failures = [describe(t, tests) for t in family if t.failed]
+    return {"tests": [t.to_json() for t in family], "failures": failures, "tasks": per_task}
+
+
+def telling_features(t: BiasTest, tests: list[BiasTest]) -> str:
+    """The text model's most telling features behind a failed text baseline (for a pooled test: the
+    features that lead in most of the tasks whose baseline beat chance)."""
+    if t.task != "*":
+        lead = t.details.get("leading_features", [])
+        if t.answer_format == "mc":
+            return ", ".join(f"'{f['feature']}' (in {f['in_correct']}/{f['correct_rows']} correct options, "
+                             f"{f['in_wrong']}/{f['wrong_rows']} wrong)" for f in lead[:4])
+        return "; ".join(f"for {c}: " + ", ".join(f"'{f[0]}'" for f in fs[:4]) for c, fs in lead.items() if fs)
+    votes: Counter[str] = Counter()
+    for u in tests:
+        if u.baseline == t.baseline and u.answer_format == t.answer_format and u.accuracy > u.chance:
+            lead = u.details.get("leading_features", [])
+            names = [f["feature"] for f in lead[:5]] if t.answer_format == "mc" else [f[0] for fs in lead.values() for f in fs[:3]]
+            votes.update(dict.fromkeys(names, 1))
+    return ", ".join(f"'{f}' (leads in {n} tasks)" for f, n in sorted(votes.items(), key=lambda x: (-x[1], x[0]))[:4])
+
+
+def describe(t: BiasTest, tests: list[BiasTest]) -> str:
+    """One line: task, format, baseline, accuracy vs chance, p-value (raw and Holm) and, for the text
+    baseline, the most telling features."""
+    where = "all tasks pooled" if t.task == "*" else t.task
+    if t.baseline == "word" and t.answer_format == "yesno":
+        return (f"{where} (yesno): question word '{t.details['word']}': the answer is yes for "
+                f"{int(sum(t.hits))}/{t.n} items asking it (train and bench) vs chance 50.0%, "
+                f"p = {format_p(t.p_value)} (Holm-adjusted {format_p(t.adjusted_p)}, two-sided)")
+    if t.baseline == "word":
+        return (f"{where} ({t.answer_format}): option word '{t.details['word']}' is in the correct option of "
+                f"{int(sum(t.hits))}/{t.n} items offering it (train and bench) vs chance {100 * t.chance:.1f}%, "
+                f"p = {format_p(t.p_value)} (Holm-adjusted {format_p(t.adjusted_p)}, two-sided)")
+    msg = (f"{where} ({t.answer_format}): {BASELINE_NAMES[t.baseline]} {100 * t.accuracy:.1f}% vs chance "
+           f"{100 * t.chance:.1f}% on {t.n} bench items, p = {format_p(t.p_value)} (Holm-adjusted {format_p(t.adjusted_p)})")
+    if t.baseline == "text":
+        feats = telling_features(t, tests)
+        if feats:
+            msg += f"; most telling features: {feats}"
+    elif t.task == "*":
+        pass
+    elif t.baseline == "prior" and t.answer_format == "mc":
+        msg += "; texts most often right in train: " + ", ".join(f"'{x[0]}' ({x[1]}/{x[2]})" for x in t.details["top_texts"][:3])
+    elif t.baseline == "prior":
+        msg += f"; always '{t.details['majority']}' (train counts {t.details['train_counts']})"
+    elif t.baseline == "position":
+        msg += f"; letter {t.details['letter']} (train counts {t.details['train_counts']})"
+    return msg
+
+
+def _cell(t: dict[str, Any] | None) -> str:
+    if t is None:
+        return "-"
+    mark = " FAIL" if t["failed"] else (" sig" if t["significant"] else "")
+    return f"{100 * t['accuracy']:.0f}% p={format_p(t['p_value'])}{mark}"
+
+
+def _check_fraction(name: str, value: float) -> float:
+    if not 0 < value < 100:
+        raise ValueError(f"--{name} must be a percentage in (0, 100), got {value}")
+    return value / 100.0
+
+
+def run(args: argparse.Namespace) -> int:
     dataset = Path(args.dataset)
     if not (dataset / "dataset.json").is_file():
         print(f"qa4d audit: {dataset}: no dataset.json (not a dataset written by qa4d generate)", file=sys.stderr)
         return 2
     try:
-        report = audit(dataset, Path(args.scenes) if args.scenes else None, args.tolerance)
+        alpha, tol = _check_fraction("alpha", args.alpha), _check_fraction("tolerance", args.tolerance)
+        report = audit(dataset, Path(args.scenes) if args.scenes else None, alpha, tol)
     except (ValueError, OSError) as e:
         print(f"qa4d audit: {e}", file=sys.stderr)
         return 2
-    write_json(dataset / "audit.json", report)
+    write_json_atomic(dataset / "audit.json", report)
     out = sys.stdout
-    print(f"checked {report['checked']} records ({report['records']['train']} train, {report['records']['bench']} bench)", file=out)
-    print(f"{'task':<34}{'mc blind/chance':>18}{'yes/no blind':>14}{'text mc/yes-no':>16}  mc positions (train)", file=out)
-    for t, d in report["tasks"].items():
-        b = d["blind_baseline"]
-        mc = f"{100 * b['mc']['accuracy']:.0f}/{100 * b['mc']['chance']:.0f}% n={b['mc']['n_bench']}" if "mc" in b else "-"
-        yn = f"{100 * b['yesno']['accuracy']:.0f}% n={b['yesno']['n_bench']}" if "yesno" in b else "-"
-        tb = d.get("text_baseline", {})
-        txt = "/".join(f"{100 * tb[f]['accuracy']:.0f}%" if f in tb else "-" for f in ("mc", "yesno"))
-        pos = d["train"]["mc_positions"]
-        print(f"{t:<34}{mc:>18}{yn:>14}{txt:>16}  {pos}", file=out)
+    print(f"checked {report['checked']} records ({report['records']['train']} train, {report['records']['bench']} bench); "
+          f"bias tests: exact binomial, Holm at {100 * alpha:g}% over the {sum(t['testable'] for t in report['bias_tests'])} "
+          f"of {len(report['bias_tests'])} tests that can reach significance (Tarone's screen), "
+          f"failing above chance + {100 * tol:g} points", file=out)
+    print(f"{'task':<34}{'fmt':<6}{'bench':>6}{'chance':>8}  {'position':<18}{'prior':<18}{'text':<18}"
+          "word with the smallest p (train+bench; yes/no: share of yes)", file=out)
+    rows: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    best_word: dict[tuple[str, str], dict[str, Any]] = {}
+    for t in report["bias_tests"]:
+        key = (t["task"], t["format"])
+        if t["baseline"] == "word":
+            if key not in best_word or t["p_value"] < best_word[key]["p_value"]:
+                best_word[key] = t
+        else:
+            rows[key][t["baseline"]] = t
+    for (task, fmt), row in rows.items():
+        any_t = next(iter(row.values()))
+        name = "all tasks pooled" if task == "*" else task
+        w = best_word.get((task, fmt))
+        word = f"'{w['word']}' {w['hits']}/{w['n']} {_cell(w)}" if w else "-"
+        print(f"{name:<34}{fmt:<6}{any_t['n']:>6}{100 * any_t['chance']:>7.0f}%  "
+              + "".join(f"{_cell(row.get(b)):<18}" for b in ("position", "prior", "text")) + word, file=out)
     for e in report["schema_errors"][: args.max_report]:
         print(f"SCHEMA {e['split']} {e['id']}: {e['error']}", file=out)
     for d in report["disagreements"][: args.max_report]:

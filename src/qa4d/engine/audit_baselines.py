@@ -1,0 +1,315 @@
+"""Blind baselines of the bias audit: answer without the images, fitted on train, scored on bench.
+
+Each baseline returns, per bench item, whether it was right and the chance of being right by luck,
+for the exact tests of `audit_stats`. A baseline may use anything of the train split and the bench
+item's text, never a bench answer; ties are broken by a hash of (record id, letter), which carries
+no information about the answer, so under "no bias" every hit is an independent Bernoulli(chance).
+
+- position (mc): the letter most often correct in train.
+- prior (mc): the option text most often correct *when offered* in train (smoothed rate);
+  (yes/no): the train majority answer.
+- text (mc): a Bernoulli naive Bayes over features of each option that can tell options apart:
+  its words ("opt:w"), its words crossed with the question's words ("q:u x opt:w") and its length,
+  trained as correct / wrong option, scoring every option of a bench item and picking the best;
+  (yes/no): a multinomial naive Bayes over the question's word unigrams and bigrams -> yes / no.
+
+- word (mc, every option word of a task, two-sided): how often the correct option holds the word,
+  over all items of the task (train and bench) where some but not all options hold it, against
+  chance (options holding it / options). Nothing is fitted: every word is tested, and the
+  multiple-testing correction pays for the choice. It names a planted word directly.
+  (yes/no, every question word, two-sided): how often the answer is "yes" over all items of the
+  task whose question holds the word, against 1/2.
+
+Free and track answers are not scored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from typing import Any, Callable
+
+import numpy as np
+
+from qa4d.engine.audit_stats import BiasTest
+
+_WORD = re.compile(r"[a-z0-9]+")
+Record = dict[str, Any]
+
+
+def _tiebreak(rid: str, letter: str) -> int:
+    """A fixed pseudo-random rank of (record, letter), independent of which letter is correct."""
+    return int.from_bytes(hashlib.sha256(f"{rid}|{letter}".encode()).digest()[:8], "big")
+
+
+def _pick(r: Record, score: Callable[[str], float]) -> str:
+    """The letter with the highest score; ties by `_tiebreak`."""
+    rid = str(r.get("id", ""))
+    return max(sorted(r["options"]), key=lambda L: (score(L), _tiebreak(rid, L)))
+
+
+def _mc_test(task: str, baseline: str, bench: list[Record], pick: Callable[[Record], str],
+             details: dict[str, Any]) -> BiasTest:
+    hits = [pick(r) == r["answer"] for r in bench]
+    return BiasTest(task, "mc", baseline, hits, [1.0 / len(r["options"]) for r in bench], details)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words of `text`, pure numbers left out (frame indices and coordinates are drawn
+    per sample: on a small train split their chance correlations only add noise)."""
+    return [t for t in _WORD.findall(text.lower()) if not t.isdigit()]
+
+
+def text_features(text: str, prefix: str = "") -> list[str]:
+    """Lower-cased word unigrams and bigrams of `text` (numbers left out), each prefixed with `prefix`."""
+    toks = words(text)
+    return [prefix + t for t in toks] + [f"{prefix}{a} {b}" for a, b in zip(toks, toks[1:])]
+
+
+# -- position and answer-text prior -------------------------------------------------------------------
+
+def position_baseline(task: str, train: list[Record], bench: list[Record]) -> BiasTest:
+    """mc: always the letter most often correct in train (ties: the earliest letter)."""
+    counts = Counter(r["answer"] for r in train)
+    best = min(counts, key=lambda L: (-counts[L], L)) if counts else "A"
+    return _mc_test(task, "position", bench, lambda r: _pick(r, lambda L: float(L == best)),
+                    {"letter": best, "train_counts": dict(sorted(counts.items()))})
+
+
+def prior_baseline(task: str, train: list[Record], bench: list[Record]) -> BiasTest:
+    """mc: the option text with the highest rate of being correct when offered in train,
+    (correct + 1) / (offered + 2), so a text never seen scores 1/2 and one offered often but never
+    right scores low."""
+    offered, correct = Counter(), Counter()
+    for r in train:
+        for L, text in r["options"].items():
+            offered[text] += 1
+            correct[text] += L == r["answer"]
+    rate = {t: (correct[t] + 1) / (offered[t] + 2) for t in offered}
+
+    def pick(r: Record) -> str:
+        return _pick(r, lambda L: rate.get(r["options"][L], 0.5))
+
+    top = sorted(rate, key=lambda t: (-rate[t], t))[:5]
+    return _mc_test(task, "prior", bench, pick,
+                    {"top_texts": [[t, correct[t], offered[t]] for t in top]})
+
+
+def yesno_prior_baseline(task: str, train: list[Record], bench: list[Record]) -> BiasTest:
+    """yes/no: the train majority (ties: "yes")."""
+    counts = Counter(r["answer"] for r in train)
+    majority = "yes" if counts["yes"] >= counts["no"] else "no"
+    return BiasTest(task, "yesno", "prior", [r["answer"] == majority for r in bench], [0.5] * len(bench),
+                    {"majority": majority, "train_counts": {"no": counts["no"], "yes": counts["yes"]}})
+
+
+# -- text: mc options -----------------------------------------------------------------------------------
+
+def option_features(question: str, option: str) -> set[str]:
+    """Features of one option: its words, its words crossed with the question's, its length bucket."""
+    ow, qw = sorted(set(words(option))), sorted(set(words(question)))
+    feats = {f"opt:{w}" for w in ow} | {f"q:{u} x opt:{w}" for u in qw for w in ow}
+    feats.add(f"len:{min(len(_WORD.findall(option)), 6)}")
+    return feats
+
+
+def item_features(r: Record) -> dict[str, set[str]]:
+    """Per letter the option's features, minus those every option of the item shares (they cannot
+    tell options apart)."""
+    feats = {L: option_features(r["question"], r["options"][L]) for L in sorted(r["options"])}
+    common = set.intersection(*feats.values()) if feats else set()
+    return {L: f - common for L, f in feats.items()}
+
+
+class OptionNaiveBayes:
+    """Bernoulli naive Bayes of "this option is the correct one" over binary option features.
+
+    Fitted on rows (features of one option, correct?) with add-alpha smoothing:
+    theta_c(f) = (a_f + alpha) / (A + 2 alpha), theta_w(f) = (b_f + alpha) / (B + 2 alpha), a_f / b_f
+    the correct / wrong rows holding f, A / B the correct / wrong rows. An option scores the sum of
+    w_f = logit theta_c(f) - logit theta_w(f) over its features (the Bernoulli log-likelihood ratio
+    up to a term shared by all options); unseen features weigh 0. Deterministic.
+    """
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        if alpha <= 0:
+            raise ValueError(f"OptionNaiveBayes: alpha must be > 0, got {alpha}")
+        self.alpha = alpha
+        self.a: Counter[str] = Counter()
+        self.b: Counter[str] = Counter()
+        self.A = self.B = 0
+        self.weight: dict[str, float] = {}
+
+    def fit(self, rows: list[tuple[set[str], bool]]) -> "OptionNaiveBayes":
+        for feats, correct in rows:
+            (self.a if correct else self.b).update(feats)
+            if correct:
+                self.A += 1
+            else:
+                self.B += 1
+        al = self.alpha
+
+        def logit(x: float) -> float:
+            return float(np.log(x) - np.log1p(-x))
+
+        for f in sorted(set(self.a) | set(self.b)):
+            tc = (self.a[f] + al) / (self.A + 2 * al)
+            tw = (self.b[f] + al) / (self.B + 2 * al)
+            self.weight[f] = logit(tc) - logit(tw)
+        return self
+
+    def score(self, feats: set[str]) -> float:
+        return sum(self.weight.get(f, 0.0) for f in sorted(feats))
+
+    def leading(self, k: int = 5, min_count: int = 3) -> list[dict[str, Any]]:
+        """The k features (in >= min_count train rows) that most favour the correct option:
+        strongest weight first; of equal weights, a plain option word before a crossed feature before a
+        length."""
+        cands = [f for f in self.weight if self.a[f] + self.b[f] >= min_count and self.weight[f] > 0]
+        cands.sort(key=lambda f: (-round(self.weight[f], 9), f.startswith("len:"), " x " in f, -(self.a[f] + self.b[f]), f))
+        return [{"feature": pretty(f), "weight": round(self.weight[f], 3), "in_correct": self.a[f], "correct_rows": self.A,
+                 "in_wrong": self.b[f], "wrong_rows": self.B} for f in cands[:k]]
+
+
+def pretty(feature: str) -> str:
+    """'opt:clearly' -> 'clearly'; 'q:which x opt:clearly' -> 'which x clearly'; 'len:3' -> '3 words'."""
+    if feature.startswith("len:"):
+        n = feature[4:]
+        return f"{n}{'+' if n == '6' else ''} words"
+    return feature.replace("q:", "").replace("opt:", "")
+
+
+def mc_text_baseline(task: str, train: list[Record], bench: list[Record]) -> BiasTest:
+    rows = [(f, L == r["answer"]) for r in train for L, f in item_features(r).items()]
+    nb = OptionNaiveBayes().fit(rows)
+
+    def pick(r: Record) -> str:
+        feats = item_features(r)
+        return _pick(r, lambda L: nb.score(feats[L]))
+
+    return _mc_test(task, "text", bench, pick, {"leading_features": nb.leading()})
+
+
+# -- text: yes/no questions -----------------------------------------------------------------------------
+
+class NaiveBayes:
+    """Multinomial naive Bayes over string features with Laplace (add-alpha) smoothing.
+
+    fit(docs, labels): docs is a list of feature lists (a feature may repeat: counts add up).
+    Classes are the sorted distinct labels; class priors are the train frequencies;
+    P(f | c) = (count(f, c) + alpha) / (total(c) + alpha * V), V = number of distinct train features.
+    Features never seen in train are ignored when scoring. Deterministic.
+    """
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        if alpha <= 0:
+            raise ValueError(f"NaiveBayes: alpha must be > 0, got {alpha}")
+        self.alpha = alpha
+        self.classes: list[str] = []
+        self.vocab: dict[str, int] = {}
+        self.log_prior = np.zeros(0)
+        self.log_lik = np.zeros((0, 0))
+        self.counts = np.zeros((0, 0))
+
+    def fit(self, docs: list[list[str]], labels: list[str]) -> "NaiveBayes":
+        if len(docs) != len(labels) or not docs:
+            raise ValueError(f"NaiveBayes.fit: need as many labels as docs, and at least one ({len(docs)} docs, {len(labels)} labels)")
+        self.classes = sorted(set(labels))
+        self.vocab = {f: i for i, f in enumerate(sorted({f for d in docs for f in d}))}
+        ci = {c: i for i, c in enumerate(self.classes)}
+        y = np.array([ci[c] for c in labels])
+        counts = np.zeros((len(self.classes), len(self.vocab)))  # (C, V)
+        rows = np.repeat(y, [len(d) for d in docs])
+        cols = np.array([self.vocab[f] for d in docs for f in d], dtype=np.int64)
+        np.add.at(counts, (rows, cols), 1.0)
+        self.counts = counts
+        self.log_prior = np.log(np.bincount(y, minlength=len(self.classes)) / len(y))  # (C,)
+        smoothed = counts + self.alpha
+        self.log_lik = np.log(smoothed) - np.log(smoothed.sum(axis=1, keepdims=True))  # (C, V)
+        return self
+
+    def log_posterior(self, docs: list[list[str]]) -> np.ndarray:
+        """(N, C) normalised log posteriors, columns in `self.classes` order."""
+        scores = np.tile(self.log_prior, (len(docs), 1))
+        doc_ids = [n for n, d in enumerate(docs) for f in d if f in self.vocab]
+        cols = [self.vocab[f] for d in docs for f in d if f in self.vocab]
+        if cols:
+            np.add.at(scores, np.array(doc_ids), self.log_lik[:, np.array(cols)].T)
+        return scores - np.logaddexp.reduce(scores, axis=1, keepdims=True)
+
+    def predict(self, docs: list[list[str]]) -> list[str]:
+        """Most probable class per doc; ties go to the first class in sorted order."""
+        return [self.classes[i] for i in np.argmax(self.log_posterior(docs), axis=1)]
+
+    def leading_features(self, cls: str, k: int = 5, min_count: int = 3) -> list[list[Any]]:
+        """The k features (seen >= min_count times in train) that most favour `cls` over the other
+        classes: [feature, log-likelihood ratio, train count], strongest first."""
+        if cls not in self.classes or not self.vocab:
+            return []
+        c = self.classes.index(cls)
+        other = np.delete(self.counts, c, axis=0).sum(axis=0) + self.alpha
+        other_ll = np.log(other) - np.log(other.sum())
+        ratio = self.log_lik[c] - other_ll
+        total = self.counts.sum(axis=0)
+        names = sorted(self.vocab, key=self.vocab.get)
+        order = sorted((i for i in range(len(names)) if total[i] >= min_count), key=lambda i: (-ratio[i], names[i]))
+        return [[names[i], round(float(ratio[i]), 3), int(total[i])] for i in order[:k]]
+
+
+def yesno_text_baseline(task: str, train: list[Record], bench: list[Record]) -> BiasTest:
+    nb = NaiveBayes().fit([text_features(r["question"]) for r in train], [r["answer"] for r in train])
+    pred = nb.predict([text_features(r["question"]) for r in bench])
+    return BiasTest(task, "yesno", "text", [p == r["answer"] for p, r in zip(pred, bench)], [0.5] * len(bench),
+                    {"leading_features": {c: nb.leading_features(c) for c in nb.classes}})
+
+
+# -- single option words --------------------------------------------------------------------------------
+
+def word_tests(task: str, records: list[Record]) -> list[BiasTest]:
+    """One two-sided test per option word of a task's mc records (see the module docstring)."""
+    hits: dict[str, list[bool]] = {}
+    chances: dict[str, list[float]] = {}
+    for r in records:
+        if r["answer_format"] != "mc":
+            continue
+        opt = {L: set(words(t)) for L, t in r["options"].items()}
+        k = len(opt)
+        for w in sorted(set().union(*opt.values())):
+            holding = sum(w in ws for ws in opt.values())
+            if holding < k:
+                hits.setdefault(w, []).append(w in opt[r["answer"]])
+                chances.setdefault(w, []).append(holding / k)
+    return [BiasTest(task, "mc", "word", hits[w], chances[w], {"word": w}, both_sides=True) for w in sorted(hits)]
+
+
+def question_word_tests(task: str, records: list[Record]) -> list[BiasTest]:
+    """yes/no: one two-sided test per question word of a task: how often the answer is "yes" over
+    its train and bench items whose question holds the word (words every question holds are left
+    out), against 1/2. A "hit" is a "yes"."""
+    yn = [r for r in records if r["answer_format"] == "yesno"]
+    qwords = [set(words(r["question"])) for r in yn]
+    common = set.intersection(*qwords) if qwords else set()
+    hits: dict[str, list[bool]] = {}
+    for r, ws in zip(yn, qwords):
+        for w in sorted(ws - common):
+            hits.setdefault(w, []).append(r["answer"] == "yes")
+    return [BiasTest(task, "yesno", "word", hits[w], [0.5] * len(hits[w]), {"word": w}, both_sides=True)
+            for w in sorted(hits)]
+
+
+# -- all baselines of one task ----------------------------------------------------------------------------
+
+MC_BASELINES = {"position": position_baseline, "prior": prior_baseline, "text": mc_text_baseline}
+YESNO_BASELINES = {"prior": yesno_prior_baseline, "text": yesno_text_baseline}
+
+
+def task_tests(task: str, train: list[Record], bench: list[Record]) -> list[BiasTest]:
+    """Every baseline of every scored format of one task (a format needs train and bench items)."""
+    out: list[BiasTest] = []
+    for fmt, table in (("mc", MC_BASELINES), ("yesno", YESNO_BASELINES)):
+        tr = [r for r in train if r["answer_format"] == fmt]
+        be = [r for r in bench if r["answer_format"] == fmt]
+        if tr and be:
+            out += [fn(task, tr, be) for fn in table.values()]
+    return out
