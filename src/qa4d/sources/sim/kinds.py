@@ -587,10 +587,13 @@ def _ego(st: _Stage, num_objects: tuple[int, int]):
                 obj.motion = Motion(kind="rotate", label="ccw" if yaw > 0 else "cw", yaw_deg=yaw)
             if _path_clear(obj, st.objects) and (kind != "translate" or _reads_as(obj, cam0)):
                 break
-        else:
+        else:  # nothing fitted: stand still, where it was put if that is clear, else anywhere clear
             obj.position = (obj.position[0], obj.position[1], 0.0)
             obj.motion = Motion()
-            st.move_to(obj, _place(rng, st.placed[:-1], obj.radius, disc=1.2))
+            for _ in range(30):
+                if _path_clear(agent, st.objects):
+                    break
+                st.move_to(obj, _place(rng, st.placed[:-1], obj.radius, disc=1.2))
     record = {"agent": agent.id, "agent_motion": agent.motion.label, "move": move, "turn": turn,
               "mount": "front of the agent's top, looking along its forward axis", **offsets}
     return camera, azim, record
