@@ -314,3 +314,13 @@ def test_cli_writes_every_kind_valid_and_generate_and_audit_accept_them(tmp_path
         validate_record(r, "samples.jsonl", i)
     rep = audit(ds)
     assert rep["disagreements"] == [] and rep["schema_errors"] == []
+
+
+def test_short_clips_shrink_counts_to_what_fits_and_too_short_ones_are_refused():
+    for i in range(len(K.REPEAT_DECK)):
+        spec = _spec("repeated", i, frames=5)  # 4 frame steps: at most 2 cycles, 2 hops, 3 starts
+        r = spec.record
+        last = max([*r.get("reversal_times_s", []), *r.get("landing_times_s", []), *r.get("end_times_s", [])])
+        assert 1 <= r["count"] and last <= spec.duration + 1e-9
+    with pytest.raises(ValueError, match="at least 3 frames"):
+        _spec("repeated", 0, frames=2)

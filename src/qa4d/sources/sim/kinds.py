@@ -362,6 +362,8 @@ def _spinning(st: _Stage, num_objects: tuple[int, int]):
 
 def _repeated(st: _Stage, num_objects: tuple[int, int]):
     event, count = REPEAT_DECK[st.deal("kind_deck", len(REPEAT_DECK))]
+    if st.intervals < 2:
+        raise ValueError(f"scene kind 'repeated' needs at least 3 frames (got {st.num_frames})")
     camera, azim = st.world_camera()
     cam0 = camera_pose(camera, 0.0)
     record = {"oscillate": _oscillate, "hop": _hop, "sequence": _sequence}[event](st, count, cam0)
@@ -386,7 +388,7 @@ def _oscillate(st: _Stage, cycles: int, cam0: np.ndarray) -> dict[str, Any]:
         label = ("away" if d > 0 else "towards") if radial else ("right" if d > 0 else "left")
         obj.motion = Motion(kind="oscillate", label=label, displacement=(d * axis[0], d * axis[1], 0.0),
                             count=cycles, start=f0 / st.intervals, end=(f0 + 2 * cycles * m) / st.intervals)
-        if _path_clear(obj, st.objects, samples=4 * cycles + 1):
+        if _path_clear(obj, st.objects):
             break
     else:
         obj.motion = Motion(kind="oscillate", label="right", displacement=(0.3 * right[0], 0.3 * right[1], 0.0),

@@ -656,7 +656,12 @@ def _place(rng: np.random.Generator, placed: list[tuple[np.ndarray, float]], rad
 
 def _path_clear(obj: ObjectSpec, objects: list[ObjectSpec], samples: int = 9) -> bool:
     """Whether a kinematic object's path keeps clear of every other assigned object's footprint."""
-    for s in np.linspace(0, 1, samples):
+    times = np.linspace(0, 1, samples)
+    if obj.motion.kind == "oscillate":  # also at every turning point (its path's far end)
+        m = obj.motion
+        legs = 2 * max(int(m.count), 1)
+        times = np.union1d(times, m.start + (m.end - m.start) * np.arange(legs + 1) / legs)
+    for s in times:
         off, _ = scripted_pose(obj, float(s))
         p = np.asarray(obj.position[:2]) + off[:2]
         if np.linalg.norm(p) > 2.0:  # stay inside the stage
