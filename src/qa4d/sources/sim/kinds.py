@@ -243,7 +243,7 @@ def _camera_motion(st: _Stage, num_objects: tuple[int, int]):
     for j in range(n_sub):
         obj = st.add(st.names(agent=False))
         for rel in [RELATIONS[(rel0 + j + i) % len(RELATIONS)] for i in range(len(RELATIONS))]:
-            row = _relate(st, obj, rel, move, amount, cam0)
+            row = _relate(st, obj, rel, move, camera)
             if row is not None:
                 rows.append(row)
                 break
@@ -264,9 +264,15 @@ def _camera_motion(st: _Stage, num_objects: tuple[int, int]):
     return camera, azim, record
 
 
-def _relate(st: _Stage, obj: ObjectSpec, rel: str, move: str, amount: float, cam0: np.ndarray):
-    """Give `obj` a motion with relation `rel` to the camera; its record row, or None if none fits."""
+def _relate(st: _Stage, obj: ObjectSpec, rel: str, move: str, camera: CameraSpec):
+    """Give `obj` a motion with relation `rel` to the camera; its record row, or None if none fits.
+
+    The object moves along the camera's axis and nothing else, as the engine measures it from the
+    first camera (docs/labels.md): for a truck or pan perpendicular to its line of sight (lateral
+    only), for a dolly along the camera's horizontal forward axis (radial only)."""
     rng = st.rng
+    amount = camera.moves[0].amount
+    cam0 = camera_pose(camera, 0.0)
     eye = cam0[:2, 3]
     ahead = cam0[:2, 2] / np.linalg.norm(cam0[:2, 2])
     axis0 = ahead if move == "dolly" else cam0[:2, 0] / np.linalg.norm(cam0[:2, 0])
@@ -277,55 +283,84 @@ def _relate(st: _Stage, obj: ObjectSpec, rel: str, move: str, amount: float, cam
         if attempt < 20 and rel != "static":  # start on the far side, move in across the centre
             xy = -0.5 * way * axis0 * reach[move] * (1.8 if rel == "faster" else 1.0) + rng.normal(0.0, 0.3, 2)
         st.move_to(obj, xy)
-        right, los, dist0 = _first_view(cam0, obj)
-        axis = los if move == "dolly" else right
-        cam_amount = amount * float(cam0[:2, 2] @ los) if move == "dolly" else amount
-        if rel == "static":
-            obj_amount, length = 0.0, 0.0
-        else:
-            if rel == "against":
-                mag = float(rng.uniform(*DIR_RANGE)) * (dist0 if move != "pan" else 1.0)
-                if move == "pan":  # as an angle: the bearing change of a clear lateral move
-                    mag = float(np.degrees(np.arctan(rng.uniform(*DIR_RANGE) * dist0 / np.linalg.norm(xy - eye))))
-            else:
-                mag = float(rng.uniform(*(FASTER if rel == "faster" else SLOWER))) * abs(cam_amount)
-                if move != "pan" and mag < 0.13 * dist0:  # would not read clearly from here
-                    continue
-            obj_amount = mag * (-1.0 if rel == "against" else 1.0) * np.sign(cam_amount)
-            if move == "pan":
-                length = _bearing_shift(eye, np.asarray(xy), axis, obj_amount)
-                if length is None:
-                    continue
-            else:
-                length = obj_amount
+        found = _relative_move(rng, obj, rel, move, amount, cam0)
+        if found is None:
+            continue
+        obj_amount, cam_amount, disp = found
         obj.motion = Motion() if rel == "static" else Motion(
-            kind="translate", displacement=(float(length * axis[0]), float(length * axis[1]), 0.0), start=0.0, end=1.0,
-            label=("away" if length > 0 else "towards") if move == "dolly" else ("right" if length > 0 else "left"),
+            kind="translate", displacement=(float(disp[0]), float(disp[1]), 0.0), start=0.0, end=1.0,
+            label=("away" if obj_amount > 0 else "towards") if move == "dolly" else
+            ("left" if obj_amount > 0 else "right") if move == "pan" else ("right" if obj_amount > 0 else "left"),
         )
-        if rel != "static" and not (_reads_as(obj, cam0) and _path_clear(obj, st.objects)):
+        if not (_path_clear(obj, st.objects) and _clear_of_camera(obj, camera)):
             continue
-        if rel == "static" and not _path_clear(obj, st.objects):
+        if rel != "static" and not _reads_as(obj, cam0):
             continue
-        if move == "pan":  # the exact bearing change of the straight move
-            p1 = np.asarray(xy) + length * axis
-            obj_amount = (_bearing(eye, p1) - _bearing(eye, np.asarray(xy)) + 180.0) % 360.0 - 180.0 if length else 0.0
-        apparent = obj_amount - cam_amount
-        names = {"truck": ("right", "left"), "dolly": ("away", "towards"), "pan": ("left", "right")}[move]
-        return {
-            "id": obj.id,
-            "relation": rel,
-            "world_direction": "not moving" if rel == "static" else names[0 if obj_amount > 0 else 1],
-            "apparent_direction": names[0 if apparent > 0 else 1],
-            "object_amount": round(float(obj_amount), 6),
-            "camera_amount": round(float(cam_amount), 6),
-            "apparent_amount": round(float(apparent), 6),
-            "object_rate": round(float(obj_amount) / st.duration, 6),
-            "apparent_rate": round(float(apparent) / st.duration, 6),
-            "ratio": round(abs(float(obj_amount)) / abs(float(cam_amount)), 6),
-            "displacement_m": _vec(obj.motion.displacement),
-        }
+        return _relation_row(st, obj, rel, move, obj_amount, cam_amount)
     obj.motion = Motion()
     return None
+
+
+def _relative_move(rng, obj: ObjectSpec, rel: str, move: str, amount: float, cam0: np.ndarray):
+    """(object amount, camera amount along the object's axis, displacement (2,)) for relation
+    `rel`, from where `obj` stands; None if it cannot read clearly from there."""
+    right, los, dist0 = _first_view(cam0, obj)
+    eye, xy = cam0[:2, 3], np.asarray(obj.position[:2])
+    ahead = cam0[:2, 2] / np.linalg.norm(cam0[:2, 2])
+    tangent = np.array([los[1], -los[0]])  # horizontal, perpendicular to the line of sight, to the right
+    cam_amount = amount * float(cam0[:2, 2] @ los) if move == "dolly" else amount  # its horizontal part
+    if rel == "static":
+        return 0.0, cam_amount, np.zeros(2)
+    sign = (-1.0 if rel == "against" else 1.0) * float(np.sign(cam_amount))
+    if rel == "against":
+        mag = float(rng.uniform(*DIR_RANGE)) * dist0
+        if move == "pan":  # as the bearing change of that lateral move
+            mag = float(np.degrees(np.arctan(mag / np.linalg.norm(xy - eye))))
+    else:
+        mag = float(rng.uniform(*(FASTER if rel == "faster" else SLOWER))) * abs(cam_amount)
+        if move != "pan" and mag < 0.13 * dist0:  # would not read clearly from here
+            return None
+    if move == "truck":  # lateral amount mag: along the tangent, which has no radial part
+        return sign * mag, cam_amount, sign * mag / float(tangent @ right) * tangent
+    if move == "dolly":  # radial amount mag: along the camera's forward axis, which has no lateral part
+        return sign * mag, cam_amount, sign * mag / float(ahead @ los) * ahead
+    length = _bearing_shift(eye, xy, tangent, sign * mag)
+    if length is None:
+        return None
+    p1 = xy + length * tangent  # the exact bearing change of the straight move
+    return _wrap180(_bearing(eye, p1) - _bearing(eye, xy)), cam_amount, length * tangent
+
+
+def _wrap180(a: float) -> float:
+    return float((a + 180.0) % 360.0 - 180.0)
+
+
+def _clear_of_camera(obj: ObjectSpec, camera: CameraSpec, samples: int = 9) -> bool:
+    """Whether the object stays in front of the camera and at least 1 m from it."""
+    for s in np.linspace(0.0, 1.0, samples):
+        c = camera_pose(camera, float(s))
+        p = closed_form_object_pose(obj, float(s))[:3, 3] - c[:3, 3]
+        if np.linalg.norm(p[:2]) < 1.0 or p @ c[:3, 2] < 0.5:
+            return False
+    return True
+
+
+def _relation_row(st: _Stage, obj: ObjectSpec, rel: str, move: str, obj_amount: float, cam_amount: float):
+    apparent = obj_amount - cam_amount
+    names = {"truck": ("right", "left"), "dolly": ("away", "towards"), "pan": ("left", "right")}[move]
+    return {
+        "id": obj.id,
+        "relation": rel,
+        "world_direction": "not moving" if rel == "static" else names[0 if obj_amount > 0 else 1],
+        "apparent_direction": names[0 if apparent > 0 else 1],
+        "object_amount": round(float(obj_amount), 6),
+        "camera_amount": round(float(cam_amount), 6),
+        "apparent_amount": round(float(apparent), 6),
+        "object_rate": round(float(obj_amount) / st.duration, 6),
+        "apparent_rate": round(float(apparent) / st.duration, 6),
+        "ratio": round(abs(float(obj_amount)) / abs(float(cam_amount)), 6),
+        "displacement_m": _vec(obj.motion.displacement),
+    }
 
 
 # -- spinning ---------------------------------------------------------------------------------
