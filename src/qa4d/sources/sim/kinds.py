@@ -96,6 +96,23 @@ class _Stage:
         self.duration = self.intervals / fps
         self.objects: list[ObjectSpec] = []
         self.placed: list[tuple[np.ndarray, float]] = []
+        self.camera_at: Callable[[float], np.ndarray] | None = None  # s -> cam_to_world (closed form)
+        self.camera_gap = 1.0  # objects stay this far (m, horizontally) from the camera
+        self.camera_front = True  # and in front of it
+
+    def clear(self, obj: ObjectSpec) -> bool:
+        """Whether obj's path is clear of the other objects and of the camera."""
+        return _path_clear(obj, self.objects) and self.clear_of_camera(obj)
+
+    def clear_of_camera(self, obj: ObjectSpec, samples: int = 9) -> bool:
+        if self.camera_at is None:
+            return True
+        for s in np.linspace(0.0, 1.0, samples):
+            c = self.camera_at(float(s))
+            p = closed_form_object_pose(obj, float(s))[:3, 3] - c[:3, 3]
+            if np.linalg.norm(p[:2]) < self.camera_gap + obj.radius or (self.camera_front and p @ c[:3, 2] < 0.5):
+                return False
+        return True
 
     def deal(self, stream: str, n: int) -> int:
         """A draw in range(n), stratified over the scenes of this kind (by their ordinal)."""
@@ -117,7 +134,8 @@ class _Stage:
         if "{index" in urdf:
             urdf = urdf.format(index=int(rng.integers(0, int(a.get("num_variants", 1)))))
         radius = 0.5 * float(np.hypot(ext[0], ext[1]))
-        if xy is None:
+        fixed = xy is not None
+        if not fixed:
             xy = _place(rng, self.placed, radius, disc=disc)
         self.placed.append((np.asarray(xy, dtype=np.float64), radius))
         obj = ObjectSpec(
@@ -130,6 +148,10 @@ class _Stage:
             forward_axis=tuple(float(v) for v in a.get("forward_axis", (1, 0, 0))),
         )
         self.objects.append(obj)
+        for _ in range(30 if not fixed else 0):  # clear of the camera's path as well
+            if self.clear_of_camera(obj):
+                break
+            self.move_to(obj, _place(rng, self.placed[:-1], radius, disc=disc))
         return obj
 
     def move_to(self, obj: ObjectSpec, xy: np.ndarray) -> None:
@@ -149,7 +171,9 @@ class _Stage:
         eye = np.array([dist * np.cos(azim), dist * np.sin(azim), height_m])
         target = np.array([rng.normal(0, 0.1), rng.normal(0, 0.1), rng.uniform(0.1, 0.3)])
         fov = rng.uniform(50.0, 62.0)
-        return _sample_camera(rng, eye, target, fov, slot), float(azim)
+        camera = _sample_camera(rng, eye, target, fov, slot)
+        self.camera_at = lambda s: camera_pose(camera, s)
+        return camera, float(azim)
 
     def seconds(self, frame: float) -> float:
         return round(float(frame) / self.fps, 6)
@@ -193,7 +217,7 @@ def _extras(st: _Stage, n: int) -> list[int]:
         obj = st.add(st.names(agent=False))
         movers = [o for o in st.objects if o.motion.kind != "static"]
         for _ in range(30):
-            if all(_path_clear(o, st.objects) for o in movers):
+            if all(_path_clear(o, st.objects) for o in movers) and st.clear_of_camera(obj):
                 out.append(obj.id)
                 break
             st.move_to(obj, _place(st.rng, st.placed[:-1], obj.radius, disc=1.2))
@@ -292,7 +316,7 @@ def _relate(st: _Stage, obj: ObjectSpec, rel: str, move: str, camera: CameraSpec
             label=("away" if obj_amount > 0 else "towards") if move == "dolly" else
             ("left" if obj_amount > 0 else "right") if move == "pan" else ("right" if obj_amount > 0 else "left"),
         )
-        if not (_path_clear(obj, st.objects) and _clear_of_camera(obj, camera)):
+        if not st.clear(obj):
             continue
         if rel != "static" and not _reads_as(obj, cam0):
             continue
@@ -335,16 +359,6 @@ def _wrap180(a: float) -> float:
     return float((a + 180.0) % 360.0 - 180.0)
 
 
-def _clear_of_camera(obj: ObjectSpec, camera: CameraSpec, samples: int = 9) -> bool:
-    """Whether the object stays in front of the camera and at least 1 m from it."""
-    for s in np.linspace(0.0, 1.0, samples):
-        c = camera_pose(camera, float(s))
-        p = closed_form_object_pose(obj, float(s))[:3, 3] - c[:3, 3]
-        if np.linalg.norm(p[:2]) < 1.0 or p @ c[:3, 2] < 0.5:
-            return False
-    return True
-
-
 def _relation_row(st: _Stage, obj: ObjectSpec, rel: str, move: str, obj_amount: float, cam_amount: float):
     apparent = obj_amount - cam_amount
     names = {"truck": ("right", "left"), "dolly": ("away", "towards"), "pan": ("left", "right")}[move]
@@ -369,6 +383,7 @@ def _relation_row(st: _Stage, obj: ObjectSpec, rel: str, move: str, obj_amount: 
 def _spinning(st: _Stage, num_objects: tuple[int, int]):
     rng = st.rng
     n, n_ccw = SPIN_DECK[st.deal("kind_deck", len(SPIN_DECK))]
+    camera, azim = st.world_camera()
     signs = rng.permutation([1.0] * n_ccw + [-1.0] * (n - n_ccw))
     w0 = min(float(rng.uniform(*SPIN_TOTAL_DEG)) / st.duration,
              SPIN_MAX_STEP_DEG * st.fps / SPIN_RATIO ** (n - 1))
@@ -381,7 +396,6 @@ def _spinning(st: _Stage, num_objects: tuple[int, int]):
         rows.append({"id": obj.id, "direction": obj.motion.label, "yaw_rate_deg_s": round(float(sgn * w), 6),
                      "total_yaw_deg": round(yaw, 6)})
     still = _extras(st, int(rng.integers(1, 3)))
-    camera, azim = st.world_camera()
     record = {
         "convention": YAW_CONVENTION,
         "objects": rows,
@@ -423,7 +437,7 @@ def _oscillate(st: _Stage, cycles: int, cam0: np.ndarray) -> dict[str, Any]:
         label = ("away" if d > 0 else "towards") if radial else ("right" if d > 0 else "left")
         obj.motion = Motion(kind="oscillate", label=label, displacement=(d * axis[0], d * axis[1], 0.0),
                             count=cycles, start=f0 / st.intervals, end=(f0 + 2 * cycles * m) / st.intervals)
-        if _path_clear(obj, st.objects):
+        if st.clear(obj):
             break
     else:
         obj.motion = Motion(kind="oscillate", label="right", displacement=(0.3 * right[0], 0.3 * right[1], 0.0),
@@ -478,14 +492,14 @@ def _sequence(st: _Stage, n: int, cam0: np.ndarray) -> dict[str, Any]:
             st.move_to(obj, _place(rng, st.placed[:-1], obj.radius, disc=1.2))
             m = _translation(rng, obj, cam0, entry)
             obj.motion = Motion(kind="translate", label=m.label, displacement=m.displacement, start=s0, end=s1)
-            if _path_clear(obj, st.objects):
+            if st.clear(obj):
                 break
     order = list(rng.permutation(n))  # which object starts first: not always the lowest id
     starts = {movers[k].id: j for j, k in enumerate(order)}
     for obj in movers:  # re-time in the drawn order (paths stay the same lines)
         j = starts[obj.id]
         obj.motion.start, obj.motion.end = (f0 + j * g) / st.intervals, (f0 + (j + 2) * g) / st.intervals
-    ok = all(_path_clear(o, st.objects) for o in movers)
+    ok = all(st.clear(o) for o in movers)
     if not ok:  # re-timing made two paths meet: keep the id order, whose paths were checked
         for j, obj in enumerate(movers):
             obj.motion.start, obj.motion.end = (f0 + j * g) / st.intervals, (f0 + (j + 2) * g) / st.intervals
@@ -523,7 +537,7 @@ def _accelerating(st: _Stage, num_objects: tuple[int, int]):
                 m = _translation(rng, obj, cam0, entry)
             kind = "translate" if role == "constant" else "accelerate"
             obj.motion = Motion(kind=kind, label=m.label, displacement=m.displacement, ease=ease, start=0.0, end=1.0)
-            if _path_clear(obj, st.objects):
+            if st.clear(obj):
                 break
         else:
             obj.motion = Motion()
@@ -601,6 +615,8 @@ def _ego(st: _Stage, num_objects: tuple[int, int]):
     mount, offsets = _mount(agent, pitch)
     fov = float(rng.uniform(55.0, 65.0))
     cam0 = closed_form_object_pose(agent, 0.0) @ mount
+    st.camera_at = lambda s: closed_form_object_pose(agent, s) @ mount
+    st.camera_gap, st.camera_front = 0.4, False  # the agent drives up to things; it may turn away
     camera = CameraSpec(eye=tuple(float(v) for v in cam0[:3, 3]),
                         target=tuple(float(v) for v in cam0[:3, 3] + cam0[:3, 2]), fov_y_deg=fov, moves=[],
                         mount=agent.id, mount_pose=tuple(float(v) for v in mount.reshape(-1)))
@@ -622,13 +638,13 @@ def _ego(st: _Stage, num_objects: tuple[int, int]):
             elif kind == "rotate":
                 yaw = float(rng.uniform(60, 150)) * float(rng.choice([-1.0, 1.0]))
                 obj.motion = Motion(kind="rotate", label="ccw" if yaw > 0 else "cw", yaw_deg=yaw)
-            if _path_clear(obj, st.objects) and (kind != "translate" or _reads_as(obj, cam0)):
+            if st.clear(obj) and (kind != "translate" or _reads_as(obj, cam0)):
                 break
         else:  # nothing fitted: stand still, where it was put if that is clear, else anywhere clear
             obj.position = (obj.position[0], obj.position[1], 0.0)
             obj.motion = Motion()
             for _ in range(30):
-                if _path_clear(agent, st.objects):
+                if _path_clear(agent, st.objects) and st.clear_of_camera(obj):
                     break
                 st.move_to(obj, _place(rng, st.placed[:-1], obj.radius, disc=1.2))
     record = {"agent": agent.id, "agent_motion": agent.motion.label, "move": move, "turn": turn,
