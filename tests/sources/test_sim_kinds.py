@@ -324,3 +324,29 @@ def test_short_clips_shrink_counts_to_what_fits_and_too_short_ones_are_refused()
         assert 1 <= r["count"] and last <= spec.duration + 1e-9
     with pytest.raises(ValueError, match="at least 3 frames"):
         _spec("repeated", 0, frames=2)
+
+
+def test_objects_keep_clear_of_the_camera_and_of_each_other():
+    from qa4d.sources.sim.scenario import closed_form_object_pose, scene_camera_pose
+
+    times = np.linspace(0.0, 1.0, 33)
+    for kind in ("camera_motion", "spinning", "repeated", "accelerating", "ego"):
+        for i in range(6):
+            spec = sample_scene(4, i, 32, 32, 32, kinds=(kind,))
+            cams = [scene_camera_pose(spec, float(s)) for s in times]
+            others = [o for o in spec.objects if o.id != spec.camera.mount]
+            for o in others:
+                for s, c in zip(times, cams):
+                    p = closed_form_object_pose(o, float(s))[:3, 3] - c[:3, 3]
+                    gap = np.linalg.norm(p[:2]) - o.radius
+                    assert gap > (0.35 if spec.camera.mount else 0.95), (spec.scene_id, o.id, s)
+                    if not spec.camera.mount:
+                        assert p @ c[:3, 2] > 0.45, (spec.scene_id, o.id, s)  # in front of it
+            # footprints of objects on the ground never overlap (hopping ones pass over)
+            for s in times:
+                pos = {o.id: closed_form_object_pose(o, float(s))[:3, 3] for o in spec.objects}
+                low = [o for o in spec.objects if pos[o.id][2] - 0.5 * o.approx_extent[2] < 0.05]
+                for j, a_ in enumerate(low):
+                    for b in low[j + 1:]:
+                        d = np.linalg.norm(pos[a_.id][:2] - pos[b.id][:2])
+                        assert d > 0.8 * (a_.radius + b.radius), (spec.scene_id, a_.id, b.id, s)
