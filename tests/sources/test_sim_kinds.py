@@ -350,3 +350,15 @@ def test_objects_keep_clear_of_the_camera_and_of_each_other():
                     for b in low[j + 1:]:
                         d = np.linalg.norm(pos[a_.id][:2] - pos[b.id][:2])
                         assert d > 0.8 * (a_.radius + b.radius), (spec.scene_id, a_.id, b.id, s)
+
+
+def test_resume_redoes_exactly_the_scenes_whose_kind_changed(tmp_path):
+    from qa4d.sources.sim.simulate import SimOptions, run_simulation
+
+    small = dict(num_frames=4, size=32, tracks_per_object=8, background_tracks=16)
+    first = run_simulation(tmp_path, 4, 0, SimOptions(kinds=("mixed",), **small), progress=False)
+    assert first.written == [0, 1, 2, 3]
+    again = run_simulation(tmp_path, 4, 0, SimOptions(**small), progress=False)  # the default deck
+    mixed = [i for i in range(4) if scene_kind(0, i) == "mixed"]
+    assert again.skipped == mixed and again.written == [i for i in range(4) if i not in mixed]
+    assert 0 < len(mixed) < 4
