@@ -209,6 +209,15 @@ def _vec(v) -> list[float]:
     return [round(float(x), 6) for x in v]
 
 
+def _settle_clear(st: _Stage, obj: ObjectSpec) -> None:
+    """Move a (now static) object until it is clear of every path and of the camera."""
+    movers = [o for o in st.objects if o.motion.kind != "static"]
+    for _ in range(30):
+        if st.clear_of_camera(obj) and all(_path_clear(o, st.objects) for o in movers):
+            return
+        st.move_to(obj, _place(st.rng, st.placed[:-1], obj.radius, disc=1.2))
+
+
 def _extras(st: _Stage, n: int) -> list[int]:
     """n static objects of any non-agent asset (for "not moving" / "not spinning" answers),
     placed off the paths of the moving objects (dropped when no place is found)."""
@@ -432,16 +441,18 @@ def _oscillate(st: _Stage, cycles: int, cam0: np.ndarray) -> dict[str, Any]:
         st.move_to(obj, _place(rng, st.placed[:-1], obj.radius, disc=1.0))
         right, los, dist0 = _first_view(cam0, obj)
         radial = bool(rng.random() < 0.5)
-        axis = los if radial else right
+        tangent = np.array([los[1], -los[0]])  # each leg purely lateral (or radial) from the first camera
+        axis = los if radial else tangent / float(tangent @ right)
         d = float(rng.choice([-1.0, 1.0]) * rng.uniform(*DIR_RANGE) * dist0)
         label = ("away" if d > 0 else "towards") if radial else ("right" if d > 0 else "left")
         obj.motion = Motion(kind="oscillate", label=label, displacement=(d * axis[0], d * axis[1], 0.0),
                             count=cycles, start=f0 / st.intervals, end=(f0 + 2 * cycles * m) / st.intervals)
         if st.clear(obj):
             break
-    else:
-        obj.motion = Motion(kind="oscillate", label="right", displacement=(0.3 * right[0], 0.3 * right[1], 0.0),
-                            count=cycles, start=f0 / st.intervals, end=(f0 + 2 * cycles * m) / st.intervals)
+    else:  # no clear path for it: it stands still and another object hops instead
+        obj.motion = Motion()
+        _settle_clear(st, obj)
+        return _hop(st, cycles, cam0)
     turns = [f0 + k * m for k in range(1, 2 * cycles)]
     return {
         "event": "oscillate", "object": obj.id, "count": cycles, "cycles": cycles, "legs": 2 * cycles,
@@ -485,15 +496,21 @@ def _sequence(st: _Stage, n: int, cam0: np.ndarray) -> dict[str, Any]:
     movers = []
     for j in range(n):
         obj = st.add(st.names(agent=False))
-        movers.append(obj)
         entry = TRANSLATIONS[HORIZONTAL[(first + j) % len(HORIZONTAL)]]
-        s0, s1 = (f0 + j * g) / st.intervals, (f0 + (j + 2) * g) / st.intervals
+        s0, s1 = (f0 + len(movers) * g) / st.intervals, (f0 + (len(movers) + 2) * g) / st.intervals
         for _ in range(40):
             st.move_to(obj, _place(rng, st.placed[:-1], obj.radius, disc=1.2))
             m = _translation(rng, obj, cam0, entry)
             obj.motion = Motion(kind="translate", label=m.label, displacement=m.displacement, start=s0, end=s1)
             if st.clear(obj):
+                movers.append(obj)
                 break
+        else:  # no clear path: it stands still and the sequence is shorter
+            obj.motion = Motion()
+            _settle_clear(st, obj)
+    n = len(movers)
+    if n == 0:
+        return _hop(st, 1, cam0)
     order = list(rng.permutation(n))  # which object starts first: not always the lowest id
     starts = {movers[k].id: j for j, k in enumerate(order)}
     for obj in movers:  # re-time in the drawn order (paths stay the same lines)
