@@ -556,8 +556,9 @@ def _accelerating(st: _Stage, num_objects: tuple[int, int]):
             obj.motion = Motion(kind=kind, label=m.label, displacement=m.displacement, ease=ease, start=0.0, end=1.0)
             if st.clear(obj):
                 break
-        else:
+        else:  # no clear path: it stands still, off the others' paths
             obj.motion = Motion()
+            _settle_clear(st, obj)
             continue
         dist = float(np.linalg.norm(obj.motion.displacement))
         t = st.duration
