@@ -25,6 +25,7 @@ from qa4d.sources.sim.scenario import (
     _jitter,
     camera_pose,
     sample_scene,
+    scene_camera_pose,
     scripted_pose,
     upright_rotation,
 )
@@ -48,7 +49,7 @@ class _ClosedForm:
         s = np.linspace(0.0, 1.0, spec.num_frames)
         self.num_frames = spec.num_frames
         self.world_up = np.array([0.0, 0.0, 1.0])
-        self.cam_to_world = np.stack([camera_pose(spec.camera, float(x)) for x in s])
+        self.cam_to_world = np.stack([scene_camera_pose(spec, float(x)) for x in s])
         k = len(spec.objects)
         self.object_to_world = np.tile(np.eye(4), (k, spec.num_frames, 1, 1))
         for i, o in enumerate(spec.objects):
@@ -66,7 +67,8 @@ class _ClosedForm:
 
 @pytest.fixture(scope="module")
 def specs():
-    return [sample_scene(5, i, T, 64, 64) for i in range(3 * len(CAMERA_SLOTS))]
+    """Mixed scenes only: the camera slots and decks below are those of the mixed sampler."""
+    return [sample_scene(5, i, T, 64, 64, kinds=("mixed",)) for i in range(3 * len(CAMERA_SLOTS))]
 
 
 def _camera_label(spec, scale: float):
@@ -121,7 +123,7 @@ def _direction_key(label: str) -> list[str]:
 
 
 def test_scripted_directions_rotations_and_agents_get_the_engine_labels_evenly(specs):
-    more = specs + [sample_scene(6, i, T, 64, 64) for i in range(60)]
+    more = specs + [sample_scene(6, i, T, 64, 64) for i in range(60)]  # every scene kind
     directions, rotations, agents = Counter(), Counter(), Counter()
     for spec in more:
         scene = _ClosedForm(spec)
@@ -132,16 +134,20 @@ def test_scripted_directions_rotations_and_agents_get_the_engine_labels_evenly(s
             rot = measure.object_rotation(scene, i, range(T))
             r = labels.rotation_label(rot["yaw"], TH, tilt=rot["tilt"])
             assert r is not None, (spec.scene_id, o.id, o.motion)
-            rotations[r] += 1
-            if o.motion.kind == "translate":
+            if o.motion.kind in ("translate", "accelerate"):  # straight lines, whatever the speed profile
                 assert d == _direction_key(o.motion.label), (spec.scene_id, o.id, o.motion.label, d)
-                directions[o.motion.label] += 1
+            elif o.motion.kind in ("oscillate", "hop"):  # back where it started but not still: no label
+                assert d is None, (spec.scene_id, o.id, o.motion, d)
             elif not o.is_agent:
                 assert d == ["static"], (spec.scene_id, o.id, o.motion)
-            if o.is_agent:
+            if o.is_agent and spec.kind == "mixed":
                 a = labels.agent_motion_label(measure.agent_motion(scene, i, range(T)), TH)
                 assert a is not None, (spec.scene_id, o.id, o.motion)
                 agents[(a["move"], a["turn"])] += 1
+            if spec.kind == "mixed":  # the shares below are those of the mixed sampler
+                rotations[r] += 1
+                if o.motion.kind == "translate":
+                    directions[o.motion.label] += 1
     # directions follow the deck: single directions twice, diagonals once
     per_entry = sum(directions.values()) / len(TRANSLATION_DECK)
     for i, (name, _, _) in enumerate(TRANSLATIONS):
@@ -154,8 +160,35 @@ def test_scripted_directions_rotations_and_agents_get_the_engine_labels_evenly(s
     assert set(agents) == set(AGENT_MOTIONS)
     mean = sum(agents.values()) / len(AGENT_MOTIONS)
     assert 0.5 * mean < min(agents.values()) and max(agents.values()) < 2 * mean, agents
-    n_agents = [sum(o.is_agent for o in s.objects) for s in more]
+    n_agents = [sum(o.is_agent for o in s.objects) for s in more if s.kind == "mixed"]
     assert np.mean([n > 0 for n in n_agents]) > 0.75 and max(n_agents) == 3
+
+
+def _slot_of(camera) -> tuple[str, int, tuple]:
+    """The CAMERA_SLOTS entry a world camera's trajectory was drawn from."""
+    moves = [m for m in camera.moves if m.kind != "jitter"]
+    if not moves or moves[0].kind == "static":
+        return ("static", 0, ())
+    name = "orbit" if moves[0].kind == "orbit" or [m.kind for m in moves] == ["truck", "pan"] else moves[0].kind
+    return (name, 1 if moves[0].amount > 0 else -1, ())
+
+
+def test_cameras_of_the_other_scene_kinds_get_clear_labels():
+    """World cameras of spinning / repeated / accelerating / camera_motion scenes read as their
+    trajectory; an agent-mounted camera is not held to a trajectory label."""
+    counts = Counter()
+    for kind in ("spinning", "repeated", "accelerating", "camera_motion"):
+        for i in range(13 if kind != "camera_motion" else 6):
+            spec = sample_scene(8, i, T, 64, 64, kinds=(kind,))
+            r = float(np.linalg.norm(np.subtract(spec.camera.eye, spec.camera.target)))
+            found = [_camera_label(spec, k * r) for k in SCALES]
+            assert found[0] == found[1] == _expected_camera(_slot_of(spec.camera)), (spec.scene_id, spec.camera.label)
+            counts[(kind, "+".join(found[0]))] += 1
+    # world cameras of the exo kinds take every camera slot once per 13 scenes of the kind
+    for kind in ("spinning", "repeated", "accelerating"):
+        assert sorted(v for (k, _), v in counts.items() if k == kind) == [1] * 13
+    assert {lab for (k, lab) in counts if k == "camera_motion"} == {"right", "left", "forward", "backward",
+                                                                     "pan_left", "pan_right"}
 
 
 def test_stratified_choices_depend_only_on_seed_and_index():

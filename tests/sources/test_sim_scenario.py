@@ -36,7 +36,7 @@ def test_same_seed_same_spec_and_different_index_differs():
 
 
 def test_random_scenes_cover_objects_motions_and_cameras():
-    specs = [sample_scene(0, i, 32, 64, 64) for i in range(120)]
+    specs = [sample_scene(0, i, 32, 64, 64, kinds=("mixed",)) for i in range(120)]
     counts = [len(s.objects) for s in specs]
     assert min(counts) >= 2 and max(counts) <= 8
     kinds = {o.motion.kind for s in specs for o in s.objects}

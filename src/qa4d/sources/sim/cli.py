@@ -11,6 +11,11 @@ Scene k depends only on (--seed, k): the same seed gives byte-identical files wh
 restarted with the same command. A scene that fails is reported and the run goes on; the
 exit code is 1 if any scene failed.
 
+Scene kinds (--kinds, a deck: each block of len(deck) consecutive scenes takes every entry
+once): mixed (any motion, a world camera), camera_motion, spinning, repeated, accelerating and
+ego (camera on an agent); the default deck is 3 x mixed and one of each other kind. A mixed
+scene is the same whatever the deck, so `--kinds mixed` gives the simulator's original scenes.
+
 Example:
   qa4d simulate --out scenes/ --scenes 100 --frames 32 --size 448 --seed 0 --workers 2
 """
@@ -33,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shadows", action="store_true", help="render shadows (about 2x slower)")
     parser.add_argument("--tracks-per-object", type=int, default=256, help="3D point tracks per object (default 256)")
     parser.add_argument("--background-tracks", type=int, default=1024, help="static background tracks (default 1024)")
+    parser.add_argument("--kinds", nargs="+", default=None, metavar="KIND",
+                        help="deck of scene kinds, repeats weight them (default: mixed x3, camera_motion, spinning, "
+                             "repeated, accelerating, ego)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,6 +53,13 @@ def run(args: argparse.Namespace) -> int:
     if args.fps <= 0 or args.start < 0 or args.tracks_per_object < 0 or args.background_tracks < 0:
         print("qa4d simulate: --fps must be > 0; --start and track counts must be >= 0", file=sys.stderr)
         return 2
+    from qa4d.sources.sim.scenario import KIND_DECK, SCENE_KINDS
+
+    kinds = tuple(args.kinds or KIND_DECK)
+    bad = [k for k in kinds if k not in SCENE_KINDS]
+    if bad:
+        print(f"qa4d simulate: --kinds: unknown {', '.join(bad)} (known: {', '.join(SCENE_KINDS)})", file=sys.stderr)
+        return 2
     opts = SimOptions(
         num_frames=args.frames,
         size=args.size,
@@ -52,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         shadows=args.shadows,
         tracks_per_object=args.tracks_per_object,
         background_tracks=args.background_tracks,
+        kinds=kinds,
     )
     report = run_simulation(args.out, args.scenes, args.seed, opts, workers=args.workers, start=args.start)
     print(

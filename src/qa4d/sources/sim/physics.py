@@ -137,7 +137,7 @@ class World:
         for obj in spec.objects:
             self._build_object(obj)
         self.triangles = [body_triangles(c, b) for b in self.body_ids]  # object frame, (F, 3, 3)
-        self._movers = [i for i, o in enumerate(spec.objects) if o.motion.kind in ("translate", "rotate", "agent")]
+        self._movers = [i for i, o in enumerate(spec.objects) if o.motion.kinematic and o.motion.kind != "static"]
         self._dynamic = any(not o.motion.kinematic for o in spec.objects)  # else: no physics to step
         self._up_quat = [_quat_from_matrix(r) for r in self.start_rot]
         # Scripted motions move the centre of the visual box (what the scene's object_to_world

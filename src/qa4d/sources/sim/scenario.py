@@ -27,7 +27,7 @@ from qa4d.sources.sim.captions import assign_captions
 
 ASSETS_FILE = Path(__file__).with_name("assets.json")
 
-KINEMATIC = ("static", "translate", "rotate", "agent")
+KINEMATIC = ("static", "translate", "rotate", "agent", "accelerate", "oscillate", "hop")
 PHYSICS = ("pushed", "rolling", "falling", "colliding", "struck")
 CAMERA_MOVES = ("static", "pan", "tilt", "dolly", "truck", "pedestal", "orbit", "jitter")
 # Camera trajectories grouped by the camera_movement label they give (in the first camera's axes,
@@ -101,8 +101,11 @@ def load_assets(path: str | None = None) -> dict[str, Any]:
 class Motion:
     """How an object moves over the clip.
 
-    kind: static | translate | rotate | agent (scripted, kinematic) or pushed | rolling | falling |
-    colliding | struck (simulated with physics from an initial state).
+    kind: static | translate | rotate | agent | accelerate | oscillate | hop (scripted, kinematic)
+    or pushed | rolling | falling | colliding | struck (simulated with physics from an initial
+    state). accelerate: straight line under constant acceleration (`ease`); oscillate: back and
+    forth `count` times along `displacement` at constant speed; hop: `count` parabolic hops in
+    place under gravity, apex `displacement[2]` above the start.
     label: the ground-truth description a question family can use: for translate the direction
     relative to the first camera (left/right/towards/away/up/down/arbitrary), for rotate
     cw/ccw (seen from above), for agents straight/turn_left/turn_right.
@@ -119,6 +122,8 @@ class Motion:
     angular_velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)  # physics: initial (rad/s)
     friction: float = 0.5  # physics: lateral friction of the object
     target: int = 0  # colliding: id of the object it is launched at
+    count: int = 0  # oscillate: back-and-forth cycles (2 count one-way legs); hop: number of hops
+    ease: float = 0.0  # accelerate: offset = displacement ((1 - ease) u + ease u^2), u = progress
 
     @property
     def kinematic(self) -> bool:
@@ -184,10 +189,12 @@ class CameraSpec:
     target: tuple[float, float, float]
     fov_y_deg: float
     moves: list[CameraMove]
+    mount: int = 0  # id of the agent the camera rides on (0: a camera standing in the world)
+    mount_pose: tuple[float, ...] = ()  # 16 floats, row-major: camera (OpenCV) -> agent's object frame
 
     @property
     def label(self) -> str:
-        return "+".join(m.kind for m in self.moves)
+        return "agent" if self.mount else "+".join(m.kind for m in self.moves)
 
 
 @dataclass
@@ -208,6 +215,8 @@ class SceneSpec:
     tracks_per_object: int = 256
     background_tracks: int = 1024
     camera_relation: dict[str, Any] = field(default_factory=dict)
+    kind: str = "mixed"  # scene kind (SCENE_KINDS): which sampler made it
+    record: dict[str, Any] = field(default_factory=dict)  # ground truth of the kind, extra.sim[kind]
 
     @property
     def duration(self) -> float:
@@ -245,7 +254,20 @@ class SceneSpec:
                 }
                 for o in self.objects
             ],
+            "kind": self.kind,
+            "camera_mount": "agent" if self.camera.mount else "world",
+            **(
+                {"camera_agent": int(self.camera.mount), "camera_mount_pose": _round(mount_matrix(self.camera))}
+                if self.camera.mount else {}
+            ),
+            **({self.kind: _jsonable(self.record)} if self.record else {}),
         }
+
+
+def _round(x: Any, nd: int = 6) -> Any:
+    """Nested lists of floats rounded to `nd` decimals (scene.json stays readable)."""
+    a = np.asarray(x, dtype=np.float64)
+    return np.round(a, nd).tolist()
 
 
 def _jsonable(x: Any) -> Any:
@@ -311,6 +333,24 @@ def scripted_pose(obj: ObjectSpec, s: float) -> tuple[np.ndarray, float]:
             r = m.distance / dth
             off = r * np.array([np.sin(th) - np.sin(th0), -(np.cos(th) - np.cos(th0)), 0.0])
         return off, obj.yaw_deg + m.yaw_deg * u
+    if m.kind == "accelerate":  # constant acceleration along the displacement
+        f = (1.0 - m.ease) * u + m.ease * u * u
+        d = m.displacement
+        return np.array([d[0] * f, d[1] * f, d[2] * f]), obj.yaw_deg
+    if m.kind == "oscillate":  # triangle wave: 2 count legs of equal time, ends where it started
+        legs = 2 * max(int(m.count), 1)
+        leg, frac = divmod(u * legs, 1.0)
+        if leg >= legs:
+            leg, frac = legs - 1, 1.0
+        f = frac if int(leg) % 2 == 0 else 1.0 - frac
+        d = m.displacement
+        return np.array([d[0] * f, d[1] * f, d[2] * f]), obj.yaw_deg
+    if m.kind == "hop":  # parabolas z = 4 h q (1 - q) over each hop q in [0, 1]
+        n = max(int(m.count), 1)
+        hop, q = divmod(u * n, 1.0)
+        if hop >= n:
+            q = 0.0
+        return np.array([0.0, 0.0, 4.0 * m.displacement[2] * q * (1.0 - q)]), obj.yaw_deg
     return np.zeros(3), obj.yaw_deg
 
 
@@ -318,8 +358,12 @@ def scripted_speed(obj: ObjectSpec, duration: float) -> float:
     """Nominal speed (m/s) of a scripted motion while it runs; 0 for others."""
     m = obj.motion
     span = max(m.end - m.start, 1e-9) * duration
-    if m.kind == "translate":
+    if m.kind in ("translate", "accelerate"):
         return float(np.linalg.norm(m.displacement)) / span
+    if m.kind == "oscillate":  # mean speed along the path
+        return 2 * max(m.count, 1) * float(np.linalg.norm(m.displacement)) / span
+    if m.kind == "hop":
+        return 2 * max(m.count, 1) * abs(m.displacement[2]) / span
     if m.kind == "agent":
         return m.distance / span
     return 0.0
@@ -378,10 +422,41 @@ def _aim(cam: CameraSpec, rot: np.ndarray, s: float) -> np.ndarray:
     return rot
 
 
+def mount_matrix(cam: CameraSpec) -> np.ndarray:
+    """Camera (OpenCV) -> agent object frame (4, 4) of an agent-mounted camera."""
+    return np.asarray(cam.mount_pose, dtype=np.float64).reshape(4, 4)
+
+
+def closed_form_object_pose(obj: ObjectSpec, s: float) -> np.ndarray:
+    """Object -> world (4, 4) of a kinematic object at time s, up to a constant shift.
+
+    The centre is approximated by the footprint centre at half the box height; the physics world
+    centres the frame on the visual box exactly. Motion (differences between times) is exact.
+    """
+    off, yaw = scripted_pose(obj, s)
+    out = np.eye(4)
+    out[:3, :3] = rotation_about_axis((0, 0, 1), yaw) @ upright_rotation(obj)
+    out[:3, 3] = np.array([obj.position[0], obj.position[1], obj.position[2] + 0.5 * obj.approx_extent[2]]) + off
+    return out
+
+
+def scene_camera_pose(spec: SceneSpec, s: float, object_poses: np.ndarray | None = None) -> np.ndarray:
+    """cam_to_world (4, 4) of a scene's camera at time s. A world camera follows its trajectory
+    (`camera_pose`); an agent-mounted one is the agent's pose times the fixed mount, with the
+    agent's pose taken from `object_poses` (K, 4, 4) (the simulated poses, in spec.objects
+    order) or else from the closed-form motion (`closed_form_object_pose`)."""
+    cam = spec.camera
+    if not cam.mount:
+        return camera_pose(cam, s)
+    k = next(i for i, o in enumerate(spec.objects) if o.id == cam.mount)
+    pose = object_poses[k] if object_poses is not None else closed_form_object_pose(spec.objects[k], s)
+    return pose @ mount_matrix(cam)
+
+
 def camera_speed(spec: SceneSpec, samples: int = 64) -> float:
     """Mean speed (m/s) of the camera centre over the clip."""
     s = np.linspace(0, 1, samples)
-    c = np.stack([camera_pose(spec.camera, float(x))[:3, 3] for x in s])
+    c = np.stack([scene_camera_pose(spec, float(x))[:3, 3] for x in s])
     return float(np.linalg.norm(np.diff(c, axis=0), axis=1).sum() / spec.duration)
 
 
@@ -397,7 +472,33 @@ def scene_name(seed: int, index: int) -> str:
     return f"sim{int(seed)}_{int(index):05d}"
 
 
-_STREAMS = {"camera": 1, "translate": 2, "agent": 3}
+_STREAMS = {"camera": 1, "translate": 2, "agent": 3, "kind": 4, "kind_deck": 5, "kind_deck2": 6}
+
+# Scene kinds. "mixed" is the original random scene (any motion, a world camera); the others stage
+# one kind of motion with its ground truth in extra.sim[kind] (docs/simulator.md):
+# camera_motion (objects translating while the camera trucks, dollies or pans), spinning (several
+# objects spinning in place), repeated (back and forth, hops, starts one after another),
+# accelerating (constant acceleration against constant speed) and ego (camera on an agent).
+SCENE_KINDS = ("mixed", "camera_motion", "spinning", "repeated", "accelerating", "ego")
+# Default deck: each block of 8 consecutive scenes has 3 mixed scenes and one of each other kind.
+KIND_DECK = ("mixed", "mixed", "mixed", "camera_motion", "spinning", "repeated", "accelerating", "ego")
+
+
+def scene_kind(seed: int, index: int, kinds: tuple[str, ...] = KIND_DECK) -> str:
+    """Kind of scene `index` of a run: a stratified draw from the deck `kinds` (duplicates weight)."""
+    bad = [k for k in kinds if k not in SCENE_KINDS]
+    if not kinds or bad:
+        raise ValueError(f"scene kinds: unknown {bad} (known: {', '.join(SCENE_KINDS)})" if bad else "no scene kinds")
+    return kinds[_stratum(seed, index, "kind", len(kinds))] if len(kinds) > 1 else kinds[0]
+
+
+def kind_ordinal(seed: int, index: int, kinds: tuple[str, ...] = KIND_DECK) -> int:
+    """How many scenes before `index` in the run have the same kind as scene `index`: the index
+    that kind-specific decks are stratified over, so they come out even within the kind."""
+    kind = scene_kind(seed, index, kinds)
+    block, pos = divmod(int(index), len(kinds))
+    before = sum(scene_kind(seed, block * len(kinds) + i, kinds) == kind for i in range(pos))
+    return block * kinds.count(kind) + before
 
 
 def _stratum(seed: int, index: int, stream: str, n: int) -> int:
@@ -428,14 +529,22 @@ def sample_scene(
     tracks_per_object: int = 256,
     background_tracks: int = 1024,
     assets: dict[str, Any] | None = None,
+    kinds: tuple[str, ...] = KIND_DECK,
 ) -> SceneSpec:
     """Draw a random scene. Same arguments, same spec.
 
-    Discrete choices that become question labels (camera trajectory slot, translation directions,
-    agent motions) are stratified across scenes with `_stratum`; everything else comes from
-    `scene_rng(seed, index)`.
+    The scene's kind is dealt from the deck `kinds` (`scene_kind`); a "mixed" scene is the same
+    whatever the deck. Discrete choices that become question labels (camera trajectory slot,
+    translation directions, agent motions, kind-specific configurations) are stratified across
+    scenes with `_stratum`; everything else comes from `scene_rng(seed, index)`.
     """
     cat = assets or load_assets()
+    kind = scene_kind(seed, index, tuple(kinds))
+    if kind != "mixed":
+        from qa4d.sources.sim.kinds import sample_kind_scene
+
+        return sample_kind_scene(kind, seed, index, kind_ordinal(seed, index, tuple(kinds)), num_frames, width,
+                                 height, fps, num_objects, tracks_per_object, background_tracks, cat)
     rng = scene_rng(seed, index)
     k = int(rng.integers(num_objects[0], num_objects[1] + 1))
     slot = CAMERA_SLOTS[_stratum(seed, index, "camera", len(CAMERA_SLOTS))]
@@ -547,7 +656,12 @@ def _place(rng: np.random.Generator, placed: list[tuple[np.ndarray, float]], rad
 
 def _path_clear(obj: ObjectSpec, objects: list[ObjectSpec], samples: int = 9) -> bool:
     """Whether a kinematic object's path keeps clear of every other assigned object's footprint."""
-    for s in np.linspace(0, 1, samples):
+    times = np.linspace(0, 1, samples)
+    if obj.motion.kind == "oscillate":  # also at every turning point (its path's far end)
+        m = obj.motion
+        legs = 2 * max(int(m.count), 1)
+        times = np.union1d(times, m.start + (m.end - m.start) * np.arange(legs + 1) / legs)
+    for s in times:
         off, _ = scripted_pose(obj, float(s))
         p = np.asarray(obj.position[:2]) + off[:2]
         if np.linalg.norm(p) > 2.0:  # stay inside the stage

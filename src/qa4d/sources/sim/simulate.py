@@ -28,7 +28,9 @@ from qa4d.scene.format import META_FILE, SceneMeta, SceneObject, read_meta, writ
 from qa4d.sources.sim.meshes import extent_and_centre, sample_surface
 from qa4d.sources.sim.physics import World
 from qa4d.sources.sim.render import Renderer, RenderSettings
-from qa4d.sources.sim.scenario import SceneSpec, camera_pose, sample_scene, scene_name, scene_rng
+from qa4d.sources.sim.scenario import (
+    KIND_DECK, SceneSpec, sample_scene, scene_camera_pose, scene_kind, scene_name, scene_rng,
+)
 from qa4d.sources.sim.tracks import background_tracks, object_tracks, track_visibility
 
 SOURCE = "sim"  # the engine selects per-source thresholds by this name (engine/thresholds.json)
@@ -46,6 +48,7 @@ class SimOptions:
     background_tracks: int = 1024
     min_visible_pixels: int = 0  # 0: max(2, 4e-5 * H * W)
     image_format: str = "png"
+    kinds: tuple[str, ...] = KIND_DECK  # deck of scene kinds (scenario.SCENE_KINDS)
 
 
 @dataclass
@@ -69,6 +72,7 @@ def make_spec(seed: int, index: int, opts: SimOptions) -> SceneSpec:
         fps=opts.fps,
         tracks_per_object=opts.tracks_per_object,
         background_tracks=opts.background_tracks,
+        kinds=tuple(opts.kinds),
     )
 
 
@@ -102,8 +106,8 @@ def simulate_spec(spec: SceneSpec, shadows: bool = False, min_visible_pixels: in
         frames = []
         for t in range(t_len):
             world.advance_to(t)
-            cam_to_world[t] = camera_pose(spec.camera, t / max(t_len - 1, 1))
             object_to_world[:, t] = world.object_poses() @ base_to_obj
+            cam_to_world[t] = scene_camera_pose(spec, t / max(t_len - 1, 1), object_to_world[:, t])
             f = renderer.render(k_mat, cam_to_world[t])
             frames.append(f.rgb)
             depth[t] = f.depth
@@ -188,6 +192,7 @@ def is_complete(scene_dir: Path, seed: int, index: int, opts: SimOptions) -> boo
         and sim.get("seed") == seed
         and sim.get("index") == index
         and sim.get("shadows") == opts.shadows
+        and sim.get("kind", "mixed") == scene_kind(seed, index, tuple(opts.kinds))
     )
 
 
