@@ -45,6 +45,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -142,60 +143,323 @@ def _last(pattern: re.Pattern, text: str) -> re.Match | None:
 
 
 # ----------------------------------------------------------------------------- choices
+#
+# A multiple-choice response is read in three layers:
+#   - statements of the answer (final-answer phrases, "Option B is correct", <answer> tags,
+#     "Answer: X"), each read by `_Choices.read`, which says whether it names one option, several
+#     ("B or C"), declines ("N/A", "$LETTER") or names nothing at all;
+#   - the whole response's shape (it opens with a letter, its last line is an option, exactly one
+#     option's text occurs in it);
+#   - the last letter that is not part of a walk through the options.
+# Texts are compared in a canonical form (`_canon`): lower case, word and punctuation tokens
+# separated by single spaces, spelling variants and inflections mapped to one word
+# (extract_words.json), number words as digits where asked.
 
-def _letter_pattern(labels: list[str]) -> str:
-    return "|".join(re.escape(x) for x in labels)
+_WORDS = json.loads(Path(__file__).with_name("extract_words.json").read_text(encoding="utf-8"))
+_VARIANTS: dict[str, str] = _WORDS["variants"]
+_COMPOUNDS: dict[str, str] = _WORDS["compounds"]
+_NUMBERS: dict[str, str] = {**_WORDS["number_words"], **{w: f"{d} times" for w, d in _WORDS["times_words"].items()}}
+_PUNCT = ".,;:/&()!?"
+_COMPOUND_RE = re.compile("|".join(
+    r"(?<![a-z0-9])" + r"[\s\-]+".join(map(re.escape, c.split())) + r"(?![a-z0-9])" for c in _COMPOUNDS))
+_SPACE_PUNCT_RE = re.compile(r"[.,;:/&()!?]")
+# anything that is not part of a word, a kept punctuation mark or a letter marker becomes a space;
+# an apostrophe stays only inside a word ("it's")
+_JUNK_RE = re.compile(r"[^a-z0-9'@.,;:/&()!?]+|(?<![a-z])'|'(?![a-z])")
+_VARIANT_RE = re.compile(r"(?<![a-z0-9'@])(?:" + "|".join(
+    map(re.escape, sorted(_VARIANTS, key=len, reverse=True))) + r")(?![a-z0-9'])")
+_NUMBER_RE = re.compile(r"(?<![a-z0-9'@])(?:" + "|".join(
+    map(re.escape, sorted(_NUMBERS, key=len, reverse=True))) + r")(?![a-z0-9'])")
+_COORDINATORS = frozenset(_WORDS["coordinators"])
+_NEUTRAL = frozenset({"(", ")", "option", "options", "choice", "choices"})
+_NEGATED_RE = re.compile(r"(?:^|[^a-z])(?:" + "|".join(map(re.escape, _WORDS["negators"])) +
+                         r")\s+(?:(?:option|choice)\s+)?[\(\[*]*$", re.IGNORECASE)
 
 
-def _choice_in_span(span: str, options: dict[str, str], letters: bool) -> str | None:
-    """Read one option out of a short span that is known to state the answer."""
-    span = span.strip()
-    if not span:
-        return None
-    keys = list(options)
-    if letters:
-        pat = _letter_pattern(keys)
-        # "C", "(C)", "**C**", "C.", "C: left", "Option C", "$C$"
-        m = re.match(rf"^[\s\*\(\[\{{'\"$`]*(?:option|choice)?\s*[\(\[]?(?P<l>{pat})(?![A-Za-z0-9])", span,
-                     re.IGNORECASE if all(len(k) == 1 for k in keys) else 0)
+def _canon(text: str, numbers: bool = False) -> str:
+    """Canonical form " tok tok ... " of a text (see above); numbers: number words -> digits."""
+    s = text.lower().replace("’", "'")
+    if "counter" in s or "anti" in s or "can not" in s:
+        s = _COMPOUND_RE.sub(lambda m: _COMPOUNDS[" ".join(re.split(r"[\s\-]+", m.group(0)))], s)
+    s = _SPACE_PUNCT_RE.sub(r" \g<0> ", s)
+    s = _JUNK_RE.sub(" ", s)
+    s = _VARIANT_RE.sub(lambda m: _VARIANTS[m.group(0)], s)
+    if numbers:
+        s = _NUMBER_RE.sub(lambda m: _NUMBERS[m.group(0)], s)
+    return " " + " ".join(s.split()) + " "
+
+
+_DECLINE_RE = re.compile(" (?:" + "|".join(
+    re.escape(_canon(d).strip()) for d in sorted(_WORDS["declines"], key=len, reverse=True)) + ") ")
+# the prompt's own placeholder echoed instead of a letter: "$LETTER", "\$LETTER", "{LETTER}"
+_PLACEHOLDER_RE = re.compile(r"^[\s\*_`'\"(\[]*(?:\\?\$|\{|<)\s*letter\b[}>$]?|^[\s\*_`'\"(\[]*LETTER\b", re.IGNORECASE)
+_STATEMENT_RE = re.compile(
+    r"(?P<head>final\s+answer|correct\s+(?:answer|option|choice)|right\s+answer|the\s+answer|my\s+answer"
+    r"|best\s+answer|best\s+option)[\*_]*"
+    # a connector is required, so "the answer options are ..." is not a statement of the answer;
+    # "Final answer" alone on a line (a heading) states it on the next line
+    r"(?P<conn>\s*(?:is|would\s+be|should\s+be|will\s+be|must\s+be|remains)\b[\*_]*\s*[:：]?"
+    r"|\s*[:：=]|\s+-\s|[ \t]*(?=\n))"
+    r"[\*_ \t]*(?=(?P<span>[^\n]*))",  # a lookahead, so a second statement on the line is found too
+    re.IGNORECASE,
+)
+# "Option B is correct", "(C) is the best answer", "B is the most accurate choice"
+_REVERSED_RE = re.compile(
+    r"(?<![A-Za-z0-9'’])(?:(?:option|choice|answer)\s*)?[\(\[*]*(?P<l>[A-Z])[\)\]*]*"
+    r"(?:\s*\([^()\n]{0,60}\))?\s*(?::\s*[^\n:]{0,60}?\s*)?"
+    r"(?:is|seems|appears)\s+(?:to\s+be\s+)?(?:the\s+)?(?:most\s+|only\s+)?"
+    r"(?:correct|accurate|(?:right|best|appropriate|valid)\s+(?:answer|option|choice))\b",
+)
+_ANSWER_TAG_RE = re.compile(r"<answer>\s*(.*?)\s*(?:</answer>|$)", re.IGNORECASE | re.DOTALL)
+_LETTER_RE = re.compile(r"(?<![A-Za-z0-9'’])[A-Z](?![A-Za-z0-9'’])")
+_LOWER_LEAD_RE = re.compile(r"^[\s\*_`'\"(\[{$\\]*(?:boxed\{|text\{|option\s+|choice\s+)?([a-z])(?![A-Za-z0-9'’])")
+# an option named as an item of a walk through the options, not as the answer
+_WALK_BEFORE_RE = re.compile(r"(?:option|choice)\s*[\(\[]?$", re.IGNORECASE)
+_WALK_AFTER_RE = re.compile(
+    r"^[\)\]]?\**\s*(?:[:(\-–—]|is\b|says|suggests|states|would|implies|claims|describes|mentions|represents"
+    r"|refers|indicates|corresponds|seems|does|doesn't|can|could|might|may|isn't|shows|involves|means)", re.IGNORECASE)
+_LINE_START_RE = re.compile(r"(?:^|\n)[ \t]*(?:[-*•>]|\d+[.)])?[ \t]*(?:\*\*)?[\(\[]?(?:\*\*)?$")
+_LINE_ITEM_AFTER_RE = re.compile(r"^[\)\]]?(?:\*\*)?\s*[:.)\-–—]")
+_NEXT_WORD_RE = re.compile(r"\s+([a-z][a-z']*)")
+# words that follow a letter naming an option ("A and B", "A is wrong"), unlike the article "A"
+_AFTER_LETTER = frozenset(_WORDS["after_letter"])
+_NA_RE = re.compile(r"(?<![A-Za-z0-9])N/A(?![A-Za-z0-9])", re.IGNORECASE)
+_LEADING_RE = re.compile(r"^[\s\*\(\[]*(?P<l>[A-Z])[\*\)\]]*(?P<after>[\.\):：,]|\s|$)")
+_LEADING_WORD_RE = re.compile(r"^[\s\*\(\[]*(?P<w>[A-Za-z]+)")
+_ANSWER_COLON_CHOICE_RE = re.compile(r"(?<![A-Za-z])answer[\*_]*\s*[:：][\*_]*[ \t]*(?P<span>[^\n]*)", re.IGNORECASE)
+_SHORT_WORDS = 12  # a response of at most this many words is a short answer: number words count
+
+OPTION, SEVERAL, DECLINE, NOTHING = "option", "several", "decline", "nothing"
+
+
+class _Choices:
+    """One option set, compiled once: its canonical texts and how to find them in a text."""
+
+    def __init__(self, options: dict[str, str], letters: bool):
+        self.options = options
+        self.letters = letters
+        self.keys = set(options)
+        # options with the same text are one group (the scorer accepts any of them)
+        self.group: dict[str, str] = {}
+        first_of: dict[str, str] = {}
+        for k, v in options.items():
+            g = normalize_text(v)
+            self.group[k] = g
+            first_of.setdefault(g, k)
+        self.first_of = first_of
+        self.a_text = _canon(options.get("A", "\0"), numbers=True).strip()
+        terms = self._terms(canonical=True)
+        self.canonical = terms is not None
+        if terms is None:  # two options read alike once canonical ("up" and "upwards"): compare literally
+            terms = self._terms(canonical=False) or []
+        self.terms = terms
+        # each option's own text, for spotting "B: right" in a walk through the options
+        self.own = {k: self.canon(v, numbers=True).strip(" .") for k, v in options.items()}
+
+    def _terms(self, canonical: bool) -> list[tuple[str, str]] | None:
+        """[(term, group)] longest first: each option's canonical text (with and without number
+        words as digits) and its direction core. A core two options share is dropped; None when
+        two options' full texts read alike."""
+        owner: dict[str, str] = {}
+        shared: set[str] = set()
+        full: set[str] = set()
+        for k, v in self.options.items():
+            g = self.group[k]
+            forms = {_canon(v, numbers=True), _canon(v)} if canonical else {_literal(v)}
+            forms = {t.strip(" .") for t in forms} - {""}
+            core = _direction_core(_canon(v)) if canonical else None
+            full |= forms
+            for t in [*forms, *([core] if core else [])]:
+                if owner.get(t, g) != g:
+                    shared.add(t)
+                owner[t] = g
+        if canonical and shared & full:
+            return None
+        return sorted(((t, g) for t, g in owner.items() if t not in shared), key=lambda x: -len(x[0]))
+
+    # -- reading
+    def canon(self, text: str, numbers: bool) -> str:
+        return _canon(text, numbers) if self.canonical else _literal(text)
+
+    def text_mentions(self, s: str) -> list[tuple[int, int, str]]:
+        """(start, end, group) of option texts in canonical `s`, longest texts first, no overlaps."""
+        found = []
+        for t, g in self.terms:
+            pat = f" {t} "
+            j = s.find(pat)
+            while j != -1:
+                found.append((j + 1, j + 1 + len(t), g))
+                s = s[: j + 1] + "\0" * len(t) + s[j + 1 + len(t):]
+                j = s.find(pat, j + len(t))
+        return found
+
+    def mark_letters(self, text: str, lead: bool) -> str:
+        """`text` with each standalone letter that names an option replaced by " @X " (not an
+        article "A car ...", not a negated "not B"); lead: a lower-case letter opening the text
+        ("the answer is: b") counts too."""
+        if not self.letters:
+            return text
+        if lead and (m := _LOWER_LEAD_RE.match(text)) and m.group(1).upper() in self.keys and (
+                m.group(1) != "a" or not re.match(r"\s*[a-z]", text[m.end():])):
+            text = text[:m.start(1)] + m.group(1).upper() + text[m.end(1):]
+        out, last = [], 0
+        for m in _LETTER_RE.finditer(text):
+            if not self.names_option(text, m):
+                continue
+            out.append(text[last:m.start()])
+            out.append(f" @{m.group(0)} ")
+            last = m.end()
+        out.append(text[last:])
+        return "".join(out)
+
+    def names_option(self, text: str, m: re.Match) -> bool:
+        return (m.group(0) in self.keys and not self._article(text, m)
+                and not _NEGATED_RE.search(text, max(0, m.start() - 30), m.start()))
+
+    def _article(self, text: str, m: re.Match) -> bool:
+        """An "A" opening a phrase ("A car moves left") rather than naming option A ("A and B",
+        "A is wrong")."""
+        if m.group(0) != "A":
+            return False
+        after = text[m.end(): m.end() + 80]
+        w = _NEXT_WORD_RE.match(after)
+        if w is None or w.group(1) in _AFTER_LETTER:
+            return False
+        return not _canon(after, numbers=True).startswith(" " + self.a_text + " ") or not self.a_text
+
+    def read(self, span: str) -> tuple[str, str | None]:
+        """Read a span that states the answer: (OPTION, key) | (SEVERAL, None) | (DECLINE, None) |
+        (NOTHING, None). The first option named decides, unless the next different option is joined
+        to it ("B or C", "left/right": SEVERAL) or a decline comes first ("N/A", "cannot be
+        determined"); the prompt's "$LETTER" placeholder is a decline."""
+        m = _PLACEHOLDER_RE.match(span)
         if m:
-            letter = m.group("l").upper()
-            # An article "A" starting a sentence ("A car moves left") is not a letter unless the
-            # text after it is option A's own text.
             rest = span[m.end():]
-            if not (letter == "A" and m.group("l") == "a") and not _is_article(letter, rest, options):
-                return letter if letter in options else None
-    return _unique_option_text(span, options)
+            if not re.match(r"\s*(?:[:=]|is\b)", rest):
+                return DECLINE, None
+            span = re.sub(r"^\s*(?:[:=]|is\b)", " ", rest)
+        s = self.canon(self.mark_letters(_NA_RE.sub("n/a", span), lead=True), numbers=True)
+        mentions = self.text_mentions(s)
+        if self.letters and "@" in s:
+            for lm in re.finditer(r" @([A-Z]) ", s.upper()):
+                mentions.append((lm.start() + 1, lm.end() - 1, self.group[lm.group(1)]))
+        decline = _DECLINE_RE.search(s)
+        if not mentions:
+            return (DECLINE, None) if decline else (NOTHING, None)
+        mentions.sort()
+        start, end, g = mentions[0]
+        if decline and decline.start() + 1 < start:
+            return DECLINE, None
+        for s2, _, g2 in mentions[1:]:
+            if g2 != g:
+                between = s[end:s2].split()
+                if all(t in _COORDINATORS or t in _NEUTRAL for t in between) and not (
+                        between and all(t in _NEUTRAL for t in between)):
+                    return SEVERAL, None
+                break
+        return OPTION, self.first_of[g]
+
+    def only_option(self, line: str) -> str | None:
+        """The option a line consists of ("**B: right**", "(C)", "Right."), else None."""
+        s = self.canon(self.mark_letters(line, lead=True), numbers=True)
+        s = re.sub(r" (?:option|choice|final|answer|the|is|[.,;:()!]) ", " ", s)
+        s = re.sub(r" (?:option|choice|final|answer|the|is|[.,;:()!]) ", " ", s)  # overlapping neighbours
+        words = s.split()
+        if not words:
+            return None
+        if self.letters and words[0].startswith("@") and len(words[0]) == 2:
+            key = words[0][1].upper()
+            rest = " " + " ".join(words[1:]) + " "
+            if rest.strip() and self.text_mentions(rest) != [(1, len(rest) - 1, self.group[key])]:
+                return None
+            return key
+        found = self.text_mentions(s)
+        if len(found) == 1 and found[0][0] == 1 and found[0][1] == len(s) - 1:
+            return self.first_of[found[0][2]]
+        return None
 
 
-def _is_article(letter: str, rest: str, options: dict[str, str]) -> bool:
-    if letter != "A" or not re.match(r"^\s+[a-z]", rest):
-        return False
-    return not normalize_text(rest).startswith(normalize_text(options.get("A", "\0")))
+def _literal(text: str) -> str:
+    """Like `_canon` without variants or number words."""
+    return " " + " ".join(_JUNK_RE.sub(" ", _SPACE_PUNCT_RE.sub(r" \g<0> ", text.lower())).split()) + " "
 
 
-def _unique_option_text(text: str, options: dict[str, str]) -> str | None:
-    """The option whose text occurs in `text`, if exactly one distinct text does."""
-    low = " " + re.sub(r"\s+", " ", text.lower()) + " "
-    by_text: dict[str, list[str]] = {}
-    for k, v in options.items():
-        by_text.setdefault(normalize_text(v), []).append(k)
-    found: list[str] = []
-    # Longest first; blank out each match so "moving" inside "not moving" is not counted again.
-    for t in sorted(by_text, key=len, reverse=True):
-        if not t:
-            continue
-        pat = re.compile(rf"(?<![a-z0-9]){re.escape(t)}(?![a-z0-9])")
-        if pat.search(low):
-            found.append(t)
-            low = pat.sub(" ", low)
-    if len(found) == 1:
-        return by_text[found[0]][0]
+def _direction_core(canon: str) -> str | None:
+    """"to the right" / "moving left" -> "right" / "left" (filler words, then one direction)."""
+    words = canon.split()
+    if len(words) < 2 or words[-1] not in _WORDS["directions"]:
+        return None
+    if all(w in _WORDS["direction_fillers"] for w in words[:-1]):
+        return words[-1]
     return None
 
 
+_CHOICES_CACHE: dict[tuple, _Choices] = {}
+
+
+def _choices(options: dict[str, str], letters: bool) -> _Choices:
+    key = (letters, *options.items())
+    c = _CHOICES_CACHE.get(key)
+    if c is None:
+        if len(_CHOICES_CACHE) > 8192:
+            _CHOICES_CACHE.clear()
+        c = _CHOICES_CACHE[key] = _Choices(options, letters)
+    return c
+
+
+def _span_here_or_next_line(body: str, end: int, span: str) -> str:
+    """`span`, or when it holds no word (the answer follows on its own line), the next non-empty line."""
+    if _WORD_CHAR_RE.search(span):
+        return span
+    nxt = re.match(r"[^\n]*\n\s*([^\n]*)", body[end - len(span):])
+    return nxt.group(1)[:200] if nxt else ""
+
+
+_WORD_CHAR_RE = re.compile(r"[A-Za-z0-9]")
+
+
+def _statements(body: str) -> list[tuple[int, str, str, bool]]:
+    """(position, span, matched text, is a "final answer" statement) of every statement of the
+    answer, in text order; a span ends where the next statement starts."""
+    found = []
+    for m in _STATEMENT_RE.finditer(body):
+        final = m.group("head")[:5].lower() == "final"
+        if not m.group("conn").strip() and not final:
+            continue  # only "Final answer" works as a heading, with the answer on the next line
+        found.append((m.start(), m.end(), m.group("span"), final))
+    out = []
+    for i, (start, end, span, final) in enumerate(found):
+        if i + 1 < len(found) and found[i + 1][0] < end + len(span):
+            span = span[: found[i + 1][0] - end]
+        out.append((start, _span_here_or_next_line(body, end + len(span), span), body[start:end + len(span)].strip(), final))
+    for m in _REVERSED_RE.finditer(body):
+        out.append((m.start(), m.group("l"), m.group(0).strip(), False))
+    out.sort(key=lambda t: t[0])
+    return out
+
+
+def _walk_mentions(body: str, c: _Choices) -> list[tuple[re.Match, bool]]:
+    """Every standalone option letter of `body` that names an option, with whether it is an item
+    of a walk through the options ("Option A says ...", "B: right - no", a line "C) ...")."""
+    out = []
+    for m in _LETTER_RE.finditer(body):
+        if not c.names_option(body, m):
+            continue
+        L = m.group(0)
+        before = body[max(0, m.start() - 12): m.start()]
+        after = body[m.end(): m.end() + 80]
+        walk = bool(_WALK_BEFORE_RE.search(before) and _WALK_AFTER_RE.match(after))
+        if not walk:
+            own = c.canon(re.sub(r"^[\)\]\*]*\s*[:.)\-–—]?\s*[(\"'*]*", " ", after), numbers=True)
+            walk = bool(c.own[L]) and own.startswith(f" {c.own[L]} ")
+        if not walk:
+            walk = bool(_LINE_START_RE.search(body, max(0, m.start() - 12), m.start()) and _LINE_ITEM_AFTER_RE.match(after))
+        out.append((m, walk))
+    return out
+
+
 def extract_choice(text: str, options: dict[str, str], *, letters: bool = True) -> Extraction:
-    """Multiple-choice extraction (rules 1-6 in the module docstring).
+    """Multiple-choice extraction (rules in the module docstring).
 
     options: {"A": "left", ...}; for yes/no pass {"yes": "yes", "no": "no"} and letters=False.
     Returns the option key (letter, or "yes"/"no") or an unparsed Extraction.
@@ -203,54 +467,87 @@ def extract_choice(text: str, options: dict[str, str], *, letters: bool = True) 
     body = _strip_reasoning(text)
     if not body:
         return Extraction(None, "unparsed", "")
-    keys = list(options)
-    # 1. explicit final-answer statement (last one wins: reasoning may restate the question)
-    finals = list(_FINAL_RE.finditer(body))
-    for m in reversed(finals):
-        v = _choice_in_span(m.group("span"), options, letters)
-        if v is not None:
-            return Extraction(v, "final_answer", m.group(0).strip())
-    # 2. <answer> block
-    tags = list(_TAG_RE.finditer(body))
-    for m in reversed(tags):
-        v = _choice_in_span(m.group(1), options, letters)
-        if v is not None:
-            return Extraction(v, "answer_tag", m.group(0).strip())
+    c = _choices(options, letters)
+    low = body.lower()
+    # 1. statements of the answer: the last one that names an option, several options, or declines
+    #    decides; one that names nothing is passed over
+    final_but_nothing = False
+    if any(w in low for w in _STATEMENT_WORDS):
+        for _, span, whole, final in reversed(_statements(body)):
+            kind, v = c.read(span)
+            if kind == OPTION:
+                return Extraction(v, "final_answer", whole)
+            if kind != NOTHING:
+                return Extraction(None, "unparsed", whole)
+            final_but_nothing = final_but_nothing or final
+    # 2. <answer> block (the last one decides)
+    if "<answer>" in low:
+        for m in reversed(list(_ANSWER_TAG_RE.finditer(body))):
+            kind, v = c.read(m.group(1))
+            if kind == OPTION:
+                return Extraction(v, "answer_tag", m.group(0).strip())
+            if kind != NOTHING:
+                return Extraction(None, "unparsed", m.group(0).strip())
+    walks = None
     if letters:
-        # 3. leading option letter
-        pat = _letter_pattern(keys)
-        m = re.match(rf"^[\s\*\(\[]*(?P<l>{pat})[\*\)\]]*(?P<after>[\.\):：,]|\s|$)", body)
-        if m and not _is_article(m.group("l"), body[m.end("l"):].lstrip("*)]"), options):
-            return Extraction(m.group("l"), "leading_letter", body[: m.end()].strip())
+        # 3. the response opens with an option letter (not the first item of a walk through them)
+        m = _LEADING_RE.match(body)
+        lm = _LETTER_RE.match(body, m.start("l")) if m else None
+        if lm is not None and lm.group(0) in c.keys and _opens_answer(body, lm, c):
+            walks = _walk_mentions(body, c)
+            if not _walked_item(walks, lm.start()):
+                return Extraction(lm.group(0), "leading_letter", body[: m.end()].strip())
     else:
-        m = re.match(r"^[\s\*\(\[]*(?P<w>[A-Za-z]+)", body)
+        m = _LEADING_WORD_RE.match(body)
         if m and m.group("w").lower() in options:
             return Extraction(m.group("w").lower(), "leading_word", m.group(0).strip())
-    # 4. "Answer: X"
-    for m in reversed(list(_ANSWER_COLON_RE.finditer(body))):
-        v = _choice_in_span(m.group("span"), options, letters)
-        if v is not None:
-            return Extraction(v, "answer_colon", m.group(0).strip())
-    # 5. exactly one option's text
-    v = _unique_option_text(body, options)
+    # 4. "Answer: X" (the last one decides)
+    if "answer" in low:
+        for m in reversed(list(_ANSWER_COLON_CHOICE_RE.finditer(body))):
+            kind, v = c.read(_span_here_or_next_line(body, m.end(), m.group("span")))
+            if kind == OPTION:
+                return Extraction(v, "answer_colon", m.group(0).strip())
+            if kind != NOTHING:
+                return Extraction(None, "unparsed", m.group(0).strip())
+    # 5. exactly one option's text occurs (number words count in short answers)
+    groups = {g for _, _, g in c.text_mentions(c.canon(body, numbers=len(body.split()) <= _SHORT_WORDS))}
+    if len(groups) == 1:
+        k = c.first_of[groups.pop()]
+        return Extraction(k, "option_text", c.options[k])
+    # 6. the last line is an option and nothing else ("**B: right**" after a walk through them)
+    last_line = body.rstrip().rsplit("\n", 1)[-1]
+    v = c.only_option(last_line)
     if v is not None:
-        return Extraction(v, "option_text", options[v])
-    # 6. last standalone option letter
-    if letters:
-        pat = _letter_pattern(keys)
-        last = None
-        for m in re.finditer(rf"(?<![A-Za-z0-9'’])(?P<l>{pat})(?![A-Za-z0-9'’])", body):
-            after = body[m.end():]
-            if m.group("l") == "A" and re.match(r"^\s+[a-z]", after) and not _is_option_a(after, options):
-                continue  # the article "A", not the option
-            last = m
-        if last is not None:
-            return Extraction(last.group("l"), "last_letter", last.group(0))
+        return Extraction(v, "last_line", last_line.strip())
+    # 7. the last option letter that is not an item of a walk through the options; not when a
+    #    "final answer" statement named no option (the letters before it are reasoning)
+    if letters and not final_but_nothing:
+        walks = walks if walks is not None else _walk_mentions(body, c)
+        walked = {m.group(0) for m, w in walks if w}
+        keep = [m for m, w in walks if not (w and len(walked) >= 2)]
+        if keep:
+            return Extraction(keep[-1].group(0), "last_letter", keep[-1].group(0))
     return Extraction(None, "unparsed", "")
 
 
-def _is_option_a(after: str, options: dict[str, str]) -> bool:
-    return normalize_text(after).startswith(normalize_text(options.get("A", "\0")))
+_STATEMENT_WORDS = ("answer", "correct", "accurate", "option", "choice")
+
+
+def _opens_answer(body: str, m: re.Match, c: _Choices) -> bool:
+    """Whether a response's opening letter is its answer: followed by punctuation, the end, its
+    option's text or a reason ("C because ..."); not "A car ..." (an article) nor "A seems wrong
+    and ..." (the start of a weighing of the options)."""
+    w = _NEXT_WORD_RE.match(body, m.end())
+    if w is None or w.group(1) in ("because", "since", "as"):
+        return True
+    if c.own[m.group(0)] and c.canon(body[m.end(): m.end() + 80], numbers=True).startswith(f" {c.own[m.group(0)]} "):
+        return True
+    return False
+
+
+def _walked_item(walks: list[tuple[re.Match, bool]], start: int) -> bool:
+    walked = {m.group(0) for m, w in walks if w}
+    return len(walked) >= 2 and any(w and m.start() == start for m, w in walks)
 
 
 # ----------------------------------------------------------------------------- numbers

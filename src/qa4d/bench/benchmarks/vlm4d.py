@@ -5,15 +5,18 @@ Each record: `id`, `video` (URL on the authors' dataset host), `question_type`, 
 `choices` {"A".."D": text or integer}, `answer` = the correct choice's TEXT (may be an integer).
 
 - ids restart in each file, so an item's id is `<file stem>/<id>` ("real_mc/validation_1").
+  Predictions may also use the id as written in the file ("validation_1", as the authors' tools
+  write them; `id_aliases`): accepted when it names one question of the files loaded, reported as
+  ambiguous when it names one in each file (score one file, or write the file prefix).
 - media: the video path after `resolve/main/` in the URL ("videos_real/davis/x.mp4"), relative
   to `--media-root` (the layout of the authors' dataset repository).
 - split: real (real_mc) or synthetic (synthetic_mc), read from the file name.
-- view (real only): ego-centric for Ego4D clips, exo-centric for DAVIS and YouTube-VOS clips. We
-  could not find the authors' statistics script; in the published files the Ego4D clips are exactly
-  ids validation_923..validation_1371 of real_mc.json, so "by id" and "by source" agree (449 ego,
-  922 exo). The rule used is the source directory, which does not depend on record order.
-- synthetic false-positive: synthetic questions whose answer is "no <object> there" (the paper's
-  counterfactual questions); the other synthetic questions are "synthetic directional".
+- view (real only), the authors' rule (their statistics script): exo-centric when the number at
+  the end of the id is at most 922, ego-centric above. In the published real_mc.json that is
+  exactly DAVIS + YouTube-VOS (922) versus Ego4D (449).
+- synthetic false-positive, the authors' rule: the answer text, stripped and lower-cased, is "no"
+  or starts with "no " ("no griffin there"); the other synthetic questions are "synthetic
+  directional".
 - task: qa4d's keyword heuristic (false-positive / counting / rotational / translational); the
   files carry no category labels, so this is not the paper's manual categorisation.
 - A few records repeat a choice text (real_mc validation_633: C and D both "away from the
@@ -49,15 +52,37 @@ def _media_from_url(url: str) -> str:
     return url.split(marker, 1)[1] if marker in url else url.split("://", 1)[-1].split("/", 1)[-1]
 
 
+_FP_ANSWER = re.compile(_DATA["false_positive_answer_regex"])
+_COUNTING = re.compile(_DATA["counting_question_regex"])
+_ROTATIONAL = re.compile(_DATA["rotational_regex"])
+
+
 def _task(question: str, options: dict[str, str], answer_text: str) -> str:
-    if re.match(_DATA["false_positive_answer_regex"], answer_text.strip().lower()):
+    if _FP_ANSWER.match(answer_text.strip().lower()):
         return "false-positive"
-    if re.match(_DATA["counting_question_regex"], question.strip().lower()):
+    if _COUNTING.match(question.strip().lower()):
         return "counting"
     blob = " ".join([question, *options.values()]).lower()
-    if re.search(_DATA["rotational_regex"], blob):
+    if _ROTATIONAL.search(blob):
         return "rotational"
     return "translational"
+
+
+def _id_number(rid, path: Path, index: int) -> int:
+    """The number at the end of an id ("validation_923" -> 923): the authors split ego/exo by it."""
+    m = _ID_NUMBER.search(str(rid))
+    if m is None:
+        raise BenchmarkFormatError(path, index, "id", f"{rid!r} does not end in a number (the ego/exo split is by id)")
+    return int(m.group(1))
+
+
+_ID_NUMBER = re.compile(r"(\d+)\s*$")
+
+
+def is_false_positive_answer(answer_text: str) -> bool:
+    """The authors' synthetic false-positive rule: the answer is "no" or starts with "no "."""
+    a = answer_text.strip().lower()
+    return a == "no" or a.startswith("no ")
 
 
 @register_benchmark("vlm4d")
@@ -105,10 +130,9 @@ class VLM4D(Benchmark):
             answer_text = str(answer)
             groups = {"split": split}
             if split == "real":
-                source = media.split("/")[-2] if "/" in media else ""
-                groups["view"] = "ego-centric" if source in _DATA["ego_source_dirs"] else "exo-centric"
+                groups["view"] = "exo-centric" if _id_number(rid, path, i) <= _DATA["exo_max_id"] else "ego-centric"
             else:
-                fp = re.match(_DATA["synthetic_false_positive_answer_regex"], answer_text.strip().lower())
+                fp = is_false_positive_answer(answer_text)
                 groups["synthetic_type"] = "synthetic false-positive" if fp else "synthetic directional"
             items.append(BenchItem(
                 id=f"{stem}/{rid}",
@@ -126,6 +150,13 @@ class VLM4D(Benchmark):
                       "question_type": rec.get("question_type"), "video_url": video},
             ))
         return items
+
+    def id_aliases(self, items: list[BenchItem]) -> dict[str, list[str]]:
+        """The ids as written in the annotation files ("validation_1") -> the items they name."""
+        out: dict[str, list[str]] = {}
+        for it in items:
+            out.setdefault(str(it.meta["source_id"]), []).append(it.id)
+        return out
 
     def build_prompt(self, item: BenchItem, mode: str = "do", frames: int | None = None) -> str:
         check_mode(mode)
