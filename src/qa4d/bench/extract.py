@@ -60,6 +60,7 @@ __all__ = [
     "extract_track",
     "extract_free",
     "normalize_text",
+    "same_option",
     "parse_quantity",
     "convert_unit",
     "UNITS",
@@ -132,7 +133,11 @@ def _backtick_spans(body: str) -> list[str]:
 
 
 def _strip_reasoning(text: str) -> str:
-    return _THINK_RE.sub(" ", text or "").strip()
+    if not text:
+        return ""
+    if "<" not in text or "<think>" not in text.lower():
+        return text.strip()
+    return _THINK_RE.sub(" ", text).strip()
 
 
 def _last(pattern: re.Pattern, text: str) -> re.Match | None:
@@ -178,31 +183,48 @@ _NEGATED_RE = re.compile(r"(?:^|[^a-z])(?:" + "|".join(map(re.escape, _WORDS["ne
 
 def _canon(text: str, numbers: bool = False) -> str:
     """Canonical form " tok tok ... " of a text (see above); numbers: number words -> digits."""
-    s = text.lower().replace("’", "'")
+    s = text.lower()
+    if "’" in s:
+        s = s.replace("’", "'")
     if "counter" in s or "anti" in s or "can not" in s:
         s = _COMPOUND_RE.sub(lambda m: _COMPOUNDS[" ".join(re.split(r"[\s\-]+", m.group(0)))], s)
-    s = _SPACE_PUNCT_RE.sub(r" \g<0> ", s)
-    s = _JUNK_RE.sub(" ", s)
-    s = _VARIANT_RE.sub(lambda m: _VARIANTS[m.group(0)], s)
+    s = _separate(s)
+    if "ward" in s or "clockwise" in s or "time" in s or "can" in s:
+        s = _VARIANT_RE.sub(lambda m: _VARIANTS[m.group(0)], s)
     if numbers:
         s = _NUMBER_RE.sub(lambda m: _NUMBERS[m.group(0)], s)
     return " " + " ".join(s.split()) + " "
+
+
+# ASCII punctuation kept as a token gets spaces around it; other ASCII that is not part of a word
+# becomes a space (the same as _SPACE_PUNCT_RE then _JUNK_RE, with str.translate)
+_SEPARATE = {ord(ch): f" {ch} " for ch in ".,;:/&()!?"}
+_SEPARATE.update({i: " " for i in range(128) if not (chr(i).isalnum() or chr(i) in ".,;:/&()!?'@")})
+_APOSTROPHE_RE = re.compile(r"(?<![a-z])'|'(?![a-z])")
+
+
+def _separate(s: str) -> str:
+    s = s.translate(_SEPARATE)
+    if "'" in s or not s.isascii():
+        s = _JUNK_RE.sub(" ", s)
+    return s
 
 
 _DECLINE_RE = re.compile(" (?:" + "|".join(
     re.escape(_canon(d).strip()) for d in sorted(_WORDS["declines"], key=len, reverse=True)) + ") ")
 # the prompt's own placeholder echoed instead of a letter: "$LETTER", "\$LETTER", "{LETTER}"
 _PLACEHOLDER_RE = re.compile(r"^[\s\*_`'\"(\[]*(?:\\?\$|\{|<)\s*letter\b[}>$]?|^[\s\*_`'\"(\[]*LETTER\b", re.IGNORECASE)
-_STATEMENT_RE = re.compile(
-    r"(?P<head>final\s+answer|correct\s+(?:answer|option|choice)|right\s+answer|the\s+answer|my\s+answer"
-    r"|best\s+answer|best\s+option)[\*_]*"
-    # a connector is required, so "the answer options are ..." is not a statement of the answer;
-    # "Final answer" alone on a line (a heading) states it on the next line
-    r"(?P<conn>\s*(?:is|would\s+be|should\s+be|will\s+be|must\s+be|remains)\b[\*_]*\s*[:：]?"
-    r"|\s*[:：=]|\s+-\s|[ \t]*(?=\n))"
-    r"[\*_ \t]*(?=(?P<span>[^\n]*))",  # a lookahead, so a second statement on the line is found too
-    re.IGNORECASE,
+# statements of the answer: a head ending in a keyword, then a connector (required, so "the answer
+# options are ..." is not a statement); "Final answer" alone on a line (a heading) states it on the
+# next line. Matched on lower-cased text.
+_HEADS = (
+    ("answer", re.compile(r"(?<![a-z])(?:final|correct|right|the|my|best)\s+$")),
+    ("option", re.compile(r"(?<![a-z])(?:correct|best)\s+$")),
+    ("choice", re.compile(r"(?<![a-z])correct\s+$")),
 )
+_CONNECTOR_RE = re.compile(
+    r"[\*_]*(?P<conn>\s*(?:is|would\s+be|should\s+be|will\s+be|must\s+be|remains)\b[\*_]*\s*[:：]?"
+    r"|\s*[:：=]|\s+-\s|[ \t]*(?=\n))[\*_ \t]*")
 # "Option B is correct", "(C) is the best answer", "B is the most accurate choice"
 _REVERSED_RE = re.compile(
     r"(?<![A-Za-z0-9'’])(?:(?:option|choice|answer)\s*)?[\(\[*]*(?P<l>[A-Z])[\)\]*]*"
@@ -210,6 +232,9 @@ _REVERSED_RE = re.compile(
     r"(?:is|seems|appears)\s+(?:to\s+be\s+)?(?:the\s+)?(?:most\s+|only\s+)?"
     r"(?:correct|accurate|(?:right|best|appropriate|valid)\s+(?:answer|option|choice))\b",
 )
+_REVERSED_TAIL_RE = re.compile(
+    r"(?:is|seems|appears)\s+(?:to\s+be\s+)?(?:the\s+)?(?:most\s+|only\s+)?"
+    r"(?:(?:right|best|appropriate|valid)\s+)?$")
 _ANSWER_TAG_RE = re.compile(r"<answer>\s*(.*?)\s*(?:</answer>|$)", re.IGNORECASE | re.DOTALL)
 _LETTER_RE = re.compile(r"(?<![A-Za-z0-9'’])[A-Z](?![A-Za-z0-9'’])")
 _LOWER_LEAD_RE = re.compile(r"^[\s\*_`'\"(\[{$\\]*(?:boxed\{|text\{|option\s+|choice\s+)?([a-z])(?![A-Za-z0-9'’])")
@@ -220,6 +245,10 @@ _WALK_AFTER_RE = re.compile(
     r"|refers|indicates|corresponds|seems|does|doesn't|can|could|might|may|isn't|shows|involves|means)", re.IGNORECASE)
 _LINE_START_RE = re.compile(r"(?:^|\n)[ \t]*(?:[-*•>]|\d+[.)])?[ \t]*(?:\*\*)?[\(\[]?(?:\*\*)?$")
 _LINE_ITEM_AFTER_RE = re.compile(r"^[\)\]]?(?:\*\*)?\s*[:.)\-–—]")
+# a span that is one letter, with markup, maybe followed by its option's text: the common case
+_SPAN_LETTER_RE = re.compile(
+    r"^[\s\*_`'\"(\[]*(?:option\s+|choice\s+)?([A-Z])[\s\*_`'\")\]]*(?:[.:,\-–—]?[\s\*_`'\"(]*(?P<rest>[^*_`'\"()]*?))?"
+    r"[\s\*_`'\")\].]*$")
 _NEXT_WORD_RE = re.compile(r"\s+([a-z][a-z']*)")
 # words that follow a letter naming an option ("A and B", "A is wrong"), unlike the article "A"
 _AFTER_LETTER = frozenset(_WORDS["after_letter"])
@@ -255,6 +284,10 @@ class _Choices:
         self.terms = terms
         # each option's own text, for spotting "B: right" in a walk through the options
         self.own = {k: self.canon(v, numbers=True).strip(" .") for k, v in options.items()}
+        self.own_lower = {k: v.strip().lower() for k, v in options.items()}
+        self.by_text = {}  # an option's exact text -> its key (first of a group)
+        for k, v in options.items():
+            self.by_text.setdefault(normalize_text(v), k)
 
     def _terms(self, canonical: bool) -> list[tuple[str, str]] | None:
         """[(term, group)] longest first: each option's canonical text (with and without number
@@ -332,6 +365,11 @@ class _Choices:
         (NOTHING, None). The first option named decides, unless the next different option is joined
         to it ("B or C", "left/right": SEVERAL) or a decline comes first ("N/A", "cannot be
         determined"); the prompt's "$LETTER" placeholder is a decline."""
+        m = _SPAN_LETTER_RE.match(span)
+        if m and self.letters and m.group(1) in self.keys:
+            rest = m.group("rest")
+            if not rest or rest.lower() == self.own_lower[m.group(1)]:
+                return OPTION, m.group(1)  # "B", "**B**", "(B) left": what the general reading gives
         m = _PLACEHOLDER_RE.match(span)
         if m:
             rest = span[m.end():]
@@ -381,7 +419,7 @@ class _Choices:
 
 def _literal(text: str) -> str:
     """Like `_canon` without variants or number words."""
-    return " " + " ".join(_JUNK_RE.sub(" ", _SPACE_PUNCT_RE.sub(r" \g<0> ", text.lower())).split()) + " "
+    return " " + " ".join(_separate(text.lower()).split()) + " "
 
 
 def _direction_core(canon: str) -> str | None:
@@ -397,13 +435,14 @@ def _direction_core(canon: str) -> str | None:
 _CHOICES_CACHE: dict[tuple, _Choices] = {}
 
 
-def _choices(options: dict[str, str], letters: bool) -> _Choices:
-    key = (letters, *options.items())
+def _choices(options: dict[str, Any], letters: bool) -> _Choices:
+    """The compiled `_Choices` of an option set (values turned into text), cached by content."""
+    key = (letters, *options, *options.values())
     c = _CHOICES_CACHE.get(key)
     if c is None:
         if len(_CHOICES_CACHE) > 8192:
             _CHOICES_CACHE.clear()
-        c = _CHOICES_CACHE[key] = _Choices(options, letters)
+        c = _CHOICES_CACHE[key] = _Choices(_as_text(options), letters)
     return c
 
 
@@ -418,22 +457,56 @@ def _span_here_or_next_line(body: str, end: int, span: str) -> str:
 _WORD_CHAR_RE = re.compile(r"[A-Za-z0-9]")
 
 
-def _statements(body: str) -> list[tuple[int, str, str, bool]]:
-    """(position, span, matched text, is a "final answer" statement) of every statement of the
-    answer, in text order; a span ends where the next statement starts."""
-    found = []
-    for m in _STATEMENT_RE.finditer(body):
-        final = m.group("head")[:5].lower() == "final"
-        if not m.group("conn").strip() and not final:
-            continue  # only "Final answer" works as a heading, with the answer on the next line
-        found.append((m.start(), m.end(), m.group("span"), final))
+def _keyword_positions(low: str, words: tuple[str, ...]) -> list[int]:
     out = []
-    for i, (start, end, span, final) in enumerate(found):
-        if i + 1 < len(found) and found[i + 1][0] < end + len(span):
-            span = span[: found[i + 1][0] - end]
-        out.append((start, _span_here_or_next_line(body, end + len(span), span), body[start:end + len(span)].strip(), final))
-    for m in _REVERSED_RE.finditer(body):
-        out.append((m.start(), m.group("l"), m.group(0).strip(), False))
+    for w in words:
+        p = low.find(w)
+        while p != -1:
+            out.append(p)
+            p = low.find(w, p + len(w))
+    return sorted(out)
+
+
+def _statements(body: str, low: str) -> list[tuple[int, str, str, bool]]:
+    """(position, span, matched text, is a "final answer" statement) of every statement of the
+    answer, in text order; a span is the rest of its line, up to the next statement.
+
+    Statements are looked for around the words each one holds ("answer", "option", "choice",
+    "correct", "accurate"), in `low` (`body` lower-cased, same length), not at every position of
+    a long response: the words before the keyword make the head ("final answer", "the correct
+    option"), `_CONNECTOR_RE` the link to the answer ("is", ":", "would be")."""
+    found: dict[int, tuple[int, bool]] = {}
+    for kw, before in _HEADS:
+        p = low.find(kw)
+        while p != -1:
+            h = before.search(low, max(0, p - 16), p)
+            c = _CONNECTOR_RE.match(low, p + len(kw)) if h else None
+            if c is not None:
+                final = h.group(0)[0] == "f"
+                if c.group("conn").strip() or final:  # only "Final answer" works as a heading
+                    found[h.start()] = (c.end(), final)
+            p = low.find(kw, p + len(kw))
+    starts = sorted(found)
+    out = []
+    for i, start in enumerate(starts):
+        end, final = found[start]
+        line_end = body.find("\n", end)
+        stop = len(body) if line_end == -1 else line_end
+        if i + 1 < len(starts) and starts[i + 1] < stop:
+            stop = max(end, starts[i + 1])
+        span = body[end:stop]
+        out.append((start, _span_here_or_next_line(body, stop, span), body[start:stop].strip(), final))
+    seen: set[int] = set()
+    for p in _keyword_positions(low, ("correct", "accurate", "answer", "option", "choice")):
+        # cheap test first: a verb ("is", "seems") right before the keyword (or before "best" in
+        # "is the best answer"); only then the full pattern, which may reach 160 characters back
+        if not _REVERSED_TAIL_RE.search(low, max(0, p - 48), p):
+            continue
+        for m in _REVERSED_RE.finditer(body, max(0, p - 160), p + 8):
+            if m.end() in seen:
+                continue
+            seen.add(m.end())
+            out.append((m.start(), m.group("l"), m.group(0).strip(), False))
     out.sort(key=lambda t: t[0])
     return out
 
@@ -469,11 +542,16 @@ def extract_choice(text: str, options: dict[str, str], *, letters: bool = True) 
         return Extraction(None, "unparsed", "")
     c = _choices(options, letters)
     low = body.lower()
+    if len(low) != len(body):  # a few characters change length when lower-cased ("İ")
+        low = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in body)
     # 1. statements of the answer: the last one that names an option, several options, or declines
     #    decides; one that names nothing is passed over
     final_but_nothing = False
-    if any(w in low for w in _STATEMENT_WORDS):
-        for _, span, whole, final in reversed(_statements(body)):
+    if "answer" in low or "option" in low or "correct" in low or "accurate" in low or "choice" in low:
+        quick = _last_statement(body, low, c)
+        if quick is not None:
+            return quick
+        for _, span, whole, final in reversed(_statements(body, low)):
             kind, v = c.read(span)
             if kind == OPTION:
                 return Extraction(v, "final_answer", whole)
@@ -482,19 +560,20 @@ def extract_choice(text: str, options: dict[str, str], *, letters: bool = True) 
             final_but_nothing = final_but_nothing or final
     # 2. <answer> block (the last one decides)
     if "<answer>" in low:
-        for m in reversed(list(_ANSWER_TAG_RE.finditer(body))):
-            kind, v = c.read(m.group(1))
+        for inside, whole in reversed(_answer_tags(body, low)):
+            kind, v = c.read(inside)
             if kind == OPTION:
-                return Extraction(v, "answer_tag", m.group(0).strip())
+                return Extraction(v, "answer_tag", whole)
             if kind != NOTHING:
-                return Extraction(None, "unparsed", m.group(0).strip())
+                return Extraction(None, "unparsed", whole)
     walks = None
     if letters:
         # 3. the response opens with an option letter (not the first item of a walk through them)
         m = _LEADING_RE.match(body)
         lm = _LETTER_RE.match(body, m.start("l")) if m else None
         if lm is not None and lm.group(0) in c.keys and _opens_answer(body, lm, c):
-            walks = _walk_mentions(body, c)
+            # a walk needs two option letters; most answers that open with a letter hold one
+            walks = _walk_mentions(body, c) if sum(L in body for L in c.keys) >= 2 else []
             if not _walked_item(walks, lm.start()):
                 return Extraction(lm.group(0), "leading_letter", body[: m.end()].strip())
     else:
@@ -509,7 +588,11 @@ def extract_choice(text: str, options: dict[str, str], *, letters: bool = True) 
                 return Extraction(v, "answer_colon", m.group(0).strip())
             if kind != NOTHING:
                 return Extraction(None, "unparsed", m.group(0).strip())
-    # 5. exactly one option's text occurs (number words count in short answers)
+    # 5. exactly one option's text occurs (number words count in short answers); a response that
+    #    is an option's text and nothing else is that option (what the general reading gives)
+    k = c.by_text.get(normalize_text(body)) if len(body) <= 80 else None
+    if k is not None:
+        return Extraction(k, "option_text", c.options[k])
     groups = {g for _, _, g in c.text_mentions(c.canon(body, numbers=len(body.split()) <= _SHORT_WORDS))}
     if len(groups) == 1:
         k = c.first_of[groups.pop()]
@@ -530,7 +613,46 @@ def extract_choice(text: str, options: dict[str, str], *, letters: bool = True) 
     return Extraction(None, "unparsed", "")
 
 
-_STATEMENT_WORDS = ("answer", "correct", "accurate", "option", "choice")
+
+def _answer_tags(body: str, low: str) -> list[tuple[str, str]]:
+    """(content, whole tag) of each `<answer>...</answer>` block (an unclosed one runs to the
+    end), as _ANSWER_TAG_RE finds them."""
+    out = []
+    p = low.find("<answer>")
+    while p != -1:
+        q = low.find("</answer>", p + 8)
+        end = len(body) if q == -1 else q + 9
+        out.append((body[p + 8: len(body) if q == -1 else q].strip(), body[p:end].strip()))
+        p = low.find("<answer>", end)
+    return out
+
+
+def _last_statement(body: str, low: str, c: _Choices) -> Extraction | None:
+    """The common case of rule 1 in one step: the last "answer" of the response heads a statement
+    that no later statement follows, and it names one option plainly ("...the final answer is:
+    B"). None when that is not so: the general reading then decides."""
+    p = low.rfind("answer")
+    if p < 0:
+        return None
+    h = _HEADS[0][1].search(low, max(0, p - 16), p)
+    if h is None:
+        return None
+    for kw in ("option", "choice", "correct", "accurate"):
+        if low.rfind(kw) >= h.start():
+            return None
+    conn = _CONNECTOR_RE.match(low, p + 6)
+    if conn is None or not (conn.group("conn").strip() or h.group(0)[0] == "f"):
+        return None
+    end = conn.end()
+    line_end = body.find("\n", end)
+    stop = len(body) if line_end == -1 else line_end
+    span = _span_here_or_next_line(body, stop, body[end:stop])
+    m = _SPAN_LETTER_RE.match(span)
+    if m and c.letters and m.group(1) in c.keys:
+        rest = m.group("rest")
+        if not rest or rest.lower() == c.own_lower[m.group(1)]:
+            return Extraction(m.group(1), "final_answer", body[h.start():stop].strip())
+    return None
 
 
 def _opens_answer(body: str, m: re.Match, c: _Choices) -> bool:
@@ -765,8 +887,24 @@ def extract_free(text: str) -> Extraction:
 
 # ----------------------------------------------------------------------------- dispatch
 
+def same_option(options: dict[str, Any], a: Any, b: Any) -> bool:
+    """Whether option keys `a` and `b` name options with the same text (normalize_text), as when a
+    question repeats a choice text (VLM4D real_mc validation_633)."""
+    if a not in options or b not in options:
+        return False
+    group = _choices(_as_text(options), True).group
+    return group[a] == group[b]
+
+
+def _as_text(opts: dict[str, Any]) -> dict[str, str]:
+    for v in opts.values():
+        if type(v) is not str:
+            return {k: str(v) for k, v in opts.items()}
+    return opts
+
+
 def _options_for(item: BenchItem) -> dict[str, str]:
-    return {k: str(v) for k, v in (item.options or {}).items()}
+    return _as_text(item.options or {})
 
 
 def extract(
