@@ -133,11 +133,29 @@ def _backtick_spans(body: str) -> list[str]:
 
 
 def _strip_reasoning(text: str) -> str:
+    """`text` without its <think>...</think> blocks (an unclosed one runs to the end), stripped."""
     if not text:
         return ""
-    if "<" not in text or "<think>" not in text.lower():
+    if "<" not in text:
         return text.strip()
-    return _THINK_RE.sub(" ", text).strip()
+    low = text.lower()
+    if "<think>" not in low:
+        return text.strip()
+    if len(low) != len(text) or not _QUICK:
+        return _THINK_RE.sub(" ", text).strip()
+    out, i = [], 0
+    while True:
+        p = low.find("<think>", i)
+        if p == -1:
+            out.append(text[i:])
+            break
+        out.append(text[i:p])
+        out.append(" ")
+        q = low.find("</think>", p + 7)
+        if q == -1:
+            break
+        i = q + 8
+    return "".join(out).strip()
 
 
 def _last(pattern: re.Pattern, text: str) -> re.Match | None:
@@ -188,12 +206,25 @@ def _canon(text: str, numbers: bool = False) -> str:
         s = s.replace("’", "'")
     if "counter" in s or "anti" in s or "can not" in s:
         s = _COMPOUND_RE.sub(lambda m: _COMPOUNDS[" ".join(re.split(r"[\s\-]+", m.group(0)))], s)
-    s = _separate(s)
+    words = _separate(s).split()
+    if _QUICK and (numbers or len(words) <= 64):  # word by word: the same as the patterns below
+        table = _WORD_MAP_NUMBERS if numbers else _VARIANTS
+        return " " + " ".join([table.get(w, w) for w in words]) + " "
+    s = " ".join(words)
     if "ward" in s or "clockwise" in s or "time" in s or "can" in s:
         s = _VARIANT_RE.sub(lambda m: _VARIANTS[m.group(0)], s)
     if numbers:
         s = _NUMBER_RE.sub(lambda m: _NUMBERS[m.group(0)], s)
-    return " " + " ".join(s.split()) + " "
+    return " " + s + " "
+
+
+# Shortcuts that give what the general reading gives, faster (a statement that is plainly one
+# option, a response that is an option's text, word-by-word canonical forms). Tests turn them off
+# to check that they agree with the general reading.
+_QUICK = True
+
+
+_WORD_MAP_NUMBERS = {**_VARIANTS, **_NUMBERS}
 
 
 # ASCII punctuation kept as a token gets spaces around it; other ASCII that is not part of a word
@@ -247,7 +278,7 @@ _LINE_START_RE = re.compile(r"(?:^|\n)[ \t]*(?:[-*•>]|\d+[.)])?[ \t]*(?:\*\*)?
 _LINE_ITEM_AFTER_RE = re.compile(r"^[\)\]]?(?:\*\*)?\s*[:.)\-–—]")
 # a span that is one letter, with markup, maybe followed by its option's text: the common case
 _SPAN_LETTER_RE = re.compile(
-    r"^[\s\*_`'\"(\[]*(?:option\s+|choice\s+)?([A-Z])[\s\*_`'\")\]]*(?:[.:,\-–—]?[\s\*_`'\"(]*(?P<rest>[^*_`'\"()]*?))?"
+    r"^[\s\*_`'\"(\[]*(?:\$?\\boxed\{|option\s+|choice\s+)?([A-Z])[\s\*_`'\")\]}$]*(?:[.:,\-–—]?[\s\*_`'\"(]*(?P<rest>[^*_`'\"()]*?))?"
     r"[\s\*_`'\")\].]*$")
 _NEXT_WORD_RE = re.compile(r"\s+([a-z][a-z']*)")
 # words that follow a letter naming an option ("A and B", "A is wrong"), unlike the article "A"
@@ -282,6 +313,7 @@ class _Choices:
         if terms is None:  # two options read alike once canonical ("up" and "upwards"): compare literally
             terms = self._terms(canonical=False) or []
         self.terms = terms
+        self.term_set = {t for t, _ in terms}
         # each option's own text, for spotting "B: right" in a walk through the options
         self.own = {k: self.canon(v, numbers=True).strip(" .") for k, v in options.items()}
         self.own_lower = {k: v.strip().lower() for k, v in options.items()}
@@ -365,11 +397,9 @@ class _Choices:
         (NOTHING, None). The first option named decides, unless the next different option is joined
         to it ("B or C", "left/right": SEVERAL) or a decline comes first ("N/A", "cannot be
         determined"); the prompt's "$LETTER" placeholder is a decline."""
-        m = _SPAN_LETTER_RE.match(span)
-        if m and self.letters and m.group(1) in self.keys:
-            rest = m.group("rest")
-            if not rest or rest.lower() == self.own_lower[m.group(1)]:
-                return OPTION, m.group(1)  # "B", "**B**", "(B) left": what the general reading gives
+        quick = self.quick_read(span) if _QUICK else None
+        if quick is not None:
+            return OPTION, quick
         m = _PLACEHOLDER_RE.match(span)
         if m:
             rest = span[m.end():]
@@ -396,6 +426,24 @@ class _Choices:
                     return SEVERAL, None
                 break
         return OPTION, self.first_of[g]
+
+    def quick_read(self, span: str) -> str | None:
+        """The option of a span that is plainly one option: a letter with markup ("B", "**B**",
+        "$\\boxed{B}$"), maybe with its own text ("(B) left"), or an option's text alone
+        ("left"); None otherwise. Gives what `read` gives, faster."""
+        if self.letters:
+            m = _SPAN_LETTER_RE.match(span)
+            if m and m.group(1) in self.keys and not ("boxed" in m.group(0) and "boxed" in self.term_set):
+                rest = m.group("rest")
+                if not rest or rest.lower() == self.own_lower[m.group(1)]:
+                    return m.group(1)
+        if len(span) <= 80:
+            norm = normalize_text(span)
+            k = self.by_text.get(norm)
+            if k is not None and (not self.letters or (_LETTER_RE.search(span) is None
+                                                       and not (len(norm) == 1 and norm.isalpha()))):
+                return k
+        return None
 
     def only_option(self, line: str) -> str | None:
         """The option a line consists of ("**B: right**", "(C)", "Right."), else None."""
@@ -548,7 +596,7 @@ def extract_choice(text: str, options: dict[str, str], *, letters: bool = True) 
     #    decides; one that names nothing is passed over
     final_but_nothing = False
     if "answer" in low or "option" in low or "correct" in low or "accurate" in low or "choice" in low:
-        quick = _last_statement(body, low, c)
+        quick = _last_statement(body, low, c) if _QUICK else None
         if quick is not None:
             return quick
         for _, span, whole, final in reversed(_statements(body, low)):
@@ -573,7 +621,7 @@ def extract_choice(text: str, options: dict[str, str], *, letters: bool = True) 
         lm = _LETTER_RE.match(body, m.start("l")) if m else None
         if lm is not None and lm.group(0) in c.keys and _opens_answer(body, lm, c):
             # a walk needs two option letters; most answers that open with a letter hold one
-            walks = _walk_mentions(body, c) if sum(L in body for L in c.keys) >= 2 else []
+            walks = _walk_mentions(body, c) if not _QUICK or len(c.keys.intersection(body)) >= 2 else []
             if not _walked_item(walks, lm.start()):
                 return Extraction(lm.group(0), "leading_letter", body[: m.end()].strip())
     else:
@@ -582,15 +630,15 @@ def extract_choice(text: str, options: dict[str, str], *, letters: bool = True) 
             return Extraction(m.group("w").lower(), "leading_word", m.group(0).strip())
     # 4. "Answer: X" (the last one decides)
     if "answer" in low:
-        for m in reversed(list(_ANSWER_COLON_CHOICE_RE.finditer(body))):
-            kind, v = c.read(_span_here_or_next_line(body, m.end(), m.group("span")))
+        for span, whole in reversed(_answer_colons(body, low)):
+            kind, v = c.read(span)
             if kind == OPTION:
-                return Extraction(v, "answer_colon", m.group(0).strip())
+                return Extraction(v, "answer_colon", whole)
             if kind != NOTHING:
-                return Extraction(None, "unparsed", m.group(0).strip())
+                return Extraction(None, "unparsed", whole)
     # 5. exactly one option's text occurs (number words count in short answers); a response that
     #    is an option's text and nothing else is that option (what the general reading gives)
-    k = c.by_text.get(normalize_text(body)) if len(body) <= 80 else None
+    k = c.by_text.get(normalize_text(body)) if _QUICK and len(body) <= 80 else None
     if k is not None:
         return Extraction(k, "option_text", c.options[k])
     groups = {g for _, _, g in c.text_mentions(c.canon(body, numbers=len(body.split()) <= _SHORT_WORDS))}
@@ -614,9 +662,29 @@ def extract_choice(text: str, options: dict[str, str], *, letters: bool = True) 
 
 
 
+def _answer_colons(body: str, low: str) -> list[tuple[str, str]]:
+    """(span, matched text) of each "Answer: X" (`_ANSWER_COLON_CHOICE_RE`), found from the word."""
+    if not _QUICK:
+        return [(_span_here_or_next_line(body, m.end(), m.group("span")), m.group(0).strip())
+                for m in _ANSWER_COLON_CHOICE_RE.finditer(body)]
+    out = []
+    p = low.find("answer")
+    while p != -1:
+        nxt = p + 6
+        if p == 0 or not ("a" <= low[p - 1] <= "z"):
+            m = _ANSWER_COLON_CHOICE_RE.match(body, p)
+            if m is not None:
+                out.append((_span_here_or_next_line(body, m.end(), m.group("span")), m.group(0).strip()))
+                nxt = m.end()
+        p = low.find("answer", nxt)
+    return out
+
+
 def _answer_tags(body: str, low: str) -> list[tuple[str, str]]:
     """(content, whole tag) of each `<answer>...</answer>` block (an unclosed one runs to the
     end), as _ANSWER_TAG_RE finds them."""
+    if not _QUICK:
+        return [(m.group(1), m.group(0).strip()) for m in _ANSWER_TAG_RE.finditer(body)]
     out = []
     p = low.find("<answer>")
     while p != -1:
@@ -647,12 +715,8 @@ def _last_statement(body: str, low: str, c: _Choices) -> Extraction | None:
     line_end = body.find("\n", end)
     stop = len(body) if line_end == -1 else line_end
     span = _span_here_or_next_line(body, stop, body[end:stop])
-    m = _SPAN_LETTER_RE.match(span)
-    if m and c.letters and m.group(1) in c.keys:
-        rest = m.group("rest")
-        if not rest or rest.lower() == c.own_lower[m.group(1)]:
-            return Extraction(m.group(1), "final_answer", body[h.start():stop].strip())
-    return None
+    v = c.quick_read(span)
+    return None if v is None else Extraction(v, "final_answer", body[h.start():stop].strip())
 
 
 def _opens_answer(body: str, m: re.Match, c: _Choices) -> bool:
@@ -921,12 +985,16 @@ def extract(
     """
     text = response or ""
     fmt = item.answer_format
+    if fmt == "mc":
+        ex = extract_choice(text, item.options or {})
+        if ex.value is not None or not guess:
+            return ex
     # "unit": the ground truth's unit (values are converted to it); "response_unit": the unit the
     # question asks for, assumed when a response gives a bare number (MultiSPA: mm vs metres).
     unit = item.meta.get("unit")
     default_unit = item.meta.get("response_unit") or unit
     if fmt == "mc":
-        ex = extract_choice(text, _options_for(item))
+        pass
     elif fmt == "yesno":
         ex = extract_choice(text, {"yes": "yes", "no": "no"}, letters=False)
     elif fmt in ("number", "scalar"):

@@ -55,6 +55,9 @@ def _media_from_url(url: str) -> str:
 _FP_ANSWER = re.compile(_DATA["false_positive_answer_regex"])
 _COUNTING = re.compile(_DATA["counting_question_regex"])
 _ROTATIONAL = re.compile(_DATA["rotational_regex"])
+# the same words without their \b: matches wherever the real pattern does (and a little more), but
+# the regex engine can skip ahead to its first letters, so most questions are ruled out fast
+_ROTATIONAL_LOOSE = re.compile(_DATA["rotational_regex"].replace("\\b", ""))
 
 
 def _task(question: str, options: dict[str, str], answer_text: str) -> str:
@@ -63,7 +66,7 @@ def _task(question: str, options: dict[str, str], answer_text: str) -> str:
     if _COUNTING.match(question.strip().lower()):
         return "counting"
     blob = (question + " " + " ".join(options.values())).lower()
-    if _ROTATIONAL.search(blob):
+    if _ROTATIONAL_LOOSE.search(blob) and _ROTATIONAL.search(blob):
         return "rotational"
     return "translational"
 
