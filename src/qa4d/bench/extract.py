@@ -280,6 +280,7 @@ _LINE_ITEM_AFTER_RE = re.compile(r"^[\)\]]?(?:\*\*)?\s*[:.)\-–—]")
 _SPAN_LETTER_RE = re.compile(
     r"^[\s\*_`'\"(\[]*(?:\$?\\boxed\{|option\s+|choice\s+)?([A-Z])[\s\*_`'\")\]}$]*(?:[.:,\-–—]?[\s\*_`'\"(]*(?P<rest>[^*_`'\"()]*?))?"
     r"[\s\*_`'\")\].]*$")
+_MARKER_RE = re.compile(r"(?<= )@([a-z])(?= )")  # a letter marked by mark_letters, after _canon
 _NEXT_WORD_RE = re.compile(r"\s+([a-z][a-z']*)")
 # words that follow a letter naming an option ("A and B", "A is wrong"), unlike the article "A"
 _AFTER_LETTER = frozenset(_WORDS["after_letter"])
@@ -407,25 +408,27 @@ class _Choices:
                 return DECLINE, None
             span = re.sub(r"^\s*(?:[:=]|is\b)", " ", rest)
         s = self.canon(self.mark_letters(_NA_RE.sub("n/a", span), lead=True), numbers=True)
-        mentions = self.text_mentions(s)
+        # (start, end, group, the letter when named by letter) of each option named, in order
+        mentions = [(a, b, g, None) for a, b, g in self.text_mentions(s)]
         if self.letters and "@" in s:
-            for lm in re.finditer(r" @([A-Z]) ", s.upper()):
-                mentions.append((lm.start() + 1, lm.end() - 1, self.group[lm.group(1)]))
+            for lm in _MARKER_RE.finditer(s):
+                key = lm.group(1).upper()
+                mentions.append((lm.start(), lm.end(), self.group[key], key))
         decline = _DECLINE_RE.search(s)
         if not mentions:
             return (DECLINE, None) if decline else (NOTHING, None)
-        mentions.sort()
-        start, end, g = mentions[0]
+        mentions.sort(key=lambda t: t[0])
+        start, end, g, key = mentions[0]
         if decline and decline.start() + 1 < start:
             return DECLINE, None
-        for s2, _, g2 in mentions[1:]:
+        for s2, _, g2, _ in mentions[1:]:
             if g2 != g:
                 between = s[end:s2].split()
                 if all(t in _COORDINATORS or t in _NEUTRAL for t in between) and not (
                         between and all(t in _NEUTRAL for t in between)):
                     return SEVERAL, None
                 break
-        return OPTION, self.first_of[g]
+        return OPTION, key or self.first_of[g]
 
     def quick_read(self, span: str) -> str | None:
         """The option of a span that is plainly one option: a letter with markup ("B", "**B**",
