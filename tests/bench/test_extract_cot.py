@@ -134,6 +134,17 @@ def test_direct_answers_in_words(text, options, expected):
     assert read(text, options) == expected
 
 
+@pytest.mark.parametrize("text,expected", [
+    ("C seems right, because A is wrong.", "C"),
+    ("B is the answer.", "B"),
+    ("A car drives to the right.", "C"),           # an article, then the option's text
+    ("A seems wrong and B is impossible, so I pick D.", "D"),
+    ("A", "A"), ("A.", "A"), ("A: not moving", "A"), ("A not moving", "A"),
+])
+def test_direct_output_opening_letters(text, expected):
+    assert read(text, DIR) == expected
+
+
 def test_number_words_are_not_read_in_long_reasoning():
     # "one" here is a pronoun; only the statement's number counts
     text = ("One of the two players dribbles; the one on the left keeps the ball. I count the dribbles carefully "

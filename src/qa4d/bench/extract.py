@@ -3,20 +3,56 @@
 Rules are tried in a fixed, documented order and the first one that yields a value wins. Every
 rule names itself in `Extraction.rule`, so `scored.jsonl` says how each answer was read.
 
-Multiple choice (`mc`, options A..; `yesno` uses the labels "yes"/"no" the same way):
+Multiple choice (`mc`, options A..; `yesno` uses the labels "yes"/"no" the same way). Rules in
+order; rules 1, 2 and 4 read STATEMENTS of the answer, and for those the LAST statement decides:
 
-    1. final_answer   an explicit final-answer statement ("Therefore, the final answer is: C",
-                      "The correct answer is (B)", "final answer: left"); the LAST such statement
-    2. answer_tag     an `<answer>...</answer>` block (the last one)
-    3. leading_letter the response opens with an option letter ("C", "(C)", "C.", "**C**: left")
-    4. answer_colon   "Answer: C" anywhere (the last one)
-    5. option_text    exactly one option's text occurs in the response (longest texts first, so
-                      "not moving" is not also read as "moving")
-    6. last_letter    the last standalone option letter ("... so B.")
+    1. final_answer   a statement of the answer: "Therefore, the final answer is: C", "The correct
+                      answer is (B)", "Final Answer:" with the answer on the next line, "my answer
+                      would be D", and the reversed "Option B is correct" / "(C) is the best answer"
+    2. answer_tag     an `<answer>...</answer>` block
+    3. leading_letter the response opens with an option letter ("C", "(C)", "C.", "**C**: left");
+                      not an article ("A car moves ...", "A seems wrong and ...") and not the first
+                      item of a walk through the options
+    4. answer_colon   "Answer: C"
+    5. option_text    exactly one option is named by its text in the response (longest texts
+                      first, so "not moving" is not also read as "moving")
+    6. last_line      the last line is an option and nothing else ("**B: right**")
+    7. last_letter    the last standalone option letter ("... so I choose B."), leaving out the
+                      items of a walk through the options, and never when a "final answer"
+                      statement was made that named no option (its letters are reasoning)
 
-    For yes/no, rule 3 is `leading_word` (the response opens with "yes" or "no") and rule 6 is
-    skipped. A statement found by rules 1, 2 and 4 may name the option by its text.
-    Reasoning wrapped in `<think>...</think>` is dropped first: it mentions every option.
+    Reading a statement (`_Choices.read`) gives one of four results:
+      - one option: the first option it names, by letter (a "$\\boxed{C}$" or "**C**" too) or by
+        text; what follows ("B, because A is wrong", "left (not right)") does not change it;
+      - several: the next different option named is joined to the first by "or", "and", "/",
+        "," or "either/both" ("B or C", "left/right"): unparsed;
+      - a refusal (extract_words.json "declines": "N/A", "not applicable", "cannot be determined",
+        "need more information", "none of the options", ...) before any option, or the prompt's
+        placeholder "$LETTER" echoed: unparsed;
+      - nothing (no option, no refusal: "the answer depends on the camera"): the statement is
+        passed over and the one before it is read.
+    An unparsed last statement ends the reading: rules 3 to 7 never pick a letter out of the
+    reasoning that led to a refusal or to two options.
+
+    Options are named by MEANING, not only by their exact text (extract_words.json): texts are
+    compared lower-cased, as word and punctuation tokens; spelling variants and inflections are
+    one word ("counterclockwise" = "counter-clockwise" = "anti-clockwise", "upwards" = "up",
+    "forward" = "forwards", "towards" = "toward"); an option made of filler words and a direction
+    ("to the right", "moving left") is also named by the direction alone; number words are digits
+    ("four" names "4", "twice" names "2 times") in statements and in answers of at most 12 words,
+    not in long reasoning, where "one" is usually a pronoun. A phrase that contains an option's
+    words names it ("moving to the right" names "right"). Two options that would read alike are
+    compared literally.
+
+    A WALK THROUGH THE OPTIONS is a set of letter mentions that describe options rather than choose
+    one: "Option A says ...", "option C (not spinning)", "B: left - the car ...", a line opening
+    with "C)" or "D.". When at least two different letters are walked through, those mentions are
+    not answers (rules 3 and 7); a later "So I choose B." still is.
+
+    For yes/no, rule 3 is `leading_word` (the response opens with "yes" or "no") and rule 7 is
+    skipped. Reasoning wrapped in `<think>...</think>` is dropped first: it mentions every option.
+    When two options have the same text (VLM4D real_mc validation_633), an answer by letter keeps
+    its letter and an answer by text gets the first of them; the scorer accepts either.
 
 Numbers (`number`, `scalar`): final_answer, answer_tag, backtick (MultiSPA's `value` convention),
 answer_colon, leading_number, unique_number (the response holds exactly one number). A unit after
@@ -723,15 +759,12 @@ def _last_statement(body: str, low: str, c: _Choices) -> Extraction | None:
 
 
 def _opens_answer(body: str, m: re.Match, c: _Choices) -> bool:
-    """Whether a response's opening letter is its answer: followed by punctuation, the end, its
-    option's text or a reason ("C because ..."); not "A car ..." (an article) nor "A seems wrong
-    and ..." (the start of a weighing of the options)."""
-    w = _NEXT_WORD_RE.match(body, m.end())
-    if w is None or w.group(1) in ("because", "since", "as"):
+    """Whether a response's opening letter is its answer: any option letter, except an "A"
+    followed by a lower-case word that does not begin option A's text ("A car moves left",
+    "A seems wrong and ...": an article, or the start of a weighing of the options)."""
+    if m.group(0) != "A" or _NEXT_WORD_RE.match(body, m.end()) is None:
         return True
-    if c.own[m.group(0)] and c.canon(body[m.end(): m.end() + 80], numbers=True).startswith(f" {c.own[m.group(0)]} "):
-        return True
-    return False
+    return bool(c.own["A"]) and c.canon(body[m.end(): m.end() + 80], numbers=True).startswith(f" {c.own['A']} ")
 
 
 def _walked_item(walks: list[tuple[re.Match, bool]], start: int) -> bool:
