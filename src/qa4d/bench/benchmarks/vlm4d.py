@@ -109,6 +109,9 @@ def _letter(answer_text: str, options: dict[str, str], path: Path, index: int) -
 
 def _id_number(rid, path: Path, index: int) -> int:
     """The number at the end of an id ("validation_923" -> 923): the authors split ego/exo by it."""
+    tail = str(rid).rsplit("_", 1)[-1]
+    if tail.isdigit() and tail.isascii():
+        return int(tail)
     m = _ID_NUMBER.search(str(rid))
     if m is None:
         raise BenchmarkFormatError(path, index, "id", f"{rid!r} does not end in a number (the ego/exo split is by id)")
