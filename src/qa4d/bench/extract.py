@@ -218,10 +218,9 @@ _WORDS = json.loads(Path(__file__).with_name("extract_words.json").read_text(enc
 _VARIANTS: dict[str, str] = _WORDS["variants"]
 _COMPOUNDS: dict[str, str] = _WORDS["compounds"]
 _NUMBERS: dict[str, str] = {**_WORDS["number_words"], **{w: f"{d} times" for w, d in _WORDS["times_words"].items()}}
-_PUNCT = ".,;:/&()!?"
+_COMPOUND_FIRST_WORDS = sorted({c.split()[0] for c in _COMPOUNDS})
 _COMPOUND_RE = re.compile("|".join(
     r"(?<![a-z0-9])" + r"[\s\-]+".join(map(re.escape, c.split())) + r"(?![a-z0-9])" for c in _COMPOUNDS))
-_SPACE_PUNCT_RE = re.compile(r"[.,;:/&()!?]")
 # anything that is not part of a word, a kept punctuation mark or a letter marker becomes a space;
 # an apostrophe stays only inside a word ("it's")
 _JUNK_RE = re.compile(r"[^a-z0-9'@.,;:/&()!?]+|(?<![a-z])'|'(?![a-z])")
@@ -240,15 +239,13 @@ def _canon(text: str, numbers: bool = False) -> str:
     s = text.lower()
     if "’" in s:
         s = s.replace("’", "'")
-    if "counter" in s or "anti" in s or "can not" in s:
+    if any(w in s for w in _COMPOUND_FIRST_WORDS):
         s = _COMPOUND_RE.sub(lambda m: _COMPOUNDS[" ".join(re.split(r"[\s\-]+", m.group(0)))], s)
     words = _separate(s).split()
     if _QUICK and (numbers or len(words) <= 64):  # word by word: the same as the patterns below
         table = _WORD_MAP_NUMBERS if numbers else _VARIANTS
         return " " + " ".join([table.get(w, w) for w in words]) + " "
-    s = " ".join(words)
-    if "ward" in s or "clockwise" in s or "time" in s or "can" in s:
-        s = _VARIANT_RE.sub(lambda m: _VARIANTS[m.group(0)], s)
+    s = _VARIANT_RE.sub(lambda m: _VARIANTS[m.group(0)], " ".join(words))
     if numbers:
         s = _NUMBER_RE.sub(lambda m: _NUMBERS[m.group(0)], s)
     return " " + s + " "
@@ -264,10 +261,10 @@ _WORD_MAP_NUMBERS = {**_VARIANTS, **_NUMBERS}
 
 
 # ASCII punctuation kept as a token gets spaces around it; other ASCII that is not part of a word
-# becomes a space (the same as _SPACE_PUNCT_RE then _JUNK_RE, with str.translate)
+# becomes a space (with str.translate; _JUNK_RE then clears what translate cannot: apostrophes
+# outside words, non-ASCII characters)
 _SEPARATE = {ord(ch): f" {ch} " for ch in ".,;:/&()!?"}
 _SEPARATE.update({i: " " for i in range(128) if not (chr(i).isalnum() or chr(i) in ".,;:/&()!?'@")})
-_APOSTROPHE_RE = re.compile(r"(?<![a-z])'|'(?![a-z])")
 
 
 def _separate(s: str) -> str:
