@@ -207,3 +207,31 @@ def test_value_count_bootstrap_draws_the_same_distribution(values, p):
     assert abs(lo - ref_lo) < 0.3 * se and abs(hi - ref_hi) < 0.3 * se
     assert lo < s.mean() < hi
     assert (hi - lo) == pytest.approx(2 * 1.96 * se, rel=0.1)
+
+
+def test_random_text_never_breaks_extraction_and_shortcuts_agree():
+    # pieces of answers, markup, non-ASCII (İ changes length when lower-cased), stray markers
+    import random
+    import string
+
+    rng = random.Random(11)
+    pieces = ["Therefore, the final answer is: ", "<think>", "</think>", "<answer>", "</answer>", "Answer:",
+              "Option ", "A", "B", "C", "D", "left", "right", "N/A", "$LETTER", "\\boxed{", "not ", "or ", "\n",
+              "**", "counter-clockwise", "four", "İ", "@b ", "final answer\n", "is correct", " (B) ", "B: left"]
+    alphabet = string.printable + "İıßﬁ’“”—–…\u00a0\u200b\x00éÅ<>$\\{}@"
+    option_sets = [({"A": "not moving", "B": "left", "C": "right", "D": "towards the camera"}, True),
+                   ({"A": 2, "B": 0, "C": 4, "D": 1}, True), ({"yes": "yes", "no": "no"}, False)]
+    for _ in range(2000):
+        text = "".join(rng.choice(pieces) if rng.random() < 0.6 else
+                       "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+                       for _ in range(rng.randint(0, 12)))
+        for options, letters in option_sets:
+            try:
+                _quick_reading()
+                quick = E.extract_choice(text, options, letters=letters)
+                _general_reading()
+                general = E.extract_choice(text, options, letters=letters)
+            finally:
+                _quick_reading()
+            assert quick == general, text
+            assert quick.value is None or quick.value in options

@@ -311,7 +311,7 @@ _LINE_START_RE = re.compile(r"(?:^|\n)[ \t]*(?:[-*•>]|\d+[.)])?[ \t]*(?:\*\*)?
 _LINE_ITEM_AFTER_RE = re.compile(r"^[\)\]]?(?:\*\*)?\s*[:.)\-–—]")
 # a span that is one letter, with markup, maybe followed by its option's text: the common case
 _SPAN_LETTER_RE = re.compile(
-    r"^[\s\*_`'\"(\[]*(?:\$?\\boxed\{|option\s+|choice\s+)?([A-Z])[\s\*_`'\")\]}$]*(?:[.:,\-–—]?[\s\*_`'\"(]*(?P<rest>[^*_`'\"()]*?))?"
+    r"^[\s\*_`'\"(\[]*(?:\$?\\boxed\{|option\s+|choice\s+)?([A-Z])(?![A-Za-z0-9'’])[\s\*_`'\")\]}$]*(?:[.:,\-–—]?[\s\*_`'\"(]*(?P<rest>[^*_`'\"()]*?))?"
     r"[\s\*_`'\")\].]*$")
 _MARKER_RE = re.compile(r"(?<= )@([a-z])(?= )")  # a letter marked by mark_letters, after _canon
 _NEXT_WORD_RE = re.compile(r"\s+([a-z][a-z']*)")
@@ -398,6 +398,8 @@ class _Choices:
         ("the answer is: b") counts too."""
         if not self.letters:
             return text
+        if "@" in text:  # the marker character: a stray one in the text is only punctuation
+            text = text.replace("@", " ")
         if lead and (m := _LOWER_LEAD_RE.match(text)) and m.group(1).upper() in self.keys and (
                 m.group(1) != "a" or not re.match(r"\s*[a-z]", text[m.end():])):
             text = text[:m.start(1)] + m.group(1).upper() + text[m.end(1):]
@@ -489,7 +491,7 @@ class _Choices:
         words = s.split()
         if not words:
             return None
-        if self.letters and words[0].startswith("@") and len(words[0]) == 2:
+        if self.letters and words[0].startswith("@") and len(words[0]) == 2 and words[0][1].upper() in self.keys:
             key = words[0][1].upper()
             rest = " " + " ".join(words[1:]) + " "
             if rest.strip() and self.text_mentions(rest) != [(1, len(rest) - 1, self.group[key])]:
