@@ -1,14 +1,38 @@
 """Small benchmark files built by the tests (no downloads): qa4d split, STI-Bench parquet, MultiSPA
-JSONL, R4D-Bench and VSTI-Bench JSON. The real VLM4D files live in shared/data/vlm4d."""
+JSONL, R4D-Bench and VSTI-Bench JSON.
+
+VLM4D: the published files (`shared/data/vlm4d` beside the repository, found from this file's
+parents) when they are there, else the fixture `tests/data/vlm4d` (a few dozen records of each file,
+MIT licence). `VLM4D_DIR` is whichever is there; tests that need the full files use
+`@needs_full_vlm4d` and are skipped without them. QA4D_TEST_WITHOUT_SHARED=1 runs the tests as on a
+clone without ../shared."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-VLM4D_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "vlm4d"
+VLM4D_FILES = ("real_mc.json", "synthetic_mc.json")
+VLM4D_FIXTURE = Path(__file__).resolve().parents[1] / "data" / "vlm4d"
+
+
+def _published_vlm4d() -> Path | None:
+    if os.environ.get("QA4D_TEST_WITHOUT_SHARED"):  # run as on a clone without ../shared
+        return None
+    for parent in Path(__file__).resolve().parents:
+        cand = parent / "shared" / "data" / "vlm4d"
+        if all((cand / f).is_file() for f in VLM4D_FILES):
+            return cand
+    return None
+
+
+VLM4D_FULL = _published_vlm4d()
+VLM4D_DIR = VLM4D_FULL or VLM4D_FIXTURE
+needs_full_vlm4d = pytest.mark.skipif(VLM4D_FULL is None, reason="the published VLM4D files (../shared) are not here")
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:

@@ -46,7 +46,7 @@ def test_single_run_report(two_runs):
     text = md.read_text()
     acc = metrics["overall"]["accuracy"]
     assert text.startswith("# always A")
-    assert f"| always-A | vlm4d | 445 | {100 * acc:.1f} [" in text
+    assert f"| always-A | vlm4d | {len(items)} | {100 * acc:.1f} [" in text
     for g in ("synthetic false-positive", "synthetic directional"):
         assert f"| {g} | {metrics['by_group'][g]['n']} | {100 * metrics['by_group'][g]['accuracy']:.1f} [" in text
     html = page.read_text()

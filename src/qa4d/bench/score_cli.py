@@ -7,9 +7,12 @@ Reads:
                        samples.jsonl)
   --predictions PRED   JSONL, one {"id": ..., "response": "<raw model text>"} per line ({"id",
                        "error"} for a failed item); `id` is the item's id as the loader names it
-                       (vlm4d: "real_mc/validation_1"). An id on several lines keeps its last
-                       answer (each replaced answer is reported); a truncated last line is
-                       skipped (qa4d.bench.predictions, the reader `qa4d eval` uses too).
+                       (vlm4d: "real_mc/validation_1") or as the benchmark's own file writes it
+                       (vlm4d with one annotation file: "validation_1"). A truncated last line is
+                       skipped. Ids that match no question, or several, are reported; when they
+                       are most of the file, nothing is scored (exit 2). An id on several
+                       lines keeps its last answer (each replaced answer is reported;
+                       qa4d.bench.predictions, the reader `qa4d eval` uses too).
 Writes (atomically) into --out DIR:
   metrics.json         overall accuracy, n, unparsed count and 95% bootstrap CI, per task, per
                        category and per benchmark grouping (vlm4d: real, synthetic, ego-centric,
@@ -17,8 +20,8 @@ Writes (atomically) into --out DIR:
   scored.jsonl         per item: extracted answer, the rule that read it, correct / score
 Unparsed answers score 0; --guess instead picks a seeded random option, as some official
 scorers do (for parity only; such items are marked random_guess).
-Exit code: 0 on success, 2 on bad input (or an --out that is a file), 1 on an I/O error
-such as a full disk, 130 on Ctrl-C.
+Exit code: 0 on success, 2 on bad input (or an --out that is a file, or a predictions file
+whose ids mostly match no question), 1 on an I/O error such as a full disk, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -40,9 +43,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import gc
+
+    # Nothing scoring builds holds a reference cycle; without the cyclic collector walking the
+    # growing heap, a 100k-item run takes a third less CPU. Memory is freed by reference counting.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(args)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run(args: argparse.Namespace) -> int:
     from qa4d.bench.benchmarks.base import BenchmarkFormatError
     from qa4d.bench.registry import get_benchmark
-    from qa4d.bench.scoring import read_prediction_file, score_responses, write_score_outputs
+    from qa4d.bench.scoring import (
+        id_warnings,
+        prediction_id_problem,
+        read_prediction_file,
+        resolve_prediction_ids,
+        score_resolved,
+        write_score_outputs,
+    )
 
     try:
         bench = get_benchmark(args.benchmark)()
@@ -61,12 +85,20 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for p in preds.problems:
         print(f"warning: {p}", file=sys.stderr)
-    scored, metrics = score_responses(bench, items, preds.responses, preds.errors, guess=args.guess, seed=args.seed)
+    resolved = resolve_prediction_ids(bench, items, preds.responses, preds.errors)
+    problem = prediction_id_problem(resolved, items, str(args.predictions), str(args.annotations), bench.name)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    for w in id_warnings(resolved):
+        print(f"warning: {args.predictions}: {w}", file=sys.stderr)
+    scored, metrics = score_resolved(bench, items, resolved, guess=args.guess, seed=args.seed)
     write_score_outputs(args.out, scored, metrics)
     o = metrics["overall"]
     lo, hi = o["ci95"]
     print(json.dumps({"benchmark": bench.name, "n": o["n"], "accuracy": round(o["accuracy"], 4),
                       "ci95": [round(lo, 4), round(hi, 4)], "unparsed": o["unparsed"],
                       "errors": o["errors"], "missing": o["missing"],
-                      "unknown_prediction_ids": metrics["unknown_prediction_ids"], "out": str(args.out)}))
+                      "unknown_prediction_ids": metrics["unknown_prediction_ids"],
+                      "ambiguous_prediction_ids": metrics["ambiguous_prediction_ids"], "out": str(args.out)}))
     return 0

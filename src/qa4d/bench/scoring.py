@@ -20,7 +20,12 @@ metrics.json:
      "by_<grouping>": {...} for each of the benchmark's groupings (vlm4d: by_split, by_view,
      by_synthetic_type), "by_group": all groupings flat (vlm4d: real, synthetic, ego-centric,
      exo-centric, synthetic false-positive, synthetic directional),
-     "extraction_rules": {rule: count}, "unknown_prediction_ids": count}
+     "extraction_rules": {rule: count}, "unknown_prediction_ids": count,
+     "ambiguous_prediction_ids": count}
+
+Prediction ids are matched to items by `resolve_prediction_ids`: an item's own id, or an alias its
+benchmark accepts (VLM4D: "validation_1" as written in a single annotation file). Unknown and
+ambiguous ids are counted and not scored.
 """
 
 from __future__ import annotations
@@ -28,21 +33,28 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from tqdm import tqdm
 
 from qa4d._io import write_text_atomic
 from qa4d.bench import metrics as M
-from qa4d.bench.extract import extract, normalize_text
+from qa4d.bench.extract import extract, normalize_text, same_option
 from qa4d.bench.predictions import Predictions, read_predictions_file
 from qa4d.bench.types import BenchItem, Extraction, ScoredItem
 
 __all__ = [
     "score_item",
     "score_responses",
+    "score_resolved",
+    "resolve_prediction_ids",
+    "prediction_id_problem",
+    "id_warnings",
+    "ResolvedPredictions",
+    "scored_row",
+    "scored_line",
     "summarize",
     "write_score_outputs",
     "read_predictions",
@@ -96,9 +108,7 @@ def score_item(item: BenchItem, ex: Extraction) -> tuple[bool | None, float, dic
     if ex.value is None:
         return (False if accuracy_style else None), 0.0, {}
     if fmt == "mc":
-        opts = item.options or {}
-        ok = ex.value == item.answer or (
-            ex.value in opts and normalize_text(opts[ex.value]) == normalize_text(opts.get(item.answer, "\0")))
+        ok = ex.value == item.answer or same_option(item.options or {}, ex.value, item.answer)
         return bool(ok), float(ok), {}
     if fmt == "yesno":
         ok = str(ex.value).lower() == item.answer.strip().lower()
@@ -153,6 +163,100 @@ def _benchmark_instance(benchmark):
     return benchmark
 
 
+@dataclasses.dataclass
+class ResolvedPredictions:
+    """Predictions keyed by item id, and what could not be matched to an item."""
+
+    responses: dict[str, str]              # item id -> raw response
+    errors: dict[str, str]                 # item id -> model error
+    n_ids: int                             # distinct prediction ids read
+    unknown: list[str]                     # prediction ids that name no item
+    ambiguous: dict[str, list[str]]        # prediction id -> the items it could name
+    duplicates: list[str]                  # aliases of an item that its own id also answered
+
+
+def resolve_prediction_ids(benchmark, items: list[BenchItem], responses: dict[str, str],
+                           errors: dict[str, str] | None = None) -> ResolvedPredictions:
+    """Match prediction ids to items: an item's own id, else an alias the benchmark accepts
+    (`Benchmark.id_aliases`; VLM4D: the id as written in its file, "validation_1"). An alias that
+    could name several items is ambiguous, one that names none unknown; neither is scored. When an
+    item is answered under its own id and an alias, its own id wins; a response beats an error."""
+    bench = _benchmark_instance(benchmark)
+    errors = errors or {}
+    known = {it.id for it in items}
+    aliases = None
+    out_r: dict[str, str] = {}
+    out_e: dict[str, str] = {}
+    later: list[tuple[str, str, bool]] = []
+    unknown: list[str] = []
+    ambiguous: dict[str, list[str]] = {}
+    for table, is_error in ((responses, False), (errors, True)):
+        for pid, value in table.items():
+            if pid in known:
+                (out_e if is_error else out_r)[pid] = value
+            else:
+                later.append((pid, value, is_error))
+    duplicates: list[str] = []
+    for pid, value, is_error in later:
+        if aliases is None:
+            aliases = bench.id_aliases(items)
+        targets = aliases.get(pid, ())
+        if len(targets) > 1:
+            ambiguous.setdefault(pid, list(targets))
+            continue
+        if not targets:
+            if pid not in unknown:
+                unknown.append(pid)
+            continue
+        iid = targets[0]
+        if iid in out_r or (is_error and iid in out_e):
+            duplicates.append(pid)
+            continue
+        if is_error:
+            out_e[iid] = value
+        else:
+            out_r[iid] = value
+            out_e.pop(iid, None)
+    for iid in out_r:
+        out_e.pop(iid, None)
+    n_ids = len(set(responses) | set(errors))
+    return ResolvedPredictions(out_r, out_e, n_ids, unknown, ambiguous, duplicates)
+
+
+def prediction_id_problem(res: ResolvedPredictions, items: list[BenchItem], predictions: str,
+                          annotations: str, benchmark_name: str) -> str | None:
+    """A one-line reason to refuse scoring, or None: the file holds no prediction, or most of its
+    ids name no question (or several), which would otherwise score a silent 0."""
+    if res.n_ids == 0:
+        return f"{predictions}: holds no predictions (no line with an 'id' and a 'response' or an 'error')"
+    bad = len(res.unknown) + len(res.ambiguous)
+    if 2 * bad <= res.n_ids:
+        return None
+    expected = repr(items[0].id) if items else "(the annotation file holds no question)"
+    if len(res.ambiguous) >= len(res.unknown):
+        pid, targets = next(iter(res.ambiguous.items()))
+        return (f"{predictions}: {len(res.ambiguous)} of {res.n_ids} prediction ids name a question in more than "
+                f"one annotation file (e.g. {pid!r}: {' or '.join(targets)}); write the file prefix, e.g. "
+                f"{targets[0]!r}, or score one annotation file")
+    return (f"{predictions}: {len(res.unknown)} of {res.n_ids} prediction ids match no {benchmark_name} question "
+            f"in {annotations} (e.g. {res.unknown[0]!r}); expected ids like {expected}")
+
+
+def id_warnings(res: ResolvedPredictions) -> list[str]:
+    """One line per kind of prediction id that was not scored."""
+    out = []
+    if res.unknown:
+        out.append(f"{len(res.unknown)} prediction id(s) match no question, e.g. {res.unknown[0]!r}; not scored")
+    if res.ambiguous:
+        pid, targets = next(iter(res.ambiguous.items()))
+        out.append(f"{len(res.ambiguous)} prediction id(s) name more than one question, e.g. {pid!r}: "
+                   f"{' or '.join(targets)}; not scored (write the file prefix)")
+    if res.duplicates:
+        out.append(f"{len(res.duplicates)} prediction id(s) answer a question already answered under its own id, "
+                   f"e.g. {res.duplicates[0]!r}; ignored")
+    return out
+
+
 def score_responses(
     benchmark,
     items: list[BenchItem],
@@ -164,28 +268,42 @@ def score_responses(
 ) -> tuple[list[ScoredItem], dict]:
     """Score every item (in item order) and summarise.
 
-    benchmark: a Benchmark instance, class or registry name (for its groupings).
-    responses: {item id: raw model text}; errors: {item id: model error} for items that failed.
+    benchmark: a Benchmark instance, class or registry name (for its groupings and id aliases).
+    responses: {prediction id: raw model text}; errors: {prediction id: model error} for items that
+        failed. Ids are matched to items by `resolve_prediction_ids`.
     guess: replace unparsed mc/yes-no answers by a seeded random option (official-scorer parity).
     judge: called as judge(item, response) only for responses the rules cannot parse; its
         Extraction (value not None) is used and the item is marked judged=True.
     """
     bench = _benchmark_instance(benchmark)
-    errors = errors or {}
+    return score_resolved(bench, items, resolve_prediction_ids(bench, items, responses, errors),
+                          guess=guess, judge=judge, seed=seed)
+
+
+def score_resolved(benchmark, items: list[BenchItem], res: ResolvedPredictions, guess: bool = False,
+                   judge: JudgeFn | None = None, seed: int = 0) -> tuple[list[ScoredItem], dict]:
+    """`score_responses` on predictions already matched to items."""
+    bench = _benchmark_instance(benchmark)
+    responses, errors = res.responses, res.errors
     rng = np.random.default_rng(seed)
+    groupings = bench.groupings
     scored: list[ScoredItem] = []
-    for item in tqdm(items, desc="scoring", unit="item", disable=None, leave=False):
-        groups = {**bench.groupings(item)}
-        base = dict(id=item.id, task=item.task, answer=item.answer, groups=groups)
-        accuracy_style = item.answer_format in ACCURACY_FORMATS
+    append = scored.append
+    for item in _progress(items):
+        groups = groupings(item)
         response = responses.get(item.id)
         if response is None:
             err = errors.get(item.id)
-            rule = "error" if err is not None else "missing"
-            scored.append(ScoredItem(correct=False if accuracy_style else None, score=0.0, extracted=None,
-                                     rule=rule, error=err, **base))
+            append(ScoredItem(item.id, item.task, False if item.answer_format in ACCURACY_FORMATS else None, 0.0,
+                              None, "error" if err is not None else "missing", item.answer, groups, err))
             continue
         ex = extract(response, item)
+        if item.answer_format == "mc" and ex.value is not None and judge is None:
+            # score_item's multiple-choice case, inline: most items are this
+            ok = ex.value == item.answer or same_option(item.options or {}, ex.value, item.answer)
+            append(ScoredItem(item.id, item.task, ok, 1.0 if ok else 0.0, ex.value, ex.rule, item.answer, groups,
+                              None, False, {"span": ex.text[:200]} if ex.text else {}))
+            continue
         judged = False
         extra: dict[str, Any] = {}
         if ex.value is None and judge is not None:
@@ -200,51 +318,82 @@ def score_responses(
         if ex.value is None and guess:
             ex = extract(response, item, guess=True, rng=rng)
         correct, score, more = score_item(item, ex)
-        extra.update(more)
+        if more:
+            extra.update(more)
         if ex.text:
             extra["span"] = ex.text[:200]
-        scored.append(ScoredItem(correct=correct, score=score, extracted=ex.value, rule=ex.rule,
-                                 judged=judged, extra=extra, **base))
-    known = {it.id for it in items}
-    unknown = sum(1 for k in responses if k not in known)
-    return scored, summarize(scored, items, bench, seed=seed, unknown_ids=unknown,
-                             settings={"guess": bool(guess), "judge": judge is not None, "seed": int(seed)})
+        append(ScoredItem(item.id, item.task, correct, score, ex.value, ex.rule, item.answer, groups, None,
+                          judged, extra))
+    return scored, summarize(scored, items, bench, seed=seed, unknown_ids=len(res.unknown),
+                             settings={"guess": bool(guess), "judge": judge is not None, "seed": int(seed)},
+                             ambiguous_ids=len(res.ambiguous))
 
 
-def _group_stats(rows: list[ScoredItem], chance: list[float], seed: int) -> dict[str, Any]:
-    scores = np.array([r.score for r in rows], dtype=np.float64)
+def _progress(items: list[BenchItem]):
+    """A progress bar on a terminal (tqdm); the plain list otherwise, as tqdm(disable=None) would
+    be, without importing tqdm (a tenth of a second of a 100k-item run)."""
+    if not sys.stderr.isatty():
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc="scoring", unit="item", disable=None, leave=False)
+
+
+_RULE_COUNTERS = (("unparsed", "unparsed"), ("errors", "error"), ("missing", "missing"), ("guessed", "random_guess"))
+_RULE_CODE = {rule: i + 1 for i, (_, rule) in enumerate(_RULE_COUNTERS)}
+
+
+class _Columns:
+    """The per-item numbers every group's statistics are made of, as arrays in item order."""
+
+    def __init__(self, scored: list[ScoredItem], chance: list[float]):
+        n = len(scored)
+        self.score = np.fromiter((r.score for r in scored), np.float64, n)
+        self.correct = np.fromiter((bool(r.correct) for r in scored), bool, n)
+        self.judged = np.fromiter((bool(r.judged) for r in scored), bool, n)
+        code = np.fromiter((_RULE_CODE.get(r.rule, 0) for r in scored), np.int8, n)
+        self.rule = {key: code == _RULE_CODE[rule] for key, rule in _RULE_COUNTERS}
+        self.chance = np.array(chance, dtype=np.float64)
+        self.extra = [r.extra for r in scored]
+        self.track = np.fromiter(("average_jaccard" in r.extra for r in scored), bool, n)
+
+
+def _group_stats(cols: _Columns, idx: np.ndarray | None, seed: int) -> dict[str, Any]:
+    """Statistics of the items `idx` (all when None)."""
+    take = (lambda a: a) if idx is None else (lambda a: a[idx])
+    scores = take(cols.score)
     acc = M.accuracy(scores)
-    ch = float(np.mean(chance)) if chance else 0.0
+    chance = take(cols.chance)
+    ch = float(np.mean(chance)) if chance.size else 0.0
     lo, hi = M.bootstrap_ci(scores, seed=seed)
     out: dict[str, Any] = {
         "accuracy": acc,
-        "n": len(rows),
-        "correct": sum(1 for r in rows if r.correct),
-        "unparsed": sum(1 for r in rows if r.rule == "unparsed"),
-        "errors": sum(1 for r in rows if r.rule == "error"),
-        "missing": sum(1 for r in rows if r.rule == "missing"),
-        "judged": sum(1 for r in rows if r.judged),
-        "guessed": sum(1 for r in rows if r.rule == "random_guess"),
+        "n": int(scores.size),
+        "correct": int(np.count_nonzero(take(cols.correct))),
+        "unparsed": int(np.count_nonzero(take(cols.rule["unparsed"]))),
+        "errors": int(np.count_nonzero(take(cols.rule["errors"]))),
+        "missing": int(np.count_nonzero(take(cols.rule["missing"]))),
+        "judged": int(np.count_nonzero(take(cols.judged))),
+        "guessed": int(np.count_nonzero(take(cols.rule["guessed"]))),
         "ci95": [lo, hi],
         "chance": ch,
         "chance_adjusted": M.chance_adjusted_accuracy(acc, ch),
     }
-    tracks = [r.extra for r in rows if "average_jaccard" in r.extra]
-    if tracks:
+    rows = np.flatnonzero(take(cols.track))
+    if rows.size:
+        tracks = [cols.extra[i if idx is None else idx[i]] for i in rows]
         keys = [k for k in tracks[0] if isinstance(tracks[0][k], float)]
         out["tapvid"] = {k: float(np.nanmean([t.get(k, np.nan) for t in tracks])) for k in keys}
     return out
 
 
-def _grouped(keyed: list[tuple[str, ScoredItem, float]], seed: int) -> dict[str, dict]:
-    names: list[str] = []
-    members: dict[str, list[tuple[ScoredItem, float]]] = {}
-    for name, row, ch in keyed:
-        if name not in members:
-            names.append(name)
-            members[name] = []
-        members[name].append((row, ch))
-    return {n: _group_stats([r for r, _ in members[n]], [c for _, c in members[n]], seed) for n in sorted(names)}
+def _grouped(cols: _Columns, names: list[str | None], seed: int) -> dict[str, dict]:
+    """Statistics per group name; `names[i]` is item i's group (None: in no group)."""
+    index: dict[str, int] = {}
+    code = np.fromiter((-1 if n is None else index.setdefault(n, len(index)) for n in names), np.int64, len(names))
+    order = np.argsort(code, kind="stable")  # each group's items stay in item order
+    bounds = np.searchsorted(code[order], np.arange(len(index) + 1))
+    return {n: _group_stats(cols, order[bounds[index[n]]:bounds[index[n] + 1]], seed) for n in sorted(index)}
 
 
 def summarize(
@@ -254,24 +403,29 @@ def summarize(
     seed: int = 0,
     unknown_ids: int = 0,
     settings: dict | None = None,
+    ambiguous_ids: int = 0,
 ) -> dict:
     """metrics.json content for scored items (same order as `items`)."""
-    chance = {it.id: _chance(it) for it in items}
-    category = {it.id: it.category for it in items}
+    if len(scored) == len(items) and all(s.id == it.id for s, it in zip(scored, items)):
+        row_items = items
+    else:
+        by_id = {it.id: it for it in items}
+        row_items = [by_id[s.id] for s in scored]
+    cols = _Columns(scored, [_chance(it) for it in row_items])
     name = getattr(benchmark, "name", "") or (items[0].benchmark if items else "")
     out: dict[str, Any] = {"benchmark": name}
     if settings is not None:
         out["settings"] = settings
-    out["overall"] = _group_stats(scored, [chance[s.id] for s in scored], seed)
-    out["by_task"] = _grouped([(s.task, s, chance[s.id]) for s in scored], seed)
-    out["by_category"] = _grouped([(category[s.id], s, chance[s.id]) for s in scored if category[s.id]], seed)
+    out["overall"] = _group_stats(cols, None, seed)
+    out["by_task"] = _grouped(cols, [s.task for s in scored], seed)
+    out["by_category"] = _grouped(cols, [it.category or None for it in row_items], seed)
     keys: list[str] = []
     for s in scored:
         for k in s.groups:
             if k not in keys:
                 keys.append(k)
     for k in keys:
-        out[f"by_{k}"] = _grouped([(s.groups[k], s, chance[s.id]) for s in scored if k in s.groups], seed)
+        out[f"by_{k}"] = _grouped(cols, [s.groups.get(k) for s in scored], seed)
     # flat view; a group name used under two groupings is qualified as "grouping: name"
     owners: dict[str, list[str]] = {}
     for k in keys:
@@ -287,6 +441,7 @@ def summarize(
         rules[s.rule] = rules.get(s.rule, 0) + 1
     out["extraction_rules"] = dict(sorted(rules.items()))
     out["unknown_prediction_ids"] = int(unknown_ids)
+    out["ambiguous_prediction_ids"] = int(ambiguous_ids)
     return out
 
 
@@ -312,12 +467,80 @@ def json_safe(obj: Any) -> Any:
 atomic_write_text = write_text_atomic  # the one atomic write (qa4d._io), under its old name here
 
 
+_PLAIN = (str, type(None), bool, int)
+# the same text as json.dumps(..., ensure_ascii=False, allow_nan=False), one encoder for all rows
+_ENCODE_ROW = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+
+
+def scored_row(s: ScoredItem) -> dict[str, Any]:
+    """The scored.jsonl record of an item: `json_safe(dataclasses.asdict(s))`, without the deep
+    copies when the values are plain (strings, None, booleans, finite floats)."""
+    score = s.score if type(s.score) is float and math.isfinite(s.score) else json_safe(s.score)
+    extracted = s.extracted if type(s.extracted) in _PLAIN else json_safe(s.extracted)
+    groups = s.groups if all(type(k) is str and type(v) in _PLAIN for k, v in s.groups.items()) else json_safe(s.groups)
+    extra = s.extra if all(type(k) is str and type(v) in _PLAIN for k, v in s.extra.items()) else json_safe(s.extra)
+    correct = s.correct if type(s.correct) in _PLAIN else json_safe(s.correct)
+    return {"id": s.id, "task": s.task, "correct": correct, "score": score, "extracted": extracted,
+            "rule": s.rule, "answer": s.answer, "groups": groups, "error": s.error, "judged": s.judged,
+            "extra": extra}
+
+
+def scored_line(s: ScoredItem) -> str:
+    """One scored.jsonl line: the text of json.dumps(scored_row(s), ensure_ascii=False,
+    allow_nan=False), written out directly when every value is a string, None, a boolean or a
+    finite float (the common case), through the encoder otherwise."""
+    score = s.score
+    if (type(score) is float and score - score == 0.0 and type(s.id) is str and type(s.task) is str
+            and type(s.rule) is str and type(s.answer) is str and type(s.judged) is bool):
+        x, err, c = s.extracted, s.error, s.correct
+        xs = _enc(x) if type(x) is str else ("null" if x is None else None)
+        es = _enc(err) if type(err) is str else ("null" if err is None else None)
+        cs = _JSON_CONST.get(c) if c is None or type(c) is bool else None
+        gs, ys = _plain_groups(s.groups), _plain_object(s.extra)
+        if xs is not None and es is not None and cs is not None and gs is not None and ys is not None:
+            return (f'{{"id": {_enc(s.id)}, "task": {_enc(s.task)}, "correct": {cs}, "score": {score!r}, '
+                    f'"extracted": {xs}, "rule": {_enc(s.rule)}, "answer": {_enc(s.answer)}, "groups": {gs}, '
+                    f'"error": {es}, "judged": {"true" if s.judged else "false"}, "extra": {ys}}}')
+    return _ENCODE_ROW(scored_row(s))
+
+
+_enc = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept (ensure_ascii=False)
+_JSON_CONST = {None: "null", True: "true", False: "false"}
+
+
+def _plain_groups(d: dict) -> str | None:
+    """`_plain_object` of an item's groups; a run has only a few distinct ones, each encoded once."""
+    key = tuple(d.items())
+    try:
+        text = _GROUPS_TEXT.get(key)
+    except TypeError:  # an unhashable value: not plain anyway
+        return None
+    if text is None:
+        text = _plain_object(d)
+        if len(_GROUPS_TEXT) < 4096:
+            _GROUPS_TEXT[key] = text
+    return text
+
+
+_GROUPS_TEXT: dict[tuple, str | None] = {}
+
+
+def _plain_object(d: dict) -> str | None:
+    """JSON text of a {str: str} dict, or None when a key or value is anything else."""
+    parts = []
+    for k, v in d.items():
+        if type(k) is not str or type(v) is not str:
+            return None
+        parts.append(f"{_enc(k)}: {_enc(v)}")
+    return "{" + ", ".join(parts) + "}"
+
+
 def write_score_outputs(out_dir: Path, scored: list[ScoredItem], metrics: dict) -> None:
-    """Write OUT/metrics.json and OUT/scored.jsonl, each atomically."""
+    """Write OUT/metrics.json and OUT/scored.jsonl, each atomically (qa4d._io)."""
     out_dir = Path(out_dir)
-    lines = [json.dumps(json_safe(dataclasses.asdict(s)), ensure_ascii=False, allow_nan=False) for s in scored]
-    atomic_write_text(out_dir / "scored.jsonl", "".join(line + "\n" for line in lines))
-    atomic_write_text(out_dir / "metrics.json",
+    text = "\n".join([scored_line(s) for s in scored])
+    write_text_atomic(out_dir / "scored.jsonl", text + "\n" if scored else "")
+    write_text_atomic(out_dir / "metrics.json",
                       json.dumps(json_safe(metrics), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
 

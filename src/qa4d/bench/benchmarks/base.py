@@ -220,6 +220,13 @@ class Benchmark:
         coords = item.meta.get("coords") if fmt in ("coord", "track") else None
         return answer_form(fmt, mode, unit=unit, coords=coords)
 
+    # ---- ids
+    def id_aliases(self, items: list[BenchItem]) -> dict[str, list[str]]:
+        """Other names predictions may use for items, {alias: [item ids it can name]}; scoring
+        accepts an alias that names exactly one item and reports one that names several as
+        ambiguous. Default: none (only `BenchItem.id`)."""
+        return {}
+
     # ---- reporting
     def groupings(self, item: BenchItem) -> dict[str, str]:
         """Extra report groupings of an item, {grouping name: group}; metrics.json gets

@@ -5,15 +5,18 @@ Each record: `id`, `video` (URL on the authors' dataset host), `question_type`, 
 `choices` {"A".."D": text or integer}, `answer` = the correct choice's TEXT (may be an integer).
 
 - ids restart in each file, so an item's id is `<file stem>/<id>` ("real_mc/validation_1").
+  Predictions may also use the id as written in the file ("validation_1", as the authors' tools
+  write them; `id_aliases`): accepted when it names one question of the files loaded, reported as
+  ambiguous when it names one in each file (score one file, or write the file prefix).
 - media: the video path after `resolve/main/` in the URL ("videos_real/davis/x.mp4"), relative
   to `--media-root` (the layout of the authors' dataset repository).
 - split: real (real_mc) or synthetic (synthetic_mc), read from the file name.
-- view (real only): ego-centric for Ego4D clips, exo-centric for DAVIS and YouTube-VOS clips. We
-  could not find the authors' statistics script; in the published files the Ego4D clips are exactly
-  ids validation_923..validation_1371 of real_mc.json, so "by id" and "by source" agree (449 ego,
-  922 exo). The rule used is the source directory, which does not depend on record order.
-- synthetic false-positive: synthetic questions whose answer is "no <object> there" (the paper's
-  counterfactual questions); the other synthetic questions are "synthetic directional".
+- view (real only), the authors' rule (their statistics script): exo-centric when the number at
+  the end of the id is at most 922, ego-centric above. In the published real_mc.json that is
+  exactly DAVIS + YouTube-VOS (922) versus Ego4D (449).
+- synthetic false-positive, the authors' rule: the answer text, stripped and lower-cased, is "no"
+  or starts with "no " ("no griffin there"); the other synthetic questions are "synthetic
+  directional".
 - task: qa4d's keyword heuristic (false-positive / counting / rotational / translational); the
   files carry no category labels, so this is not the paper's manual categorisation.
 - A few records repeat a choice text (real_mc validation_633: C and D both "away from the
@@ -50,15 +53,79 @@ def _media_from_url(url: str) -> str:
     return url.split(marker, 1)[1] if marker in url else url.split("://", 1)[-1].split("/", 1)[-1]
 
 
+_FP_ANSWER = re.compile(_DATA["false_positive_answer_regex"])
+_COUNTING = re.compile(_DATA["counting_question_regex"])
+_ROTATIONAL = re.compile(_DATA["rotational_regex"])
+# the same words without their \b: matches wherever the real pattern does (and a little more), but
+# the regex engine can skip ahead to its first letters, so most questions are ruled out fast
+_ROTATIONAL_LOOSE = re.compile(_DATA["rotational_regex"].replace("\\b", ""))
+
+
 def _task(question: str, options: dict[str, str], answer_text: str) -> str:
-    if re.match(_DATA["false_positive_answer_regex"], answer_text.strip().lower()):
+    if _FP_ANSWER.match(answer_text.strip().lower()):
         return "false-positive"
-    if re.match(_DATA["counting_question_regex"], question.strip().lower()):
+    if _COUNTING.match(question.strip().lower()):
         return "counting"
-    blob = " ".join([question, *options.values()]).lower()
-    if re.search(_DATA["rotational_regex"], blob):
+    blob = (question + " " + " ".join(options.values())).lower()
+    if _ROTATIONAL_LOOSE.search(blob) and _ROTATIONAL.search(blob):
         return "rotational"
     return "translational"
+
+
+def _fields(rec, path: Path, index: int) -> tuple:
+    """(id, question, video, choices, answer) of a record, checked; a record of the published
+    shape takes the short path, anything else gets `require`'s precise error."""
+    if type(rec) is dict:
+        f = (rec.get("id"), rec.get("question"), rec.get("video"), rec.get("choices"), rec.get("answer"))
+        if (type(f[0]) in (str, int) and type(f[1]) is str and type(f[2]) is str and type(f[3]) is dict
+                and type(f[4]) in (str, int, float)):
+            return f
+    return (require(rec, "id", path, index, (str, int)), require(rec, "question", path, index, str),
+            require(rec, "video", path, index, str), require(rec, "choices", path, index, dict),
+            require(rec, "answer", path, index, (str, int, float)))
+
+
+def _options(choices: dict, path: Path, index: int) -> dict[str, str]:
+    """`letter_options` of a choices object; the published "A".."D" with text values directly."""
+    out = {}
+    for k, v in choices.items():
+        if type(k) is not str or len(k) != 1 or not ("A" <= k <= "Z"):
+            return letter_options(choices, path, index, "choices")
+        out[k] = v if type(v) is str else str(v)
+    return out if len(out) >= 2 else letter_options(choices, path, index, "choices")
+
+
+def _letter(answer_text: str, options: dict[str, str], path: Path, index: int) -> str:
+    """`letter_of`: the first option whose text equals the answer (stripped, case-insensitive)."""
+    want = None
+    for k, v in options.items():
+        if v == answer_text:
+            return k
+        if want is None:
+            want = answer_text.strip().lower()
+        if v.strip().lower() == want:
+            return k
+    return letter_of(answer_text, options, path, index, "answer")  # raises, naming the record
+
+
+def _id_number(rid, path: Path, index: int) -> int:
+    """The number at the end of an id ("validation_923" -> 923): the authors split ego/exo by it."""
+    tail = str(rid).rsplit("_", 1)[-1]
+    if tail.isdigit() and tail.isascii():
+        return int(tail)
+    m = _ID_NUMBER.search(str(rid))
+    if m is None:
+        raise BenchmarkFormatError(path, index, "id", f"{rid!r} does not end in a number (the ego/exo split is by id)")
+    return int(m.group(1))
+
+
+_ID_NUMBER = re.compile(r"(\d+)\s*$")
+
+
+def is_false_positive_answer(answer_text: str) -> bool:
+    """The authors' synthetic false-positive rule: the answer is "no" or starts with "no "."""
+    a = answer_text.strip().lower()
+    return a == "no" or a.startswith("no ")
 
 
 @register_benchmark("vlm4d")
@@ -94,37 +161,25 @@ class VLM4D(Benchmark):
         if not isinstance(data, list):
             raise BenchmarkFormatError(path, None, None, f"expected a JSON list of questions, got {type(data).__name__}")
         items = []
+        exo_max = int(_DATA["exo_max_id"])
         for i, rec in enumerate(data):
-            rid = require(rec, "id", path, i, (str, int))
-            question = require(rec, "question", path, i, str)
-            video = require(rec, "video", path, i, str)
-            choices = require(rec, "choices", path, i, dict)
-            answer = require(rec, "answer", path, i, (str, int, float))
-            options = letter_options(choices, path, i, "choices")
-            letter = letter_of(answer, options, path, i, "answer")
-            media = _media_from_url(video)
-            answer_text = str(answer)
-            groups = {"split": split}
+            rid, question, video, choices, answer = _fields(rec, path, i)
+            options = _options(choices, path, i)
+            answer_text = answer if type(answer) is str else str(answer)
+            letter = _letter(answer_text, options, path, i)
             if split == "real":
-                source = media.split("/")[-2] if "/" in media else ""
-                groups["view"] = "ego-centric" if source in _DATA["ego_source_dirs"] else "exo-centric"
+                view = "exo-centric" if _id_number(rid, path, i) <= exo_max else "ego-centric"
+                groups = {"split": split, "view": view}
             else:
-                fp = re.match(_DATA["synthetic_false_positive_answer_regex"], answer_text.strip().lower())
-                groups["synthetic_type"] = "synthetic false-positive" if fp else "synthetic directional"
+                fp = is_false_positive_answer(answer_text)
+                groups = {"split": split, "synthetic_type": "synthetic false-positive" if fp else "synthetic directional"}
+            # positional: id, benchmark, task, question, answer, answer_format, options, category,
+            # media, media_kind, prefix_images, groups, meta (a 100k-question file loads in a second)
             items.append(BenchItem(
-                id=f"{stem}/{rid}",
-                benchmark="vlm4d",
-                task=_task(question, options, answer_text),
-                question=question,
-                answer=letter,
-                answer_format="mc",
-                options=options,
-                category=split,
-                media=[media],
-                media_kind="video",
-                groups=groups,
-                meta={"source_id": str(rid), "file": path.name, "answer_text": answer_text,
-                      "question_type": rec.get("question_type"), "video_url": video},
+                f"{stem}/{rid}", "vlm4d", _task(question, options, answer_text), question, letter, "mc", options,
+                split, [_media_from_url(video)], "video", [], groups,
+                {"source_id": str(rid), "file": path.name, "answer_text": answer_text,
+                 "question_type": rec.get("question_type"), "video_url": video},
             ))
         return items
 
@@ -134,6 +189,13 @@ class VLM4D(Benchmark):
         check_mode(mode)
         place, text = _DATA["instructions"][mode]
         return AnswerForm("mc", mode, place, text.format(letters=" or ".join(item.options or {})))
+
+    def id_aliases(self, items: list[BenchItem]) -> dict[str, list[str]]:
+        """The ids as written in the annotation files ("validation_1") -> the items they name."""
+        out: dict[str, list[str]] = {}
+        for it in items:
+            out.setdefault(str(it.meta["source_id"]), []).append(it.id)
+        return out
 
     def build_prompt(self, item: BenchItem, mode: str = "do", frames: int | None = None) -> str:
         check_mode(mode)
