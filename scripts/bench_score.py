@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from machine import machine_line  # scripts/machine.py
+from qa4d._io import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "data" / "vlm4d"
@@ -119,8 +120,8 @@ def build(out: Path, n: int, seed: int) -> None:
             rec = dict(base[i % len(base)], id=f"validation_{i + 1}")
             made.append(rec)
             lines.append(json.dumps({"id": f"{f}/{rec['id']}", "response": response_for(rng, rec, rng.random() < 0.6)}))
-        (ann / f"{f}.json").write_text(json.dumps(made, indent=1), encoding="utf-8")
-    (out / "pred.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        write_text_atomic(ann / f"{f}.json", json.dumps(made, indent=1))
+    write_text_atomic(out / "pred.jsonl", "\n".join(lines) + "\n")
 
 
 MINIMAL = r"""

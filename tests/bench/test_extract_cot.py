@@ -123,6 +123,24 @@ def test_answer_in_words_matches_one_option_by_meaning(text, options, expected):
     assert read(text, options) == expected
 
 
+TIMES = {"A": "4 times", "B": "3 times", "C": "2 times", "D": "0 times"}
+HANDS = {"A": "2 with the right hand", "B": "2 with the left hand", "C": "1 with the left hand", "D": "0 times"}
+
+
+@pytest.mark.parametrize("text,options,expected", [
+    ("He dribbles three times in all.\nTherefore, the final answer is: 3", TIMES, "B"),
+    ("Therefore, the final answer is: three.", TIMES, "B"),
+    ("Therefore, the final answer is: 5", TIMES, None),         # no such option
+    ("Therefore, the final answer is: 2", HANDS, None),         # two options start with 2
+    ("Therefore, the final answer is: 1", HANDS, "C"),
+    ("Three", TIMES, "B"),
+    ("Therefore, the final answer is: going farther away", {"A": "coming closer", "B": "going further away",
+                                                           "C": "not moving", "D": "left"}, "B"),
+])
+def test_a_bare_count_names_the_option_it_starts(text, options, expected):
+    assert read(text, options) == expected
+
+
 @pytest.mark.parametrize("text,options,expected", [
     ("Counterclockwise.", ROT, "B"),
     ("Four", CNT, "C"),

@@ -51,24 +51,22 @@ def test_one_file_accepts_its_own_ids(tmp_path, capsys):
     assert rc == 0 and m2["overall"] == m["overall"]
 
 
-def test_both_files_need_the_prefix_where_ids_repeat(tmp_path, capsys):
+def test_both_files_need_the_prefix(tmp_path, capsys):
     real, syn = _records("real_mc.json"), _records("synthetic_mc.json")
-    shared = {r["id"] for r in real} & {r["id"] for r in syn}
-    assert shared  # ids restart in each file
+    assert {r["id"] for r in real} & {r["id"] for r in syn}  # ids restart in each file
     preds = [{"id": f"real_mc/{r['id']}", "response": _right_letter(r)} for r in real]
     preds += [{"id": f"synthetic_mc/{r['id']}", "response": _right_letter(r)} for r in syn]
     rc, err, m = _score(tmp_path, VLM4D_DIR, preds, capsys)
     assert rc == 0 and m["overall"]["accuracy"] == 1.0 and m["overall"]["n"] == len(real) + len(syn)
-    # bare ids of the synthetic file: those that also name a real question are ambiguous
+    # the synthetic answers without their prefix: none is scored, each is reported
     bare = [{"id": r["id"], "response": _right_letter(r)} for r in syn]
+    assert 2 * len(bare) <= len(real) + len(syn)  # a minority: the rest is scored
     rc, err, m = _score(tmp_path, VLM4D_DIR, preds[: len(real)] + bare, capsys)
-    only_syn = [r for r in syn if r["id"] not in shared]  # bare, but naming one question: accepted
-    assert 2 * len(shared) <= len(real) + len(syn)           # a minority: scored, and reported
     assert rc == 0, err
-    assert m["ambiguous_prediction_ids"] == len(shared)
-    assert m["by_split"]["synthetic"]["correct"] == len(only_syn)
-    assert m["by_split"]["real"]["correct"] == len(real)
-    assert "name more than one question" in err and "write the file prefix" in err
+    assert m["ambiguous_prediction_ids"] == len(syn)
+    assert m["by_split"]["synthetic"]["missing"] == len(syn) and m["by_split"]["real"]["correct"] == len(real)
+    assert "do not say which question they answer, e.g. 'validation_1': real_mc/validation_1 or " \
+           "synthetic_mc/validation_1; not scored (write the file prefix)" in err
 
 
 def test_most_ids_unknown_fails_with_a_clear_message(tmp_path, capsys):
@@ -89,7 +87,7 @@ def test_bare_ids_against_both_files_fail_when_most_are_ambiguous(tmp_path, caps
     preds = [{"id": r["id"], "response": _right_letter(r)} for r in real if r["id"] in syn_ids]
     rc, err, _ = _score(tmp_path, VLM4D_DIR, preds, capsys)
     assert rc == 2
-    assert "name a question in more than one annotation file" in err
+    assert "do not say which annotation file's question they answer" in err
     assert "real_mc/validation_1 or synthetic_mc/validation_1" in err and "score one annotation file" in err
 
 

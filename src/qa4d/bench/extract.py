@@ -41,8 +41,9 @@ order; rules 1, 2 and 4 read STATEMENTS of the answer, and for those the LAST st
     ("to the right", "moving left") is also named by the direction alone; number words are digits
     ("four" names "4", "twice" names "2 times") in statements and in answers of at most 12 words,
     not in long reasoning, where "one" is usually a pronoun. A phrase that contains an option's
-    words names it ("moving to the right" names "right"). Two options that would read alike are
-    compared literally.
+    words names it ("moving to the right" names "right"); a bare count ("3", "three") names the
+    one option whose text starts with it ("3 times"), none if several do ("2 with the left hand",
+    "2 with the right hand"). Two options that would read alike are compared literally.
 
     A WALK THROUGH THE OPTIONS is a set of letter mentions that describe options rather than choose
     one: "Option A says ...", "option C (not spinning)", "B: left - the car ...", a line opening
@@ -313,6 +314,7 @@ _LINE_ITEM_AFTER_RE = re.compile(r"^[\)\]]?(?:\*\*)?\s*[:.)\-–—]")
 _SPAN_LETTER_RE = re.compile(
     r"^[\s\*_`'\"(\[]*(?:\$?\\boxed\{|option\s+|choice\s+)?([A-Z])(?![A-Za-z0-9'’])[\s\*_`'\")\]}$]*(?:[.:,\-–—]?[\s\*_`'\"(]*(?P<rest>[^*_`'\"()]*?))?"
     r"[\s\*_`'\")\].]*$")
+_PUNCTUATION = frozenset(".,;:/&()!?")
 _MARKER_RE = re.compile(r"(?<= )@([a-z])(?= )")  # a letter marked by mark_letters, after _canon
 _NEXT_WORD_RE = re.compile(r"\s+([a-z][a-z']*)")
 # words that follow a letter naming an option ("A and B", "A is wrong"), unlike the article "A"
@@ -351,6 +353,8 @@ class _Choices:
         # each option's own text, for spotting "B: right" in a walk through the options
         self.own = {k: self.canon(v, numbers=True).strip(" .") for k, v in options.items()}
         self.own_lower = {k: v.strip().lower() for k, v in options.items()}
+        # the first word of each option's text when it is a number followed by more ("3 times")
+        self.first_word = {k: w[0] for k, v in options.items() if len(w := _canon(v, numbers=True).split()) > 1}
         self.by_text = {}  # an option's exact text -> its key (first of a group)
         for k, v in options.items():
             self.by_text.setdefault(normalize_text(v), k)
@@ -451,7 +455,10 @@ class _Choices:
                 mentions.append((lm.start(), lm.end(), self.group[key], key))
         decline = _DECLINE_RE.search(s)
         if not mentions:
-            return (DECLINE, None) if decline else (NOTHING, None)
+            if decline:
+                return DECLINE, None
+            k = self.count_option(s)
+            return (OPTION, k) if k is not None else (NOTHING, None)
         mentions.sort(key=lambda t: t[0])
         start, end, g, key = mentions[0]
         if decline and decline.start() + 1 < start:
@@ -464,6 +471,16 @@ class _Choices:
                     return SEVERAL, None
                 break
         return OPTION, key or self.first_of[g]
+
+    def count_option(self, s: str) -> str | None:
+        """A bare count ("3", "three", canonical `s` holding one number and punctuation) names the
+        one option whose text starts with that number and a word ("3 times", "3 logs"); None when
+        no option or several do."""
+        words = [w for w in s.split() if w not in _PUNCTUATION]
+        if len(words) != 1 or not words[0].isdigit():
+            return None
+        groups = {self.group[k] for k, first in self.first_word.items() if first == words[0]}
+        return self.first_of[groups.pop()] if len(groups) == 1 else None
 
     def quick_read(self, span: str) -> str | None:
         """The option of a span that is plainly one option: a letter with markup ("B", "**B**",
@@ -679,9 +696,14 @@ def extract_choice(text: str, options: dict[str, str], *, letters: bool = True) 
     k = c.by_text.get(normalize_text(body)) if _QUICK and len(body) <= 80 else None
     if k is not None:
         return Extraction(k, "option_text", c.options[k])
-    groups = {g for _, _, g in c.text_mentions(c.canon(body, numbers=len(body.split()) <= _SHORT_WORDS))}
+    short = len(body.split()) <= _SHORT_WORDS
+    s = c.canon(body, numbers=short)
+    groups = {g for _, _, g in c.text_mentions(s)}
     if len(groups) == 1:
         k = c.first_of[groups.pop()]
+        return Extraction(k, "option_text", c.options[k])
+    k = c.count_option(s) if short and not groups else None
+    if k is not None:
         return Extraction(k, "option_text", c.options[k])
     # 6. the last line is an option and nothing else ("**B: right**" after a walk through them)
     last_line = body.rstrip().rsplit("\n", 1)[-1]

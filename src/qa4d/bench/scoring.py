@@ -235,8 +235,8 @@ def prediction_id_problem(res: ResolvedPredictions, items: list[BenchItem], pred
     expected = repr(items[0].id) if items else "(the annotation file holds no question)"
     if len(res.ambiguous) >= len(res.unknown):
         pid, targets = next(iter(res.ambiguous.items()))
-        return (f"{predictions}: {len(res.ambiguous)} of {res.n_ids} prediction ids name a question in more than "
-                f"one annotation file (e.g. {pid!r}: {' or '.join(targets)}); write the file prefix, e.g. "
+        return (f"{predictions}: {len(res.ambiguous)} of {res.n_ids} prediction ids do not say which annotation "
+                f"file's question they answer (e.g. {pid!r}: {' or '.join(targets)}); write the file prefix, e.g. "
                 f"{targets[0]!r}, or score one annotation file")
     return (f"{predictions}: {len(res.unknown)} of {res.n_ids} prediction ids match no {benchmark_name} question "
             f"in {annotations} (e.g. {res.unknown[0]!r}); expected ids like {expected}")
@@ -249,7 +249,7 @@ def id_warnings(res: ResolvedPredictions) -> list[str]:
         out.append(f"{len(res.unknown)} prediction id(s) match no question, e.g. {res.unknown[0]!r}; not scored")
     if res.ambiguous:
         pid, targets = next(iter(res.ambiguous.items()))
-        out.append(f"{len(res.ambiguous)} prediction id(s) name more than one question, e.g. {pid!r}: "
+        out.append(f"{len(res.ambiguous)} prediction id(s) do not say which question they answer, e.g. {pid!r}: "
                    f"{' or '.join(targets)}; not scored (write the file prefix)")
     if res.duplicates:
         out.append(f"{len(res.duplicates)} prediction id(s) answer a question already answered under its own id, "

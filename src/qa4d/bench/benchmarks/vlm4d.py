@@ -6,8 +6,8 @@ Each record: `id`, `video` (URL on the authors' dataset host), `question_type`, 
 
 - ids restart in each file, so an item's id is `<file stem>/<id>` ("real_mc/validation_1").
   Predictions may also use the id as written in the file ("validation_1", as the authors' tools
-  write them; `id_aliases`): accepted when it names one question of the files loaded, reported as
-  ambiguous when it names one in each file (score one file, or write the file prefix).
+  write them; `id_aliases`) when one file is scored; with both files such an id does not say
+  which file it belongs to and is reported as ambiguous (write the file prefix).
 - media: the video path after `resolve/main/` in the URL ("videos_real/davis/x.mp4"), relative
   to `--media-root` (the layout of the authors' dataset repository).
 - split: real (real_mc) or synthetic (synthetic_mc), read from the file name.
@@ -191,10 +191,21 @@ class VLM4D(Benchmark):
         return AnswerForm("mc", mode, place, text.format(letters=" or ".join(item.options or {})))
 
     def id_aliases(self, items: list[BenchItem]) -> dict[str, list[str]]:
-        """The ids as written in the annotation files ("validation_1") -> the items they name."""
+        """The ids as written in the annotation file ("validation_1") -> the item they name, when
+        one file is loaded. With both files an id without its file prefix does not say which file
+        it belongs to: it maps to its prefixed form in each file (ambiguous, reported)."""
+        stems: list[str] = []
+        for it in items:
+            stem = it.id.rsplit("/", 1)[0]
+            if stem not in stems:
+                stems.append(stem)
         out: dict[str, list[str]] = {}
         for it in items:
-            out.setdefault(str(it.meta["source_id"]), []).append(it.id)
+            sid = str(it.meta["source_id"])
+            if len(stems) == 1:
+                out.setdefault(sid, []).append(it.id)
+            else:
+                out[sid] = [f"{stem}/{sid}" for stem in stems]
         return out
 
     def build_prompt(self, item: BenchItem, mode: str = "do", frames: int | None = None) -> str:
