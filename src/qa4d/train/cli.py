@@ -20,7 +20,7 @@ SUBVERBS: dict[str, tuple[str, str]] = {
     "tiny-model": ("qa4d.train.tiny_model", "build a tiny random VLM (no download)"),
     "sft": ("qa4d.train.sft", "supervised fine-tuning on a qa4d dataset"),
     "teacher": ("qa4d.train.teacher", "train a small 4D perception teacher on scenes"),
-#    "p4d": ("qa4d.train.p4d", "SFT + perceptual distillation (4D-RGPT), optional TPE"),
+    "p4d": ("qa4d.train.p4d", "SFT + perceptual distillation (4D-RGPT), optional TPE"),
 }
 
 

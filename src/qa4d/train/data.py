@@ -132,7 +132,7 @@ class Encoder:
         ans = self.answer_ids(ex.answer)
         return {"input_ids": prompt_ids + ans, "labels": [IGNORE] * len(prompt_ids) + ans,
                 "pixel_values": inputs.get("pixel_values"), "image_grid_thw": inputs.get("image_grid_thw"),
-                "timestamps": ex.timestamps, "n_images": len(images)}
+                "timestamps": ex.timestamps, "n_images": len(images), "images": images}
 
     def collate(self, encoded: Sequence[dict[str, Any]]) -> dict[str, Any]:
         """Right-pads a list of encoded examples into one batch (B, L); the frames of all examples go
@@ -160,4 +160,5 @@ class Encoder:
         for e in encoded:
             ts += e["timestamps"] if e["timestamps"] is not None else [float("nan")] * e["n_images"]
         batch["timestamps"] = ts
+        batch["clips"] = [e["images"] for e in encoded]                  # the PIL frames of each example
         return batch
