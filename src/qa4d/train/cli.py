@@ -5,6 +5,7 @@ Sub-verbs (each one's --help says what it reads and writes):
   sft          supervised fine-tuning on a dataset's train split (presets: 4dpqa, multispa, 4drgpt)
   teacher      train a small 4D perception model (depth, flow, motion, camera rays) on scenes
   p4d          SFT plus 4D-RGPT's perceptual distillation from a teacher, optionally with TPE
+  geo          4DP-QA's VLM with geometry tokens from a frozen 4D encoder (--stage 1, then 2)
 
 Every training sub-verb writes, in --out RUN: log.jsonl (one object per optimiser step: step, loss,
 each loss term, lr), loss.png, checkpoints/ (the same command resumes after a crash), and final/.
@@ -21,6 +22,7 @@ SUBVERBS: dict[str, tuple[str, str]] = {
     "sft": ("qa4d.train.sft", "supervised fine-tuning on a qa4d dataset"),
     "teacher": ("qa4d.train.teacher", "train a small 4D perception teacher on scenes"),
     "p4d": ("qa4d.train.p4d", "SFT + perceptual distillation (4D-RGPT), optional TPE"),
+    "geo": ("qa4d.train.geo", "the geometry-encoder VLM of 4DP-QA, stage 1 or 2"),
 }
 
 

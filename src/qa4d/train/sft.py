@@ -70,7 +70,8 @@ def resolve(args: argparse.Namespace, model_type: str) -> dict[str, Any]:
 class Setup:
     """What sft and p4d share: the model, the examples, the batches and the recipe."""
 
-    def __init__(self, args: argparse.Namespace, run_kind: str, extra_args: dict[str, Any] | None = None):
+    def __init__(self, args: argparse.Namespace, run_kind: str, extra_args: dict[str, Any] | None = None,
+                 prepare_model=None):
         import torch
 
         from qa4d.train import data, loop, vlm
@@ -92,6 +93,8 @@ class Setup:
         n = len(self.examples)
         steps = args.max_steps or max(1, math.ceil(self.recipe["epochs"] * n / self.per_step))
         self.args, self.steps, self.n = args, steps, n
+        if prepare_model is not None:       # e.g. geo: add the adapter's token before freezing
+            prepare_model(self.hf)
         frozen = vlm.parse_parts(self.recipe["freeze"])
         self.model = vlm.set_trainable(self.hf.model, self.hf.model_type, frozen, self.recipe["lora_rank"],
                                        args.lora_alpha)

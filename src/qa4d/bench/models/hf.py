@@ -8,7 +8,8 @@ runner hands N items at once: their prompts are left-padded into one batch with 
 mask, which gives the same greedy answers as one at a time. Runs on CUDA when available
 (bfloat16), else on CPU (float32); `--device` / `--dtype` override. Never downloads anything:
 DIR must hold the config, weights, tokenizer and image processor. A checkpoint of `qa4d train p4d
---tpe` (qa4d_tpe.json) gets its timestamp encoding added to each frame's visual tokens (qa4d.nn.tpe).
+--tpe` (qa4d_tpe.json) gets its timestamp encoding added to each frame's visual tokens (qa4d.nn.tpe);
+one of `qa4d train geo` (qa4d_geo/) its geometry tokens after each frame's visual tokens (qa4d.nn.geo).
 
 Needs the `hf` extra: pip install -e '.[hf]'  (torch, transformers, accelerate).
 
@@ -130,6 +131,9 @@ class HFModel(Model):
         # a checkpoint of `qa4d train p4d --tpe` carries qa4d_tpe.json: add the timestamp encoding
         from qa4d.nn.tpe import tpe_from_checkpoint  # noqa: PLC0415
         self.tpe = tpe_from_checkpoint(self.model, path)
+        # a checkpoint of `qa4d train geo` carries qa4d_geo/: geometry tokens after each frame
+        from qa4d.nn.geo import geo_from_checkpoint  # noqa: PLC0415
+        self.geo = geo_from_checkpoint(self.model, self.tokenizer, path)
         self._lock = threading.Lock()  # one generate at a time on one model
 
     def _cap_pixels(self, max_pixels: int) -> None:
@@ -191,6 +195,9 @@ class HFModel(Model):
             raise ValueError(f"{len(prompts)} prompts but {len(images)} image lists")
         pil = [[_as_pil(im) for im in ims] for ims in images]
         texts = [self.chat_text(p, len(ims)) for p, ims in zip(prompts, pil)]
+        if self.geo is not None:  # interleave each frame's geometry tokens (qa4d.nn.geo)
+            texts = [self.geo.edit_text(t) for t in texts]
+            self.geo.stage_clips(pil)
         flat = [im for ims in pil for im in ims]
         if self.processor is not None:
             inputs = self.processor(text=texts, images=flat or None, padding=True, return_tensors="pt")
@@ -277,7 +284,8 @@ class HFModel(Model):
     def describe(self) -> dict[str, Any]:
         return {"model": "hf", "model_path": str(self.path.resolve()), "model_type": self.model_type,
                 "device": self.device, "dtype": self.dtype_name, "max_new_tokens": self.max_new_tokens,
-                **({"tpe": self.tpe.describe()} if self.tpe is not None else {})}
+                **({"tpe": self.tpe.describe()} if self.tpe is not None else {}),
+                **({"geo": self.geo.describe()} if self.geo is not None else {})}
 
     def close(self) -> None:
         self.model = None
