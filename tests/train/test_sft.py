@@ -196,3 +196,18 @@ def test_trained_final_checkpoint_answers_through_qa4d_eval(tiny_model, tmp_path
     assert [p["response"] for p in preds] == ["A"] * 4
     metrics = json.loads((tmp_path / "ev/metrics.json").read_text())
     assert metrics["overall"]["accuracy"] == pytest.approx(0.5)   # bench answers alternate A, B
+
+
+def test_bad_dataset_errors_name_the_file_and_field(tiny_model, tmp_path):
+    with pytest.raises(SystemExit, match=r"train/samples.jsonl: no such file"):
+        sft(tmp_path, tiny_model, tmp_path / "r")
+    ds = make_dataset(tmp_path / "ds", n_train=2, n_bench=1)
+    (ds / "media/train1/000001.jpg").unlink()
+    with pytest.raises(SystemExit, match=r"samples.jsonl: 1 media files are missing, e.g. .*train1/000001.jpg"):
+        sft(ds, tiny_model, tmp_path / "r")
+    (ds / "train/samples.jsonl").write_text('{"id": "x", "task": "t", "question": "q", "answer": "Z", '
+                                            '"answer_format": "mc", "media": [], "options": {"A": "a", "B": "b"}}\n')
+    with pytest.raises(SystemExit, match=r"samples.jsonl.*line 1.*answer"):
+        sft(ds, tiny_model, tmp_path / "r")
+    with pytest.raises(SystemExit, match="--model-path .* no config.json"):
+        sft(ds, tmp_path, tmp_path / "r")

@@ -37,4 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return int(args._train_run(args) or 0)
+    try:
+        return int(args._train_run(args) or 0)
+    except ImportError as e:
+        if e.name in ("torch", "transformers", "peft", "accelerate", "tokenizers"):
+            print(f"qa4d train needs {e.name}: pip install -e '.[train]'")
+            return 2
+        raise

@@ -100,6 +100,9 @@ def build_qwen2_5_vl(out: Path, seed: int = 0) -> None:
     model.save_pretrained(out)
     tok.save_pretrained(out)
     image_processor.save_pretrained(out)
+    from qa4d.train.vlm import share_files
+
+    share_files(out)
 
 
 def build_tiny_model(out: str | Path, arch: str = "qwen2_5_vl", seed: int = 0) -> Path:

@@ -25,10 +25,14 @@ PEFT_PREFIX = "base_model.model."
 
 def load_vlm(model_path: str | Path, max_pixels: int | None = None, device: str = "cpu"):
     """The model and its inputs code, as `qa4d eval --model hf` loads them (float32 on CPU)."""
+    from qa4d.bench.models.base import ModelConfigError
     from qa4d.bench.models.hf import HFModel
 
     dtype = "float32" if device == "cpu" else "bfloat16"
-    hf = HFModel(model_path, device=device, dtype=dtype, max_new_tokens=1, max_pixels=max_pixels)
+    try:
+        hf = HFModel(model_path, device=device, dtype=dtype, max_new_tokens=1, max_pixels=max_pixels)
+    except ModelConfigError as e:
+        raise SystemExit(str(e).replace("'.[hf]'", "'.[train]'")) from None
     if hf.model_type not in PARTS:
         raise SystemExit(f"--model-path {model_path}: training supports {', '.join(PARTS)}; got {hf.model_type}")
     return hf
@@ -110,3 +114,15 @@ def save_vlm(model, hf, out: Path, info: dict[str, Any]) -> None:
     elif hf.image_processor is not None:
         hf.image_processor.save_pretrained(out)
     write_json_atomic(Path(out) / "qa4d_train.json", info)
+    share_files(out)
+
+
+def share_files(directory: str | Path) -> None:
+    """Give the files `save_pretrained` wrote (some 0600) the permissions the umask gives new files."""
+    import os
+
+    from qa4d._io import _umask
+
+    for f in Path(directory).rglob("*"):
+        if f.is_file():
+            os.chmod(f, 0o666 & ~_umask())
