@@ -49,7 +49,8 @@ class GeoAdapter(nn.Module):
         from qa4d.nn.teacher import frames_tensor
 
         with torch.no_grad():
-            latent = self.teacher.encode(frames_tensor(images, int(self.teacher.input_size)))    # (T, C, h, w)
+            frames = frames_tensor(images, int(self.teacher.input_size)).to(self.projector[0].weight.device)
+            latent = self.teacher.encode(frames)                                               # (T, C, h, w)
             pooled = nn.functional.adaptive_avg_pool2d(latent, self.grid)                     # (T, C, g, g)
         cells = pooled.flatten(2).transpose(1, 2)                                              # (T, G, C) raster
         return self.projector(cells).reshape(-1, self.projector[-1].out_features)

@@ -151,7 +151,9 @@ class Encoder:
             ids[i, :n] = torch.tensor(e["input_ids"])
             labels[i, :n] = torch.tensor(e["labels"])
             mask[i, :n] = 1
-        batch: dict[str, Any] = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        device = self.hf.device
+        batch: dict[str, Any] = {"input_ids": ids.to(device), "attention_mask": mask.to(device),
+                                 "labels": labels.to(device)}
         pix = [e["pixel_values"] for e in encoded if e["pixel_values"] is not None]
         if pix:
             batch["pixel_values"] = torch.cat(pix, dim=0)

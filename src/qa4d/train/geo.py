@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             if not args.teacher:
                 raise SystemExit("--stage 1 needs --teacher T (the geometry encoder)")
             hidden = int(hf.model.config.text_config.hidden_size)
-            hf.geo = GeoAdapter(load_teacher(args.teacher), hidden, args.geo_grid)
+            hf.geo = GeoAdapter(load_teacher(args.teacher), hidden, args.geo_grid).to(hf.device)
             hf.geo.attach(hf.model, hf.tokenizer)
         elif args.stage == 1 and args.teacher:
             raise SystemExit(f"--model-path {args.model_path} already has geometry tokens: use --stage 2")

@@ -59,7 +59,10 @@ class P4D:
         self.image_token_id = int(config.image_token_id)
         self.merge = int(config.vision_config.spatial_merge_size)
         hidden = int(config.text_config.hidden_size)
-        self.decoder = PerceptionDecoder(hidden, int(self.teacher.latent_dim), args.decoder_hidden)
+        self.device = setup.hf.device
+        self.decoder = PerceptionDecoder(hidden, int(self.teacher.latent_dim), args.decoder_hidden).to(self.device)
+        if hasattr(self.teacher, "to"):
+            self.teacher.to(self.device)
         self.tpe = None
         if args.tpe:
             from qa4d.nn.tpe import attach_tpe
@@ -72,7 +75,7 @@ class P4D:
         from qa4d.nn.teacher import frames_tensor
 
         with self.torch.no_grad():
-            latent = self.teacher.encode(frames_tensor(images, int(self.teacher.input_size)))
+            latent = self.teacher.encode(frames_tensor(images, int(self.teacher.input_size)).to(self.device))
             return latent, self.teacher.predict(latent)
 
     def step(self, batch: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -94,7 +97,7 @@ class P4D:
             if not images:
                 continue
             t_latent, t_out = self.teacher_targets(images)
-            decoded = [self.decoder(g) for g in grids[k:k + len(images)]]
+            decoded = [self.decoder(g.float()) for g in grids[k:k + len(images)]]   # float32 decoder
             k += len(images)
             s_latent = to_teacher_grid(decoded, tuple(t_latent.shape[-2:]), self.args.grid_map)
             ld_sum = ld_sum + self.s_smooth(s_latent, t_latent)
