@@ -83,7 +83,7 @@ def save_teacher(model: Teacher, out: Path) -> None:
     from qa4d._io import write_bytes_atomic, write_json_atomic
 
     buf = io.BytesIO()
-    torch.save(model.state_dict(), buf)
+    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, buf)
     write_bytes_atomic(Path(out) / WEIGHTS_FILE, buf.getvalue())
     write_json_atomic(Path(out) / CONFIG_FILE, {"kind": "qa4d-teacher", **asdict(model.config),
                                                  "modalities": MODALITIES})

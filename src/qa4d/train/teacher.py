@@ -40,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the clip order (default 0)")
     parser.add_argument("--save-every", type=int, default=50, help="checkpoint every N steps (default 50)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
 
 
 def _resize_nearest(a: np.ndarray, size: int) -> np.ndarray:
@@ -53,10 +54,10 @@ def _resize_nearest(a: np.ndarray, size: int) -> np.ndarray:
 class Clips:
     """Every (scene, start) clip of the scenes, its frames and targets at the teacher's size."""
 
-    def __init__(self, scenes_dir: Path, frames: int, stride: int, size: int, eps: float):
+    def __init__(self, scenes_dir: Path, frames: int, stride: int, size: int, eps: float, device: str = "cpu"):
         from qa4d.scene.format import SceneError, iter_scene_dirs, load_scene
 
-        self.size, self.eps, self.frames, self.stride = size, eps, frames, stride
+        self.size, self.eps, self.frames, self.stride, self.device = size, eps, frames, stride, device
         self.scenes, self.clips = [], []
         for d in iter_scene_dirs(scenes_dir):
             try:
@@ -97,6 +98,7 @@ class Clips:
                "depth": to(r["depth"], False), "flow": to(r["flow"]), "motion": to(r["motion"], False),
                "camray": to(r["camray"]), "valid_depth": torch.from_numpy(r["valid_depth"][:, None]),
                "valid_flow": torch.from_numpy(r["valid_flow"][:, None])}
+        out = {k: v.to(self.device) for k, v in out.items()}
         self.cache[i] = out
         return out
 
@@ -130,8 +132,8 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     loop.seed_everything(args.seed)
-    clips = Clips(args.scenes, args.clip_frames, args.clip_stride, args.input_size, args.motion_eps)
-    model = Teacher(TeacherConfig(args.input_size, args.patch, args.dim))
+    clips = Clips(args.scenes, args.clip_frames, args.clip_stride, args.input_size, args.motion_eps, args.device)
+    model = Teacher(TeacherConfig(args.input_size, args.patch, args.dim)).to(args.device)
     n = len(clips.clips)
     steps = args.max_steps or max(1, math.ceil(args.epochs * n / args.batch_size))
     run_args = {"kind": "teacher", "scenes": str(args.scenes.resolve()), "steps": steps, "clips": n,
