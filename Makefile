@@ -49,7 +49,7 @@ train-demo: demo
 	$(QA4D) train sft $(TRAIN_FLAGS) --model-path $(TRAIN_OUT)/tiny --out $(TRAIN_OUT)/sft
 	$(QA4D) train p4d $(TRAIN_FLAGS) --model-path $(TRAIN_OUT)/tiny --teacher $(TRAIN_OUT)/teacher --decoder-hidden 256 --out $(TRAIN_OUT)/p4d
 	$(QA4D) train p4d $(TRAIN_FLAGS) --model-path $(TRAIN_OUT)/tiny --teacher $(TRAIN_OUT)/teacher --decoder-hidden 256 --tpe --out $(TRAIN_OUT)/p4d-tpe
-	$(QA4D) train geo --stage 1 $(TRAIN_FLAGS) --model-path $(TRAIN_OUT)/tiny --teacher $(TRAIN_OUT)/teacher --out $(TRAIN_OUT)/geo1
+	$(QA4D) train geo --stage 1 $(TRAIN_FLAGS) --lr 1e-2 --model-path $(TRAIN_OUT)/tiny --teacher $(TRAIN_OUT)/teacher --out $(TRAIN_OUT)/geo1
 	$(QA4D) train geo --stage 2 $(TRAIN_FLAGS) --model-path $(TRAIN_OUT)/geo1/final --out $(TRAIN_OUT)/geo2
 	$(QA4D) eval --benchmark $(OUT)/dataset/bench --model hf --model-path $(TRAIN_OUT)/tiny --device cpu --max-new-tokens 24 --out $(TRAIN_OUT)/eval/untrained
 	for r in sft p4d p4d-tpe geo2; do $(QA4D) eval --benchmark $(OUT)/dataset/bench --model hf --model-path $(TRAIN_OUT)/$$r/final --device cpu --max-new-tokens 24 --out $(TRAIN_OUT)/eval/$$r || exit 1; done
