@@ -41,8 +41,8 @@ demo: $(VENV)/.installed
 # SFT, P4D with and without TPE, the geometry-encoder VLM (2 stages), then qa4d eval of each and a
 # side-by-side report. Every run resumes; TRAIN_STEPS sets the steps of each VLM run.
 TRAIN_OUT ?= $(OUT)/train
-TRAIN_STEPS ?= 150
-TRAIN_FLAGS = --dataset $(OUT)/dataset --preset 4dpqa --lr 1e-3 --max-steps $(TRAIN_STEPS) --threads 2 --save-every 50
+TRAIN_STEPS ?= 200
+TRAIN_FLAGS = --dataset $(OUT)/dataset --preset 4dpqa --lr 3e-3 --schedule constant --max-steps $(TRAIN_STEPS) --threads 2 --save-every 50
 train-demo: demo
 	$(QA4D) train tiny-model --out $(TRAIN_OUT)/tiny --seed $(SEED)
 	$(QA4D) train teacher --scenes $(OUT)/scenes --out $(TRAIN_OUT)/teacher --max-steps 300 --threads 2 --seed $(SEED)
