@@ -78,10 +78,10 @@ def mix_tracking(examples: Sequence[Example], share: float | None, seed: int) ->
     standard = [e for e in examples if not e.tracking]
     tracking = [e for e in examples if e.tracking]
     n = len(standard) if standard else len(tracking)
-    n_track = min(int(round(share * n)), len(tracking))
+    wanted = int(round(share * n))                     # tracking samples in the mix
     rng = np.random.default_rng(seed)
-    keep_s = sorted(rng.permutation(len(standard))[: n - int(round(share * n))].tolist()) if standard else []
-    keep_t = sorted(rng.permutation(len(tracking))[:n_track].tolist())
+    keep_s = sorted(rng.permutation(len(standard))[: n - wanted].tolist()) if standard else []
+    keep_t = sorted(rng.permutation(len(tracking))[: min(wanted, len(tracking))].tolist())
     return [standard[i] for i in keep_s] + [tracking[i] for i in keep_t]
 
 

@@ -80,7 +80,8 @@ class P4D:
 
     def step(self, batch: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         from qa4d.train import vlm
-        from qa4d.train.p4d_losses import ED_WEIGHTS, explicit_distillation, frame_token_grids, to_teacher_grid
+        from qa4d.train.p4d_losses import (ED_WEIGHTS, explicit_distillation, frame_token_grids, latent_distillation,
+                                           to_teacher_grid)
 
         if self.tpe is not None:
             self.tpe.set_timestamps(batch["timestamps"])
@@ -100,7 +101,7 @@ class P4D:
             decoded = [self.decoder(g.float()) for g in grids[k:k + len(images)]]   # float32 decoder
             k += len(images)
             s_latent = to_teacher_grid(decoded, tuple(t_latent.shape[-2:]), self.args.grid_map)
-            ld_sum = ld_sum + self.s_smooth(s_latent, t_latent)
+            ld_sum = ld_sum + latent_distillation(s_latent, t_latent)
             ed, per = explicit_distillation(self.teacher.predict(s_latent), t_out)
             ed_sum = ed_sum + ed
             for m in per:
@@ -119,12 +120,6 @@ class P4D:
         else:
             terms.update({"ld": 0.0, **{f"ed_{m}": 0.0 for m in ED_WEIGHTS}})
         return loss, terms
-
-    @staticmethod
-    def s_smooth(a, b):
-        from qa4d.train.p4d_losses import latent_distillation
-
-        return latent_distillation(a, b)
 
     def describe(self) -> dict[str, Any]:
         a = self.args
