@@ -197,7 +197,8 @@ class HFModel(Model):
         texts = [self.chat_text(p, len(ims)) for p, ims in zip(prompts, pil)]
         if self.geo is not None:  # interleave each frame's geometry tokens (qa4d.nn.geo)
             texts = [self.geo.edit_text(t) for t in texts]
-            self.geo.stage_clips(pil)
+            with self.torch.no_grad():
+                self.geo.stage_clips(pil)
         flat = [im for ims in pil for im in ims]
         if self.processor is not None:
             inputs = self.processor(text=texts, images=flat or None, padding=True, return_tensors="pt")
