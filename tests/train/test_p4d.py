@@ -160,6 +160,10 @@ def test_tpe_checkpoint_is_applied_by_qa4d_eval(tiny_model, tiny_dataset, teache
     assert train("p4d", tiny_dataset, tiny_model, run, "--max-steps", "2", "--lr", "1e-3", "--teacher", teacher,
                  "--decoder-hidden", "32", "--tpe", "--tpe-scale", "0.5") == 0
     assert json.loads((run / "final/qa4d_tpe.json").read_text()) == {"dim": 64, "base": 10000.0, "scale": 0.5}
+    # in training too: the same run without TPE sees other visual tokens, so another first loss
+    assert train("p4d", tiny_dataset, tiny_model, tmp_path / "plain", "--max-steps", "1", "--lr", "1e-3",
+                 "--teacher", teacher, "--decoder-hidden", "32") == 0
+    assert rows(tmp_path / "plain")[0]["sft"] != rows(run)[0]["sft"]
     m = HFModel(run / "final", device="cpu", max_new_tokens=2)
     assert m.tpe is not None
     images = [Image.open(tiny_dataset / f"media/bench0/{k:06d}.jpg").convert("RGB") for k in range(2)]
