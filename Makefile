@@ -5,12 +5,12 @@ QA4D := $(VENV)/bin/qa4d
 OUT ?= out/demo
 SEED ?= 0
 
-.PHONY: demo demo-convert test install system-deps bench clean
+.PHONY: demo demo-convert test install system-deps bench clean train-demo
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,hf]'
+	$(PY) -m pip install -q -e '.[test,hf,train]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -42,6 +42,30 @@ demo: $(VENV)/.installed
 demo-convert: $(VENV)/.installed
 	$(PY) scripts/demo_convert.py out/demo-convert
 
+# Training on CPU with a tiny random model, on the demo dataset (see docs/training.md): the teacher,
+# SFT, P4D with and without TPE, the geometry-encoder VLM (2 stages), then qa4d eval of each and a
+# side-by-side report (the first TRAIN_EVAL_ITEMS bench items). Every run resumes; TRAIN_STEPS sets
+# the steps of each VLM run.
+TRAIN_OUT ?= $(OUT)/train
+TRAIN_STEPS ?= 200
+TRAIN_EVAL_ITEMS ?= 100
+TRAIN_FLAGS = --dataset $(OUT)/dataset --preset 4dpqa --lr 3e-3 --schedule constant --max-steps $(TRAIN_STEPS) --threads 2 --save-every 50
+train-demo: demo
+	$(QA4D) train tiny-model --out $(TRAIN_OUT)/tiny --seed $(SEED)
+	$(QA4D) train teacher --scenes $(OUT)/scenes --out $(TRAIN_OUT)/teacher --max-steps 300 --threads 2 --seed $(SEED)
+	$(QA4D) train sft $(TRAIN_FLAGS) --model-path $(TRAIN_OUT)/tiny --out $(TRAIN_OUT)/sft
+	$(QA4D) train p4d $(TRAIN_FLAGS) --model-path $(TRAIN_OUT)/tiny --teacher $(TRAIN_OUT)/teacher --decoder-hidden 256 --out $(TRAIN_OUT)/p4d
+	$(QA4D) train p4d $(TRAIN_FLAGS) --model-path $(TRAIN_OUT)/tiny --teacher $(TRAIN_OUT)/teacher --decoder-hidden 256 --tpe --out $(TRAIN_OUT)/p4d-tpe
+	$(QA4D) train geo --stage 1 $(TRAIN_FLAGS) --lr 1e-2 --model-path $(TRAIN_OUT)/tiny --teacher $(TRAIN_OUT)/teacher --out $(TRAIN_OUT)/geo1
+	$(QA4D) train geo --stage 2 $(TRAIN_FLAGS) --model-path $(TRAIN_OUT)/geo1/final --out $(TRAIN_OUT)/geo2
+	$(QA4D) eval --benchmark $(OUT)/dataset/bench --model prior --limit $(TRAIN_EVAL_ITEMS) --out $(TRAIN_OUT)/eval/prior
+	$(QA4D) eval --benchmark $(OUT)/dataset/bench --model hf --model-path $(TRAIN_OUT)/tiny --device cpu --max-new-tokens 24 --limit $(TRAIN_EVAL_ITEMS) --out $(TRAIN_OUT)/eval/untrained
+	for r in sft p4d p4d-tpe geo2; do $(QA4D) eval --benchmark $(OUT)/dataset/bench --model hf --model-path $(TRAIN_OUT)/$$r/final --device cpu --max-new-tokens 24 --limit $(TRAIN_EVAL_ITEMS) --out $(TRAIN_OUT)/eval/$$r || exit 1; done
+	$(QA4D) report $(addprefix $(TRAIN_OUT)/eval/,prior untrained sft p4d p4d-tpe geo2) --out $(TRAIN_OUT)/report
+	@echo
+	@echo "runs (log.jsonl, loss.png, final/): $(TRAIN_OUT)/{teacher,sft,p4d,p4d-tpe,geo1,geo2}"
+	@echo "evaluations: $(TRAIN_OUT)/eval   comparison: $(TRAIN_OUT)/report"
+
 test: $(VENV)/.installed system-deps
 	$(VENV)/bin/ruff check --select F,E9 src tests scripts
 	$(PY) -m pytest -n 2 -q -p no:cacheprovider
@@ -51,6 +75,7 @@ bench: $(VENV)/.installed
 	$(PY) scripts/bench_simulator.py
 	$(PY) scripts/bench_engine.py
 	$(PY) scripts/bench_eval.py
+	$(PY) scripts/bench_train.py
 
 clean:
 	rm -rf $(OUT)

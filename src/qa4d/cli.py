@@ -38,6 +38,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "eval": ("qa4d.bench.eval_cli", "run a model on a benchmark and score it"),
     "report": ("qa4d.bench.report_cli", "compare evaluation runs side by side"),
     "export-lmms-eval": ("qa4d.bench.lmms_eval", "write a qa4d benchmark as an lmms-eval task"),
+    "train": ("qa4d.train.cli", "fine-tune VLMs on a dataset (SFT, P4D distillation, tiny models)"),
 }
 
 

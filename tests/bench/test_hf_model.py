@@ -1,6 +1,7 @@
-"""`--model hf` on a tiny, randomly initialised Qwen2.5-VL that the test builds and saves: a BPE
-tokenizer trained here with Qwen's special tokens and a chat template, a Qwen2-VL image processor
-built from arguments, a 2-layer vision tower and a 2-layer language model. No downloads."""
+"""`--model hf` on a tiny, randomly initialised Qwen2.5-VL built here by `qa4d train tiny-model`
+(qa4d.train.tiny_model): a BPE tokenizer trained locally with Qwen's special tokens and a chat
+template, a Qwen2-VL image processor built from arguments, a 2-layer vision tower and a 2-layer
+language model. No downloads."""
 
 from __future__ import annotations
 
@@ -17,56 +18,21 @@ transformers = pytest.importorskip("transformers")
 from qa4d.bench.models.base import ModelConfigError  # noqa: E402
 from qa4d.bench.models.hf import HFModel  # noqa: E402
 
-SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-           "<|image_pad|>", "<|video_pad|>"]
-# Qwen's chat layout: one <|vision_start|><|image_pad|><|vision_end|> per image entry, then the text.
-TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
-    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for p in m['content'] %}"
-    "{% if p['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif p['type'] == 'text' %}{{ p['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-PATCH, MERGE = 14, 2
+from qa4d.train.tiny_model import MERGE, PATCH, QWEN_SPECIAL as SPECIAL  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def tiny_qwen(tmp_path_factory):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    """The model `qa4d train tiny-model` builds (byte-level BPE with Qwen's special tokens and chat
+    template, a Qwen2-VL image processor of 56x56..112x112 pixels, 2 vision blocks, 2 LLM layers)."""
+    from transformers import AutoImageProcessor, AutoTokenizer
 
-    out = tmp_path_factory.mktemp("tiny-qwen2.5-vl")
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=SPECIAL,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    bpe.train_from_iterator(["Which way does the object move? Answer with the option's letter. A. left B. right"] * 20,
-                            trainer)
-    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                  chat_template=TEMPLATE)
+    from qa4d.train.tiny_model import build_tiny_model
+
+    out = build_tiny_model(tmp_path_factory.mktemp("tiny-qwen2.5-vl") / "model", seed=0)
+    tok = AutoTokenizer.from_pretrained(out, local_files_only=True)
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL}
-    image_processor = Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=112 * 112, patch_size=PATCH,
-                                               merge_size=MERGE, temporal_patch_size=2)
-    config = Qwen2_5_VLConfig(
-        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
-                           patch_size=PATCH, spatial_merge_size=MERGE, temporal_patch_size=2, window_size=56,
-                           fullatt_block_indexes=[1]),
-        text_config=dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
-                         bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"],
-                         pad_token_id=ids["<|endoftext|>"]),
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-    )
-    torch.manual_seed(0)
-    model = Qwen2_5_VLForConditionalGeneration(config)
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    image_processor.save_pretrained(out)
-    return out, ids, image_processor
+    return out, ids, AutoImageProcessor.from_pretrained(out, local_files_only=True)
 
 
 def frames(n: int, seed: int = 0, size=(40, 30)) -> list[Image.Image]:

@@ -7,7 +7,9 @@ checkpoint's chat template; decoding is greedy (`--max-new-tokens`). With `--bat
 runner hands N items at once: their prompts are left-padded into one batch with an attention
 mask, which gives the same greedy answers as one at a time. Runs on CUDA when available
 (bfloat16), else on CPU (float32); `--device` / `--dtype` override. Never downloads anything:
-DIR must hold the config, weights, tokenizer and image processor.
+DIR must hold the config, weights, tokenizer and image processor. A checkpoint of `qa4d train p4d
+--tpe` (qa4d_tpe.json) gets its timestamp encoding added to each frame's visual tokens (qa4d.nn.tpe);
+one of `qa4d train geo` (qa4d_geo/) its geometry tokens after each frame's visual tokens (qa4d.nn.geo).
 
 Needs the `hf` extra: pip install -e '.[hf]'  (torch, transformers, accelerate).
 
@@ -126,6 +128,12 @@ class HFModel(Model):
             self.tokenizer.pad_token = self.tokenizer.eos_token
         if max_pixels is not None:
             self._cap_pixels(int(max_pixels))
+        # a checkpoint of `qa4d train p4d --tpe` carries qa4d_tpe.json: add the timestamp encoding
+        from qa4d.nn.tpe import tpe_from_checkpoint  # noqa: PLC0415
+        self.tpe = tpe_from_checkpoint(self.model, path)
+        # a checkpoint of `qa4d train geo` carries qa4d_geo/: geometry tokens after each frame
+        from qa4d.nn.geo import geo_from_checkpoint  # noqa: PLC0415
+        self.geo = geo_from_checkpoint(self.model, self.tokenizer, path)
         self._lock = threading.Lock()  # one generate at a time on one model
 
     def _cap_pixels(self, max_pixels: int) -> None:
@@ -187,6 +195,10 @@ class HFModel(Model):
             raise ValueError(f"{len(prompts)} prompts but {len(images)} image lists")
         pil = [[_as_pil(im) for im in ims] for ims in images]
         texts = [self.chat_text(p, len(ims)) for p, ims in zip(prompts, pil)]
+        if self.geo is not None:  # interleave each frame's geometry tokens (qa4d.nn.geo)
+            texts = [self.geo.edit_text(t) for t in texts]
+            with self.torch.no_grad():
+                self.geo.stage_clips(pil)
         flat = [im for ims in pil for im in ims]
         if self.processor is not None:
             inputs = self.processor(text=texts, images=flat or None, padding=True, return_tensors="pt")
@@ -251,7 +263,14 @@ class HFModel(Model):
                                       pad_token_id=self._pad_id())
         return inputs["input_ids"], out[0, inputs["input_ids"].shape[1]:]
 
+    def _set_timestamps(self, items: Sequence[Any], images: Sequence[Sequence[ImageLike]]) -> None:
+        """TPE checkpoints: each frame's timestamp (item.meta["timestamps"], when one per frame shown)."""
+        if self.tpe is not None:
+            from qa4d.nn.tpe import item_timestamps  # noqa: PLC0415
+            self.tpe.set_timestamps(item_timestamps(items, [len(ims) for ims in images]))
+
     def generate(self, prompt: str, images: Sequence[ImageLike], item: BenchItem) -> str:
+        self._set_timestamps([item], [images])
         _, new = self.generate_ids(prompt, images)
         return self.tokenizer.decode(new, skip_special_tokens=True).strip()
 
@@ -259,12 +278,15 @@ class HFModel(Model):
         self, prompts: Sequence[str], images: Sequence[Sequence[ImageLike]], items: Sequence[BenchItem]
     ) -> list[str]:
         """Answer several items in one left-padded forward pass per step (`--batch-size`)."""
+        self._set_timestamps(items, images)
         return [self.tokenizer.decode(ids, skip_special_tokens=True).strip()
                 for ids in self.generate_ids_batch(prompts, images)]
 
     def describe(self) -> dict[str, Any]:
         return {"model": "hf", "model_path": str(self.path.resolve()), "model_type": self.model_type,
-                "device": self.device, "dtype": self.dtype_name, "max_new_tokens": self.max_new_tokens}
+                "device": self.device, "dtype": self.dtype_name, "max_new_tokens": self.max_new_tokens,
+                **({"tpe": self.tpe.describe()} if self.tpe is not None else {}),
+                **({"geo": self.geo.describe()} if self.geo is not None else {})}
 
     def close(self) -> None:
         self.model = None
