@@ -174,7 +174,8 @@ def test_generate_when_writes_fail_with_enospc(tmp_path, sim_scenes, reference, 
 
 def test_score_when_the_disk_is_full(tmp_path, reference):
     preds = tmp_path / "pred.jsonl"
-    preds.write_text("")
+    first = json.loads((reference / "bench" / "samples.jsonl").read_text().splitlines()[0])
+    preds.write_text(json.dumps({"id": first["id"], "response": "A"}) + "\n")  # something to score
     out = tmp_path / "scored"
     proc = subprocess.run([sys.executable, "-c", FAIL_WRITES, "0", "score", "--benchmark", "qa4d", "--annotations",
                            reference / "bench", "--predictions", preds, "--out", out],

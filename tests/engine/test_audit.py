@@ -383,8 +383,9 @@ def test_a_word_planted_on_every_task_fails_every_big_enough_task(sim8, tmp_path
     n = plant(ds, "clearly", None)
     rep = audit(ds)
     assert not rep["ok"]
-    pooled_text = next(f for f in rep["bias_failures"] if f.startswith("all tasks pooled (mc): text baseline"))
-    assert "most telling features: 'clearly' (leads in" in pooled_text
+    # The word test names the word whatever the bench size. The fitted text baseline needs enough
+    # bench items to reach significance: with the 18 pooled mc bench items of this dataset it scores
+    # 11/18 (p = 0.003, not significant after Holm over the whole family), so it is not asserted here.
     pooled_word = next(f for f in rep["bias_failures"] if f.startswith("all tasks pooled (mc): option word 'clearly'"))
     assert f"{n}/{n} items" in pooled_word
     # every task whose items could reach significance is failed, naming the word

@@ -25,7 +25,7 @@ from typing import Any, Callable
 from tqdm import tqdm
 
 from qa4d._io import remove_stale_temporaries
-from qa4d._procs import init_worker, sigint_ignored
+from qa4d._procs import init_worker, sigint_deferred
 from qa4d.engine.config import GenerateConfig
 from qa4d.engine.families.base import SceneContext, Skip
 from qa4d.engine.options import assign_choices, assign_formats, balance
@@ -167,7 +167,7 @@ def _run_phase1(jobs: list[tuple[str, str, dict[str, Any], str]], workers: int, 
             import multiprocessing as mp
 
             # workers ignore Ctrl-C (the pool is terminated on leaving the block) and die with this process
-            with sigint_ignored():
+            with sigint_deferred():
                 pool = mp.get_context("fork").Pool(min(workers, len(jobs)), initializer=init_worker,
                                                    initargs=(os.getpid(),))
             with pool:

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from qa4d._io import remove_stale_temporaries
-from qa4d._procs import init_worker, sigint_ignored, stop_executor
+from qa4d._procs import init_worker, sigint_deferred, stop_executor
 from qa4d.geometry.camera import intrinsics_from_fov
 from qa4d.scene.format import META_FILE, SceneMeta, SceneObject, read_meta, write_scene
 from qa4d.sources.sim.meshes import extent_and_centre, sample_surface
@@ -267,7 +267,7 @@ def run_simulation(
             pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                           initializer=init_worker, initargs=(os.getpid(),))
             try:
-                with sigint_ignored():  # the workers are spawned by these submits
+                with sigint_deferred():  # the workers are spawned by these submits
                     futures = {pool.submit(worker_fn, a): a[2] for a in todo}
                 for fut in cf.as_completed(futures):
                     try:
