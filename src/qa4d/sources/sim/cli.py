@@ -11,14 +11,21 @@ Scene k depends only on (--seed, k): the same seed gives byte-identical files wh
 restarted with the same command. A scene that fails is reported and the run goes on; the
 exit code is 1 if any scene failed.
 
+With --executor ray every scene is a task on a Ray cluster (--ray-address, or a local Ray
+started for the run); the workers must see --out at the same path (docs/scale.md). The files,
+the resume and the exit code are the same as with the local processes.
+
 Example:
   qa4d simulate --out scenes/ --scenes 100 --frames 32 --size 448 --seed 0 --workers 2
+  qa4d simulate --out /shared/scenes --scenes 10000 --executor ray --ray-address head:6379
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from qa4d._exec import ExecutorConfig, ExecutorError, add_executor_arguments, check_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shadows", action="store_true", help="render shadows (about 2x slower)")
     parser.add_argument("--tracks-per-object", type=int, default=256, help="3D point tracks per object (default 256)")
     parser.add_argument("--background-tracks", type=int, default=1024, help="static background tracks (default 1024)")
+    add_executor_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
     if args.fps <= 0 or args.start < 0 or args.tracks_per_object < 0 or args.background_tracks < 0:
         print("qa4d simulate: --fps must be > 0; --start and track counts must be >= 0", file=sys.stderr)
         return 2
+    problem = check_arguments(args)
+    if problem:
+        print(f"qa4d simulate: {problem}", file=sys.stderr)
+        return 2
     opts = SimOptions(
         num_frames=args.frames,
         size=args.size,
@@ -53,7 +65,12 @@ def run(args: argparse.Namespace) -> int:
         tracks_per_object=args.tracks_per_object,
         background_tracks=args.background_tracks,
     )
-    report = run_simulation(args.out, args.scenes, args.seed, opts, workers=args.workers, start=args.start)
+    try:
+        report = run_simulation(args.out, args.scenes, args.seed, opts, workers=args.workers, start=args.start,
+                                executor=ExecutorConfig.from_args(args, workers=args.workers))
+    except ExecutorError as e:
+        print(f"qa4d simulate: {e}", file=sys.stderr)
+        return 1
     print(
         f"qa4d simulate: {len(report.written)} written, {len(report.skipped)} already complete, "
         f"{len(report.failed)} failed -> {args.out}",

@@ -1,0 +1,158 @@
+"""`--executor ray` against the local executor: the same bytes for simulate, convert and eval, and a
+killed Ray run that resumes to the bytes of an uninterrupted one. One local Ray with 2 CPUs is
+shared by the whole module (the CLI reuses it in-process; a subprocess joins it by its address);
+skipped when Ray is not installed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import qa4d
+from qa4d._exec import Done, in_order
+from qa4d.cli import main
+from tests.bench.tiny_bench import write_split
+from tests.sources import test_convert_tapvid3d as tv
+
+ray = pytest.importorskip("ray")
+
+SIM = ["--scenes", "3", "--frames", "4", "--size", "40", "--seed", "5", "--tracks-per-object", "8",
+       "--background-tracks", "16"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A local Ray (2 CPUs) for the module; its GCS address for processes that join it."""
+    ctx = ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+    try:
+        yield ctx.address_info["gcs_address"]
+    finally:
+        ray.shutdown()
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under root by relative path (hidden temporaries included, so leftovers show)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_in_order_releases_each_result_after_all_earlier_ones():
+    seen = list(in_order([Done(2, "c", None), Done(0, "a", None), Done(3, "d", None), Done(1, "b", None)]))
+    assert [d.result for d in seen] == ["a", "b", "c", "d"]
+
+
+def test_simulate_same_bytes_as_local(cluster, tmp_path):
+    assert main(["simulate", "--out", str(tmp_path / "local"), *SIM, "--workers", "2"]) == 0
+    assert main(["simulate", "--out", str(tmp_path / "ray"), *SIM, "--executor", "ray"]) == 0
+    local, remote = tree(tmp_path / "local"), tree(tmp_path / "ray")
+    assert sorted({k.split("/")[0] for k in local}) == ["sim5_00000", "sim5_00001", "sim5_00002"]
+    assert local == remote
+    # a second start finds every scene complete and rewrites nothing
+    assert main(["simulate", "--out", str(tmp_path / "ray"), *SIM, "--executor", "ray"]) == 0
+    assert tree(tmp_path / "ray") == local
+
+
+def test_convert_same_bytes_and_failures_as_local(cluster, tmp_path, capsys):
+    src = tmp_path / "src" / "adt"
+    for name in ("a", "b", "c"):
+        tv.write_clip(src / f"{name}.npz")
+    tv.write_clip(src / "bad.npz", extrinsics_w2c=np.ones((tv.T, 4, 4)))
+    capsys.readouterr()
+    assert main(["convert", "--from", "tapvid3d", str(tmp_path / "src"), "--out", str(tmp_path / "local"),
+                 "--fps", "10"]) == 1
+    err_local = capsys.readouterr().err
+    assert main(["convert", "--from", "tapvid3d", str(tmp_path / "src"), "--out", str(tmp_path / "ray"),
+                 "--fps", "10", "--executor", "ray"]) == 1
+    err_ray = capsys.readouterr().err
+    local = tree(tmp_path / "local")
+    assert sorted({k.split("/")[0] for k in local}) == ["tapvid3d_adt_a", "tapvid3d_adt_b", "tapvid3d_adt_c"]
+    assert tree(tmp_path / "ray") == local   # no staging directory left behind either
+    fails = [ln for ln in err_local.splitlines() if "failed:" in ln]
+    assert len(fails) == 1 and "bad.npz" in fails[0] and "extrinsics_w2c" in fails[0]
+    assert fails == [ln for ln in err_ray.splitlines() if "failed:" in ln]
+
+
+# The answer depends on the item alone: the first options letter whose text sorts first, so the
+# expected bytes do not depend on which worker answered or when.
+MODEL = '''
+import os, time
+def answer(prompt, images, item):
+    assert len(images) == 2
+    delay = float(os.environ.get("QA4D_TEST_DELAY", "0"))
+    if delay and int(item.id.split("-")[-1]) >= 3:
+        time.sleep(delay)
+    if item.options:
+        return "Answer: " + min(item.options, key=lambda k: (item.options[k], k))
+    return "Answer: yes"
+'''
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    write_split(root / "ds", "bench", 14, seed=4)
+    (root / "model.py").write_text(MODEL)
+    return root
+
+
+def eval_args(bench: Path, out: Path, *extra: str) -> list[str]:
+    return ["eval", "--benchmark", str(bench / "ds" / "bench"), "--model", f"python:{bench / 'model.py'}:answer",
+            "--frames", "2", "--out", str(out), *extra]
+
+
+RESULTS = ("predictions.jsonl", "scored.jsonl", "metrics.json")
+
+
+def test_eval_same_bytes_as_local(cluster, bench, tmp_path):
+    assert main(eval_args(bench, tmp_path / "local")) == 0
+    assert main(eval_args(bench, tmp_path / "ray", "--executor", "ray")) == 0
+    preds = [json.loads(x) for x in (tmp_path / "local" / "predictions.jsonl").read_text().splitlines()]
+    assert len(preds) == 14 and all(p["response"].startswith("Answer: ") for p in preds)
+    for name in RESULTS:
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+
+
+def test_killed_ray_eval_resumes_to_the_same_bytes(cluster, bench, tmp_path):
+    assert main(eval_args(bench, tmp_path / "whole")) == 0
+    run = tmp_path / "killed"
+    env = dict(os.environ, QA4D_TEST_DELAY="0.5",
+               PYTHONPATH=os.pathsep.join([str(Path(qa4d.__file__).parents[1]), str(Path(__file__).parents[1]),
+                                           os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-m", "qa4d.cli", *eval_args(bench, run, "--executor", "ray",
+                                                                            "--ray-address", cluster)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    preds = run / "predictions.jsonl"
+    try:
+        # kill once a few answers are saved (items from the fourth on take 0.5 s each)
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and time.monotonic() < deadline:
+            if preds.exists() and len(preds.read_bytes().splitlines()) >= 3:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stderr.read().decode()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stderr.close()
+    partial = preds.read_bytes().splitlines()
+    assert 3 <= len(partial) < 14
+    assert main(eval_args(bench, run, "--executor", "ray")) == 0
+    lines = [json.loads(x) for x in preds.read_text().splitlines()]
+    assert len(lines) == len({r["id"] for r in lines}) == 14   # nothing lost, nothing asked twice
+    for name in RESULTS:
+        assert (run / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+
+
+def test_ray_address_needs_ray_executor(tmp_path, capsys):
+    assert main(["simulate", "--out", str(tmp_path), "--ray-address", "x:1"]) == 2
+    assert "--ray-address needs --executor ray" in capsys.readouterr().err
