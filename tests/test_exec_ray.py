@@ -120,22 +120,17 @@ def test_eval_same_bytes_as_local(cluster, bench, tmp_path):
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
 
 
-def test_killed_ray_eval_resumes_to_the_same_bytes(cluster, bench, tmp_path):
-    assert main(eval_args(bench, tmp_path / "whole")) == 0
-    run = tmp_path / "killed"
-    env = dict(os.environ, QA4D_TEST_DELAY="0.5",
+def kill_when(argv: list[str], ready, **env_extra: str) -> None:
+    """Run `qa4d ARGV` in a process that joins the module's Ray; SIGKILL it once ready() holds,
+    then wait until the cluster stopped the dead driver's tasks (their workers are killed by Ray)."""
+    env = dict(os.environ, **env_extra,
                PYTHONPATH=os.pathsep.join([str(Path(qa4d.__file__).parents[1]), str(Path(__file__).parents[1]),
                                            os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen([sys.executable, "-m", "qa4d.cli", *eval_args(bench, run, "--executor", "ray",
-                                                                            "--ray-address", cluster)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    preds = run / "predictions.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "qa4d.cli", *argv], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        # kill once a few answers are saved (items from the fourth on take 0.5 s each)
         deadline = time.monotonic() + 300
-        while proc.poll() is None and time.monotonic() < deadline:
-            if preds.exists() and len(preds.read_bytes().splitlines()) >= 3:
-                break
+        while proc.poll() is None and time.monotonic() < deadline and not ready():
             time.sleep(0.05)
         assert proc.poll() is None, proc.stderr.read().decode()
         proc.send_signal(signal.SIGKILL)
@@ -144,6 +139,44 @@ def test_killed_ray_eval_resumes_to_the_same_bytes(cluster, bench, tmp_path):
         if proc.poll() is None:
             proc.kill()
         proc.stderr.close()
+    deadline = time.monotonic() + 60
+    while running_tasks() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def running_tasks() -> int:
+    """Ray worker processes now running a qa4d task (Ray names them after the task: ray::_ray_call)."""
+    n = 0
+    for d in Path("/proc").iterdir():
+        try:
+            n += d.name.isdigit() and (d / "cmdline").read_bytes().startswith(b"ray::_ray_call")
+        except OSError:
+            pass
+    return n
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray's task processes in /proc")
+def test_killed_ray_simulate_resumes_to_the_same_bytes(cluster, tmp_path):
+    sim = ["--scenes", "6", "--frames", "6", "--size", "64", "--seed", "7", "--tracks-per-object", "8",
+           "--background-tracks", "16"]
+    assert main(["simulate", "--out", str(tmp_path / "whole"), *sim]) == 0
+    out = tmp_path / "killed"
+    kill_when(["simulate", "--out", str(out), *sim, "--executor", "ray", "--ray-address", cluster],
+              lambda: out.is_dir() and any(p.name.startswith("sim7_") for p in out.iterdir()))
+    done_before = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert 1 <= len(done_before) < 6
+    assert main(["simulate", "--out", str(out), *sim, "--executor", "ray"]) == 0
+    assert tree(out) == tree(tmp_path / "whole")   # no temporary left, every scene once, same bytes
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray's task processes in /proc")
+def test_killed_ray_eval_resumes_to_the_same_bytes(cluster, bench, tmp_path):
+    assert main(eval_args(bench, tmp_path / "whole")) == 0
+    run = tmp_path / "killed"
+    preds = run / "predictions.jsonl"
+    # killed once a few answers are saved (items from the fourth on take 0.5 s each)
+    kill_when(eval_args(bench, run, "--executor", "ray", "--ray-address", cluster),
+              lambda: preds.exists() and len(preds.read_bytes().splitlines()) >= 3, QA4D_TEST_DELAY="0.5")
     partial = preds.read_bytes().splitlines()
     assert 3 <= len(partial) < 14
     assert main(eval_args(bench, run, "--executor", "ray")) == 0
