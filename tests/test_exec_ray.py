@@ -31,12 +31,18 @@ SIM = ["--scenes", "3", "--frames", "4", "--size", "40", "--seed", "5", "--track
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A local Ray (2 CPUs) for the module; its GCS address for processes that join it."""
+    """A local Ray (2 CPUs) for the module; its GCS address for processes that join it (they inherit
+    the RAY_AUTH_MODE that ray.init sets here; it is restored afterwards)."""
+    saved = os.environ.get("RAY_AUTH_MODE")
     ctx = ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     try:
         yield ctx.address_info["gcs_address"]
     finally:
         ray.shutdown()
+        if saved is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = saved
 
 
 def tree(root: Path) -> dict[str, bytes]:

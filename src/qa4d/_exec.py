@@ -185,11 +185,13 @@ class RayExecutor(Executor):
     def run(self, fn, jobs, window=None):
         ray = self._ray
         cwd = os.getcwd()
-        limit = window or max(2 * int(self.cluster_cpus() / max(self.cpus_per_task, 1e-3)), 2)
         todo = iter(enumerate(jobs))
         pending: dict[Any, int] = {}
         try:
             while True:
+                # twice the task slots the cluster has now: a growing (autoscaling) cluster always
+                # sees queued tasks, and a huge job list is not all queued at once
+                limit = window or max(2 * int(self.cluster_cpus() / max(self.cpus_per_task, 1e-3)), 2)
                 while len(pending) < limit:
                     nxt = next(todo, None)
                     if nxt is None:
