@@ -68,22 +68,23 @@ def test_simulate_same_bytes_as_local(cluster, tmp_path):
 
 def test_convert_same_bytes_and_failures_as_local(cluster, tmp_path, capsys):
     src = tmp_path / "src" / "adt"
-    for name in ("a", "b", "c"):
+    for name in ("a", "b", "c", "a!"):   # "a!" sorts first and claims the scene id of "a" too
         tv.write_clip(src / f"{name}.npz")
     tv.write_clip(src / "bad.npz", extrinsics_w2c=np.ones((tv.T, 4, 4)))
     capsys.readouterr()
-    assert main(["convert", "--from", "tapvid3d", str(tmp_path / "src"), "--out", str(tmp_path / "local"),
-                 "--fps", "10"]) == 1
-    err_local = capsys.readouterr().err
-    assert main(["convert", "--from", "tapvid3d", str(tmp_path / "src"), "--out", str(tmp_path / "ray"),
-                 "--fps", "10", "--executor", "ray"]) == 1
-    err_ray = capsys.readouterr().err
+    errs = {}
+    for run, extra in (("local", []), ("pool", ["--workers", "2"]), ("ray", ["--executor", "ray"])):
+        assert main(["convert", "--from", "tapvid3d", str(tmp_path / "src"), "--out", str(tmp_path / run),
+                     "--fps", "10", *extra]) == 1
+        errs[run] = [ln for ln in capsys.readouterr().err.splitlines() if "failed:" in ln]
     local = tree(tmp_path / "local")
     assert sorted({k.split("/")[0] for k in local}) == ["tapvid3d_adt_a", "tapvid3d_adt_b", "tapvid3d_adt_c"]
-    assert tree(tmp_path / "ray") == local   # no staging directory left behind either
-    fails = [ln for ln in err_local.splitlines() if "failed:" in ln]
-    assert len(fails) == 1 and "bad.npz" in fails[0] and "extrinsics_w2c" in fails[0]
-    assert fails == [ln for ln in err_ray.splitlines() if "failed:" in ln]
+    assert json.loads(local["tapvid3d_adt_a/scene.json"])["extra"]["convert"]["item"] == "adt/a!.npz"
+    assert tree(tmp_path / "pool") == local and tree(tmp_path / "ray") == local   # no staging left either
+    assert len(errs["local"]) == 2
+    assert "a.npz: scene id 'tapvid3d_adt_a' is also the id of" in errs["local"][0]
+    assert "bad.npz" in errs["local"][1] and "extrinsics_w2c" in errs["local"][1]
+    assert errs["pool"] == errs["local"] == errs["ray"]
 
 
 # The answer depends on the item alone: the first options letter whose text sorts first, so the
