@@ -40,7 +40,6 @@ import sys
 from pathlib import Path
 
 from qa4d._exec import ExecutorConfig, ExecutorError, add_executor_arguments, check_arguments
-
 from qa4d.bench.judge import LLMJudge
 from qa4d.bench.models.base import ModelConfigError
 from qa4d.bench.registry import MODELS, _import_all, get_benchmark, get_model
