@@ -10,7 +10,7 @@ SEED ?= 0
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,hf,train]'
+	$(PY) -m pip install -q -e '.[test,hf,train,ray]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -22,6 +22,11 @@ Starting the same command again continues an interrupted run: answered items are
 again, failed ones are. Frames are sampled uniformly (--frames, default per benchmark); the prompt
 follows the benchmark's protocol (--mode do: direct answer, cot: chain of thought).
 
+--executor ray sends the batches (--batch-size items, one by default) to tasks on a Ray cluster
+(--ray-address); every worker builds the model once and must see the benchmark's files at the
+same paths (docs/scale.md). Answers are saved in item order, so predictions.jsonl has the bytes
+of a local run with --concurrency 1, and an interrupted run resumes the same way.
+
 Exit codes: 0 all items answered and scored; 1 bad input or missing media; 2 the model cannot
 run (wrong URL, model name, weights); 3 scored, but some items failed (run again to retry them);
 130 interrupted (answers so far are saved).
@@ -30,9 +35,11 @@ run (wrong URL, model name, weights); 3 scored, but some items failed (run again
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
+from qa4d._exec import ExecutorConfig, ExecutorError, add_executor_arguments, check_arguments
 from qa4d.bench.judge import LLMJudge
 from qa4d.bench.models.base import ModelConfigError
 from qa4d.bench.registry import MODELS, _import_all, get_benchmark, get_model
@@ -61,6 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="score unparsed mc/yes-no answers as a seeded random guess (parity with some "
                              "official scorers; off by default: unparsed is wrong)")
     parser.add_argument("--no-score", action="store_true", help="only collect predictions; score later with `qa4d score`")
+    add_executor_arguments(parser)
     g = parser.add_argument_group("model options (each applies to the models named in its help)")
     _import_all("qa4d.bench.models")
     for name in sorted(MODELS):
@@ -106,6 +114,12 @@ def build_model(args: argparse.Namespace):
     return model_class(args.model).from_args(args)
 
 
+def model_factory(args: argparse.Namespace):
+    """A picklable `() -> Model` that builds the model of these arguments (in a Ray worker)."""
+    return functools.partial(build_model, argparse.Namespace(**{k: v for k, v in vars(args).items()
+                                                                 if not k.startswith("_")}))
+
+
 def run(args: argparse.Namespace) -> int:
     err = lambda m: print(f"qa4d eval: {m}", file=sys.stderr)  # noqa: E731
     if args.frames is not None and args.frames <= 0:
@@ -126,6 +140,10 @@ def run(args: argparse.Namespace) -> int:
     frames = args.frames or getattr(benchmark, "default_frames", None)
     if args.batch_size < 1:
         err("--batch-size must be at least 1")
+        return 1
+    problem = check_arguments(args)
+    if problem:
+        err(problem)
         return 1
     # Check media before building the model: loading weights or probing a server is wasted work
     # when files are missing. Blind models (needs_images False) never read media: no check.
@@ -155,15 +173,18 @@ def run(args: argparse.Namespace) -> int:
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                      if not k.startswith("_") and k != "api_key"},
         }
+        remote = args.executor != "local"
         result = run_model(benchmark, items, model, args.out, media_root=media_root, mode=args.mode,
-                           frames=frames, batch_size=args.batch_size, run_info=run_info)
+                           frames=frames, batch_size=args.batch_size, run_info=run_info,
+                           executor=ExecutorConfig.from_args(args) if remote else None,
+                           model_factory=model_factory(args) if remote else None)
     except ModelConfigError as e:
         err(str(e))
         return 2
     except RunInterrupted as e:
         err(str(e))
         return 130
-    except RunError as e:
+    except (RunError, ExecutorError) as e:
         err(str(e))
         return 1
     finally:

@@ -22,6 +22,7 @@ import json
 import platform
 import sys
 import threading
+import uuid
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -123,6 +124,8 @@ def run_model(
     run_info: dict[str, Any] | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+    executor: Any = None,
+    model_factory: Callable[[], Model] | None = None,
 ) -> RunResult:
     """Ask `model` every item of `items` not yet answered in `out_dir`; returns the counts.
 
@@ -133,6 +136,12 @@ def run_model(
     Blind models (`needs_images` False) load no media and skip the media check. Raises
     MediaMissing before any model call, ModelConfigError when the model cannot work, RunInterrupted on Ctrl-C (after the
     requests in flight finished and were saved).
+
+    `executor` (a qa4d._exec.ExecutorConfig other than local) sends the batches to workers
+    elsewhere (e.g. Ray tasks); each worker builds its own model with the picklable
+    `model_factory` and the answers are saved here in item order (predictions.jsonl gets the bytes
+    of a local run with concurrency 1). Without it the batches run on the model's `concurrency`
+    threads in this process.
     """
     if batch_size < 1:
         raise RunError(f"batch size must be at least 1, got {batch_size}")
@@ -192,8 +201,6 @@ def run_model(
     new_errors: dict[str, str] = {}
     answered_now = 0
     lock = threading.Lock()
-    resolve = getattr(benchmark, "media_paths", None)      # the same paths check_media looked at
-    resolve_prefix = getattr(benchmark, "prefix_paths", None)
 
     def save(rec: dict[str, Any]) -> dict[str, Any]:
         nonlocal answered_now
@@ -205,126 +212,35 @@ def run_model(
                 answered_now += 1
         return rec
 
-    def failed(item: BenchItem, e: BaseException) -> dict[str, Any]:
-        msg = str(e) if isinstance(e, (ModelError, MediaError)) else f"{type(e).__name__}: {e}"
-        return {"id": item.id, "response": None, "error": msg}
-
-    def prepare(item: BenchItem) -> tuple[str, list]:
-        """(prompt, images): the prefix images (e.g. a Set-of-Marks image), then the sampled frames."""
-        if not model.needs_images:
-            # the prompt may state how many frames are shown (blind models: how many would be)
-            return benchmark.build_prompt(item, mode, frames=frames), []
-        prefix = load_prefix_images(item, media_root,
-                                    paths=resolve_prefix(item, media_root) if resolve_prefix is not None else None)
-        sampled = load_frames(item, media_root, frames,
-                              paths=resolve(item, media_root) if resolve is not None else None).images
-        return benchmark.build_prompt(item, mode, frames=len(sampled)), prefix + sampled
-
-    def ask_one(item: BenchItem, prompt: str, images: list) -> dict[str, Any]:
-        try:
-            text = model.generate(prompt, images, item)
-            if not isinstance(text, str):
-                raise ModelError(f"model returned {type(text).__name__}, not text")
-            return {"id": item.id, "response": text}
-        except (ModelConfigError, KeyboardInterrupt, SystemExit):
-            stop.set()
-            raise
-        except Exception as e:  # a bad item (or a user callable's bug) is recorded; the run goes on
-            return failed(item, e)
-
-    def answer(batch: list[BenchItem]) -> list[dict[str, Any]]:
-        """Ask one batch; every record is saved before this returns (none when stopped first)."""
-        saved: list[dict[str, Any]] = []
-        ready: list[tuple[BenchItem, str, list]] = []
-        for item in batch:
-            if stop.is_set():
-                return saved
-            try:
-                ready.append((item, *prepare(item)))
-            except (KeyboardInterrupt, SystemExit):
-                stop.set()
-                raise
-            except Exception as e:  # unreadable media: this item fails, its batch-mates go on
-                saved.append(save(failed(item, e)))
-        if not ready or stop.is_set():
-            return saved
-        if len(ready) == 1 or not batching:
-            for item, prompt, images in ready:
-                if stop.is_set():
-                    break
-                saved.append(save(ask_one(item, prompt, images)))
-            return saved
-        try:
-            texts = model.generate_batch([r[1] for r in ready], [r[2] for r in ready], [r[0] for r in ready])
-            if not isinstance(texts, (list, tuple)) or len(texts) != len(ready):
-                got = len(texts) if isinstance(texts, (list, tuple)) else type(texts).__name__
-                raise ModelError(f"generate_batch returned {got} answers for {len(ready)} items")
-        except (ModelConfigError, KeyboardInterrupt, SystemExit):
-            stop.set()
-            raise
-        except Exception as e:
-            # one bad item must not fail its batch-mates: ask them one at a time to isolate it
-            log(f"batch of {len(ready)} failed ({type(e).__name__}: {e}); asking its items one at a time")
-            for item, prompt, images in ready:
-                if stop.is_set():
-                    break
-                saved.append(save(ask_one(item, prompt, images)))
-            return saved
-        for (item, _, _), text in zip(ready, texts):
-            rec = ({"id": item.id, "response": text} if isinstance(text, str) else
-                   failed(item, ModelError(f"model returned {type(text).__name__}, not text")))
-            saved.append(save(rec))
-        return saved
-
-    workers = max(1, int(getattr(model, "concurrency", 1) or 1))
-    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa4d-eval")
-    pending: set[Future] = set()
     size = batch_size if batching else 1
-    queue = iter([list(todo[i:i + size]) for i in range(0, len(todo), size)])
+    batches = [list(todo[i:i + size]) for i in range(0, len(todo), size)]
     bar = tqdm(total=len(todo), desc=f"eval {getattr(model, 'name', 'model')}", unit="item",
                disable=None if progress is None else not progress, file=sys.stderr, dynamic_ncols=True)
+
+    def shown(recs: list[dict[str, Any]]) -> None:
+        if recs:
+            bar.update(len(recs))
+            if any(r["response"] is None for r in recs):
+                bar.set_postfix(errors=len(new_errors), refresh=False)
+
     fatal: BaseException | None = None
     try:
-        try:
-            while True:
-                # a bounded window keeps decoded frames of at most 2 x workers batches in memory
-                while len(pending) < 2 * workers and not stop.is_set():
-                    batch = next(queue, None)
-                    if batch is None:
-                        break
-                    pending.add(executor.submit(answer, batch))
-                if not pending:
-                    break
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for f in done:
-                    try:
-                        recs = f.result()
-                    except ModelConfigError as e:
-                        fatal = fatal or e
-                        stop.set()
-                        continue
-                    if recs:
-                        bar.update(len(recs))
-                        if any(r["response"] is None for r in recs):
-                            bar.set_postfix(errors=len(new_errors), refresh=False)
-                if fatal is not None and not pending:
-                    break
-        except KeyboardInterrupt:
-            stop.set()
-            for f in pending:
-                f.cancel()
-            running = [f for f in pending if not f.cancelled()]
-            if running:
-                log(f"interrupted: waiting for {len(running)} request(s) in flight so their answers are saved "
-                    "(Ctrl-C again to abandon them)")
-                wait(running)
-            raise RunInterrupted(
-                f"interrupted: {skipped + answered_now} of {len(items)} items answered and saved in {pred_path}; "
-                "run the same command again to continue"
-            ) from None
+        if executor is not None and executor.kind != "local":
+            if model_factory is None:
+                raise RunError(f"--executor {executor.kind} needs a model factory the workers can call")
+            job = _BatchJob(model_factory, uuid.uuid4().hex, benchmark, media_root, mode, frames, batch_size)
+            _ask_on_executor(executor, job, batches, save, shown)
+        else:
+            asker = _Asker(benchmark, model, media_root, mode, frames, batching, stop, save, log)
+            fatal = _ask_in_threads(asker, max(1, int(getattr(model, "concurrency", 1) or 1)), batches, stop,
+                                    shown, log)
+    except KeyboardInterrupt:
+        raise RunInterrupted(
+            f"interrupted: {skipped + answered_now} of {len(items)} items answered and saved in {pred_path}; "
+            "run the same command again to continue"
+        ) from None
     finally:
         bar.close()
-        executor.shutdown(wait=True, cancel_futures=True)
         writer.close()
 
     if fatal is not None:
@@ -341,6 +257,189 @@ def run_model(
     }
     write_json_atomic(out_dir / RUN_JSON, info)
     return RunResult(out_dir, len(items), answered, errors, answered_now + len(new_errors), skipped)
+
+
+
+# -- asking the model ------------------------------------------------------------------------------
+class _Asker:
+    """Prepares a batch (media, prompt), asks the model and hands every record to `save` (which
+    writes it, or only collects it in a remote worker); `stop` ends the work early."""
+
+    def __init__(self, benchmark: Any, model: Model, media_root: Any, mode: str, frames: int | None,
+                 batching: bool, stop: threading.Event, save: Callable[[dict[str, Any]], dict[str, Any]],
+                 log: Callable[[str], None]):
+        self.benchmark, self.model, self.media_root, self.mode, self.frames = benchmark, model, media_root, mode, frames
+        self.batching, self.stop, self.save, self.log = batching, stop, save, log
+        self.resolve = getattr(benchmark, "media_paths", None)      # the same paths check_media looked at
+        self.resolve_prefix = getattr(benchmark, "prefix_paths", None)
+
+    @staticmethod
+    def failed(item: BenchItem, e: BaseException) -> dict[str, Any]:
+        msg = str(e) if isinstance(e, (ModelError, MediaError)) else f"{type(e).__name__}: {e}"
+        return {"id": item.id, "response": None, "error": msg}
+
+    def prepare(self, item: BenchItem) -> tuple[str, list]:
+        """(prompt, images): the prefix images (e.g. a Set-of-Marks image), then the sampled frames."""
+        if not self.model.needs_images:
+            # the prompt may state how many frames are shown (blind models: how many would be)
+            return self.benchmark.build_prompt(item, self.mode, frames=self.frames), []
+        prefix = load_prefix_images(item, self.media_root,
+                                    paths=(self.resolve_prefix(item, self.media_root)
+                                           if self.resolve_prefix is not None else None))
+        paths = self.resolve(item, self.media_root) if self.resolve is not None else None
+        sampled = load_frames(item, self.media_root, self.frames, paths=paths).images
+        return self.benchmark.build_prompt(item, self.mode, frames=len(sampled)), prefix + sampled
+
+    def ask_one(self, item: BenchItem, prompt: str, images: list) -> dict[str, Any]:
+        try:
+            text = self.model.generate(prompt, images, item)
+            if not isinstance(text, str):
+                raise ModelError(f"model returned {type(text).__name__}, not text")
+            return {"id": item.id, "response": text}
+        except (ModelConfigError, KeyboardInterrupt, SystemExit):
+            self.stop.set()
+            raise
+        except Exception as e:  # a bad item (or a user callable's bug) is recorded; the run goes on
+            return self.failed(item, e)
+
+    def answer(self, batch: list[BenchItem]) -> list[dict[str, Any]]:
+        """Ask one batch; every record is saved before this returns (none when stopped first)."""
+        saved: list[dict[str, Any]] = []
+        ready: list[tuple[BenchItem, str, list]] = []
+        for item in batch:
+            if self.stop.is_set():
+                return saved
+            try:
+                ready.append((item, *self.prepare(item)))
+            except (KeyboardInterrupt, SystemExit):
+                self.stop.set()
+                raise
+            except Exception as e:  # unreadable media: this item fails, its batch-mates go on
+                saved.append(self.save(self.failed(item, e)))
+        if not ready or self.stop.is_set():
+            return saved
+        if len(ready) == 1 or not self.batching:
+            for item, prompt, images in ready:
+                if self.stop.is_set():
+                    break
+                saved.append(self.save(self.ask_one(item, prompt, images)))
+            return saved
+        try:
+            texts = self.model.generate_batch([r[1] for r in ready], [r[2] for r in ready], [r[0] for r in ready])
+            if not isinstance(texts, (list, tuple)) or len(texts) != len(ready):
+                got = len(texts) if isinstance(texts, (list, tuple)) else type(texts).__name__
+                raise ModelError(f"generate_batch returned {got} answers for {len(ready)} items")
+        except (ModelConfigError, KeyboardInterrupt, SystemExit):
+            self.stop.set()
+            raise
+        except Exception as e:
+            # one bad item must not fail its batch-mates: ask them one at a time to isolate it
+            self.log(f"batch of {len(ready)} failed ({type(e).__name__}: {e}); asking its items one at a time")
+            for item, prompt, images in ready:
+                if self.stop.is_set():
+                    break
+                saved.append(self.save(self.ask_one(item, prompt, images)))
+            return saved
+        for (item, _, _), text in zip(ready, texts):
+            rec = ({"id": item.id, "response": text} if isinstance(text, str) else
+                   self.failed(item, ModelError(f"model returned {type(text).__name__}, not text")))
+            saved.append(self.save(rec))
+        return saved
+
+
+
+def _ask_in_threads(asker: _Asker, workers: int, batches: list[list[BenchItem]], stop: threading.Event,
+                    shown: Callable[[list[dict[str, Any]]], None],
+                    log: Callable[[str], None]) -> BaseException | None:
+    """The local way: batches on `workers` threads (the model's concurrency); records are saved by
+    the asker as they arrive. Returns a ModelConfigError that stopped the run; on Ctrl-C waits for
+    the requests in flight (so their answers are saved) and raises KeyboardInterrupt."""
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa4d-eval")
+    pending: set[Future] = set()
+    queue = iter(batches)
+    fatal: BaseException | None = None
+    try:
+        while True:
+            # a bounded window keeps decoded frames of at most 2 x workers batches in memory
+            while len(pending) < 2 * workers and not stop.is_set():
+                batch = next(queue, None)
+                if batch is None:
+                    break
+                pending.add(pool.submit(asker.answer, batch))
+            if not pending:
+                break
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                try:
+                    shown(f.result())
+                except ModelConfigError as e:
+                    fatal = fatal or e
+                    stop.set()
+            if fatal is not None and not pending:
+                break
+    except KeyboardInterrupt:
+        stop.set()
+        for f in pending:
+            f.cancel()
+        running = [f for f in pending if not f.cancelled()]
+        if running:
+            log(f"interrupted: waiting for {len(running)} request(s) in flight so their answers are saved "
+                "(Ctrl-C again to abandon them)")
+            wait(running)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return fatal
+
+
+@dataclass
+class _BatchJob:
+    """What a remote worker needs to answer batches: a picklable factory of the model (built once
+    per worker process) and the benchmark's protocol."""
+
+    model_factory: Callable[[], Model]
+    model_key: str                   # the same for every batch of a run: a worker builds its model once
+    benchmark: Any
+    media_root: Any
+    mode: str
+    frames: int | None
+    batch_size: int
+
+
+_WORKER_MODELS: dict[str, Model] = {}
+
+
+def _answer_remote(job: tuple[_BatchJob, list[BenchItem]]) -> list[dict[str, Any]]:
+    """Executor job: the records of one batch, computed in a worker and saved by the run's process."""
+    spec, batch = job
+    cached = _WORKER_MODELS.get(spec.model_key)
+    if cached is None:
+        cached = _WORKER_MODELS[spec.model_key] = spec.model_factory()
+    batching = spec.batch_size > 1 and bool(getattr(cached, "supports_batching", False))
+    asker = _Asker(spec.benchmark, cached, spec.media_root, spec.mode, spec.frames, batching, threading.Event(),
+                   save=lambda rec: rec, log=lambda m: print(m, file=sys.stderr))
+    return asker.answer(batch)
+
+
+def _ask_on_executor(cfg: Any, job: _BatchJob, batches: list[list[BenchItem]],
+                     save: Callable[[dict[str, Any]], dict[str, Any]],
+                     shown: Callable[[list[dict[str, Any]]], None]) -> None:
+    """Batches as jobs of a qa4d._exec executor (e.g. Ray tasks). The records are saved here in
+    batch order, whatever order the batches finish in, so predictions.jsonl has the bytes of a
+    one-at-a-time local run; a batch that finished early waits in memory until its turn (a killed
+    run asks it again). A ModelConfigError from a worker stops the run."""
+    from qa4d._exec import in_order, make_executor  # noqa: PLC0415
+
+    with make_executor(cfg) as ex:
+        for d in in_order(ex.run(_answer_remote, [(job, b) for b in batches])):
+            if d.error is not None:
+                if isinstance(d.error, (ModelConfigError, KeyboardInterrupt)):
+                    raise d.error
+                # the worker died (after Ray's retries): the batch's items fail and are asked again next time
+                recs = [_Asker.failed(it, d.error) for it in batches[d.index]]
+            else:
+                recs = d.result
+            shown([save(r) for r in recs])
 
 
 def score_run(

@@ -8,9 +8,6 @@ origin. The shift is constant per object, so the pose stays rigid and rotations 
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing as mp
-import os
 import shutil
 import sys
 import time
@@ -22,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from qa4d._io import remove_stale_temporaries
-from qa4d._procs import init_worker, sigint_deferred, stop_executor
+from qa4d._exec import ExecutorConfig, make_executor
 from qa4d.geometry.camera import intrinsics_from_fov
 from qa4d.scene.format import META_FILE, SceneMeta, SceneObject, read_meta, write_scene
 from qa4d.sources.sim.meshes import extent_and_centre, sample_surface
@@ -223,11 +220,13 @@ def run_simulation(
     progress: bool | None = None,
     log: Callable[[str], Any] | None = None,
     worker_fn: Callable = _worker,
+    executor: ExecutorConfig | None = None,
 ) -> RunReport:
     """Simulate scenes start..start+num_scenes-1 into out_dir, skipping complete ones.
 
-    workers > 1 runs scenes in spawned processes; every scene's randomness comes from
-    (seed, index) alone, so the files do not depend on `workers`.
+    workers > 1 runs scenes in spawned processes, `executor` (qa4d._exec) elsewhere, e.g. on a
+    Ray cluster; every scene's randomness comes from (seed, index) alone, so the files do not
+    depend on `workers` or the executor.
     """
     from tqdm import tqdm
 
@@ -257,28 +256,24 @@ def run_simulation(
             bar.write(f"scene {scene_name(seed, index)} failed: {err}", file=sys.stderr)
         bar.update(1)
 
+    cfg = executor or ExecutorConfig(workers=workers)
+    if cfg.kind == "local" and len(todo) <= 1:
+        cfg = ExecutorConfig(workers=1)
     try:
-        if workers <= 1 or len(todo) <= 1:
-            for a in todo:
-                done(*worker_fn(a))
-        else:
-            ctx = mp.get_context("spawn")  # no fork: PyBullet clients must not be shared
-            # workers ignore Ctrl-C and die with this process (qa4d._procs.init_worker)
-            pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                          initializer=init_worker, initargs=(os.getpid(),))
-            try:
-                with sigint_deferred():  # the workers are spawned by these submits
-                    futures = {pool.submit(worker_fn, a): a[2] for a in todo}
-                for fut in cf.as_completed(futures):
-                    try:
-                        done(*fut.result())
-                    except Exception as e:  # the worker process itself died
-                        done(futures[fut], f"worker crashed: {type(e).__name__}: {e}", None)
-            except BaseException:  # Ctrl-C or a fatal error: stop now, not after every queued scene
-                stop_executor(pool)
-                remove_stale_temporaries(out)  # the scene directories the killed workers were writing
-                raise
-            pool.shutdown()
+        if todo:
+            # ray: tasks on a cluster that sees `out` at the same path; local: workers ignore
+            # Ctrl-C and die with this process (qa4d._procs); spawn, as PyBullet clients must not be forked
+            with make_executor(cfg) as ex:
+                try:
+                    for d in ex.run(worker_fn, todo):
+                        if d.error is None:
+                            done(*d.result)
+                        else:  # the worker process itself died
+                            done(todo[d.index][2], f"worker crashed: {type(d.error).__name__}: {d.error}", None)
+                except BaseException:  # Ctrl-C or a fatal error: the executor stopped every job
+                    if ex.parallel:
+                        remove_stale_temporaries(out)  # the scene directories the killed workers were writing
+                    raise
     finally:
         bar.close()
     report.written.sort()

@@ -1,0 +1,206 @@
+#!/usr/bin/env python
+"""Scaling of `--executor local|ray` on this machine: wall time and CPU time of whole commands.
+
+Runs, each as a fresh process into a fresh directory:
+  simulate   --workers 1, --workers 2, --executor ray
+  eval       a CPU-bound python: model (about --work-ms of NumPy per item) with --concurrency 1,
+             --concurrency 2 (threads), --executor ray
+The Ray runs join a running local Ray with 2 CPUs (started once by this script, as a cluster
+would be); `ray.init(); ray.shutdown()` alone is timed too: the start-up a run without
+--ray-address pays on top. CPU time is the user + system time of the command (and the processes
+it waited for) plus, for Ray runs, what the cluster's processes (GCS, raylet, workers) used
+meanwhile (from /proc, Linux only). The load average is printed before and after each command,
+since a busy machine changes every figure. Outputs of the local and Ray runs are compared byte
+for byte.
+docs/scale.md records the numbers.
+
+    .venv/bin/python scripts/bench_executor.py [--scenes 8] [--frames 16] [--size 160] [--items 48]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import filecmp
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from machine import machine_line  # scripts/machine.py
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MODEL = '''
+import zlib
+import numpy as np
+WORK_MS = {work_ms}
+def answer(prompt, images, item):
+    # deterministic CPU work of about WORK_MS milliseconds (calibrated below), then an answer
+    a = np.random.default_rng(zlib.crc32(item.id.encode())).random((64, 64))
+    for _ in range(REPS):
+        a = np.linalg.qr(a)[0]
+    return "Answer: " + (min(item.options) if item.options else "yes")
+
+def _calibrate():
+    import time
+    a = np.random.default_rng(0).random((64, 64))
+    t0 = time.process_time()   # CPU time: a busy machine must not shrink the work
+    for _ in range(200):
+        a = np.linalg.qr(a)[0]
+    return max(1, int(WORK_MS / 1000 / ((time.process_time() - t0) / 200)))
+REPS = _calibrate()
+'''
+
+
+HOLDER = """
+import sys, ray
+ctx = ray.init(num_cpus=2, include_dashboard=False)
+print(ctx.address_info["gcs_address"], flush=True)
+sys.stdin.read()   # until the script closes stdin
+ray.shutdown()
+"""
+
+
+def tree_times(root: int) -> dict[tuple[int, int], float]:
+    """CPU seconds used so far by every live descendant of `root`, keyed by (pid, start time)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table: dict[int, tuple[int, int, float]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            table[int(d.name)] = (int(f[1]), int(f[19]), (int(f[11]) + int(f[12])) / tick)  # ppid, start, CPU
+    kids: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        kids.setdefault(ppid, []).append(pid)
+    out, stack = {}, list(kids.get(root, []))
+    while stack:
+        pid = stack.pop()
+        out[(pid, table[pid][1])] = table[pid][2]
+        stack.extend(kids.get(pid, []))
+    return out
+
+
+class ClusterCPU:
+    """CPU the cluster's processes use while a command runs: /proc sampled every 0.2 s (a process
+    that exits between two samples loses at most its last 0.2 s)."""
+
+    def __init__(self, root: int):
+        self.root, self.first, self.last = root, tree_times(root), {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+
+    def _poll(self) -> None:
+        while not self.stop.wait(0.2):
+            self.last.update(tree_times(self.root))
+
+    def seconds(self) -> float:
+        self.stop.set()
+        self.thread.join()
+        self.last.update(tree_times(self.root))
+        return sum(v - self.first.get(k, 0.0) for k, v in self.last.items())
+
+
+def timed(cmd: list[str], env: dict[str, str], cluster: int | None = None) -> dict[str, float]:
+    """Wall and CPU seconds of one command (plus the cluster's CPU meanwhile), load before and after."""
+    load0 = os.getloadavg()[0]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    watch = ClusterCPU(cluster) if cluster else None
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - t0
+    cluster_cpu = watch.seconds() if watch else 0.0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in (0, 3):
+        sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime) + cluster_cpu
+    return {"wall": wall, "cpu": cpu, "load0": load0, "load1": os.getloadavg()[0]}
+
+
+def same_tree(a: Path, b: Path) -> bool:
+    cmp = filecmp.dircmp(a, b)
+    if cmp.left_only or cmp.right_only or cmp.funny_files:
+        return False
+    _, mismatch, errors = filecmp.cmpfiles(a, b, cmp.common_files, shallow=False)
+    return not mismatch and not errors and all(same_tree(a / d, b / d) for d in cmp.common_dirs)
+
+
+def row(name: str, m: dict[str, float], base: float | None) -> str:
+    speed = f"{base / m['wall']:.2f}x" if base else "1.00x"
+    return (f"| {name} | {m['wall']:.1f} | {m['cpu']:.1f} | {speed} | {m['load0']:.1f} -> {m['load1']:.1f} |")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenes", type=int, default=8)
+    ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--size", type=int, default=160)
+    ap.add_argument("--items", type=int, default=48)
+    ap.add_argument("--work-ms", type=float, default=100.0)
+    args = ap.parse_args()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    # Ray >= 2.5x starts local clusters with token authentication (token in ~/.ray/auth_token); the
+    # commands that join the script's cluster need the same mode
+    env.setdefault("RAY_AUTH_MODE", "token")
+    qa4d = [sys.executable, "-m", "qa4d.cli"]
+    print(f"# {machine_line()}, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print("| run | wall s | CPU s | speed-up | load average before -> after |\n|---|---:|---:|---:|---|")
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER], env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    address = holder.stdout.readline().strip()
+    try:
+        return _runs(args, env, qa4d, address, holder.pid)
+    finally:
+        holder.stdin.close()
+        holder.wait(120)
+
+
+def _runs(args: argparse.Namespace, env: dict[str, str], qa4d: list[str], address: str, cluster: int) -> int:
+    ray = ["--executor", "ray", "--ray-address", address]
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        start = timed([sys.executable, "-c", "import ray; ray.init(include_dashboard=False); ray.shutdown()"], env)
+        print(row("ray.init() + shutdown alone (local Ray)", start, None).replace("| 1.00x |", "| |"))
+        sim = ["simulate", "--scenes", str(args.scenes), "--frames", str(args.frames), "--size", str(args.size)]
+        runs = {}
+        for name, extra in (("w1", ["--workers", "1"]), ("w2", ["--workers", "2"]), ("ray", ray)):
+            runs[name] = timed(qa4d + sim + ["--out", str(t / f"sim_{name}"), *extra], env,
+                               cluster if name == "ray" else None)
+        base = runs["w1"]["wall"]
+        label = f"simulate {args.scenes} scenes x {args.frames} frames, {args.size} px"
+        for name in ("w1", "w2", "ray"):
+            print(row(f"{label}, {name}", runs[name], base))
+        print(f"simulate: {args.scenes * args.frames / runs['w1']['cpu']:.1f} frames per CPU second with 1 worker, "
+              f"{args.scenes * args.frames / runs['ray']['cpu']:.1f} on Ray")
+        same = same_tree(t / "sim_w1", t / "sim_ray") and same_tree(t / "sim_w1", t / "sim_w2")
+        print(f"simulate outputs identical: {same}")
+
+        sys.path.insert(0, str(ROOT))
+        from tests.bench.tiny_bench import write_split  # the tests' tiny qa4d split
+
+        write_split(t / "ds", "bench", args.items, seed=0)
+        (t / "model.py").write_text(MODEL.format(work_ms=args.work_ms))
+        ev = ["eval", "--benchmark", str(t / "ds" / "bench"), "--model", f"python:{t / 'model.py'}:answer",
+              "--frames", "2", "--no-score"]
+        runs = {}
+        for name, extra in (("c1", ["--concurrency", "1"]), ("c2", ["--concurrency", "2"]), ("ray", ray)):
+            runs[name] = timed(qa4d + ev + ["--out", str(t / f"ev_{name}"), *extra], env,
+                               cluster if name == "ray" else None)
+        base = runs["c1"]["wall"]
+        for name in ("c1", "c2", "ray"):
+            print(row(f"eval {args.items} items, ~{args.work_ms:.0f} ms CPU each, {name}", runs[name], base))
+        same = (t / "ev_c1" / "predictions.jsonl").read_bytes() == (t / "ev_ray" / "predictions.jsonl").read_bytes()
+        print(f"eval predictions identical (c1 vs ray): {same}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

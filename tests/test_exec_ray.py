@@ -1,0 +1,198 @@
+"""`--executor ray` against the local executor: the same bytes for simulate, convert and eval, and a
+killed Ray run that resumes to the bytes of an uninterrupted one. One local Ray with 2 CPUs is
+shared by the whole module (the CLI reuses it in-process; a subprocess joins it by its address);
+skipped when Ray is not installed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import qa4d
+from qa4d._exec import Done, in_order
+from qa4d.cli import main
+from tests.bench.tiny_bench import write_split
+from tests.sources import test_convert_tapvid3d as tv
+
+ray = pytest.importorskip("ray")
+
+SIM = ["--scenes", "3", "--frames", "4", "--size", "40", "--seed", "5", "--tracks-per-object", "8",
+       "--background-tracks", "16"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A local Ray (2 CPUs) for the module; its GCS address for processes that join it (they inherit
+    the RAY_AUTH_MODE that ray.init sets here; it is restored afterwards)."""
+    saved = os.environ.get("RAY_AUTH_MODE")
+    ctx = ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+    try:
+        yield ctx.address_info["gcs_address"]
+    finally:
+        ray.shutdown()
+        if saved is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = saved
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under root by relative path (hidden temporaries included, so leftovers show)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_in_order_releases_each_result_after_all_earlier_ones():
+    seen = list(in_order([Done(2, "c", None), Done(0, "a", None), Done(3, "d", None), Done(1, "b", None)]))
+    assert [d.result for d in seen] == ["a", "b", "c", "d"]
+
+
+def test_simulate_same_bytes_as_local(cluster, tmp_path):
+    assert main(["simulate", "--out", str(tmp_path / "local"), *SIM, "--workers", "2"]) == 0
+    assert main(["simulate", "--out", str(tmp_path / "ray"), *SIM, "--executor", "ray"]) == 0
+    local, remote = tree(tmp_path / "local"), tree(tmp_path / "ray")
+    assert sorted({k.split("/")[0] for k in local}) == ["sim5_00000", "sim5_00001", "sim5_00002"]
+    assert local == remote
+    # a second start finds every scene complete and rewrites nothing
+    assert main(["simulate", "--out", str(tmp_path / "ray"), *SIM, "--executor", "ray"]) == 0
+    assert tree(tmp_path / "ray") == local
+
+
+def test_convert_same_bytes_and_failures_as_local(cluster, tmp_path, capsys):
+    src = tmp_path / "src" / "adt"
+    for name in ("a", "b", "c", "a!"):   # "a!" sorts first and claims the scene id of "a" too
+        tv.write_clip(src / f"{name}.npz")
+    tv.write_clip(src / "bad.npz", extrinsics_w2c=np.ones((tv.T, 4, 4)))
+    capsys.readouterr()
+    errs = {}
+    for run, extra in (("local", []), ("pool", ["--workers", "2"]), ("ray", ["--executor", "ray"])):
+        assert main(["convert", "--from", "tapvid3d", str(tmp_path / "src"), "--out", str(tmp_path / run),
+                     "--fps", "10", *extra]) == 1
+        errs[run] = [ln for ln in capsys.readouterr().err.splitlines() if "failed:" in ln]
+    local = tree(tmp_path / "local")
+    assert sorted({k.split("/")[0] for k in local}) == ["tapvid3d_adt_a", "tapvid3d_adt_b", "tapvid3d_adt_c"]
+    assert json.loads(local["tapvid3d_adt_a/scene.json"])["extra"]["convert"]["item"] == "adt/a!.npz"
+    assert tree(tmp_path / "pool") == local and tree(tmp_path / "ray") == local   # no staging left either
+    assert len(errs["local"]) == 2
+    assert "a.npz: scene id 'tapvid3d_adt_a' is also the id of" in errs["local"][0]
+    assert "bad.npz" in errs["local"][1] and "extrinsics_w2c" in errs["local"][1]
+    assert errs["pool"] == errs["local"] == errs["ray"]
+
+
+# The answer depends on the item alone: the first options letter whose text sorts first, so the
+# expected bytes do not depend on which worker answered or when.
+MODEL = '''
+import os, time
+def answer(prompt, images, item):
+    assert len(images) == 2
+    delay = float(os.environ.get("QA4D_TEST_DELAY", "0"))
+    if delay and int(item.id.split("-")[-1]) >= 3:
+        time.sleep(delay)
+    if item.options:
+        return "Answer: " + min(item.options, key=lambda k: (item.options[k], k))
+    return "Answer: yes"
+'''
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    write_split(root / "ds", "bench", 14, seed=4)
+    (root / "model.py").write_text(MODEL)
+    return root
+
+
+def eval_args(bench: Path, out: Path, *extra: str) -> list[str]:
+    return ["eval", "--benchmark", str(bench / "ds" / "bench"), "--model", f"python:{bench / 'model.py'}:answer",
+            "--frames", "2", "--out", str(out), *extra]
+
+
+RESULTS = ("predictions.jsonl", "scored.jsonl", "metrics.json")
+
+
+def test_eval_same_bytes_as_local(cluster, bench, tmp_path):
+    assert main(eval_args(bench, tmp_path / "local")) == 0
+    assert main(eval_args(bench, tmp_path / "ray", "--executor", "ray")) == 0
+    preds = [json.loads(x) for x in (tmp_path / "local" / "predictions.jsonl").read_text().splitlines()]
+    assert len(preds) == 14 and all(p["response"].startswith("Answer: ") for p in preds)
+    for name in RESULTS:
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+
+
+def kill_when(argv: list[str], ready, **env_extra: str) -> None:
+    """Run `qa4d ARGV` in a process that joins the module's Ray; SIGKILL it once ready() holds,
+    then wait until the cluster stopped the dead driver's tasks (their workers are killed by Ray)."""
+    env = dict(os.environ, **env_extra,
+               PYTHONPATH=os.pathsep.join([str(Path(qa4d.__file__).parents[1]), str(Path(__file__).parents[1]),
+                                           os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-m", "qa4d.cli", *argv], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and time.monotonic() < deadline and not ready():
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stderr.read().decode()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stderr.close()
+    deadline = time.monotonic() + 60
+    while running_tasks() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def running_tasks() -> int:
+    """Ray worker processes now running a qa4d task (Ray names them after the task: ray::_ray_call)."""
+    n = 0
+    for d in Path("/proc").iterdir():
+        try:
+            n += d.name.isdigit() and (d / "cmdline").read_bytes().startswith(b"ray::_ray_call")
+        except OSError:
+            pass
+    return n
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray's task processes in /proc")
+def test_killed_ray_simulate_resumes_to_the_same_bytes(cluster, tmp_path):
+    sim = ["--scenes", "6", "--frames", "6", "--size", "64", "--seed", "7", "--tracks-per-object", "8",
+           "--background-tracks", "16"]
+    assert main(["simulate", "--out", str(tmp_path / "whole"), *sim]) == 0
+    out = tmp_path / "killed"
+    kill_when(["simulate", "--out", str(out), *sim, "--executor", "ray", "--ray-address", cluster],
+              lambda: out.is_dir() and any(p.name.startswith("sim7_") for p in out.iterdir()))
+    done_before = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert 1 <= len(done_before) < 6
+    assert main(["simulate", "--out", str(out), *sim, "--executor", "ray"]) == 0
+    assert tree(out) == tree(tmp_path / "whole")   # no temporary left, every scene once, same bytes
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray's task processes in /proc")
+def test_killed_ray_eval_resumes_to_the_same_bytes(cluster, bench, tmp_path):
+    assert main(eval_args(bench, tmp_path / "whole")) == 0
+    run = tmp_path / "killed"
+    preds = run / "predictions.jsonl"
+    # killed once a few answers are saved (items from the fourth on take 0.5 s each)
+    kill_when(eval_args(bench, run, "--executor", "ray", "--ray-address", cluster),
+              lambda: preds.exists() and len(preds.read_bytes().splitlines()) >= 3, QA4D_TEST_DELAY="0.5")
+    partial = preds.read_bytes().splitlines()
+    assert 3 <= len(partial) < 14
+    assert main(eval_args(bench, run, "--executor", "ray")) == 0
+    lines = [json.loads(x) for x in preds.read_text().splitlines()]
+    assert len(lines) == len({r["id"] for r in lines}) == 14   # nothing lost, nothing asked twice
+    for name in RESULTS:
+        assert (run / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+
+
+def test_ray_address_needs_ray_executor(tmp_path, capsys):
+    assert main(["simulate", "--out", str(tmp_path), "--ray-address", "x:1"]) == 2
+    assert "--ray-address needs --executor ray" in capsys.readouterr().err
