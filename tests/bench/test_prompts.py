@@ -74,7 +74,9 @@ def obedient_scores(bench, items, mode: str, frames: int | None = None):
 @pytest.mark.parametrize("mode", PROMPT_MODES)
 @pytest.mark.parametrize("split", ["bench", "train"])
 def test_obedient_scores_one_on_a_generated_dataset(generated, split, mode):
-    from qa4d.engine.templates import TASKS
+    from qa4d.engine.registry import family_tasks
+
+    TASKS = family_tasks("4dpqa")
 
     bench = get_benchmark("qa4d")()
     items = bench.load(generated / split)

@@ -29,7 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "4dpqa-bench: the 4DP-QA-Bench protocol; see docs/presets.md)")
     parser.add_argument("--seed", type=int, default=None, help="(0)")
     parser.add_argument("--families", nargs="+", default=None, help="question families (default: 4dpqa)")
-    parser.add_argument("--tasks", nargs="+", default=None, help="only these tasks (default: all of the families)")
+    parser.add_argument("--tasks", nargs="+", default=None,
+                        help="only these tasks, as TASK or FAMILY/TASK (default: all of the families)")
+    parser.add_argument("--family-path", action="append", default=[], metavar="DIR",
+                        help="a folder of family packages besides the built-in ones (repeatable; also QA4D_FAMILY_PATH)")
     parser.add_argument("--bench-fraction", type=float, default=None, help="share of scenes held out as bench (0.2)")
     parser.add_argument("--segment-frames", type=int, default=None, help="frames per sampled segment (32)")
     parser.add_argument("--media-frames", type=int, default=None, help="images per sample, uniform over the segment (8)")
@@ -45,8 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from qa4d.engine.generate import GenerateError, generate, print_summary
     from qa4d.engine.presets import PresetError, make_config
-    from qa4d.engine.registry import RegistryError
+    from qa4d.engine.registry import RegistryError, add_family_path
 
+    try:
+        for d in args.family_path:
+            add_family_path(d)
+    except RegistryError as e:
+        print(f"qa4d generate: --family-path: {e}", file=sys.stderr)
+        return 2
     overrides = None
     if args.thresholds:
         try:

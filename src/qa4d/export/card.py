@@ -24,15 +24,9 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from qa4d.export.records import (
-    DatasetError,
-    RecordError,
-    iter_samples,
-    iter_splits,
-    read_dataset_info,
-    write_bytes_atomic,
-    write_text_atomic,
-)
+from qa4d.export.records import write_bytes_atomic, write_text_atomic
+
+from qa4d.dataset import DatasetError, RecordError, iter_samples, iter_splits, read_dataset_info
 
 CARD_FILE = "CARD.md"
 PLOT_DIR = "card"
