@@ -138,3 +138,16 @@ def test_toy_family_dataset_passes_the_audit_and_a_wrong_value_is_caught(toy_fam
 def test_unknown_family_is_a_one_line_error(tmp_path):
     r = cli("generate", "--scenes", str(tmp_path), "--out", str(tmp_path / "ds"), "--families", "nosuchfamily")
     assert r.returncode != 0 and "unknown question family 'nosuchfamily'" in r.stderr
+
+
+def test_toy_family_bench_is_scored_against_meta_value(toy_family_dataset):
+    from qa4d.bench.registry import get_benchmark
+
+    root, ds = toy_family_dataset
+    split = "bench" if (ds / "bench" / "samples.jsonl").exists() else "train"
+    items = get_benchmark("qa4d")().load(ds / split)
+    recs = {r["id"]: r for r in read_samples(ds / split / "samples.jsonl")}
+    assert items and all(it.answer_format == "scalar" and float(it.answer) == recs[it.id]["meta"]["value"] for it in items)
+    r = cli("eval", "--benchmark", str(ds / split), "--model", "oracle", "--out", str(root / "oracle"))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((root / "oracle" / "metrics.json").read_text())["overall"]["accuracy"] == 1.0
