@@ -28,7 +28,7 @@ from tests.bench.scoring_fixtures import (
 )
 from tests.bench.tiny_bench import TinyBench, make_items
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "qa4d" / "engine" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "qa4d" / "engine" / "families" / "fourdpqa" / "templates"
 
 # Three VLM4D records written by hand in the authors' layout (answer = the choice text, sometimes
 # an integer), so the VLM4D prompts are checked without the published files.
