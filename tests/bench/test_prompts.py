@@ -28,7 +28,7 @@ from tests.bench.scoring_fixtures import (
 )
 from tests.bench.tiny_bench import TinyBench, make_items
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "qa4d" / "engine" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "qa4d" / "engine" / "families" / "fourdpqa" / "templates"
 
 # Three VLM4D records written by hand in the authors' layout (answer = the choice text, sometimes
 # an integer), so the VLM4D prompts are checked without the published files.
@@ -74,7 +74,9 @@ def obedient_scores(bench, items, mode: str, frames: int | None = None):
 @pytest.mark.parametrize("mode", PROMPT_MODES)
 @pytest.mark.parametrize("split", ["bench", "train"])
 def test_obedient_scores_one_on_a_generated_dataset(generated, split, mode):
-    from qa4d.engine.templates import TASKS
+    from qa4d.engine.registry import family_tasks
+
+    TASKS = family_tasks("4dpqa")
 
     bench = get_benchmark("qa4d")()
     items = bench.load(generated / split)

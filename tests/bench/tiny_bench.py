@@ -59,7 +59,7 @@ def read_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "src/qa4d/engine/sample.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "src/qa4d/dataset/sample.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)  # compiled once: validate() would recompile per record
 DIRECTIONS = ["left", "right", "forward", "backward"]
 

@@ -14,11 +14,11 @@ import pytest
 
 from qa4d.engine import generate as gen
 from qa4d.engine.config import GenerateConfig
-from qa4d.engine.families.base import target_frames_text
+from qa4d.engine.kinds.tracking import target_frames_text
 from qa4d.engine.generate import GenerateError, generate
 from qa4d.engine.registry import family_tasks
 from qa4d.engine.writer import MediaWriter
-from qa4d.export.records import validate_record
+from qa4d.dataset import validate_record
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,9 +48,9 @@ def test_dataset_is_valid_and_split_by_scene(toy_dataset):
     assert set(info["splits"]["bench"]["scenes"]).isdisjoint(info["splits"]["train"]["scenes"])
     assert {r["scene_id"] for r in bench} <= set(info["splits"]["bench"]["scenes"])
     for s, recs in (("train", train), ("bench", bench)):
-        assert info["counts"][s] == dict(Counter(r["task"] for r in recs))
+        assert info["counts"][s] == dict(Counter(f"{r['family']}/{r['task']}" for r in recs))
     assert len({r["id"] for r in train + bench}) == len(train) + len(bench)
-    assert set(info["skips"]) == set(family_tasks("4dpqa"))
+    assert set(info["skips"]) == {f"4dpqa/{t}" for t in family_tasks("4dpqa")}
     # bench uses only mc / yes-no for the question tasks; tracking answers are tracks
     assert {r["answer_format"] for r in bench if r["category"] != "point_tracking"} <= {"mc", "yesno"}
     assert {r["answer_format"] for r in bench if r["category"] == "point_tracking"} == {"track"}
@@ -170,8 +170,8 @@ def test_unusable_scene_is_a_counted_skip(tmp_path):
     scenes = tmp_path / "s"
     toy.build(toy.ToyScene("noagent", [toy.ToyObject("red", (0, 0, 0.35))], frames=8), scenes)
     summary = generate(cfg(scenes, tmp_path / "d", tasks=["agent_motion", "moved_distance"]), log=lambda m: None)
-    assert summary.skips["agent_motion"] == {"scene has no agents": 1}
-    assert sum(summary.skips["moved_distance"].values()) >= 1
+    assert summary.skips["4dpqa/agent_motion"] == {"scene has no agents": 1}
+    assert sum(summary.skips["4dpqa/moved_distance"].values()) >= 1
 
 
 def test_cli_generate(toy_scenes, tmp_path):

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa4d.engine import labels as L
+from qa4d.engine.families.fourdpqa import labels as L
 from qa4d.engine import measure as M
 from qa4d.geometry import look_at, rotation_about_axis
 

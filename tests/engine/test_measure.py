@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qa4d.engine import measure as M
+from qa4d.engine.families.fourdpqa.labels import load_thresholds
 from qa4d.geometry import look_at, project_world, rotation_about_axis
 
 from ..geometry.strategies import finite, rigid_transforms
@@ -168,11 +169,12 @@ def test_visible_fraction_static_and_moving():
     scene.array("object_visible")[0, :2] = False
     assert M.visible_fraction(scene, 0, FRAMES) == pytest.approx(6 / 8)
     assert M.visible_fraction(scene, 1, FRAMES) == 1.0
-    assert M.is_static(scene, 0, FRAMES) and not M.is_moving(scene, 0, FRAMES)
-    assert M.is_moving(scene, 1, FRAMES) and not M.is_static(scene, 1, FRAMES)
+    th = load_thresholds("default")
+    assert M.is_static(scene, 0, FRAMES, th=th) and not M.is_moving(scene, 0, FRAMES, th=th)
+    assert M.is_moving(scene, 1, FRAMES, th=th) and not M.is_static(scene, 1, FRAMES, th=th)
     # A slow turn in place is not static either.
     turning = make_scene(static_camera(T), [object_path([(0, 0, 0.5)] * T, yaws=[2.0 * t for t in range(T)])])
-    assert not M.is_static(turning, 0, FRAMES)
+    assert not M.is_static(turning, 0, FRAMES, th=th)
 
 
 def test_visible_fraction_falls_back_to_projection():

@@ -2,7 +2,7 @@ from collections import Counter
 
 import numpy as np
 
-from qa4d.engine.families.base import label_key
+from qa4d.engine.kinds.base import label_key
 from qa4d.engine.options import assign_choices, assign_formats, balance
 from qa4d.engine.registry import get_task
 

@@ -96,8 +96,8 @@ def test_draw_circle_outline_only():
 
 def test_min_mask_pixels_decides_where_an_object_can_be_pointed_at(scene):
     from qa4d.engine.config import GenerateConfig
-    from qa4d.engine.families.base import SceneContext
-    from qa4d.engine.labels import load_thresholds
+    from qa4d.engine.kinds.base import SceneContext
+    from qa4d.engine.families.fourdpqa.labels import load_thresholds
 
     n = int(np.count_nonzero(scene.instance_mask[0] == 1))  # pixels of object 1 in frame 0
     assert n > 0

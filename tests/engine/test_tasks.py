@@ -6,11 +6,11 @@ from collections import Counter
 import pytest
 
 from qa4d.engine.config import GenerateConfig
-from qa4d.engine.families.base import LETTERS, RenderEnv, SceneContext
-from qa4d.engine.labels import load_thresholds
+from qa4d.engine.kinds.base import LETTERS, RenderEnv, SceneContext
+from qa4d.engine.families.fourdpqa.labels import load_thresholds
 from qa4d.engine.registry import family_tasks, get_task
 from qa4d.engine.sampling import rng_for
-from qa4d.export.records import validate_record
+from qa4d.dataset import validate_record
 from qa4d.scene.format import load_scene
 from tests.engine import toy
 

@@ -6,19 +6,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa4d.engine import labels as L
+from qa4d.engine.families.fourdpqa import labels as L
 from qa4d.engine.templates import (
     SLOTS,
-    TASKS,
     Template,
     TemplateError,
     fill,
     format_point,
     format_track,
-    load_templates,
     parse_track,
     slots_of,
 )
+from qa4d.engine import templates as _templates
+from qa4d.engine.registry import family_tasks
+
+TASKS = tuple(family_tasks("4dpqa"))
+
+
+def load_templates(task, directory=None):
+    return _templates.load_templates(task, family="4dpqa", directory=directory)
 
 SAMPLE_SLOTS = {
     "obj": "the small red mug",

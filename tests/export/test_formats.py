@@ -14,14 +14,8 @@ import pytest
 from qa4d.cli import main as qa4d_main
 from qa4d.export.cli import export_dataset
 from qa4d.export.formats import EXPORTERS, available_formats, get_exporter
-from qa4d.export.records import (
-    RecordError,
-    iter_splits,
-    prompt_templates,
-    read_samples,
-    render_answer,
-    render_prompt,
-)
+from qa4d.export.records import prompt_templates, render_answer, render_prompt
+from qa4d.dataset import RecordError, iter_splits, read_samples
 
 FORMATS = ["llava", "sharegpt", "llamafactory", "qwen", "internvl"]
 OPTION_RE = re.compile(r"^([A-Z])\. (.*)$")

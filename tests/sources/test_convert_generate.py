@@ -28,20 +28,20 @@ def test_per_source_report(tmp_path, capsys):
     err = capsys.readouterr().err
     info = json.loads((tmp_path / "ds" / "dataset.json").read_text())["by_source"]
     assert set(info) == {"kubric", "tapvid3d"} and info["kubric"]["scenes"] == info["tapvid3d"]["scenes"] == 1
-    made = {src: {r["task"] for r in records(tmp_path / "ds") if r["scene_id"].startswith(src)} for src in info}
+    made = {src: {f"{r['family']}/{r['task']}" for r in records(tmp_path / "ds") if r["scene_id"].startswith(src)} for src in info}
     for src in info:                       # the report counts exactly the records of each source
         assert set(info[src]["counts"]) == made[src]
-    camera_and_tracks = {"camera_movement", "visual_point_tracking", "true_motion_point_tracking"}
+    camera_and_tracks = {"4dpqa/camera_movement", "4dpqa/visual_point_tracking", "4dpqa/true_motion_point_tracking"}
     assert set(info["tapvid3d"]["counts"]) <= camera_and_tracks < set(info["kubric"]["counts"]) | camera_and_tracks
     assert set(info["kubric"]["counts"]) - camera_and_tracks          # object questions only from kubric
-    assert info["tapvid3d"]["skips"]["depth"] == {"scene lacks object_to_world, instance_mask": 1}
+    assert info["tapvid3d"]["skips"]["4dpqa/depth"] == {"scene lacks object_to_world, instance_mask": 1}
     assert "source tapvid3d (1 scenes)" in err and "scene lacks object_to_world" in err
     assert main(["card", str(tmp_path / "ds")]) == 0
     card = (tmp_path / "ds" / "CARD.md").read_text()
     assert "## Counts per source" in card
-    assert "| tapvid3d | depth | 0 | scene lacks object_to_world, instance_mask |" in card
-    n = info["tapvid3d"]["counts"]["visual_point_tracking"]
-    assert f"| tapvid3d | visual_point_tracking | {n} |  |" in card
+    assert "| tapvid3d | 4dpqa/depth | 0 | scene lacks object_to_world, instance_mask |" in card
+    n = info["tapvid3d"]["counts"]["4dpqa/visual_point_tracking"]
+    assert f"| tapvid3d | 4dpqa/visual_point_tracking | {n} |  |" in card
 
 
 def test_non_rigid_objects_are_left_out_of_object_questions(tmp_path):

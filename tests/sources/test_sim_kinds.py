@@ -289,7 +289,7 @@ def test_cli_writes_every_kind_valid_and_generate_and_audit_accept_them(tmp_path
     from qa4d.engine.audit import audit
     from qa4d.engine.config import GenerateConfig
     from qa4d.engine.generate import generate
-    from qa4d.export.records import validate_record
+    from qa4d.dataset import validate_record
     from qa4d.scene.format import read_meta
     from qa4d.scene.validate import validate_scene
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from qa4d.engine import labels, measure
+from qa4d.engine import measure
+from qa4d.engine.families.fourdpqa import labels
 from qa4d.geometry.poses import rotation_about_axis
 from qa4d.sources.sim.scenario import (
     AGENT_MOTIONS,

@@ -27,14 +27,14 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 from tqdm import tqdm
 
+from qa4d.dataset import schema_errors as record_schema_errors
 from qa4d._io import iter_jsonl, resolve_inside, write_json_atomic
+from qa4d.engine.registry import RegistryError, add_family_path
 from qa4d.engine.audit_baselines import question_word_tests, task_tests, word_tests
 from qa4d.engine.audit_stats import ALPHA, TOLERANCE, BiasTest, decide, format_p, pooled
 
-SCHEMA_PATH = Path(__file__).with_name("sample.schema.json")
 SPLITS = ("train", "bench")
 
 
@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="family-wise error of the bias tests, percent (1): the chance an unbiased dataset fails")
     parser.add_argument("--tolerance", type=float, default=100 * TOLERANCE,
                         help="accuracy above chance a blind baseline may reach, points (5)")
+    parser.add_argument("--family-path", action="append", default=[], metavar="DIR",
+                        help="a folder of family packages the dataset used (as given to qa4d generate; also QA4D_FAMILY_PATH)")
     parser.add_argument("--max-report", type=int, default=20, help="disagreements printed (all are in audit.json)")
 
 
@@ -53,7 +55,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def distributions(records: list[dict[str, Any]]) -> dict[str, Any]:
-    from qa4d.engine.families.base import label_key
+    from qa4d.engine.kinds.base import label_key
 
     fmt = Counter(r["answer_format"] for r in records)
     pos = Counter(r["answer"] for r in records if r["answer_format"] == "mc")
@@ -67,8 +69,6 @@ def distributions(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _schema_pass(dataset: Path, records: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Records that pass the JSON schema (per split), schema errors (and reused ids), missing media."""
-    schema = json.loads(SCHEMA_PATH.read_text())
-    validator = jsonschema.validators.validator_for(schema)(schema)
     valid: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     schema_errors: list[dict[str, Any]] = []
     missing_media: list[dict[str, Any]] = []
@@ -76,10 +76,9 @@ def _schema_pass(dataset: Path, records: dict[str, list[dict[str, Any]]]) -> tup
     for s in SPLITS:
         for r in records[s]:
             ids[r.get("id") if isinstance(r, dict) else None] += 1
-            errs = sorted(validator.iter_errors(r), key=lambda e: list(e.absolute_path))
+            errs = record_schema_errors(r)
             if errs:
-                schema_errors.append({"split": s, "id": r.get("id") if isinstance(r, dict) else None,
-                                      "error": f"{'.'.join(map(str, errs[0].absolute_path)) or '(record)'}: {errs[0].message}"})
+                schema_errors.append({"split": s, "id": r.get("id") if isinstance(r, dict) else None, "error": errs[0]})
                 continue
             missing = [m for m in r["media"] if not _media_file(dataset, m)]
             if missing:
@@ -101,8 +100,7 @@ def _media_file(dataset: Path, rel: str) -> bool:
 
 def _recompute(valid: dict[str, list[dict[str, Any]]], scenes: Path, info: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
     """Each record's task `check` against its scene: (records checked, disagreements)."""
-    from qa4d.engine.labels import load_thresholds
-    from qa4d.engine.registry import get_task
+    from qa4d.engine.registry import get_task, thresholds_for
     from qa4d.scene.format import SceneError, iter_scene_dirs, load_scene, read_meta
 
     overrides = info["settings"].get("thresholds")
@@ -127,11 +125,11 @@ def _recompute(valid: dict[str, list[dict[str, Any]]], scenes: Path, info: dict[
             bar.update(len(by_scene[sid]))
             continue
         scene = load_scene(dirs[sid])
-        th = load_thresholds(scene.meta.source, overrides=overrides)
         for s, r in by_scene[sid]:
             if split_of and split_of.get(sid) != s:
                 disagreements.append({"split": s, "id": r["id"], "task": r["task"], "problems": [f"scene {sid} belongs to split {split_of.get(sid)}"]})
             try:
+                th = thresholds_for(r["family"], scene.meta.source, overrides)
                 problems = get_task(r["family"], r["task"]).check(r, scene, th)
             except Exception as e:  # a record the task cannot even read is a disagreement, not a crash
                 problems = [f"cannot recompute: {type(e).__name__}: {e}"]
@@ -269,9 +267,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"qa4d audit: {dataset}: no dataset.json (not a dataset written by qa4d generate)", file=sys.stderr)
         return 2
     try:
+        for d in getattr(args, "family_path", []):
+            add_family_path(d)
         alpha, tol = _check_fraction("alpha", args.alpha), _check_fraction("tolerance", args.tolerance)
         report = audit(dataset, Path(args.scenes) if args.scenes else None, alpha, tol)
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, RegistryError) as e:
         print(f"qa4d audit: {e}", file=sys.stderr)
         return 2
     write_json_atomic(dataset / "audit.json", report)

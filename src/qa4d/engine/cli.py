@@ -29,7 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "4dpqa-bench: the 4DP-QA-Bench protocol; see docs/presets.md)")
     parser.add_argument("--seed", type=int, default=None, help="(0)")
     parser.add_argument("--families", nargs="+", default=None, help="question families (default: 4dpqa)")
-    parser.add_argument("--tasks", nargs="+", default=None, help="only these tasks (default: all of the families)")
+    parser.add_argument("--tasks", nargs="+", default=None,
+                        help="only these tasks, as TASK or FAMILY/TASK (default: all of the families)")
+    parser.add_argument("--family-path", action="append", default=[], metavar="DIR",
+                        help="a folder of family packages besides the built-in ones (repeatable; also QA4D_FAMILY_PATH)")
     parser.add_argument("--bench-fraction", type=float, default=None, help="share of scenes held out as bench (0.2)")
     parser.add_argument("--segment-frames", type=int, default=None, help="frames per sampled segment (32)")
     parser.add_argument("--media-frames", type=int, default=None, help="images per sample, uniform over the segment (8)")
@@ -38,15 +41,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--coord-style", choices=["normalised", "pixels"], default=None,
                         help="how pixel-coordinate references are written (normalised [0,1] or pixels; normalised)")
     parser.add_argument("--jpeg-quality", type=int, default=None, help="(90)")
-    parser.add_argument("--thresholds", default=None, help="JSON file of threshold overrides (keys of thresholds.json)")
+    parser.add_argument("--thresholds", default=None, help="JSON file of threshold overrides: keys of the families' thresholds.json, or {family: {...}} per family")
     parser.add_argument("--workers", type=int, default=None, help="processes for the per-scene phase (1)")
 
 
 def run(args: argparse.Namespace) -> int:
     from qa4d.engine.generate import GenerateError, generate, print_summary
     from qa4d.engine.presets import PresetError, make_config
-    from qa4d.engine.registry import RegistryError
+    from qa4d.engine.registry import RegistryError, add_family_path
 
+    try:
+        for d in args.family_path:
+            add_family_path(d)
+    except RegistryError as e:
+        print(f"qa4d generate: --family-path: {e}", file=sys.stderr)
+        return 2
     overrides = None
     if args.thresholds:
         try:

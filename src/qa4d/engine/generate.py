@@ -27,7 +27,9 @@ from tqdm import tqdm
 from qa4d._io import remove_stale_temporaries
 from qa4d._procs import init_worker, sigint_deferred
 from qa4d.engine.config import GenerateConfig
-from qa4d.engine.families.base import SceneContext, Skip
+from qa4d.dataset import write_samples
+from qa4d.engine.kinds.base import SceneContext, Skip
+from qa4d.engine.thresholds import thresholds_dict
 from qa4d.engine.options import assign_choices, assign_formats, balance
 from qa4d.engine.references import prompts_by_media
 from qa4d.engine.registry import resolve_tasks
@@ -40,7 +42,6 @@ from qa4d.engine.writer import (
     frame_media_path,
     prompt_media_path,
     write_json,
-    write_samples,
 )
 from qa4d.scene.format import SceneError, load_scene, read_meta
 from qa4d.scene.validate import check_scenes, scene_dirs
@@ -88,17 +89,17 @@ def fingerprint(cfg: GenerateConfig, task_names: list[str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _thresholds(source: str, cfg: GenerateConfig):
-    from qa4d.engine.labels import load_thresholds
+def _thresholds(family: str, source: str, cfg: GenerateConfig):
+    from qa4d.engine.registry import thresholds_for
 
-    return load_thresholds(source, overrides=cfg.thresholds)
+    return thresholds_for(family, source, cfg.thresholds)
 
 
 def _check_task_settings(cfg: GenerateConfig) -> None:
     """Task names in per-task settings (mc_options, bench_task_formats) must exist in the families."""
     from qa4d.engine.registry import family_tasks
 
-    known = [t for fam in cfg.families for t in family_tasks(fam)]
+    known = [t for fam in cfg.families for name in family_tasks(fam) for t in (name, f"{fam}/{name}")]
     for what, table in (("mc_options", cfg.mc_options), ("bench_task_formats", cfg.bench_task_formats)):
         unknown = [t for t in table if t not in known]
         if unknown:
@@ -109,30 +110,38 @@ def _check_task_settings(cfg: GenerateConfig) -> None:
 
 
 def scene_candidates(scene, cfg: GenerateConfig, tasks) -> dict[str, Any]:
-    """All tasks' candidates of one scene: {"candidates": {task: [...]}, "skips": {task: {reason: n}}}."""
-    ctx = SceneContext(scene=scene, config=cfg, thresholds=_thresholds(scene.meta.source, cfg))
+    """All tasks' candidates of one scene: {"candidates": {family/task: [...]}, "skips": {family/task: {reason: n}}}.
+
+    Each family gets its own SceneContext (its thresholds for the scene's source)."""
     cands: dict[str, list[dict[str, Any]]] = {}
+    skips: dict[str, dict[str, int]] = {}
+    contexts: dict[str, SceneContext] = {}
     short = cfg.full_segments and scene.num_frames < cfg.segment_frames
     for task in tasks:
+        if task.family not in contexts:
+            contexts[task.family] = SceneContext(scene=scene, config=cfg, skips=skips, family=task.family,
+                                                 thresholds=_thresholds(task.family, scene.meta.source, cfg))
+        ctx = contexts[task.family]
+        key = task.key
         reason = task.check_scene(scene)
         if short:  # presets with fixed-length samples (full_segments) never shorten a segment
             reason = f"scene has {scene.num_frames} frames, fewer than segment_frames={cfg.segment_frames}"
         if reason is not None:
-            ctx.skip(task.name, reason)
-            cands[task.name] = []
+            ctx.skip(key, reason)
+            cands[key] = []
             continue
         try:
-            cands[task.name] = task.candidates(ctx)
+            cands[key] = task.candidates(ctx)
         except Skip as e:
-            ctx.skip(task.name, str(e))
-            cands[task.name] = []
+            ctx.skip(key, str(e))
+            cands[key] = []
         except (SceneError, ValueError, KeyError, IndexError) as e:
             # bad data for this task only (e.g. a malformed optional array): the other tasks go on
-            ctx.skip(task.name, f"error: {type(e).__name__}: {e}")
-            cands[task.name] = []
-        if not cands[task.name] and task.name not in ctx.skips:
-            ctx.skip(task.name, "no candidate in scene")
-    return {"candidates": cands, "skips": ctx.skips}
+            ctx.skip(key, f"error: {type(e).__name__}: {e}")
+            cands[key] = []
+        if not cands[key] and key not in skips:
+            ctx.skip(key, "no candidate in scene")
+    return {"candidates": cands, "skips": skips}
 
 
 def _phase1(job: tuple[str, str, dict[str, Any], str]) -> tuple[str, str | None]:
@@ -190,6 +199,7 @@ def _run_phase1(jobs: list[tuple[str, str, dict[str, Any], str]], workers: int, 
 
 def _render(task, cand, fmt, choice, env, seed: int) -> dict[str, Any]:
     rng = rng_for(seed, "render", cand["uid"], fmt)
+    record_id = f"{task.family}/{cand['uid']}"
     out = task.render(cand, fmt, choice, rng, env)
     media = []
     prompts = prompts_by_media(out["meta"].get("refs", []))
@@ -197,13 +207,13 @@ def _render(task, cand, fmt, choice, env, seed: int) -> dict[str, Any]:
     for pos, t in enumerate(cand["frame_indices"]):
         if pos in prompts:
             circles = [{"cx": r["cx"], "cy": r["cy"], "r": r["r"], "colour": r["colour"]} for r in prompts[pos]]
-            media.append(prompt_media_path(cand["scene_id"], cand["uid"], pos))
+            media.append(prompt_media_path(cand["scene_id"], record_id, pos))
             jobs.append(("prompt", t, pos, circles))
         else:
             media.append(frame_media_path(cand["scene_id"], t))
             jobs.append(("frame", t, pos, None))
     record = {
-        "id": cand["uid"],
+        "id": record_id,
         "family": task.family,
         "task": task.name,
         "category": task.category,
@@ -222,7 +232,7 @@ def _render(task, cand, fmt, choice, env, seed: int) -> dict[str, Any]:
 
 def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> Summary:
     """Run both phases; returns the summary also written to dataset.json."""
-    from qa4d.engine.families.base import RenderEnv
+    from qa4d.engine.kinds.base import RenderEnv
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
     cfg.validate()
@@ -231,7 +241,7 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
     if not scenes_root.is_dir():
         raise GenerateError(f"--scenes {scenes_root}: not a directory")
     tasks = resolve_tasks(cfg.families, cfg.tasks)
-    task_names = [t.name for t in tasks]
+    task_names = [t.key for t in tasks]
     _check_task_settings(cfg)
     fp = fingerprint(cfg, task_names)
     summary = Summary()
@@ -296,19 +306,19 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
     media_jobs: dict[str, list[tuple[str, Any]]] = {}
     for task in tasks:
         for s in SPLITS:
-            cands = by_task[task.name][s]
+            cands = by_task[task.key][s]
             if s == "bench" and task.category in cfg.bench_exclude_categories:
                 if cands:
-                    skips[task.name][f"category {task.category} excluded from bench by the settings"] += len(cands)
+                    skips[task.key][f"category {task.category} excluded from bench by the settings"] += len(cands)
                 continue
             kept, dropped = balance(cands, rng_for(cfg.seed, "balance", task.name, s), mode=task.balance_mode)
-            skips[task.name].update(dropped)
-            weights = cfg.train_formats if s == "train" else cfg.bench_task_formats.get(task.name, cfg.bench_formats)
+            skips[task.key].update(dropped)
+            weights = cfg.train_formats if s == "train" else cfg.bench_task_formats.get(task.key, cfg.bench_task_formats.get(task.name, cfg.bench_formats))
             strict = s == "bench" and cfg.bench_strict_formats
             fmts = assign_formats(kept, lambda c: task.formats(c, s), weights, rng_for(cfg.seed, "formats", task.name, s),
                                   strict=strict)
             if strict and len(fmts) < len(kept):
-                skips[task.name]["dropped to keep the bench format mix"] += len(kept) - len(fmts)
+                skips[task.key]["dropped to keep the bench format mix"] += len(kept) - len(fmts)
             n_opts = (lambda c, k=task.options_count(cfg): min(k, len(c.get("items", ())) or k))
             chosen = assign_choices(fmts, n_opts, rng_for(cfg.seed, "choices", task.name, s))
             pool = Counter(c["key"] for c in kept)
@@ -317,7 +327,7 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
                 try:
                     r = _render(task, cand, fmt, choice, env, cfg.seed)
                 except Skip as e:
-                    skips[task.name][f"dropped while wording: {e}"] += 1
+                    skips[task.key][f"dropped while wording: {e}"] += 1
                     continue
                 records[s].append(r["record"])
                 media_jobs.setdefault(cand["scene_id"], []).append((r["record"]["id"], r["jobs"]))
@@ -342,9 +352,9 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
 
     order = {t: i for i, t in enumerate(task_names)}
     for s in SPLITS:
-        records[s].sort(key=lambda r: (r["scene_id"], order[r["task"]], r["id"]))
+        records[s].sort(key=lambda r: (r["scene_id"], order[f"{r['family']}/{r['task']}"], r["id"]))
         write_samples(out / s / "samples.jsonl", records[s])
-        summary.counts[s] = dict(sorted(Counter(r["task"] for r in records[s]).items(), key=lambda kv: order[kv[0]]))
+        summary.counts[s] = dict(sorted(Counter(f"{r['family']}/{r['task']}" for r in records[s]).items(), key=lambda kv: order[kv[0]]))
     summary.skips = {t: dict(sorted(skips[t].items())) for t in task_names}
     summary.by_source = _by_source(records, metas, source_skips, task_names)
 
@@ -363,7 +373,9 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
         "by_source": summary.by_source,
         "scene_skips": summary.scene_skips,
         "broken_scenes": summary.broken,
-        "thresholds": {src: _thresholds(src, cfg).to_dict() for src in sorted({m.source for m in metas.values()})},
+        "thresholds": {fam: {src: thresholds_dict(_thresholds(fam, src, cfg))
+                              for src in sorted({m.source for m in metas.values()})}
+                       for fam in cfg.families},
     }
     write_json(out / "dataset.json", info)
     return summary
@@ -374,7 +386,7 @@ def _by_source(records, metas, source_skips, task_names) -> dict[str, dict[str, 
     reasons (a task absent from `counts` was made from none of that source's scenes)."""
     out: dict[str, dict[str, Any]] = {}
     for src in sorted(source_skips):
-        made = Counter(r["task"] for s in records.values() for r in s if metas[r["scene_id"]].source == src)
+        made = Counter(f"{r['family']}/{r['task']}" for s in records.values() for r in s if metas[r["scene_id"]].source == src)
         out[src] = {
             "scenes": sum(1 for m in metas.values() if m.source == src),
             "counts": {t: made[t] for t in task_names if made[t]},

@@ -477,13 +477,12 @@ def is_static(
     """True when the object stays put over the segment: every known centre within `max_translation`
     metres of the first, and every known orientation within `max_rotation_deg` of the first.
 
-    Defaults come from the thresholds (`static_m`, `static_deg`; `th` or the scene's source).
+    Defaults come from the thresholds `th` (`static_m`, `static_deg`).
     An object with fewer than two known poses is not called static (nothing is known).
     """
     if max_translation is None or max_rotation_deg is None:
-        from qa4d.engine.labels import load_thresholds
-
-        th = th if th is not None else load_thresholds(scene.meta.source)
+        if th is None:
+            raise ValueError("is_static: pass th= (thresholds with static_m, static_deg) or both limits")
         max_translation = th.static_m if max_translation is None else max_translation
         max_rotation_deg = th.static_deg if max_rotation_deg is None else max_rotation_deg
     f = _frames(frames, scene.num_frames)
@@ -501,9 +500,7 @@ def is_moving(scene: Any, object_index: int, frames: Sequence[int], th: Any = No
     Between `is_static` and `is_moving` lies a gap on purpose: such objects are used for neither.
     """
     if th is None:
-        from qa4d.engine.labels import load_thresholds
-
-        th = load_thresholds(scene.meta.source)
+        raise ValueError("is_moving: pass th= (thresholds with moving_m)")
     p = path_length(scene, object_index, frames)
     return bool(np.isfinite(p) and p >= th.moving_m)
 

@@ -1,4 +1,5 @@
-"""Named settings of `qa4d generate` (presets), as data files in presets/<name>.json.
+"""Named settings of `qa4d generate` (presets), as data files <name>.json in engine/presets/ (shared)
+or in a family's presets/ folder (e.g. families/fourdpqa/presets/4dpqa-bench.json). Names are unique.
 
 A preset is a set of GenerateConfig fields ("settings"); `qa4d generate --preset NAME` applies it
 over the dataclass defaults, and explicit command-line flags then override it. The preset's name
@@ -22,14 +23,29 @@ class PresetError(ValueError):
     """Unknown preset, or a preset file that is not a valid set of settings."""
 
 
+def preset_paths() -> dict[str, Path]:
+    """Preset name -> file, from engine/presets/ and every family's presets/ folder."""
+    from qa4d.engine.registry import families
+
+    dirs = [PRESET_DIR] + [f.root / "presets" for f in families().values()]
+    out: dict[str, Path] = {}
+    for d in dirs:
+        for p in sorted(d.glob("*.json")) if d.is_dir() else []:
+            if p.stem in out and out[p.stem] != p:
+                raise PresetError(f"preset {p.stem!r} is defined twice ({out[p.stem]} and {p})")
+            out[p.stem] = p
+    return out
+
+
 def list_presets() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.json"))
+    return sorted(preset_paths())
 
 
 def load_preset(name: str) -> dict[str, Any]:
     """The settings of preset `name` (GenerateConfig field -> value), checked against the fields."""
-    path = PRESET_DIR / f"{name}.json"
-    if name not in list_presets():
+    paths = preset_paths()
+    path = paths.get(name)
+    if path is None:
         raise PresetError(f"unknown preset {name!r} (known: {', '.join(list_presets()) or 'none'})")
     try:
         data = json.loads(path.read_text())

@@ -1,4 +1,4 @@
-"""Question and answer templates: one JSON file per task in templates/, filled slot by slot.
+"""Question and answer templates: one JSON file per task in its family's templates/ folder.
 
 A template is a string with slots in braces ("Between {frame1} and {frame2}, how does {obj}
 move?"); `{{` and `}}` are literal braces. The file format, the slots and the canonical text of
@@ -20,7 +20,6 @@ __all__ = [
     "ANSWER_FORMATS",
     "QUESTION_FORMATS",
     "SLOTS",
-    "TASKS",
     "Template",
     "TemplateError",
     "Templates",
@@ -32,31 +31,14 @@ __all__ = [
     "slots_of",
 ]
 
-TEMPLATE_DIR = Path(__file__).with_name("templates")
-
-TASKS = (
-    "camera_movement",
-    "camera_object_distance_change",
-    "object_rotation",
-    "object_direction",
-    "agent_motion",
-    "moved_distance",
-    "object_object_distance_change",
-    "depth",
-    "object_object_distance",
-    "multiview_depth",
-    "multiview_object_object_distance",
-    "visual_point_tracking",
-    "true_motion_point_tracking",
-)
-QUESTION_FORMATS = ("mc", "yesno", "free", "track")
-ANSWER_FORMATS = ("free", "track")  # mc answers are letters, yes/no answers "yes"/"no"
+QUESTION_FORMATS = ("mc", "yesno", "free", "track", "number", "scalar", "vector", "coord")
+# mc answers are letters, yes/no answers "yes"/"no"; the others have answer templates
+ANSWER_FORMATS = ("free", "track", "number", "scalar", "vector", "coord")
 SLOTS = (
     "obj", "obj1", "obj2", "obj3",
     "frame", "frame1", "frame2",
     "label", "point", "query_frame", "target_frames", "answer",
 )
-_CATEGORIES = ("camera_motion", "object_motion", "spatial", "point_tracking")
 
 _FORMATTER = string.Formatter()
 
@@ -69,6 +51,7 @@ class Template(str):
     """A template string that knows where it comes from, for error messages."""
 
     where: str = ""
+    checked: bool = False
 
     def __new__(cls, text: str, where: str = "") -> "Template":
         obj = super().__new__(cls, text)
@@ -106,7 +89,7 @@ def fill(template: str, **slots: Any) -> str:
     where = getattr(template, "where", "") or "template"
     values: dict[str, str] = {}
     for name in slots_of(template):
-        if name not in SLOTS:
+        if name not in SLOTS and not getattr(template, "checked", False):
             raise TemplateError(f"{where}: unknown slot {{{name}}} (known: {', '.join(SLOTS)})")
         value = slots.get(name)
         if value is None:
@@ -117,7 +100,7 @@ def fill(template: str, **slots: Any) -> str:
 
 @dataclass(frozen=True)
 class Templates:
-    """The templates of one task, as read from templates/<task>.json.
+    """The templates of one task, as read from <family>/templates/<task>.json.
 
     questions[fmt] / answers[fmt]: tuples of `Template`; provided[(part, fmt)]: the slots the
     engine passes when filling that list (part is "questions" or "answers"); asks: for comparison
@@ -144,7 +127,7 @@ def _where(path: Path, task: str, part: str, fmt: str, i: int | None = None) -> 
     return f"{path.name} (task {task}): {tail}"
 
 
-def _read(path: Path, task: str) -> Templates:
+def _read(path: Path, task: str, categories: tuple[str, ...], slots: tuple[str, ...]) -> Templates:
     try:
         data = json.loads(path.read_text())
     except OSError as e:
@@ -156,8 +139,8 @@ def _read(path: Path, task: str) -> Templates:
     if data.get("task") != task:
         raise TemplateError(f"{path}: field 'task' is {data.get('task')!r}, expected {task!r}")
     category = data.get("category")
-    if category not in _CATEGORIES:
-        raise TemplateError(f"{path}: field 'category' is {category!r}, expected one of {_CATEGORIES}")
+    if category not in categories:
+        raise TemplateError(f"{path}: field 'category' is {category!r}, expected one of {categories}")
     asks = data.get("asks")
     if asks not in (None, "smaller", "larger"):
         raise TemplateError(f"{path}: field 'asks' is {asks!r}, expected 'smaller', 'larger' or absent")
@@ -181,13 +164,14 @@ def _read(path: Path, task: str) -> Templates:
             prov = tuple(spec["provided"])
             req = tuple(spec.get("required", []))
             for name in prov + req:
-                if name not in SLOTS:
-                    raise TemplateError(f"{path}: slots.{part}.{fmt}: unknown slot {name!r} (known: {', '.join(SLOTS)})")
+                if name not in slots:
+                    raise TemplateError(f"{path}: slots.{part}.{fmt}: unknown slot {name!r} (known: {', '.join(slots)})")
             if not set(req) <= set(prov):
                 raise TemplateError(f"{path}: slots.{part}.{fmt}: required slots {req} not all provided {prov}")
             templates = []
             for i, text in enumerate(items):
                 t = Template(text, _where(path, task, part, fmt, i))
+                t.checked = True  # slots checked against the family's here
                 used = slots_of(t)
                 for name in used:
                     if name not in prov:
@@ -201,23 +185,39 @@ def _read(path: Path, task: str) -> Templates:
             required[(part, fmt)] = req
     if not parts["questions"]:
         raise TemplateError(f"{path}: no questions")
-    for fmt in ("free", "track"):
+    for fmt in ANSWER_FORMATS:
         if fmt in parts["questions"] and fmt not in parts["answers"]:
             raise TemplateError(f"{path}: questions.{fmt} has no answers.{fmt}")
     return Templates(task, category, parts["questions"], parts["answers"], provided, required, asks, path)
 
 
 @lru_cache(maxsize=None)
-def _load_cached(task: str, directory: str) -> Templates:
-    return _read(Path(directory) / f"{task}.json", task)
+def _load_cached(task: str, directory: str, categories: tuple[str, ...], slots: tuple[str, ...]) -> Templates:
+    return _read(Path(directory) / f"{task}.json", task, categories, slots)
 
 
-def load_templates(task: str, directory: str | Path | None = None) -> Templates:
-    """Templates of `task` from templates/<task>.json (or `directory`), validated: every template
-    parses, uses only slots provided for its list and all required ones. Cached per task."""
-    if directory is None and task not in TASKS:
-        raise TemplateError(f"unknown task {task!r} (known: {', '.join(TASKS)})")
-    return _load_cached(task, str(directory or TEMPLATE_DIR))
+def load_templates(task: str, family: Any = None, directory: str | Path | None = None,
+                   categories: Sequence[str] | None = None) -> Templates:
+    """Templates of `task` from its family's templates/<task>.json (or `directory`), validated:
+    every template parses, uses only slots provided for its list and all required ones, and the
+    category is one of the family's. `family`: a registry.Family or a family name. Cached per task."""
+    if family is not None:
+        if isinstance(family, str):
+            from qa4d.engine.registry import family_tasks, get_family
+
+            if directory is None and task not in family_tasks(family):
+                raise TemplateError(f"unknown task {task!r} of family {family!r} (known: {', '.join(family_tasks(family))})")
+            family = get_family(family)
+        directory = directory or family.templates_dir
+        categories = categories or family.categories
+        slots = SLOTS + tuple(s for s in family.slots if s not in SLOTS)
+    else:
+        if directory is None:
+            raise TemplateError(f"load_templates({task!r}): give the family (or a directory)")
+        slots = SLOTS
+    if not categories:
+        raise TemplateError(f"load_templates({task!r}): no categories (give the family)")
+    return _load_cached(task, str(directory), tuple(categories), slots)
 
 
 # ----------------------------------------------------------------------------- canonical texts

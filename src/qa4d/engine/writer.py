@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -39,12 +39,6 @@ def write_json(path: Path, data: Any) -> None:
 
 def record_line(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
-
-
-def write_samples(path: Path, records: Iterable[dict[str, Any]]) -> int:
-    lines = [record_line(r) for r in records]
-    write_text_atomic(path, "".join(line + "\n" for line in lines))
-    return len(lines)
 
 
 def candidates_path(out: Path, scene_id: str) -> Path:

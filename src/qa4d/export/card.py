@@ -24,15 +24,9 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from qa4d.export.records import (
-    DatasetError,
-    RecordError,
-    iter_samples,
-    iter_splits,
-    read_dataset_info,
-    write_bytes_atomic,
-    write_text_atomic,
-)
+from qa4d.export.records import write_bytes_atomic, write_text_atomic
+
+from qa4d.dataset import DatasetError, RecordError, iter_samples, iter_splits, read_dataset_info
 
 CARD_FILE = "CARD.md"
 PLOT_DIR = "card"
@@ -168,7 +162,7 @@ def render_card(name: str, stats: DatasetStats, info: Mapping[str, Any], plots: 
         f"{total} question-answer samples ({split_desc}) over {len(all_scenes)} scenes, "
         f"{len(stats.task_category)} tasks in {len(stats.categories())} categories, "
         f"from question families {fams or '(none)'}. Every record follows the qa4d sample schema "
-        f"(`qa4d/engine/sample.schema.json`); media paths are relative to the dataset root."
+        f"(`qa4d/dataset/sample.schema.json`); media paths are relative to the dataset root."
     )
     if len(sp) > 1:
         shared = sorted(set.intersection(*(stats.scenes.get(s, set()) for s in sp)))

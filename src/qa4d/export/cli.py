@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from qa4d._io import copy_file_atomic, resolve_inside, symlink_atomic
 from qa4d.export.formats import ExportContext, ExportError, Exporter, available_formats, get_exporter
-from qa4d.export.records import SPLITS, DatasetError, RecordError, iter_samples, iter_splits
+from qa4d.dataset import SPLITS, DatasetError, RecordError, iter_samples, iter_splits
 
 MEDIA_MODES = ("absolute", "copy", "symlink")
 MEDIA_DIR = "media"

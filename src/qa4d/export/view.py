@@ -30,17 +30,8 @@ from tqdm import tqdm
 
 from qa4d._io import resolve_inside
 from qa4d.export.card import label_text
-from qa4d.export.records import (
-    SPLITS,
-    DatasetError,
-    RecordError,
-    iter_samples,
-    iter_splits,
-    read_dataset_info,
-    render_answer,
-    sorted_options,
-    write_text_atomic,
-)
+from qa4d.export.records import render_answer, sorted_options, write_text_atomic
+from qa4d.dataset import SPLITS, DatasetError, RecordError, iter_samples, iter_splits, read_dataset_info
 
 TEMPLATE_PATH = Path(__file__).resolve().parent / "templates" / "gallery.html"
 DEFAULT_LIMIT = 200

@@ -1,17 +1,19 @@
 """qa4d's own benchmarks: a generated split (`DATASET/bench`) read from its `samples.jsonl`.
 
-Annotations: the split directory or its `samples.jsonl` (one record per line, see
-`engine/sample.schema.json`). Media paths are relative to the dataset root, the parent of the split
+Annotations: the split directory or its `samples.jsonl` (one record per line, read and validated
+by `qa4d.dataset`, schema `dataset/sample.schema.json`). Media paths are relative to the dataset root, the parent of the split
 directory; `--media-root` overrides that root. A media path that leads outside the root is an error
 of its record (reported when the record is asked; the run goes on), never read. Answer formats: `mc` (option letter), `yesno`,
 `free` (exact match after normalisation) and `track` (TAP-Vid metrics against `meta.track`; the
 query frame is not scored). Track points are named as the question names them (frame k = the k-th
 image shown) with x, y normalised to [0, 1] (`meta["coords"] = "unit"`), which is what the prompt's
-instruction asks for. Report groupings: the question family.
+instruction asks for. number/scalar/vector/coord records are scored against `meta.value`
+(coord: in `meta.space`, whose full image width is `meta.scale`). Report groupings: the question family.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from qa4d.bench.benchmarks.base import (
@@ -20,14 +22,13 @@ from qa4d.bench.benchmarks.base import (
     check_mode,
     check_unique_ids,
     format_options,
-    read_jsonl,
-    require,
 )
 from qa4d.bench.media import resolve_media
 from qa4d.bench.registry import register_benchmark
 from qa4d.bench.types import BenchItem
+from qa4d.dataset import ANSWER_FORMATS, RecordError, iter_samples
 
-FORMATS = ("mc", "yesno", "free", "track")
+FORMATS = ANSWER_FORMATS
 
 
 def samples_path(annotations: Path) -> Path:
@@ -61,29 +62,21 @@ class QA4D(Benchmark):
         path = samples_path(annotations)
         dataset_root = path.resolve().parent.parent
         items = []
-        for lineno, rec in read_jsonl(path):
-            where = f"line {lineno}"
-            rid = require(rec, "id", path, where, str)
-            task = require(rec, "task", path, where, str)
-            question = require(rec, "question", path, where, str)
-            answer = require(rec, "answer", path, where, str)
-            fmt = require(rec, "answer_format", path, where, str)
-            media = require(rec, "media", path, where, list)
+        try:
+            records = list(iter_samples(path, media_paths=False))  # validated against the sample schema (qa4d.dataset)
+        except RecordError as e:
+            raise BenchmarkFormatError(path, f"line {e.line}", e.field, e.problem) from None
+        except OSError as e:
+            raise BenchmarkFormatError(path, None, None, f"cannot read ({e.strerror})") from None
+        for rec in records:
+            rid, task, question, answer, fmt = rec["id"], rec["task"], rec["question"], rec["answer"], rec["answer_format"]
+            media = rec["media"]
             meta = dict(rec.get("meta") or {})
-            if fmt not in FORMATS:
-                raise BenchmarkFormatError(path, where, "answer_format", f"must be one of {FORMATS}, got {fmt!r}")
+            where = f"id {rid}"
             options = rec.get("options")
             if fmt == "mc":
-                if not isinstance(options, dict) or len(options) < 2:
-                    raise BenchmarkFormatError(path, where, "options", "an mc sample needs an object of at least 2 options")
                 options = {str(k): str(v) for k, v in options.items()}
-                if answer not in options:
-                    raise BenchmarkFormatError(path, where, "answer", f"{answer!r} is not one of the option letters {list(options)}")
-            elif fmt == "yesno" and answer not in ("yes", "no"):
-                raise BenchmarkFormatError(path, where, "answer", f"a yesno answer must be 'yes' or 'no', got {answer!r}")
             elif fmt == "track":
-                if not isinstance(meta.get("track"), list) or not isinstance(meta.get("query"), dict):
-                    raise BenchmarkFormatError(path, where, "meta.track", "a track sample needs meta.track (list) and meta.query")
                 # Questions and answers name frames by their position among the images shown
                 # ("frame 3" = the third image); score against the same names.
                 frame_indices = rec.get("frame_indices") or []
@@ -93,6 +86,14 @@ class QA4D(Benchmark):
                 # square is the frame TAP-Vid's 256-px thresholds are scaled from.
                 meta["coords"] = "unit"
                 meta["image_size"] = [1.0, 1.0]
+            elif fmt in ("number", "scalar"):
+                answer = f"{float(meta['value']):g}"  # scored against meta.value, in meta.unit
+            elif fmt in ("vector", "coord"):
+                answer = json.dumps([float(v) for v in meta["value"]])
+                if fmt == "coord":  # meta.value in meta.space, whose full width/height is meta.scale
+                    meta["coord_scale"] = float(meta["scale"])
+                    meta["coords"] = meta["space"]
+                    meta.setdefault("image_size", [float(meta["scale"])] * 2)
             meta.update(frame_indices=rec.get("frame_indices"), timestamps=rec.get("timestamps"),
                         scene_id=rec.get("scene_id"), dataset_root=str(dataset_root))
             family = str(rec.get("family") or "")

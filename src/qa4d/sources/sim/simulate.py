@@ -30,7 +30,7 @@ from qa4d.sources.sim.scenario import (
 )
 from qa4d.sources.sim.tracks import background_tracks, object_tracks, track_visibility
 
-SOURCE = "sim"  # the engine selects per-source thresholds by this name (engine/thresholds.json)
+SOURCE = "sim"  # the engine selects per-source thresholds by this name (each family's thresholds.json, e.g. engine/families/fourdpqa/)
 
 
 @dataclass

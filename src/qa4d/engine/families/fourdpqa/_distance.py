@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa4d.engine import labels
-from qa4d.engine.families.base import DescriptiveTask
+from qa4d.engine.families.fourdpqa import labels
+from qa4d.engine.families.fourdpqa._base import Descriptive
 
 
 def _series(m) -> np.ndarray:
@@ -19,7 +19,7 @@ def _series(m) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in m["series"]], dtype=np.float64)
 
 
-class DistanceChangeTask(DescriptiveTask):
+class DistanceChangeTask(Descriptive):
     vocabulary = labels.DISTANCE_CHANGE_LABELS
     n_options = 3  # the vocabulary has three labels; a fourth option needs extra_options
 

@@ -1,12 +1,13 @@
 """(5) Agent motion: how an agent (person, car, ...) moves in its own reference system."""
 
-from qa4d.engine import labels, measure
-from qa4d.engine.families.base import DescriptiveTask
+from qa4d.engine import measure
+from qa4d.engine.families.fourdpqa import labels
+from qa4d.engine.families.fourdpqa._base import Descriptive
 from qa4d.engine.registry import register_task
 
 
 @register_task
-class AgentMotion(DescriptiveTask):
+class AgentMotion(Descriptive):
     name = "agent_motion"
     category = "object_motion"
     requires = ("object_to_world",)

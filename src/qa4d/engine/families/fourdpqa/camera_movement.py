@@ -1,12 +1,13 @@
 """(1) Camera movement: how the camera translates and rotates, in the first frame's camera axes."""
 
-from qa4d.engine import labels, measure
-from qa4d.engine.families.base import DescriptiveTask
+from qa4d.engine import measure
+from qa4d.engine.families.fourdpqa import labels
+from qa4d.engine.families.fourdpqa._base import Descriptive
 from qa4d.engine.registry import register_task
 
 
 @register_task
-class CameraMovement(DescriptiveTask):
+class CameraMovement(Descriptive):
     name = "camera_movement"
     category = "camera_motion"
     n_objects = 0

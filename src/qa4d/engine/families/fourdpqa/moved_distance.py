@@ -1,14 +1,14 @@
 """(6) Moved distance: which object travels the longest (or shortest) path over the segment."""
 
 from qa4d.engine import measure
-from qa4d.engine.families.base import CompareTask
+from qa4d.engine.families.fourdpqa._base import Compare
 from qa4d.engine.families.fourdpqa._items import MAX_ITEMS, _dedupe
 from qa4d.engine.registry import register_task
 from qa4d.engine.sampling import choose
 
 
 @register_task
-class MovedDistance(CompareTask):
+class MovedDistance(Compare):
     name = "moved_distance"
     category = "object_motion"
     requires = ("object_to_world",)

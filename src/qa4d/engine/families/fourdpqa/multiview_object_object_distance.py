@@ -2,13 +2,13 @@
 (farthest from) a reference object at that same frame."""
 
 from qa4d.engine import measure
-from qa4d.engine.families.base import CompareTask
+from qa4d.engine.families.fourdpqa._base import Compare
 from qa4d.engine.families.fourdpqa._items import multiview_items
 from qa4d.engine.registry import register_task
 
 
 @register_task
-class MultiviewObjectObjectDistance(CompareTask):
+class MultiviewObjectObjectDistance(Compare):
     name = "multiview_object_object_distance"
     category = "spatial"
     requires = ("object_to_world", "instance_mask")

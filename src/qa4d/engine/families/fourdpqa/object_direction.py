@@ -1,12 +1,13 @@
 """(4) Object direction: where an object moves, relative to the first frame's viewpoint."""
 
-from qa4d.engine import labels, measure
-from qa4d.engine.families.base import DescriptiveTask
+from qa4d.engine import measure
+from qa4d.engine.families.fourdpqa import labels
+from qa4d.engine.families.fourdpqa._base import Descriptive
 from qa4d.engine.registry import register_task
 
 
 @register_task
-class ObjectDirection(DescriptiveTask):
+class ObjectDirection(Descriptive):
     name = "object_direction"
     category = "object_motion"
     requires = ("object_to_world",)

@@ -1,13 +1,13 @@
 """(9) Object-object distance: which object is closest to (farthest from) a reference object in one frame."""
 
 from qa4d.engine import measure
-from qa4d.engine.families.base import CompareTask
+from qa4d.engine.families.fourdpqa._base import Compare
 from qa4d.engine.families.fourdpqa._items import same_frame_items
 from qa4d.engine.registry import register_task
 
 
 @register_task
-class ObjectObjectDistance(CompareTask):
+class ObjectObjectDistance(Compare):
     name = "object_object_distance"
     category = "spatial"
     requires = ("object_to_world", "instance_mask")

@@ -1,12 +1,13 @@
 """(3) Object rotation: how an object turns, seen from above."""
 
-from qa4d.engine import labels, measure
-from qa4d.engine.families.base import DescriptiveTask
+from qa4d.engine import measure
+from qa4d.engine.families.fourdpqa import labels
+from qa4d.engine.families.fourdpqa._base import Descriptive
 from qa4d.engine.registry import register_task
 
 
 @register_task
-class ObjectRotation(DescriptiveTask):
+class ObjectRotation(Descriptive):
     name = "object_rotation"
     category = "object_motion"
     requires = ("object_to_world",)

@@ -4,7 +4,7 @@ Every label function returns a canonical label (see docs/labels.md) or None when
 too close to a decision boundary to be unambiguous (inside a dead band) or unknown (NaN): the
 caller then drops the sample instead of emitting a doubtful label.
 
-All numbers live in thresholds.json next to this file: a "default" block and per-source blocks
+All numbers live in thresholds.json next to this file (read by qa4d.engine.thresholds): a "default" block and per-source blocks
 ("sources": {"sim": {...}}) that override it, selected by the scene's `source`. Phrases for each
 label live in vocab.json.
 """
@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from qa4d.engine.kinds.comparison import compare_label
+from qa4d.engine.thresholds import Band, ThresholdsError, load_thresholds_file
 
 __all__ = [
     "CAMERA_MOVEMENT_LABELS",
@@ -57,11 +60,6 @@ AGENT_MOVE_LABELS = ("forward", "backward", "stationary")
 AGENT_TURN_LABELS = ("left", "right", "straight")
 STATIC = "static"
 
-Band = tuple[float, float]
-
-
-class ThresholdsError(ValueError):
-    """Bad thresholds data. The message names the file, the block and the key."""
 
 
 @dataclass(frozen=True)
@@ -113,66 +111,6 @@ class Thresholds:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
 
 
-_BAND_FIELDS = {f.name for f in fields(Thresholds) if f.type in ("Band", Band)}
-_KNOWN = [f.name for f in fields(Thresholds) if f.name != "source"]
-
-
-def _check_value(key: str, value: Any, where: str) -> Any:
-    if key in _BAND_FIELDS:
-        if (
-            not isinstance(value, (list, tuple))
-            or len(value) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
-            or not 0 <= value[0] <= value[1]
-        ):
-            raise ThresholdsError(f"{where}: {key!r} must be a band [low, high] with 0 <= low <= high, got {value!r}")
-        return (float(value[0]), float(value[1]))
-    if key == "compare_rel":
-        if not isinstance(value, Mapping) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1 for v in value.values()
-        ):
-            raise ThresholdsError(f"{where}: 'compare_rel' must map task names to numbers in [0, 1), got {value!r}")
-        return {str(k): float(v) for k, v in value.items()}
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
-        raise ThresholdsError(f"{where}: {key!r} must be a non-negative number, got {value!r}")
-    return int(value) if key == "min_mask_pixels" else float(value)
-
-
-def _merge(base: dict[str, Any], block: Mapping[str, Any], where: str) -> dict[str, Any]:
-    if not isinstance(block, Mapping):
-        raise ThresholdsError(f"{where}: must be a JSON object, got {type(block).__name__}")
-    out = dict(base)
-    for key, value in block.items():
-        if key.startswith("_"):  # comments
-            continue
-        if key not in _KNOWN:
-            raise ThresholdsError(f"{where}: unknown key {key!r} (known: {', '.join(_KNOWN)})")
-        value = _check_value(key, value, where)
-        if key == "compare_rel":  # per-task entries override one by one
-            value = {**out.get("compare_rel", {}), **value}
-        out[key] = value
-    return out
-
-
-@lru_cache(maxsize=8)
-def _read_json_cached(path: str, mtime_ns: int, size: int) -> Any:
-    try:
-        return json.loads(Path(path).read_text())
-    except OSError as e:
-        raise ThresholdsError(f"{path}: cannot read ({e.strerror})") from e
-    except json.JSONDecodeError as e:
-        raise ThresholdsError(f"{path}: invalid JSON ({e})") from e
-
-
-def _read_json(path: str) -> Any:
-    # Cached per (path, mtime, size): an edited file is read again.
-    try:
-        st = Path(path).stat()
-    except OSError as e:
-        raise ThresholdsError(f"{path}: cannot read ({e.strerror})") from e
-    return _read_json_cached(path, st.st_mtime_ns, st.st_size)
-
-
 def load_thresholds(
     source: str = "default",
     overrides: Mapping[str, Any] | None = None,
@@ -180,25 +118,10 @@ def load_thresholds(
 ) -> Thresholds:
     """Thresholds for scenes of `source`: default block <- sources[source] <- `overrides`.
 
-    A source without its own block gets the defaults. `path` replaces the packaged
+    A source without its own block gets the defaults. `path` replaces this family's
     thresholds.json. Raises ThresholdsError naming the file, block and key on bad data.
     """
-    p = str(path or THRESHOLDS_FILE)
-    data = _read_json(p)
-    if not isinstance(data, Mapping) or "default" not in data:
-        raise ThresholdsError(f"{p}: must be a JSON object with a 'default' block")
-    merged = _merge({}, data["default"], f"{p}: default")
-    missing = [k for k in _KNOWN if k not in merged]
-    if missing:
-        raise ThresholdsError(f"{p}: default: missing keys {missing}")
-    sources = data.get("sources", {})
-    if not isinstance(sources, Mapping):
-        raise ThresholdsError(f"{p}: 'sources' must be a JSON object")
-    if source in sources:
-        merged = _merge(merged, sources[source], f"{p}: sources.{source}")
-    if overrides:
-        merged = _merge(merged, overrides, f"overrides for source {source!r}")
-    return Thresholds(**merged, source=source)
+    return load_thresholds_file(path or THRESHOLDS_FILE, source, overrides, Thresholds)
 
 
 # ----------------------------------------------------------------------------- deciding
@@ -408,27 +331,6 @@ def agent_motion_label(m: Mapping[str, float], th: Thresholds) -> dict[str, str]
         return None
     turn = "straight" if t == 0 else ("left" if m["yaw"] > 0 else "right")
     return {"move": move, "turn": turn}
-
-
-def compare_label(
-    a: float, b: float, th: Thresholds | None = None, rel: float | None = None, task: str | None = None
-) -> str | None:
-    """Which of two non-negative quantities (depths, distances, path lengths) is LARGER: "a" or "b".
-
-    None when |a - b| / max(|a|, |b|) < rel (too close to call) or either is NaN. `rel` defaults to
-    th.compare(task) (per-task entries of `compare_rel`). A caller asking "which is closer" takes
-    the other one.
-    """
-    if rel is None:
-        if th is None or task is None:
-            raise ValueError("compare_label: pass rel=..., or th and task= to look it up in compare_rel")
-        rel = th.compare(task)
-    if not (math.isfinite(a) and math.isfinite(b)):
-        return None
-    top = max(abs(a), abs(b))
-    if top <= 0 or abs(a - b) / top < rel:
-        return None
-    return "a" if a > b else "b"
 
 
 # ----------------------------------------------------------------------------- phrasing

@@ -1,0 +1,1 @@
+"""Task kinds: the generic machinery a family's tasks subclass (see kinds/base.py)."""
