@@ -379,15 +379,13 @@ def test_a_word_planted_on_one_task_fails_and_is_named(sim8, tmp_path):
 
 
 def test_a_word_planted_on_every_task_fails_every_big_enough_task(sim8, tmp_path):
-    # seed 1: 16 bench mc items for the pooled text baseline (seed 2's 18 items tie too often
-    # since ids carry the family, and ties are broken by a hash of the id)
     ds = copy(sim8[1], tmp_path)
     n = plant(ds, "clearly", None)
     rep = audit(ds)
     assert not rep["ok"]
     # The word test names the word whatever the bench size. The fitted text baseline needs enough
-    # bench items to reach significance: with the 18 pooled mc bench items of this dataset it scores
-    # 11/18 (p = 0.003, not significant after Holm over the whole family), so it is not asserted here.
+    # bench items to reach significance (about 16-18 pooled mc bench items here; on one seed it
+    # scored 11/18, p = 0.003, not significant after Holm over the whole family): not asserted here.
     pooled_word = next(f for f in rep["bias_failures"] if f.startswith("all tasks pooled (mc): option word 'clearly'"))
     assert f"{n}/{n} items" in pooled_word
     # every task whose items could reach significance is failed, naming the word
