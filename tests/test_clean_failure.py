@@ -196,6 +196,13 @@ def test_debug_shows_the_traceback(tmp_path, sim_scenes):
 
 # -- Ctrl-C ---------------------------------------------------------------------------------------
 
+def default_sigint() -> None:
+    """preexec_fn: the child starts with SIGINT at its default, as under a terminal, even when this
+    test runs where SIGINT is ignored (a background job inherits an ignored SIGINT, and Python then
+    never installs its Ctrl-C handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 HOLD_AT_FSYNC = """
 import os, sys, time
 n, marker = int(sys.argv[1]), sys.argv[2]
@@ -219,7 +226,7 @@ def interrupt_when_held(argv: list[str], n: int, tmp_path: Path) -> subprocess.C
     marker = tmp_path / "held"
     proc = subprocess.Popen([sys.executable, "-c", HOLD_AT_FSYNC, str(n), str(marker), *map(str, argv)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=default_sigint)
     try:
         deadline = time.monotonic() + 300
         while not marker.exists():
@@ -315,7 +322,7 @@ def _start_simulate_with_two_workers(out: Path) -> tuple[subprocess.Popen, list[
     proc = subprocess.Popen(qa4d_cmd("simulate", "--out", out, "--scenes", "40", "--frames", "16", "--size", "64",
                                      "--workers", "2"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=default_sigint)
     workers: list[int] = []
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:

@@ -260,7 +260,9 @@ def test_ctrl_c_on_qa4d_eval_exits_130_and_the_rerun_completes(tmp_path):
     env = {**os.environ, "QA4D_TEST_CALL_LOG": str(calls), "PYTHONPATH": str(REPO / "src")}
     cmd = [sys.executable, "-m", "qa4d.cli", "eval", "--benchmark", str(tmp_path / "bench"),
            "--model", f"python:{tmp_path / 'slow.py'}:answer", "--concurrency", "2", "--out", str(tmp_path / "run")]
-    proc = subprocess.Popen(cmd, env={**env, "QA4D_TEST_SLOW": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # SIGINT at its default in the child even where this test runs with SIGINT ignored (a background job)
+    proc = subprocess.Popen(cmd, env={**env, "QA4D_TEST_SLOW": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     pred = tmp_path / "run" / "predictions.jsonl"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (pred.exists() and len(pred.read_bytes().splitlines()) >= 6):
