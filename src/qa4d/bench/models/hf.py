@@ -224,8 +224,9 @@ class HFModel(Model):
         """Inputs for several items, left-padded to one length (input_ids, attention_mask (B, L)).
 
         Left padding keeps every prompt's last token at the last position, where generation
-        continues; the attention mask hides the padding (Qwen also derives its M-RoPE positions
-        from it). The frames of all items go into one pixel_values, in item order, which is the
+        continues; the attention mask hides the padding. For Qwen, mm_token_type_ids (B, L) marks
+        the image tokens (1) among the text (0): the model computes its M-RoPE positions from it,
+        the image grids and the attention mask. The frames of all items go into one pixel_values, in item order, which is the
         order in which the model fills the image placeholders.
         """
         if len(prompts) != len(images):
