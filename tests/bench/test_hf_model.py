@@ -219,8 +219,8 @@ def test_max_pixels_caps_the_image_tokens(tiny_qwen, hf_model):
     assert 0 < capped * MERGE**2 * PATCH**2 <= 56 * 56 and capped < full
 
 
-def test_batched_greedy_equals_one_by_one(tiny_qwen):
-    model = HFModel(tiny_qwen[0], device="cpu", max_new_tokens=8)
+def test_batched_greedy_equals_one_by_one(any_qwen):
+    model = HFModel(any_qwen.path, device="cpu", max_new_tokens=8)
     # different frame counts and sizes and prompt lengths: the rows really are padded
     prompts = ["Which way does the object move? A. left B. right", "Where?", "Which way? Answer with the letter.", "q"]
     images = [frames(1, seed=3), frames(3, seed=4, size=(70, 30)), [], frames(2, seed=6, size=(30, 60))]
@@ -279,3 +279,19 @@ def test_batched_run_resumes_and_matches_one_by_one(tiny_qwen, tmp_path):
     ref = tmp_path / "ref"
     run_model(bench, items, model, ref, media_root=tmp_path, frames=None, progress=False)
     assert got == {p["id"]: p["response"] for p in read_lines(ref / "predictions.jsonl")}
+
+
+def test_chat_template_from_chat_template_json(tiny_qwen, tmp_path, hf_model):
+    """A checkpoint whose chat template is only in chat_template.json (the processor's file) gets it."""
+    import shutil
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_qwen[0], d)
+    template = (d / "chat_template.jinja").read_text()
+    (d / "chat_template.jinja").unlink()
+    (d / "chat_template.json").write_text(json.dumps({"chat_template": template}))
+    model = HFModel(d, device="cpu", max_new_tokens=2)
+    assert model.chat_text("Which way?", 2) == hf_model.chat_text("Which way?", 2)
+    (d / "chat_template.json").write_text(json.dumps({"template": template}))
+    with pytest.raises(ModelConfigError, match=r"chat_template\.json: no readable chat_template field"):
+        HFModel(d, device="cpu", max_new_tokens=2)

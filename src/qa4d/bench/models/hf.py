@@ -93,8 +93,8 @@ def _image_only_qwen_processor(transformers, model_type: str, path: Path):
 
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
-        # the PIL image processor: the same resize/normalise/patch code, no torchvision needed
-        image_processor = transformers.AutoImageProcessor.from_pretrained(path, local_files_only=True, backend="pil")
+        # without torchvision this is the PIL image processor (resize, normalise, patches, grid)
+        image_processor = transformers.AutoImageProcessor.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError, TypeError) as e:
         raise ModelConfigError(f"--model-path {path}: cannot load tokenizer/image processor: {e}") from None
     return ImageOnlyProcessor(image_processor=image_processor, tokenizer=tokenizer,
@@ -153,7 +153,7 @@ class HFModel(Model):
         self.processor_is_partial = False   # the Qwen processor without its video half (see the docstring)
         try:
             self.processor = transformers.AutoProcessor.from_pretrained(path, local_files_only=True)
-        except (ImportError, AttributeError, ValueError, OSError, TypeError) as e:
+        except (ImportError, AttributeError, ValueError, OSError, TypeError, KeyError) as e:
             if self.model_type not in QWEN_TYPES:
                 raise ModelConfigError(f"--model-path {path}: cannot load the processor: {e}") from None
             self.processor = _image_only_qwen_processor(transformers, self.model_type, path)
@@ -226,8 +226,8 @@ class HFModel(Model):
         Left padding keeps every prompt's last token at the last position, where generation
         continues; the attention mask hides the padding. For Qwen, mm_token_type_ids (B, L) marks
         the image tokens (1) among the text (0): the model computes its M-RoPE positions from it,
-        the image grids and the attention mask. The frames of all items go into one pixel_values, in item order, which is the
-        order in which the model fills the image placeholders.
+        the image grids and the attention mask. The frames of all items go into one pixel_values,
+        in item order, which is the order in which the model fills the image placeholders.
         """
         if len(prompts) != len(images):
             raise ValueError(f"{len(prompts)} prompts but {len(images)} image lists")
