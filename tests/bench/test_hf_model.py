@@ -1,7 +1,7 @@
 """`--model hf` on a tiny, randomly initialised Qwen2.5-VL built here by `qa4d train tiny-model`
 (qa4d.train.tiny_model): a BPE tokenizer trained locally with Qwen's special tokens and a chat
 template, a Qwen2-VL image processor built from arguments, a 2-layer vision tower and a 2-layer
-language model. No downloads."""
+language model), and on its Qwen2-VL twin (`--arch qwen2_vl`). No downloads."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from qa4d.bench.models.base import ModelConfigError  # noqa: E402
 from qa4d.bench.models.hf import HFModel  # noqa: E402
 
 from qa4d.train.tiny_model import MERGE, PATCH, QWEN_SPECIAL as SPECIAL  # noqa: E402
+
+from .mrope import expected_mrope  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +47,81 @@ def hf_model(tiny_qwen):
     return HFModel(tiny_qwen[0], device="cpu", max_new_tokens=6)
 
 
+@pytest.fixture(scope="module", params=["qwen2_5_vl", "qwen2_vl"])
+def any_qwen(request, tmp_path_factory):
+    """HFModel on the tiny model of each Qwen architecture `qa4d train tiny-model --arch` builds."""
+    from qa4d.train.tiny_model import build_tiny_model
+
+    out = build_tiny_model(tmp_path_factory.mktemp(f"tiny-{request.param}") / "model", arch=request.param, seed=0)
+    model = HFModel(out, device="cpu", max_new_tokens=6)
+    assert model.model_type == request.param
+    return model
+
+
+def positions_seen_by_the_llm(model, inputs):
+    """The position ids (3, B, L) the language model receives in a forward pass of `inputs`."""
+    seen = []
+    hook = model.model.model.language_model.register_forward_pre_hook(
+        lambda mod, args, kwargs: seen.append(kwargs["position_ids"]), with_kwargs=True)
+    try:
+        with torch.inference_mode():
+            logits = model.model(**inputs).logits
+    finally:
+        hook.remove()
+    return seen[0], logits
+
+
+# two items of 1 and 3 non-square frames (grids with h != w), left-padded to one length
+MIXED_PROMPTS = ["Which way does the object move?", "Where?"]
+
+
+def mixed_frames():
+    return [frames(1, seed=7, size=(90, 40)), frames(3, seed=8, size=(40, 100))]
+
+
+def test_position_ids_are_the_multimodal_ones(any_qwen):
+    inputs = any_qwen.prepare_batch(MIXED_PROMPTS, mixed_frames())
+    image_id = any_qwen.model.config.image_token_id
+    grids = inputs["image_grid_thw"]
+    assert (grids[:, 1] != grids[:, 2]).all()                      # h != w: rows and columns are told apart
+    seen, _ = positions_seen_by_the_llm(any_qwen, inputs)
+    want = torch.tensor(expected_mrope(inputs["input_ids"], inputs["attention_mask"], grids, image_id, MERGE))
+    mask = inputs["attention_mask"].bool()
+    assert seen is not None, "no position ids: the language model falls back to plain 1-D positions"
+    assert seen.shape == want.shape
+    assert (seen[:, mask] == want[:, mask]).all()
+    # the processor's token types: 1 exactly at the image placeholders, 0 elsewhere
+    assert (inputs["mm_token_type_ids"] == (inputs["input_ids"] == image_id).long()).all()
+    # and the model's own rule with the processor's inputs agrees
+    own, _ = any_qwen.model.model.get_rope_index(inputs["input_ids"], inputs["mm_token_type_ids"], grids,
+                                                   attention_mask=inputs["attention_mask"])
+    assert (own[:, mask] == want[:, mask]).all()
+
+
+def test_logits_are_those_of_the_multimodal_positions(any_qwen):
+    inputs = any_qwen.prepare_batch(MIXED_PROMPTS, mixed_frames())
+    mask = inputs["attention_mask"].bool()
+    image_id = any_qwen.model.config.image_token_id
+    want = torch.tensor(expected_mrope(inputs["input_ids"], inputs["attention_mask"], inputs["image_grid_thw"],
+                                       image_id, MERGE))
+    without_types = {k: v for k, v in inputs.items() if k != "mm_token_type_ids"}
+    one_d = (inputs["attention_mask"].cumsum(-1) - 1).clamp(min=0)     # plain 1-D positions, (B, L)
+    with torch.inference_mode():
+        got = any_qwen.model(**inputs).logits
+        reference = any_qwen.model(**without_types, position_ids=want).logits
+        plain = any_qwen.model(**without_types, position_ids=one_d).logits
+    assert torch.allclose(got[mask], reference[mask], atol=1e-6)
+    assert (got[mask] - plain[mask]).abs().max() > 1e-3           # measured: ~5e-3 on these random weights
+    # the old inputs (no mm_token_type_ids): Qwen2.5-VL silently falls back to 1-D positions, Qwen2-VL refuses
+    if any_qwen.model_type == "qwen2_vl":
+        with pytest.raises(ValueError, match="mm_token_type_ids"), torch.inference_mode():
+            any_qwen.model(**without_types)
+    else:
+        with torch.inference_mode():
+            old = any_qwen.model(**without_types).logits
+        assert (got[mask] - old[mask]).abs().max() > 1e-3
+
+
 @pytest.mark.parametrize("n_images", [1, 3])
 def test_image_tokens_match_the_images_given(hf_model, tiny_qwen, n_images):
     _, ids, image_processor = tiny_qwen
@@ -60,20 +137,23 @@ def test_image_tokens_match_the_images_given(hf_model, tiny_qwen, n_images):
     assert inputs["image_grid_thw"].shape == (n_images, 3)
 
 
-def test_generation_is_the_models_greedy_continuation(hf_model):
+def test_generation_is_the_models_greedy_continuation(any_qwen):
+    hf_model = any_qwen
     imgs = frames(2, seed=1)
     prompt = "Which way does the object move? A. left B. right"
     inputs = hf_model.prepare(prompt, imgs)
     input_ids, new = hf_model.generate_ids(prompt, imgs)
     assert 1 <= len(new) <= 6
     # redo the decoding by hand: full forward passes, argmax of the last position each step
-    seq = inputs["input_ids"]
-    extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+    seq, types = inputs["input_ids"], inputs["mm_token_type_ids"]
+    extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask", "mm_token_type_ids")}
     with torch.inference_mode():
         for step, tok_id in enumerate(new.tolist()):
-            logits = hf_model.model(input_ids=seq, attention_mask=torch.ones_like(seq), **extra).logits
+            logits = hf_model.model(input_ids=seq, attention_mask=torch.ones_like(seq), mm_token_type_ids=types,
+                                    **extra).logits
             assert int(logits[0, -1].argmax()) == tok_id, f"step {step}"
             seq = torch.cat([seq, torch.tensor([[tok_id]])], dim=1)
+            types = torch.cat([types, torch.zeros((1, 1), dtype=types.dtype)], dim=1)   # generated text
     text = hf_model.generate(prompt, imgs, item=None)
     assert text == hf_model.tokenizer.decode(new, skip_special_tokens=True).strip()
     # the frames reach the model: other pixels give other first-step logits
@@ -139,8 +219,8 @@ def test_max_pixels_caps_the_image_tokens(tiny_qwen, hf_model):
     assert 0 < capped * MERGE**2 * PATCH**2 <= 56 * 56 and capped < full
 
 
-def test_batched_greedy_equals_one_by_one(tiny_qwen):
-    model = HFModel(tiny_qwen[0], device="cpu", max_new_tokens=8)
+def test_batched_greedy_equals_one_by_one(any_qwen):
+    model = HFModel(any_qwen.path, device="cpu", max_new_tokens=8)
     # different frame counts and sizes and prompt lengths: the rows really are padded
     prompts = ["Which way does the object move? A. left B. right", "Where?", "Which way? Answer with the letter.", "q"]
     images = [frames(1, seed=3), frames(3, seed=4, size=(70, 30)), [], frames(2, seed=6, size=(30, 60))]
@@ -199,3 +279,19 @@ def test_batched_run_resumes_and_matches_one_by_one(tiny_qwen, tmp_path):
     ref = tmp_path / "ref"
     run_model(bench, items, model, ref, media_root=tmp_path, frames=None, progress=False)
     assert got == {p["id"]: p["response"] for p in read_lines(ref / "predictions.jsonl")}
+
+
+def test_chat_template_from_chat_template_json(tiny_qwen, tmp_path, hf_model):
+    """A checkpoint whose chat template is only in chat_template.json (the processor's file) gets it."""
+    import shutil
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_qwen[0], d)
+    template = (d / "chat_template.jinja").read_text()
+    (d / "chat_template.jinja").unlink()
+    (d / "chat_template.json").write_text(json.dumps({"chat_template": template}))
+    model = HFModel(d, device="cpu", max_new_tokens=2)
+    assert model.chat_text("Which way?", 2) == hf_model.chat_text("Which way?", 2)
+    (d / "chat_template.json").write_text(json.dumps({"template": template}))
+    with pytest.raises(ModelConfigError, match=r"chat_template\.json: no readable chat_template field"):
+        HFModel(d, device="cpu", max_new_tokens=2)

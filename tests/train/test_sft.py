@@ -60,6 +60,32 @@ def test_only_the_answer_tokens_are_supervised(tiny_model, tiny_dataset):
         assert (batch["labels"][i, n:] == -100).all() and batch["attention_mask"][i, :n].all()
 
 
+def test_training_forward_uses_the_multimodal_positions(tiny_model, tiny_dataset):
+    """The training batch (right-padded, answers appended) carries the processor's token types, so
+    the language model gets Qwen's M-RoPE positions, as in qa4d eval."""
+    from qa4d.train import data, vlm
+    from tests.bench.mrope import expected_mrope
+
+    hf = vlm.load_vlm(tiny_model)
+    enc = data.Encoder(hf)
+    batch = enc.collate([enc.encode(x) for x in data.read_examples(tiny_dataset)[:3]])
+    image_id = hf.model.config.image_token_id
+    assert (batch["mm_token_type_ids"] == (batch["input_ids"] == image_id).long()).all()
+    seen = []
+    hook = hf.model.model.language_model.register_forward_pre_hook(
+        lambda mod, args, kwargs: seen.append(kwargs["position_ids"]), with_kwargs=True)
+    try:
+        with torch.no_grad():
+            vlm.forward(hf.model, batch)
+    finally:
+        hook.remove()
+    want = torch.tensor(expected_mrope(batch["input_ids"], batch["attention_mask"], batch["image_grid_thw"],
+                                       image_id, hf.model.config.vision_config.spatial_merge_size))
+    mask = batch["attention_mask"].bool()
+    assert seen[0] is not None and (seen[0][:, mask] == want[:, mask]).all()
+    assert (want[1, mask] != want[2, mask]).any()                   # really 3-D: height and width differ
+
+
 def test_answer_loss_is_the_mean_cross_entropy_of_the_supervised_next_tokens():
     from qa4d.train.vlm import answer_loss
 
@@ -175,10 +201,15 @@ def test_resume_refuses_other_arguments(tiny_model, tiny_dataset, tmp_path):
         sft(tiny_dataset, tiny_model, tmp_path / "r", "--max-steps", "1", "--lr", "1")
 
 
-def test_trained_final_checkpoint_answers_through_qa4d_eval(tiny_model, tmp_path):
-    """Every training answer is A: a few steps teach the tiny model to answer A, which qa4d eval
-    reads from RUN/final with no other code and scores against the bench's answers."""
+@pytest.mark.parametrize("arch", ["qwen2_5_vl", "qwen2_vl"])
+def test_trained_final_checkpoint_answers_through_qa4d_eval(tiny_model, tmp_path, arch):
+    """Every training answer is A: a few steps teach the tiny model (of each Qwen architecture) to
+    answer A, which qa4d eval reads from RUN/final with no other code and scores against the bench's answers."""
     from qa4d.cli import main
+    from qa4d.train.tiny_model import build_tiny_model
+
+    if arch != "qwen2_5_vl":
+        tiny_model = build_tiny_model(tmp_path / "model", arch=arch, seed=0)
 
     ds = make_dataset(tmp_path / "ds", n_train=4, n_bench=4)
     for split in ("train",):
@@ -196,6 +227,7 @@ def test_trained_final_checkpoint_answers_through_qa4d_eval(tiny_model, tmp_path
     assert [p["response"] for p in preds] == ["A"] * 4
     metrics = json.loads((tmp_path / "ev/metrics.json").read_text())
     assert metrics["overall"]["accuracy"] == pytest.approx(0.5)   # bench answers alternate A, B
+    assert json.loads((tmp_path / "ev/run.json").read_text())["model_info"]["model_type"] == arch
 
 
 def test_bad_dataset_errors_name_the_file_and_field(tiny_model, tmp_path):

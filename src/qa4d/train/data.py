@@ -120,7 +120,9 @@ class Encoder:
         return self.tokenizer(answer + self.end, add_special_tokens=False)["input_ids"]
 
     def encode(self, ex: Example) -> dict[str, Any]:
-        """One example: input_ids, labels (1-D lists), pixel_values, image_grid_thw (or None)."""
+        """One example: input_ids, labels, mm_token_type_ids (1-D lists; the last None if the
+        processor gives none), pixel_values, image_grid_thw (or None). The answer tokens are text
+        (mm_token_type_ids 0)."""
         from PIL import Image
 
         images = []
@@ -130,7 +132,9 @@ class Encoder:
         inputs = self.hf.prepare(ex.prompt, images)
         prompt_ids = inputs["input_ids"][0].tolist()
         ans = self.answer_ids(ex.answer)
+        types = inputs.get("mm_token_type_ids")                       # None if the processor gives none
         return {"input_ids": prompt_ids + ans, "labels": [IGNORE] * len(prompt_ids) + ans,
+                "mm_token_type_ids": None if types is None else types[0].tolist() + [0] * len(ans),
                 "pixel_values": inputs.get("pixel_values"), "image_grid_thw": inputs.get("image_grid_thw"),
                 "timestamps": ex.timestamps, "n_images": len(images), "images": images}
 
@@ -146,14 +150,19 @@ class Encoder:
         ids = torch.full((len(encoded), length), pad, dtype=torch.long)
         labels = torch.full((len(encoded), length), IGNORE, dtype=torch.long)
         mask = torch.zeros((len(encoded), length), dtype=torch.long)
+        types = torch.zeros((len(encoded), length), dtype=torch.long)    # padding counts as text
         for i, e in enumerate(encoded):
             n = len(e["input_ids"])
             ids[i, :n] = torch.tensor(e["input_ids"])
             labels[i, :n] = torch.tensor(e["labels"])
+            if e["mm_token_type_ids"] is not None:
+                types[i, :n] = torch.tensor(e["mm_token_type_ids"])
             mask[i, :n] = 1
         device = self.hf.device
         batch: dict[str, Any] = {"input_ids": ids.to(device), "attention_mask": mask.to(device),
                                  "labels": labels.to(device)}
+        if any(e["mm_token_type_ids"] is not None for e in encoded):
+            batch["mm_token_type_ids"] = types.to(device)
         pix = [e["pixel_values"] for e in encoded if e["pixel_values"] is not None]
         if pix:
             batch["pixel_values"] = torch.cat(pix, dim=0)

@@ -7,7 +7,8 @@ Writes: --out DIR, a Hugging Face model directory: config.json, model.safetensor
 
 For smoke tests, CI and the CPU training demo: `qa4d train sft --model-path DIR` trains it and
 `qa4d eval --model hf --model-path DIR` runs it like any checkpoint. Same --seed, same weights.
-Architectures: qwen2_5_vl (Qwen2.5-VL: 2 vision blocks of width 32, 2 LLM layers of width 64).
+Architectures: qwen2_5_vl (Qwen2.5-VL) and qwen2_vl (Qwen2-VL), each with 2 vision blocks of
+width 32 and 2 LLM layers of width 64.
 """
 
 from __future__ import annotations
@@ -69,31 +70,32 @@ def build_qwen_tokenizer(vocab_size: int = 512):
                                    chat_template=QWEN_TEMPLATE)
 
 
-@register_arch("qwen2_5_vl")
-def build_qwen2_5_vl(out: Path, seed: int = 0) -> None:
+def _text_config(tok, ids: dict[str, int]) -> dict:
+    """The tiny language model of both Qwen archs: 2 layers of width 64, M-RoPE over 8 frequency pairs."""
+    return dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+                bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"])
+
+
+def _save_qwen(out: Path, seed: int, model_cls, config_cls, vision: dict) -> None:
+    """Build a tiny Qwen-VL of `model_cls` with `vision` as its vision config and save it in `out`
+    with the tokenizer and a Qwen2-VL image processor (56x56 .. 112x112 pixels -> 4..16 tokens per frame)."""
     import torch
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
     tok = build_qwen_tokenizer()
     ids = {t: tok.convert_tokens_to_ids(t) for t in QWEN_SPECIAL}
-    # small frames: 56x56 .. 112x112 pixels -> 4..16 visual tokens per frame
     image_processor = Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=112 * 112, patch_size=PATCH,
                                                merge_size=MERGE, temporal_patch_size=2)
-    config = Qwen2_5_VLConfig(
-        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
-                           patch_size=PATCH, spatial_merge_size=MERGE, temporal_patch_size=2, window_size=56,
-                           fullatt_block_indexes=[1]),
-        text_config=dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
-                         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
-                         bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"],
-                         pad_token_id=ids["<|endoftext|>"]),
+    config = config_cls(
+        vision_config=dict(patch_size=PATCH, spatial_merge_size=MERGE, temporal_patch_size=2, **vision),
+        text_config=_text_config(tok, ids),
         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
     )
     torch.manual_seed(seed)
-    model = Qwen2_5_VLForConditionalGeneration(config)
+    model = model_cls(config)
     model.generation_config.eos_token_id = ids["<|im_end|>"]
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     out.mkdir(parents=True, exist_ok=True)
@@ -103,6 +105,24 @@ def build_qwen2_5_vl(out: Path, seed: int = 0) -> None:
     from qa4d.train.vlm import share_files
 
     share_files(out)
+
+
+@register_arch("qwen2_5_vl")
+def build_qwen2_5_vl(out: Path, seed: int = 0) -> None:
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    _save_qwen(out, seed, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLConfig,
+               dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
+                    window_size=56, fullatt_block_indexes=[1]))
+
+
+@register_arch("qwen2_vl")
+def build_qwen2_vl(out: Path, seed: int = 0) -> None:
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+
+    # Qwen2-VL's vision tower: embed_dim is its width, hidden_size the LLM width its merger projects to
+    _save_qwen(out, seed, Qwen2VLForConditionalGeneration, Qwen2VLConfig,
+               dict(depth=2, embed_dim=32, hidden_size=64, mlp_ratio=2, num_heads=2))
 
 
 def build_tiny_model(out: str | Path, arch: str = "qwen2_5_vl", seed: int = 0) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qa4d._io import write_json_atomic
+from qa4d._io import write_json_atomic, write_text_atomic
 
 PARTS: dict[str, dict[str, tuple[str, ...]]] = {
     "qwen2_5_vl": {"vision": ("model.visual.",), "projector": ("model.visual.merger.",),
@@ -96,7 +96,8 @@ def answer_loss(logits, labels):
 
 
 def forward(model, batch: dict[str, Any], hidden: bool = False):
-    keys = ("input_ids", "attention_mask", "pixel_values", "image_grid_thw")
+    # mm_token_type_ids (text 0, image 1): what Qwen computes its multimodal RoPE positions from
+    keys = ("input_ids", "attention_mask", "mm_token_type_ids", "pixel_values", "image_grid_thw")
     return model(**{k: batch[k] for k in keys if k in batch}, output_hidden_states=hidden, use_cache=False)
 
 
@@ -109,10 +110,13 @@ def save_vlm(model, hf, out: Path, info: dict[str, Any]) -> None:
     hf.tokenizer.padding_side = "right"
     hf.tokenizer.save_pretrained(out)
     hf.tokenizer.padding_side = "left"
-    if hf.processor is not None:
+    if hf.processor is not None and not hf.processor_is_partial:
         hf.processor.save_pretrained(out)
-    elif hf.image_processor is not None:
+    else:  # the Qwen processor without its video half: save its parts (it is rebuilt from them)
         hf.image_processor.save_pretrained(out)
+        template = hf.processor.chat_template
+        if template and not hf.tokenizer.chat_template:
+            write_text_atomic(Path(out) / "chat_template.jinja", template)
     write_json_atomic(Path(out) / "qa4d_train.json", info)
     share_files(out)
 

@@ -13,10 +13,14 @@ one of `qa4d train geo` (qa4d_geo/) its geometry tokens after each frame's visua
 
 Needs the `hf` extra: pip install -e '.[hf]'  (torch, transformers, accelerate).
 
-Without torchvision, transformers cannot build the Qwen processor (its video half needs it), so for
-Qwen models the processing is done here from the tokenizer and the image processor: the chat
-template's `<|image_pad|>` per image is expanded to the image's number of merged patches, exactly
-as the Qwen processor does.
+The inputs are the Qwen processor's own (transformers' Qwen2_5_VLProcessor / Qwen2VLProcessor):
+input_ids with each image's `<|image_pad|>` expanded to its merged patches, pixel_values,
+image_grid_thw, attention_mask and mm_token_type_ids (text 0, image 1), from which the model
+computes its multimodal RoPE positions (temporal, height, width). Without torchvision,
+`AutoProcessor` cannot build that processor (its video processor needs torchvision); then the same
+processor class is built without its video half, from the tokenizer and the (PIL) image processor,
+so images go through exactly the code they would with torchvision. qa4d gives frames as images,
+never as a video, so the video half is not needed.
 """
 
 from __future__ import annotations
@@ -58,6 +62,43 @@ def _fallback_template(n_images: int, prompt: str) -> str:
     # Qwen's chat format, used only when the checkpoint ships no chat template
     vision = "<|vision_start|><|image_pad|><|vision_end|>" * n_images
     return f"<|im_start|>user\n{vision}{prompt}<|im_end|>\n<|im_start|>assistant\n"
+
+
+def _chat_template(path: Path, tokenizer) -> str | None:
+    """The checkpoint's chat template: the tokenizer's, else chat_template.jinja / chat_template.json."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.chat_template
+    if (path / "chat_template.jinja").is_file():
+        return (path / "chat_template.jinja").read_text(encoding="utf-8")
+    if (path / "chat_template.json").is_file():
+        import json  # noqa: PLC0415
+
+        try:
+            return json.loads((path / "chat_template.json").read_text(encoding="utf-8"))["chat_template"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise ModelConfigError(f"{path / 'chat_template.json'}: no readable chat_template field ({e})") from None
+    return None
+
+
+def _image_only_qwen_processor(transformers, model_type: str, path: Path):
+    """The checkpoint's Qwen processor class without its video processor (which needs torchvision):
+    the same tokenizer/image code, placeholder expansion and mm_token_type_ids as the full one."""
+    base = transformers.Qwen2_5_VLProcessor if model_type == "qwen2_5_vl" else transformers.Qwen2VLProcessor
+
+    class ImageOnlyProcessor(base):
+        # transformers reads a processor's parts from its __init__ signature: image processor + tokenizer
+        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+            super().__init__(image_processor=image_processor, tokenizer=tokenizer, video_processor=None,
+                             chat_template=chat_template, **kwargs)
+
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+        # without torchvision this is the PIL image processor (resize, normalise, patches, grid)
+        image_processor = transformers.AutoImageProcessor.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError, TypeError) as e:
+        raise ModelConfigError(f"--model-path {path}: cannot load tokenizer/image processor: {e}") from None
+    return ImageOnlyProcessor(image_processor=image_processor, tokenizer=tokenizer,
+                              chat_template=_chat_template(path, tokenizer))
 
 
 @register_model("hf")
@@ -109,19 +150,16 @@ class HFModel(Model):
             raise ModelConfigError(f"--model-path {path}: cannot load {self.model_type} weights: {e}") from None
 
         self.processor = None
-        self.tokenizer = None
-        self.image_processor = None
+        self.processor_is_partial = False   # the Qwen processor without its video half (see the docstring)
         try:
             self.processor = transformers.AutoProcessor.from_pretrained(path, local_files_only=True)
-            self.tokenizer = self.processor.tokenizer
-        except (ImportError, AttributeError, ValueError, OSError, TypeError) as e:
+        except (ImportError, AttributeError, ValueError, OSError, TypeError, KeyError) as e:
             if self.model_type not in QWEN_TYPES:
                 raise ModelConfigError(f"--model-path {path}: cannot load the processor: {e}") from None
-            try:  # build the Qwen inputs from the parts (see the module docstring)
-                self.tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
-                self.image_processor = transformers.AutoImageProcessor.from_pretrained(path, local_files_only=True)
-            except (OSError, ValueError) as e2:
-                raise ModelConfigError(f"--model-path {path}: cannot load tokenizer/image processor: {e2}") from None
+            self.processor = _image_only_qwen_processor(transformers, self.model_type, path)
+            self.processor_is_partial = True
+        self.tokenizer = self.processor.tokenizer
+        self.image_processor = getattr(self.processor, "image_processor", None)
         # batches are left-padded: generation continues after each prompt's last token
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
@@ -172,9 +210,8 @@ class HFModel(Model):
     # -- inputs --------------------------------------------------------------------------------
     def chat_text(self, prompt: str, n_images: int) -> str:
         messages = [{"role": "user", "content": [{"type": "image"}] * n_images + [{"type": "text", "text": prompt}]}]
-        owner = self.processor if self.processor is not None else self.tokenizer
-        if getattr(owner, "chat_template", None):
-            return owner.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        if getattr(self.processor, "chat_template", None):
+            return self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         if self.model_type in QWEN_TYPES:
             return _fallback_template(n_images, prompt)
         raise ModelConfigError(f"--model-path {self.path}: the checkpoint has no chat template")
@@ -187,9 +224,10 @@ class HFModel(Model):
         """Inputs for several items, left-padded to one length (input_ids, attention_mask (B, L)).
 
         Left padding keeps every prompt's last token at the last position, where generation
-        continues; the attention mask hides the padding (Qwen also derives its M-RoPE positions
-        from it). The frames of all items go into one pixel_values, in item order, which is the
-        order in which the model fills the image placeholders.
+        continues; the attention mask hides the padding. For Qwen, mm_token_type_ids (B, L) marks
+        the image tokens (1) among the text (0): the model computes its M-RoPE positions from it,
+        the image grids and the attention mask. The frames of all items go into one pixel_values,
+        in item order, which is the order in which the model fills the image placeholders.
         """
         if len(prompts) != len(images):
             raise ValueError(f"{len(prompts)} prompts but {len(images)} image lists")
@@ -200,30 +238,7 @@ class HFModel(Model):
             with self.torch.no_grad():
                 self.geo.stage_clips(pil)
         flat = [im for ims in pil for im in ims]
-        if self.processor is not None:
-            inputs = self.processor(text=texts, images=flat or None, padding=True, return_tensors="pt")
-        else:
-            inputs = {}
-            if flat:
-                vis = self.image_processor(images=flat, return_tensors="pt")
-                merge = int(getattr(self.image_processor, "merge_size", 2))
-                counts = [int(g.prod()) // (merge * merge) for g in vis["image_grid_thw"]]
-                pad = "<|image_pad|>"
-                expanded, k = [], 0
-                for text, ims in zip(texts, pil):
-                    pieces = text.split(pad)
-                    if len(pieces) - 1 != len(ims):
-                        raise ModelConfigError(
-                            f"the chat template produced {len(pieces) - 1} image placeholders for {len(ims)} images"
-                        )
-                    # one placeholder per image -> its number of merged patches (what the Qwen processor does)
-                    mine = counts[k:k + len(ims)]
-                    k += len(ims)
-                    expanded.append(pieces[0] + "".join(pad * c + rest for c, rest in zip(mine, pieces[1:])))
-                texts = expanded
-                inputs.update(pixel_values=vis["pixel_values"], image_grid_thw=vis["image_grid_thw"])
-            tok = self.tokenizer(texts, return_tensors="pt", add_special_tokens=False, padding=True)
-            inputs.update(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"])
+        inputs = self.processor(text=texts, images=flat or None, padding=True, return_tensors="pt")
         out = {}
         for k, v in dict(inputs).items():
             if hasattr(v, "to"):
