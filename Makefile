@@ -29,18 +29,20 @@ demo: $(VENV)/.installed
 	$(QA4D) view $(OUT)/dataset
 	$(QA4D) export $(OUT)/dataset --format llamafactory --out $(OUT)/export/llamafactory
 	$(QA4D) export $(OUT)/dataset --format qwen --out $(OUT)/export/qwen
-	for m in random prior oracle; do $(QA4D) eval --benchmark $(OUT)/dataset/bench --model $$m --out $(OUT)/runs/$$m || exit 1; done
-	$(QA4D) report $(OUT)/runs/random $(OUT)/runs/prior $(OUT)/runs/oracle --out $(OUT)/report
+	for m in random prior oracle obedient; do $(QA4D) eval --benchmark $(OUT)/dataset/bench --model $$m --out $(OUT)/runs/$$m || exit 1; done
+	$(QA4D) report $(OUT)/runs/random $(OUT)/runs/prior $(OUT)/runs/oracle $(OUT)/runs/obedient --out $(OUT)/report
+	$(PY) scripts/demo_convert.py $(OUT)/convert
 	@echo
 	@echo "scenes:   $(OUT)/scenes"
 	@echo "dataset:  $(OUT)/dataset  (card: CARD.md, gallery: gallery/index.html, audit: audit.json)"
 	@echo "exports:  $(OUT)/export"
-	@echo "runs:     $(OUT)/runs/{random,prior,oracle}  comparison: $(OUT)/report"
+	@echo "runs:     $(OUT)/runs/{random,prior,oracle,obedient}  comparison: $(OUT)/report"
+	@echo "convert:  $(OUT)/convert  (one tiny fixture of each converted dataset, generated and audited)"
 
 # `qa4d convert` on one tiny fixture of each supported dataset (Kubric, TAPVid-3D, VKITTI2,
 # PointOdyssey, a reconstruction of a video), then generate, audit and card.
 demo-convert: $(VENV)/.installed
-	$(PY) scripts/demo_convert.py out/demo-convert
+	$(PY) scripts/demo_convert.py $(OUT)/convert
 
 # Training on CPU with a tiny random model, on the demo dataset (see docs/training.md): the teacher,
 # SFT, P4D with and without TPE, the geometry-encoder VLM (2 stages), then qa4d eval of each and a
