@@ -35,6 +35,7 @@ __all__ = [
     "agent_motion",
     "camera_motion",
     "camera_motion_scene",
+    "deepest_pixel",
     "distance_series_camera",
     "distance_series_objects",
     "is_moving",
@@ -414,14 +415,34 @@ def object_pixel(scene: Any, object_index: int, frame: int, min_pixels: int = 20
     Returns the pixel centre (x, y) in pixels ((j + 0.5, i + 0.5)), or None without
     instance_mask or when fewer than `min_pixels` mask pixels are visible.
     """
-    from scipy.ndimage import distance_transform_edt
-
     mask = _object_mask(scene, object_index, frame)
     if mask is None or np.count_nonzero(mask) < min_pixels:
         return None
-    dist = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
-    i, j = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    i, j = deepest_pixel(mask)
     return (float(j) + 0.5, float(i) + 0.5)
+
+
+def deepest_pixel(mask: np.ndarray) -> tuple[int, int]:
+    """The pixel of a non-empty mask farthest (Euclidean) from every pixel outside it, the image
+    border counting as outside; ties go to the first in raster order.
+
+    mask: (H, W) bool. Returns (row, col).
+
+    The distance transform runs on the mask's bounding box with a one-pixel ring of background
+    around it, not on the whole frame: every ring pixel is outside the mask (in the frame, or past
+    its border), and for a pixel inside the box, any outside pixel beyond the ring has a ring pixel
+    at least as close (clamp its row and column to the ring), so each distance -- and hence the
+    argmax and its raster-order tie-break -- is the whole-frame one.
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    r0, c0 = int(rows[0]), int(cols[0])
+    box = np.zeros((int(rows[-1]) - r0 + 3, int(cols[-1]) - c0 + 3), dtype=bool)
+    box[1:-1, 1:-1] = mask[r0:r0 + box.shape[0] - 2, c0:c0 + box.shape[1] - 2]
+    i, j = np.unravel_index(int(np.argmax(distance_transform_edt(box))), box.shape)
+    return int(i) - 1 + r0, int(j) - 1 + c0
 
 
 def object_circle(
