@@ -380,3 +380,17 @@ def test_object_pixel_is_the_whole_frame_choice_in_a_scene():
         for t, m in enumerate(chunk):
             i, j = _whole_frame_deepest(m)
             assert M.object_pixel(scene, 0, t) == (j + 0.5, i + 0.5)
+
+
+def test_object_seen_is_whether_object_pixel_finds_a_pixel():
+    masks = [m for m in _masks(np.random.default_rng(7), H, W)][: 3 * T]
+    for start in range(0, len(masks), T):
+        chunk = masks[start : start + T]
+        scene = make_scene(static_camera(T), [still_object()],
+                           extra_arrays={"instance_mask": np.stack(chunk).astype(np.int32)})
+        for t, m in enumerate(chunk):
+            n = int(m.sum())
+            for need in (1, 20, n, n + 1):
+                assert M.object_seen(scene, 0, t, need) is (n >= need) is (M.object_pixel(scene, 0, t, need) is not None)
+    no_mask = make_scene(static_camera(T), [still_object()])
+    assert not M.object_seen(no_mask, 0, 0, 0) and M.object_pixel(no_mask, 0, 0, 0) is None

@@ -47,6 +47,7 @@ __all__ = [
     "object_object_distance",
     "object_pixel",
     "object_rotation",
+    "object_seen",
     "object_size",
     "path_length",
     "scene_scale",
@@ -445,6 +446,13 @@ def deepest_pixel(mask: np.ndarray) -> tuple[int, int]:
     return int(i) - 1 + r0, int(j) - 1 + c0
 
 
+def object_seen(scene: Any, object_index: int, frame: int, min_pixels: int = 20) -> bool:
+    """True when `object_pixel` finds a pixel (the mask has at least `min_pixels` pixels in
+    `frame`), without choosing the pixel."""
+    mask = _object_mask(scene, object_index, frame)
+    return mask is not None and bool(np.count_nonzero(mask) >= min_pixels)
+
+
 def object_circle(
     scene: Any, object_index: int, frame: int, margin: float = 0.15, min_pixels: int = 20
 ) -> tuple[float, float, float] | None:
@@ -561,21 +569,22 @@ def tracks_2d(
     pts = np.asarray(scene.tracks_world[:, f], dtype=np.float64)
     k, c2w = np.asarray(scene.intrinsics, np.float64), np.asarray(scene.cam_to_world, np.float64)
     w, h = scene.meta.width, scene.meta.height
-    own_uv, own_z = visual_tracks(pts, k[f], c2w[f])
+    if kind not in ("visual", "true_motion"):
+        raise ValueError(f"tracks_2d: kind must be 'visual' or 'true_motion', got {kind!r}")
+    # each frame's own projection: the visual track, and the depth test without tracks_visible
+    own = visual_tracks(pts, k[f], c2w[f]) if kind == "visual" or not scene.has("tracks_visible") else None
     if scene.has("tracks_visible"):
         seen = np.asarray(scene.tracks_visible[:, f], dtype=bool)
     elif scene.has("depth"):
-        seen = depth_test_visibility(own_uv, own_z, np.asarray(scene.depth[f]))
+        seen = depth_test_visibility(own[0], own[1], np.asarray(scene.depth[f]))
     else:
-        seen = np.ones(own_z.shape, dtype=bool)
+        seen = np.ones(pts.shape[:2], dtype=bool)
     seen &= np.isfinite(pts).all(axis=-1)
     if kind == "visual":
-        uv, z = own_uv, own_z
-    elif kind == "true_motion":
+        uv, z = own
+    else:
         # true_motion_tracks indexes its camera arrays by ref_frame: pass the full arrays.
         uv, z = true_motion_tracks(pts, k, c2w, ref_frame)
-    else:
-        raise ValueError(f"tracks_2d: kind must be 'visual' or 'true_motion', got {kind!r}")
     with np.errstate(invalid="ignore"):
         visible = seen & (z > 0) & in_image(uv, w, h)
     return uv, visible

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from qa4d._io import write_bytes_atomic, write_text_atomic
+from qa4d._io import atomic_file, write_bytes_atomic, write_text_atomic
 from qa4d.engine.draw import draw_circles, encode_jpeg
 
 SPLITS = ("train", "bench")
@@ -42,9 +42,13 @@ def record_line(record: dict[str, Any]) -> str:
 
 
 def write_samples(path: Path, records: Iterable[dict[str, Any]]) -> int:
-    lines = [record_line(r) for r in records]
-    write_text_atomic(path, "".join(line + "\n" for line in lines))
-    return len(lines)
+    """One line per record, streamed (the text of all records is never held at once)."""
+    n = 0
+    with atomic_file(path) as f:
+        for r in records:
+            f.write((record_line(r) + "\n").encode("utf-8"))
+            n += 1
+    return n
 
 
 def candidates_path(out: Path, scene_id: str) -> Path:
