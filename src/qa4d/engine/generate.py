@@ -18,13 +18,14 @@ import json
 import os
 import sys
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from tqdm import tqdm
 
-from qa4d._io import remove_stale_temporaries
+from qa4d._io import atomic_file, remove_stale_temporaries
 from qa4d._procs import init_worker, sigint_ignored
 from qa4d.engine.config import GenerateConfig
 from qa4d.engine.families.base import SceneContext, Skip
@@ -39,8 +40,8 @@ from qa4d.engine.writer import (
     candidates_path,
     frame_media_path,
     prompt_media_path,
+    record_line,
     write_json,
-    write_samples,
 )
 from qa4d.scene.format import SceneError, load_scene, read_meta
 from qa4d.scene.validate import check_scenes, scene_dirs
@@ -291,9 +292,10 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
             skips[t].update(data["skips"].get(t, {}))
             per_source[t].update(data["skips"].get(t, {}))
 
-    # phase 2: balance, format, word
-    records: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
-    media_jobs: dict[str, list[tuple[str, Any]]] = {}
+    # phase 2: balance, format (every task and split), then word and write scene by scene in the
+    # order of the output, so records are streamed to samples.jsonl instead of held all at once
+    order = {t: i for i, t in enumerate(task_names)}
+    chosen_all: dict[str, list[tuple]] = {}   # scene -> (task order, uid, task, cand, fmt, choice, pool)
     for task in tasks:
         for s in SPLITS:
             cands = by_task[task.name][s]
@@ -313,40 +315,49 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
             chosen = assign_choices(fmts, n_opts, rng_for(cfg.seed, "choices", task.name, s))
             pool = Counter(c["key"] for c in kept)
             for cand, fmt, choice in chosen:
-                env = RenderEnv(scene_meta=metas[cand["scene_id"]], config=cfg, pool=dict(pool))
+                chosen_all.setdefault(cand["scene_id"], []).append(
+                    (order[task.name], cand["uid"], task, cand, fmt, choice, pool))
+
+    by_task.clear()  # candidates not chosen are no longer needed
+    # phase 2: word, write the records and the media (existing media files are complete: skipped)
+    counts: dict[str, Counter] = {s: Counter() for s in SPLITS}
+    formats: dict[str, dict[str, Counter]] = {s: {t: Counter() for t in task_names} for s in SPLITS}
+    made_by_source: dict[str, Counter] = {}
+    total = sum(len(c[3]["frame_indices"]) for jobs_ in chosen_all.values() for c in jobs_)
+    bar = tqdm(total=total, desc="media", unit="img", disable=None, file=sys.stderr)
+    written = 0
+    with ExitStack() as stack:
+        streams = {s: stack.enter_context(atomic_file(out / s / "samples.jsonl")) for s in SPLITS}
+        for sid in sorted(chosen_all):
+            scene = load_scene(dirs[sid])
+            mw = MediaWriter(out, scene, cfg.jpeg_quality)
+            for _, _, task, cand, fmt, choice, pool in sorted(chosen_all.pop(sid), key=lambda c: c[:2]):
+                env = RenderEnv(scene_meta=metas[sid], config=cfg, pool=dict(pool))
                 try:
                     r = _render(task, cand, fmt, choice, env, cfg.seed)
                 except Skip as e:
                     skips[task.name][f"dropped while wording: {e}"] += 1
+                    bar.total -= len(cand["frame_indices"])
                     continue
-                records[s].append(r["record"])
-                media_jobs.setdefault(cand["scene_id"], []).append((r["record"]["id"], r["jobs"]))
-
-    # phase 2: media (existing files are complete: skipped)
-    total = sum(len(j) for jobs_ in media_jobs.values() for _, j in jobs_)
-    bar = tqdm(total=total, desc="media", unit="img", disable=None, file=sys.stderr)
-    written = 0
-    for sid in sorted(media_jobs):
-        scene = load_scene(dirs[sid])
-        mw = MediaWriter(out, scene, cfg.jpeg_quality)
-        for sample_id, jobs_ in media_jobs[sid]:
-            for kind, t, pos, circles in jobs_:
-                if kind == "prompt":
-                    mw.prompted_frame(t, sample_id, pos, circles)
-                else:
-                    mw.shared_frame(t)
-                bar.update(1)
-        written += mw.written
-        scene.close()
+                s = split[sid]
+                streams[s].write((record_line(r["record"]) + "\n").encode("utf-8"))
+                counts[s][task.name] += 1
+                formats[s][task.name][fmt] += 1
+                made_by_source.setdefault(metas[sid].source, Counter())[task.name] += 1
+                for kind, t, pos, circles in r["jobs"]:
+                    if kind == "prompt":
+                        mw.prompted_frame(t, r["record"]["id"], pos, circles)
+                    else:
+                        mw.shared_frame(t)
+                    bar.update(1)
+            written += mw.written
+            scene.close()
     bar.close()
 
-    order = {t: i for i, t in enumerate(task_names)}
     for s in SPLITS:
-        records[s].sort(key=lambda r: (r["scene_id"], order[r["task"]], r["id"]))
-        write_samples(out / s / "samples.jsonl", records[s])
-        summary.counts[s] = dict(sorted(Counter(r["task"] for r in records[s]).items(), key=lambda kv: order[kv[0]]))
+        summary.counts[s] = dict(sorted(counts[s].items(), key=lambda kv: order[kv[0]]))
     summary.skips = {t: dict(sorted(skips[t].items())) for t in task_names}
-    summary.by_source = _by_source(records, metas, source_skips, task_names)
+    summary.by_source = _by_source(made_by_source, metas, source_skips, task_names)
 
     info = {
         "format": DATASET_FORMAT,
@@ -355,10 +366,9 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
                      "scenes": str(scenes_root.resolve())},
         "tasks": [{"name": t.name, "family": t.family, "category": t.category} for t in tasks],
         "splits": {s: {"scenes": sorted(sid for sid in metas if split[sid] == s),
-                       "samples": len(records[s])} for s in SPLITS},
+                       "samples": sum(counts[s].values())} for s in SPLITS},
         "counts": summary.counts,
-        "formats": {s: {t: dict(sorted(Counter(r["answer_format"] for r in records[s] if r["task"] == t).items()))
-                        for t in task_names} for s in SPLITS},
+        "formats": {s: {t: dict(sorted(formats[s][t].items())) for t in task_names} for s in SPLITS},
         "skips": summary.skips,
         "by_source": summary.by_source,
         "scene_skips": summary.scene_skips,
@@ -369,12 +379,13 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
     return summary
 
 
-def _by_source(records, metas, source_skips, task_names) -> dict[str, dict[str, Any]]:
-    """Per scene source: scenes, samples per task (both splits), and per task the phase-1 skip
-    reasons (a task absent from `counts` was made from none of that source's scenes)."""
+def _by_source(made_by_source, metas, source_skips, task_names) -> dict[str, dict[str, Any]]:
+    """Per scene source: scenes, samples per task (both splits; `made_by_source`: source -> task
+    -> count), and per task the phase-1 skip reasons (a task absent from `counts` was made from
+    none of that source's scenes)."""
     out: dict[str, dict[str, Any]] = {}
     for src in sorted(source_skips):
-        made = Counter(r["task"] for s in records.values() for r in s if metas[r["scene_id"]].source == src)
+        made = made_by_source.get(src, Counter())
         out[src] = {
             "scenes": sum(1 for m in metas.values() if m.source == src),
             "counts": {t: made[t] for t in task_names if made[t]},
