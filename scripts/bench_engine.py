@@ -13,6 +13,19 @@ that write images, next to the cost of only decoding the source frames and encod
 for the same images, measured in the same run.
 
     .venv/bin/python scripts/bench_engine.py [--scenes DIR] [--sim-scenes 12 --frames 32 --size 128]
+
+Whole-process figures (`qa4d generate` / `qa4d score` run as child processes; CPU time is the
+child's user+sys and memory its peak RSS, both from os.wait4, so they hold on a shared machine):
+
+    --process --scenes DIR [--compare OLD_SRC] [--repeat 3]
+        QA pairs per CPU-second of `qa4d generate --workers 1` (start-up, scene check, both phases
+        and writing included). With --compare, OLD_SRC is another version's src/ tree (e.g.
+        `git archive REV src | tar -x -C OLD`): runs alternate between the two and the datasets
+        must have the same bytes (sha256 of every file but the .work/ directory).
+    --memory --scenes DIR [--times 10]
+        peak memory of `qa4d generate` on DIR and on DIR cloned --times times (hard links, new
+        scene ids), and of `qa4d score` on synthetic VLM4D-style responses, 20,000 items (the
+        count scripts/bench_eval.py scores) and --times as many.
 """
 
 from __future__ import annotations
@@ -36,7 +49,18 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--process", action="store_true", help="whole-process CPU time of qa4d generate")
+    ap.add_argument("--compare", help="with --process: src/ tree of another version to compare against")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--memory", action="store_true", help="peak memory of generate and score at 1x and --times x")
+    ap.add_argument("--times", type=int, default=10)
+    ap.add_argument("--score-items", type=int, default=20000)
     args = ap.parse_args()
+    if args.process or args.memory:
+        from bench_process import process_main  # scripts/bench_process.py
+
+        process_main(args)
+        return
 
     from qa4d.engine import generate as gen
     from qa4d.engine import writer

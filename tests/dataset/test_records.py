@@ -68,3 +68,24 @@ def test_write_then_read_round_trip_and_bad_records_are_refused(tmp_path):
         write_samples(tmp_path / "bad.jsonl", [base(), base(family=3)])
     assert e.value.line == 2 and e.value.field == "family"
     assert not (tmp_path / "bad.jsonl").exists()
+
+
+def test_write_samples_streams_and_a_bad_record_leaves_the_old_file(tmp_path):
+    p = tmp_path / "samples.jsonl"
+    write_samples(p, [base(id="f/s/t/old")])
+    old = p.read_bytes()
+    taken = []
+
+    def gen(bad_at):
+        for i in range(4):
+            taken.append(i)
+            yield base(id=f"f/s/t/{i}", family=3 if i == bad_at else "f")
+
+    with pytest.raises(RecordError) as e:
+        write_samples(p, gen(bad_at=2))
+    assert (e.value.line, e.value.field) == (3, "family")
+    assert taken == [0, 1, 2]  # records are taken one at a time; the rest is never asked for
+    assert p.read_bytes() == old and list(tmp_path.iterdir()) == [p]  # no temporary file left
+    assert write_samples(p, gen(bad_at=None)) == 4
+    assert [r["id"] for r in read_samples(p)] == [f"f/s/t/{i}" for i in range(4)]
+    assert write_samples(p, iter(())) == 0 and p.read_bytes() == b""

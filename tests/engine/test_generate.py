@@ -49,6 +49,10 @@ def test_dataset_is_valid_and_split_by_scene(toy_dataset):
     assert {r["scene_id"] for r in bench} <= set(info["splits"]["bench"]["scenes"])
     for s, recs in (("train", train), ("bench", bench)):
         assert info["counts"][s] == dict(Counter(f"{r['family']}/{r['task']}" for r in recs))
+        assert info["splits"][s]["samples"] == len(recs)
+        for t, by_format in info["formats"][s].items():  # per task: answer formats of its records
+            assert by_format == dict(Counter(r["answer_format"] for r in recs if f"{r['family']}/{r['task']}" == t))
+        assert sum(sum(f.values()) for f in info["formats"][s].values()) == len(recs)
     assert len({r["id"] for r in train + bench}) == len(train) + len(bench)
     assert set(info["skips"]) == {f"4dpqa/{t}" for t in family_tasks("4dpqa")}
     # bench uses only mc / yes-no for the question tasks; tracking answers are tracks

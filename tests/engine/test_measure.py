@@ -295,3 +295,104 @@ def test_projection_helper_agrees_with_depth_semantics():
     scene = make_scene(static_camera(T), [still_object((0.4, 1.0, 0.2))])
     _, z = project_world(M.object_centers(scene, 0, [0])[0], scene.intrinsics[0], scene.cam_to_world[0])
     assert M.object_depth(scene, 0, 0, kind="z") == pytest.approx(float(z))
+
+
+# The deepest-pixel choice runs on the mask's bounding box; these references run on the whole
+# frame: scipy's transform of the padded image, and a brute force over integer squared distances.
+
+
+def _whole_frame_deepest(mask):
+    from scipy.ndimage import distance_transform_edt
+
+    dist = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    return np.unravel_index(int(np.argmax(dist)), dist.shape)
+
+
+def _brute_force_deepest(mask):
+    outside = np.argwhere(~np.pad(mask, 1)) - 1  # background pixels and the ring past the border
+    inside = np.argwhere(mask)  # raster order
+    d2 = ((inside[:, None, :] - outside[None, :, :]) ** 2).sum(-1).min(axis=1)
+    return tuple(inside[int(np.argmax(d2))])  # first maximum in raster order
+
+
+def _masks(rng, h=24, w=30):
+    """Random blobs, masks touching the border, thin shapes, symmetric shapes with ties."""
+    from scipy.ndimage import gaussian_filter
+
+    for _ in range(60):  # blobs, often split in pieces, anywhere (including on the border)
+        m = gaussian_filter(rng.random((h, w)), sigma=rng.uniform(1.0, 3.0)) > rng.uniform(0.5, 0.56)
+        if m.any():
+            yield m
+    for _ in range(30):  # rectangles flush with one or two image borders
+        m = np.zeros((h, w), bool)
+        rh, rw = int(rng.integers(1, h)), int(rng.integers(1, w))
+        r0 = int(rng.choice([0, h - rh, rng.integers(0, h - rh + 1)]))
+        c0 = int(rng.choice([0, w - rw]))
+        m[r0 : r0 + rh, c0 : c0 + rw] = True
+        yield m
+    for k in range(1, 4):  # thin lines: every pixel ties at distance 1
+        m = np.zeros((h, w), bool)
+        m[5 : 5 + k, 2:27] = True
+        yield m
+        v = np.zeros((h, w), bool)
+        v[2 : h - 2, 5 : 5 + k] = True
+        yield v
+        yield np.eye(h, w, k=k - 1, dtype=bool)  # a diagonal, one pixel thick
+    sq = np.zeros((h, w), bool)
+    sq[4:14, 6:16] = True  # even square: four centre pixels tie
+    yield sq
+    yield sq | np.roll(sq, 12, axis=1)  # two equal squares: the tie spans two components
+    yield np.ones((h, w), bool)  # the whole frame: only the image border is outside
+    one = np.zeros((h, w), bool)
+    one[h - 1, w - 1] = True
+    yield one
+
+
+def _box_without_ring(mask):
+    """The bounding-box shortcut done wrong (no ring): what lies past the box edge is ignored."""
+    from scipy.ndimage import distance_transform_edt
+
+    rows, cols = np.nonzero(mask)
+    box = mask[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    i, j = np.unravel_index(int(np.argmax(distance_transform_edt(box))), box.shape)
+    return int(i + rows.min()), int(j + cols.min())
+
+
+def test_deepest_pixel_on_the_bounding_box_equals_the_whole_frame_choice():
+    rng = np.random.default_rng(12)
+    n = border = wrong_without_ring = 0
+    for mask in _masks(rng):
+        got = M.deepest_pixel(mask)
+        assert got == tuple(int(v) for v in _whole_frame_deepest(mask))
+        assert got == tuple(int(v) for v in _brute_force_deepest(mask))
+        assert mask[got]
+        n += 1
+        border += bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
+        wrong_without_ring += _box_without_ring(mask) != got
+    assert n > 100 and border > 30
+    assert wrong_without_ring > 0  # the masks can tell a careless crop from the right one
+
+
+def test_object_pixel_is_the_whole_frame_choice_in_a_scene():
+    masks = [m for m in _masks(np.random.default_rng(3), H, W) if m.sum() >= 20]
+    for start in range(0, len(masks) - T + 1, T):  # T masks per scene
+        chunk = masks[start : start + T]
+        scene = make_scene(static_camera(T), [still_object()],
+                           extra_arrays={"instance_mask": np.stack(chunk).astype(np.int32)})
+        for t, m in enumerate(chunk):
+            i, j = _whole_frame_deepest(m)
+            assert M.object_pixel(scene, 0, t) == (j + 0.5, i + 0.5)
+
+
+def test_object_seen_is_whether_object_pixel_finds_a_pixel():
+    masks = [m for m in _masks(np.random.default_rng(7), H, W)][: 3 * T]
+    for start in range(0, len(masks), T):
+        chunk = masks[start : start + T]
+        scene = make_scene(static_camera(T), [still_object()],
+                           extra_arrays={"instance_mask": np.stack(chunk).astype(np.int32)})
+        for t, m in enumerate(chunk):
+            n = int(m.sum())
+            for need in (1, 20, n, n + 1):
+                assert M.object_seen(scene, 0, t, need) is (n >= need) is (M.object_pixel(scene, 0, t, need) is not None)
+    no_mask = make_scene(static_camera(T), [still_object()])
+    assert not M.object_seen(no_mask, 0, 0, 0) and M.object_pixel(no_mask, 0, 0, 0) is None

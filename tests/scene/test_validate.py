@@ -145,3 +145,20 @@ def test_cli_reports_bad_scene_and_goes_on(toy_scene_dir, capsys):
 
 def test_cli_exit_zero_for_valid(toy_scene_dir, capsys):
     assert main(["validate", str(toy_scene_dir)]) == 0
+
+
+def test_distinct_ids_by_counting_equal_numpy_unique():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    from qa4d.scene.validate import _distinct
+
+    values = st.integers(-3, 70000) | st.integers(-(2**31), 2**31 - 1)
+
+    @settings(max_examples=200, deadline=None)
+    @given(arrays(st.sampled_from([np.int32, np.int64]), st.integers(0, 300), elements=values))
+    def check(a):
+        assert _distinct(a).tolist() == np.unique(a).tolist()
+
+    check()

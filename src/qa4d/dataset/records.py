@@ -22,7 +22,7 @@ from typing import Any, Iterable, Iterator, TypedDict
 
 import jsonschema
 
-from qa4d._io import jsonl_line, write_text_atomic
+from qa4d._io import atomic_file, jsonl_line
 
 SPLITS = ("train", "bench")
 SAMPLES_FILE = "samples.jsonl"
@@ -234,11 +234,13 @@ def read_dataset_info(dataset: str | os.PathLike[str]) -> dict[str, Any]:
 def write_samples(path: str | os.PathLike[str], records: Iterable[dict[str, Any]], validate: bool = True) -> int:
     """Write records as one samples.jsonl (atomically, through qa4d._io); returns the count.
 
-    validate: check every record first (RecordError names the record's position and field)."""
-    lines = []
-    for i, r in enumerate(records, 1):
-        if validate:
-            validate_record(r, path, i)
-        lines.append(jsonl_line(r) + "\n")
-    write_text_atomic(path, "".join(lines))
-    return len(lines)
+    Streamed: each record is checked and written as it comes, so `records` may be a generator and
+    the text of all records is never held at once. validate: check every record (RecordError names
+    the record's position and field; the file is then left as it was)."""
+    n = 0
+    with atomic_file(path) as f:
+        for n, r in enumerate(records, 1):
+            if validate:
+                validate_record(r, path, n)
+            f.write((jsonl_line(r) + "\n").encode("utf-8"))
+    return n

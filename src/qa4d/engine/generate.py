@@ -301,9 +301,10 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
             skips[t].update(data["skips"].get(t, {}))
             per_source[t].update(data["skips"].get(t, {}))
 
-    # phase 2: balance, format, word
-    records: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
-    media_jobs: dict[str, list[tuple[str, Any]]] = {}
+    # phase 2: balance, format (every task and split), then word and write scene by scene in the
+    # order of the output, so records are streamed to samples.jsonl instead of held all at once
+    order = {t: i for i, t in enumerate(task_names)}
+    chosen_all: dict[str, list[tuple]] = {}   # scene -> (task order, uid, task, cand, fmt, choice, pool)
     for task in tasks:
         for s in SPLITS:
             cands = by_task[task.key][s]
@@ -323,40 +324,53 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
             chosen = assign_choices(fmts, n_opts, rng_for(cfg.seed, "choices", task.name, s))
             pool = Counter(c["key"] for c in kept)
             for cand, fmt, choice in chosen:
-                env = RenderEnv(scene_meta=metas[cand["scene_id"]], config=cfg, pool=dict(pool))
-                try:
-                    r = _render(task, cand, fmt, choice, env, cfg.seed)
-                except Skip as e:
-                    skips[task.key][f"dropped while wording: {e}"] += 1
-                    continue
-                records[s].append(r["record"])
-                media_jobs.setdefault(cand["scene_id"], []).append((r["record"]["id"], r["jobs"]))
+                chosen_all.setdefault(cand["scene_id"], []).append(
+                    (order[task.key], cand["uid"], task, cand, fmt, choice, pool))
 
-    # phase 2: media (existing files are complete: skipped)
-    total = sum(len(j) for jobs_ in media_jobs.values() for _, j in jobs_)
+    by_task.clear()  # candidates not chosen are no longer needed
+    # phase 2: word, write the records (qa4d.dataset.write_samples validates each one as it is
+    # written) and the media (existing media files are complete: skipped); one split at a time,
+    # its scenes in id order (a scene belongs to one split, so this is the order of the output)
+    counts: dict[str, Counter] = {s: Counter() for s in SPLITS}
+    formats: dict[str, dict[str, Counter]] = {s: {t: Counter() for t in task_names} for s in SPLITS}
+    made_by_source: dict[str, Counter] = {}
+    total = sum(len(c[3]["frame_indices"]) for jobs_ in chosen_all.values() for c in jobs_)
     bar = tqdm(total=total, desc="media", unit="img", disable=None, file=sys.stderr)
-    written = 0
-    for sid in sorted(media_jobs):
-        scene = load_scene(dirs[sid])
-        mw = MediaWriter(out, scene, cfg.jpeg_quality)
-        for sample_id, jobs_ in media_jobs[sid]:
-            for kind, t, pos, circles in jobs_:
-                if kind == "prompt":
-                    mw.prompted_frame(t, sample_id, pos, circles)
-                else:
-                    mw.shared_frame(t)
-                bar.update(1)
-        written += mw.written
-        scene.close()
+
+    def split_records(s: str):
+        for sid in sorted(sid for sid in chosen_all if split[sid] == s):
+            scene = load_scene(dirs[sid])
+            try:
+                mw = MediaWriter(out, scene, cfg.jpeg_quality)
+                for _, _, task, cand, fmt, choice, pool in sorted(chosen_all.pop(sid), key=lambda c: c[:2]):
+                    env = RenderEnv(scene_meta=metas[sid], config=cfg, pool=dict(pool))
+                    try:
+                        r = _render(task, cand, fmt, choice, env, cfg.seed)
+                    except Skip as e:
+                        skips[task.key][f"dropped while wording: {e}"] += 1
+                        bar.total -= len(cand["frame_indices"])
+                        continue
+                    counts[s][task.key] += 1
+                    formats[s][task.key][fmt] += 1
+                    made_by_source.setdefault(metas[sid].source, Counter())[task.key] += 1
+                    for kind, t, pos, circles in r["jobs"]:
+                        if kind == "prompt":
+                            mw.prompted_frame(t, r["record"]["id"], pos, circles)
+                        else:
+                            mw.shared_frame(t)
+                        bar.update(1)
+                    yield r["record"]
+            finally:
+                scene.close()
+
+    for s in SPLITS:
+        write_samples(out / s / "samples.jsonl", split_records(s))
     bar.close()
 
-    order = {t: i for i, t in enumerate(task_names)}
     for s in SPLITS:
-        records[s].sort(key=lambda r: (r["scene_id"], order[f"{r['family']}/{r['task']}"], r["id"]))
-        write_samples(out / s / "samples.jsonl", records[s])
-        summary.counts[s] = dict(sorted(Counter(f"{r['family']}/{r['task']}" for r in records[s]).items(), key=lambda kv: order[kv[0]]))
+        summary.counts[s] = dict(sorted(counts[s].items(), key=lambda kv: order[kv[0]]))
     summary.skips = {t: dict(sorted(skips[t].items())) for t in task_names}
-    summary.by_source = _by_source(records, metas, source_skips, task_names)
+    summary.by_source = _by_source(made_by_source, metas, source_skips, task_names)
 
     info = {
         "format": DATASET_FORMAT,
@@ -365,10 +379,9 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
                      "scenes": str(scenes_root.resolve())},
         "tasks": [{"name": t.name, "family": t.family, "category": t.category} for t in tasks],
         "splits": {s: {"scenes": sorted(sid for sid in metas if split[sid] == s),
-                       "samples": len(records[s])} for s in SPLITS},
+                       "samples": sum(counts[s].values())} for s in SPLITS},
         "counts": summary.counts,
-        "formats": {s: {t: dict(sorted(Counter(r["answer_format"] for r in records[s] if r["task"] == t).items()))
-                        for t in task_names} for s in SPLITS},
+        "formats": {s: {t: dict(sorted(formats[s][t].items())) for t in task_names} for s in SPLITS},
         "skips": summary.skips,
         "by_source": summary.by_source,
         "scene_skips": summary.scene_skips,
@@ -381,12 +394,13 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
     return summary
 
 
-def _by_source(records, metas, source_skips, task_names) -> dict[str, dict[str, Any]]:
-    """Per scene source: scenes, samples per task (both splits), and per task the phase-1 skip
-    reasons (a task absent from `counts` was made from none of that source's scenes)."""
+def _by_source(made_by_source, metas, source_skips, task_names) -> dict[str, dict[str, Any]]:
+    """Per scene source: scenes, samples per task (both splits; `made_by_source`: source -> task
+    -> count), and per task the phase-1 skip reasons (a task absent from `counts` was made from
+    none of that source's scenes)."""
     out: dict[str, dict[str, Any]] = {}
     for src in sorted(source_skips):
-        made = Counter(f"{r['family']}/{r['task']}" for s in records.values() for r in s if metas[r["scene_id"]].source == src)
+        made = made_by_source.get(src, Counter())
         out[src] = {
             "scenes": sum(1 for m in metas.values() if m.source == src),
             "counts": {t: made[t] for t in task_names if made[t]},

@@ -35,6 +35,7 @@ __all__ = [
     "agent_motion",
     "camera_motion",
     "camera_motion_scene",
+    "deepest_pixel",
     "distance_series_camera",
     "distance_series_objects",
     "is_moving",
@@ -46,6 +47,7 @@ __all__ = [
     "object_object_distance",
     "object_pixel",
     "object_rotation",
+    "object_seen",
     "object_size",
     "path_length",
     "scene_scale",
@@ -414,14 +416,41 @@ def object_pixel(scene: Any, object_index: int, frame: int, min_pixels: int = 20
     Returns the pixel centre (x, y) in pixels ((j + 0.5, i + 0.5)), or None without
     instance_mask or when fewer than `min_pixels` mask pixels are visible.
     """
-    from scipy.ndimage import distance_transform_edt
-
     mask = _object_mask(scene, object_index, frame)
     if mask is None or np.count_nonzero(mask) < min_pixels:
         return None
-    dist = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
-    i, j = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    i, j = deepest_pixel(mask)
     return (float(j) + 0.5, float(i) + 0.5)
+
+
+def deepest_pixel(mask: np.ndarray) -> tuple[int, int]:
+    """The pixel of a non-empty mask farthest (Euclidean) from every pixel outside it, the image
+    border counting as outside; ties go to the first in raster order.
+
+    mask: (H, W) bool. Returns (row, col).
+
+    The distance transform runs on the mask's bounding box with a one-pixel ring of background
+    around it, not on the whole frame: every ring pixel is outside the mask (in the frame, or past
+    its border), and for a pixel inside the box, any outside pixel beyond the ring has a ring pixel
+    at least as close (clamp its row and column to the ring), so each distance -- and hence the
+    argmax and its raster-order tie-break -- is the whole-frame one.
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    r0, c0 = int(rows[0]), int(cols[0])
+    box = np.zeros((int(rows[-1]) - r0 + 3, int(cols[-1]) - c0 + 3), dtype=bool)
+    box[1:-1, 1:-1] = mask[r0:r0 + box.shape[0] - 2, c0:c0 + box.shape[1] - 2]
+    i, j = np.unravel_index(int(np.argmax(distance_transform_edt(box))), box.shape)
+    return int(i) - 1 + r0, int(j) - 1 + c0
+
+
+def object_seen(scene: Any, object_index: int, frame: int, min_pixels: int = 20) -> bool:
+    """True when `object_pixel` finds a pixel (the mask has at least `min_pixels` pixels in
+    `frame`), without choosing the pixel."""
+    mask = _object_mask(scene, object_index, frame)
+    return mask is not None and bool(np.count_nonzero(mask) >= min_pixels)
 
 
 def object_circle(
@@ -537,21 +566,22 @@ def tracks_2d(
     pts = np.asarray(scene.tracks_world[:, f], dtype=np.float64)
     k, c2w = np.asarray(scene.intrinsics, np.float64), np.asarray(scene.cam_to_world, np.float64)
     w, h = scene.meta.width, scene.meta.height
-    own_uv, own_z = visual_tracks(pts, k[f], c2w[f])
+    if kind not in ("visual", "true_motion"):
+        raise ValueError(f"tracks_2d: kind must be 'visual' or 'true_motion', got {kind!r}")
+    # each frame's own projection: the visual track, and the depth test without tracks_visible
+    own = visual_tracks(pts, k[f], c2w[f]) if kind == "visual" or not scene.has("tracks_visible") else None
     if scene.has("tracks_visible"):
         seen = np.asarray(scene.tracks_visible[:, f], dtype=bool)
     elif scene.has("depth"):
-        seen = depth_test_visibility(own_uv, own_z, np.asarray(scene.depth[f]))
+        seen = depth_test_visibility(own[0], own[1], np.asarray(scene.depth[f]))
     else:
-        seen = np.ones(own_z.shape, dtype=bool)
+        seen = np.ones(pts.shape[:2], dtype=bool)
     seen &= np.isfinite(pts).all(axis=-1)
     if kind == "visual":
-        uv, z = own_uv, own_z
-    elif kind == "true_motion":
+        uv, z = own
+    else:
         # true_motion_tracks indexes its camera arrays by ref_frame: pass the full arrays.
         uv, z = true_motion_tracks(pts, k, c2w, ref_frame)
-    else:
-        raise ValueError(f"tracks_2d: kind must be 'visual' or 'true_motion', got {kind!r}")
     with np.errstate(invalid="ignore"):
         visible = seen & (z > 0) & in_image(uv, w, h)
     return uv, visible

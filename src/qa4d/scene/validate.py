@@ -289,6 +289,16 @@ def _describe(e: BaseException) -> str:
     return f"{name}: {e}"
 
 
+def _distinct(a: np.ndarray) -> np.ndarray:
+    """np.unique of an integer array (any shape), by counting when its values are small and
+    non-negative (ids in a mask: about 10x faster than sorting or hashing every pixel)."""
+    if a.size and a.dtype.kind in "iu":
+        lo, hi = int(a.min()), int(a.max())
+        if lo >= 0 and hi < max(1 << 16, a.size):
+            return np.flatnonzero(np.bincount(a.reshape(-1)))
+    return np.unique(a)
+
+
 def _check_arrays(meta: dict, arrays: dict[str, np.ndarray], bad) -> None:
     t_len = meta["num_frames"]
     sizes = {"T": t_len, "H": meta["height"], "W": meta["width"], "K": len(meta["objects"])}
@@ -340,7 +350,7 @@ def _check_arrays(meta: dict, arrays: dict[str, np.ndarray], bad) -> None:
             bad("depth", f"negative values (first in frame {t}, min {float(d.min()):.4g})")
     ids = {o["id"] for o in meta["objects"] if isinstance(o, dict) and isinstance(o.get("id"), int)}
     if "instance_mask" in shaped_ok:
-        present_ids = set(np.unique(arrays["instance_mask"]).tolist()) - {0}
+        present_ids = set(_distinct(arrays["instance_mask"]).tolist()) - {0}
         unknown = sorted(present_ids - ids)
         if unknown:
             bad("instance_mask", f"ids {unknown[:10]} have no object in scene.json")

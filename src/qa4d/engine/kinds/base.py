@@ -124,8 +124,8 @@ class SceneContext:
         """The object shows at least `min_mask_pixels` mask pixels in `frame` (can be pointed at there)."""
         return self._cached(
             ("seen", object_id, frame),
-            lambda: measure.object_pixel(self.scene, self.scene.object_index(object_id), frame,
-                                         min_pixels=self.min_mask_pixels) is not None,
+            lambda: measure.object_seen(self.scene, self.scene.object_index(object_id), frame,
+                                        min_pixels=self.min_mask_pixels),
         )
 
 

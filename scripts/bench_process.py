@@ -1,0 +1,160 @@
+"""Whole-process figures of `qa4d generate` and `qa4d score` (called by bench_engine.py --process
+/ --memory): CPU time (user+sys) and peak resident memory of one child process each, read with
+os.wait4, so other jobs on a shared machine do not enter the figures (they still slow the
+caches: repeat and alternate)."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from machine import machine_line  # scripts/machine.py
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_child(argv: list[str], src: Path) -> dict[str, float]:
+    """Run `python -m qa4d.cli ARGV` with PYTHONPATH=src; its CPU seconds, peak MiB and wall."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    t = time.time()
+    proc = subprocess.Popen([sys.executable, "-m", "qa4d.cli", *argv], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.read()
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"qa4d {' '.join(argv)}: exit {proc.returncode}\n{err.decode()[-2000:]}")
+    return {"cpu": ru.ru_utime + ru.ru_stime, "rss_mib": ru.ru_maxrss / 1024, "wall": time.time() - t}
+
+
+def dataset_digest(root: Path) -> str:
+    """sha256 over the relative path and bytes of every file of a dataset but .work/."""
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if p.is_file() and not rel.startswith(".work/"):
+            h.update(rel.encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def count_samples(root: Path) -> int:
+    return sum(len((root / s / "samples.jsonl").read_text().splitlines()) for s in ("train", "bench"))
+
+
+def generate(src: Path, scenes: Path, out: Path, seed: int) -> dict[str, float]:
+    r = run_child(["generate", "--scenes", str(scenes), "--out", str(out), "--seed", str(seed),
+                   "--bench-fraction", "0.3", "--workers", "1"], src)
+    r["samples"] = count_samples(out)
+    return r
+
+
+def bench_process(args, tmp: Path) -> None:
+    versions = {"this": ROOT / "src"}
+    if args.compare:
+        versions = {"before": Path(args.compare).resolve(), "after": ROOT / "src"}
+    rows: dict[str, list[dict[str, float]]] = {v: [] for v in versions}
+    digests: dict[str, set[str]] = {v: set() for v in versions}
+    for rep in range(args.repeat):
+        for name, src in versions.items():  # alternating, so a change of load hits both
+            out = tmp / f"{name}_{rep}"
+            rows[name].append(generate(src, Path(args.scenes), out, args.seed))
+            digests[name].add(dataset_digest(out))
+    print(f"qa4d generate, whole process, --workers 1  {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {machine_line()}")
+    print(f"scenes: {args.scenes}, seed {args.seed}, {args.repeat} runs each")
+    for name, rs in rows.items():
+        cpus = sorted(r["cpu"] for r in rs)
+        n = rs[0]["samples"]
+        print(f"{name:>7}: {n} QA pairs, cpu s {', '.join(f'{c:.2f}' for c in cpus)} -> "
+              f"{n / cpus[len(cpus) // 2]:.1f} QA pairs / cpu-s (median), peak {max(r['rss_mib'] for r in rs):.0f} MiB, "
+              f"dataset sha256 {', '.join(sorted(d[:16] for d in digests[name]))}")
+    if args.compare:
+        same = len(digests["before"] | digests["after"]) == 1
+        med = {k: sorted(r["cpu"] for r in v)[len(v) // 2] for k, v in rows.items()}
+        print(f"speed-up (median cpu): {med['before'] / med['after']:.2f}x; identical datasets: {same}")
+
+
+# ------------------------------------------------------------------------------ memory
+
+
+def clone_scenes(src: Path, dst: Path, times: int) -> Path:
+    """DST holding SRC's scenes `times` times over (copy k gets ids <id>_xk): hard-linked arrays
+    and frames, a rewritten scene.json. Built once, reused when DST exists."""
+    from qa4d._io import write_text_atomic
+
+    if dst.is_dir():
+        return dst
+    for k in range(times):
+        for d in sorted(p for p in src.iterdir() if (p / "scene.json").is_file()):
+            meta = json.loads((d / "scene.json").read_text())
+            meta["scene_id"] = f"{meta['scene_id']}_x{k}"
+            new = dst / meta["scene_id"]
+            (new / "frames").mkdir(parents=True)
+            os.link(d / "arrays.npz", new / "arrays.npz")
+            for f in (d / "frames").iterdir():
+                os.link(f, new / "frames" / f.name)
+            write_text_atomic(new / "scene.json", json.dumps(meta, indent=2) + "\n", fsync=False)
+    return dst
+
+
+def synthetic_vlm4d(n: int, root: Path, seed: int = 0) -> tuple[Path, Path]:
+    """n VLM4D-style questions (real_mc.json) and a model's responses to them (several answer
+    styles, some unreadable). Returns (annotations file, predictions file)."""
+    import numpy as np
+
+    from qa4d._io import write_jsonl_atomic, write_text_atomic
+
+    rng = np.random.default_rng(seed)
+    words = ["left", "right", "towards the camera", "away from the camera", "not moving",
+             "clockwise", "counter-clockwise", "there is no car in the video"]
+    styles = ["{L}", "The answer is {L}.", "({L}) {T}", "Therefore, the final answer is: {L}",
+              "I think it moves {T}.", "Hard to say from these frames."]
+    recs, preds = [], []
+    for i in range(n):
+        opts = [words[j] for j in rng.choice(len(words), 4, replace=False)]
+        ans = int(rng.integers(4))
+        recs.append({"id": f"validation_{i + 1}", "video": f"https://example.org/resolve/main/videos_real/davis/v{i % 500}.mp4",
+                     "question_type": "multiple-choice", "question": "What direction is the car moving towards?",
+                     "choices": dict(zip("ABCD", opts)), "answer": opts[ans]})
+        pick = ans if rng.random() < 0.6 else int(rng.integers(4))
+        text = styles[int(rng.integers(len(styles)))].format(L="ABCD"[pick], T=opts[pick])
+        preds.append({"id": f"real_mc/validation_{i + 1}", "response": text})
+    ann, pred = root / f"vlm4d_{n}" / "real_mc.json", root / f"vlm4d_{n}" / "predictions.jsonl"
+    write_text_atomic(ann, json.dumps(recs), fsync=False)
+    write_jsonl_atomic(pred, preds)
+    return ann, pred
+
+
+def bench_memory(args, tmp: Path) -> None:
+    src, scenes = ROOT / "src", Path(args.scenes).resolve()
+    n_scenes = sum(1 for p in scenes.iterdir() if (p / "scene.json").is_file())
+    big = clone_scenes(scenes, tmp / f"scenes_x{args.times}", args.times)
+    print(f"peak memory (ru_maxrss of the process)  {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {machine_line()}")
+    for label, d, k in (("1x", scenes, 1), (f"{args.times}x", big, args.times)):
+        r = generate(src, d, tmp / f"mem_gen_{label}", args.seed)
+        print(f"generate {label}: {n_scenes * k} scenes -> {r['samples']} QA pairs: peak {r['rss_mib']:.0f} MiB, "
+              f"cpu {r['cpu']:.1f} s ({r['samples'] / r['cpu']:.1f} QA pairs / cpu-s)")
+    for label, n in (("1x", args.score_items), (f"{args.times}x", args.score_items * args.times)):
+        ann, pred = synthetic_vlm4d(n, tmp)
+        r = run_child(["score", "--benchmark", "vlm4d", "--annotations", str(ann), "--predictions", str(pred),
+                       "--out", str(tmp / f"mem_score_{label}")], src)
+        print(f"score {label}: {n} items: peak {r['rss_mib']:.0f} MiB, cpu {r['cpu']:.1f} s ({n / r['cpu']:,.0f} items / cpu-s)")
+
+
+def process_main(args) -> None:
+    if not args.scenes:
+        raise SystemExit("--process / --memory need --scenes DIR (e.g. from `qa4d simulate`)")
+    tmp = Path(tempfile.mkdtemp(prefix="qa4d_bench_proc_"))
+    if args.process:
+        bench_process(args, tmp)
+    if args.memory:
+        bench_memory(args, tmp)
+    print(f"(outputs in {tmp})")
