@@ -66,6 +66,23 @@ def test_simulate_same_bytes_as_local(cluster, tmp_path):
     assert tree(tmp_path / "ray") == local
 
 
+def test_generate_same_bytes_as_local(cluster, tmp_path):
+    scenes = tmp_path / "scenes"
+    assert main(["simulate", "--out", str(scenes), *SIM]) == 0
+    for run, extra in (("one", []), ("pool", ["--workers", "2"]), ("ray", ["--executor", "ray"])):
+        assert main(["generate", "--scenes", str(scenes), "--out", str(tmp_path / run), "--seed", "3", *extra]) == 0
+    one = {k: v for k, v in tree(tmp_path / "one").items() if not k.startswith(".work/")}
+    assert any(k.endswith("samples.jsonl") and v for k, v in one.items())
+    # dataset.json records the settings (output directory, workers, executor): compared without them
+    info = json.loads(one.pop("dataset.json"))
+    info.pop("settings")
+    for run in ("pool", "ray"):
+        other = {k: v for k, v in tree(tmp_path / run).items() if not k.startswith(".work/")}
+        other_info = json.loads(other.pop("dataset.json"))
+        other_info.pop("settings")
+        assert other == one and other_info == info
+
+
 def test_convert_same_bytes_and_failures_as_local(cluster, tmp_path, capsys):
     src = tmp_path / "src" / "adt"
     for name in ("a", "b", "c", "a!"):   # "a!" sorts first and claims the scene id of "a" too

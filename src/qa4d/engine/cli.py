@@ -16,6 +16,8 @@ import argparse
 import json
 import sys
 
+from qa4d._exec import ExecutorConfig, ExecutorError, add_executor_arguments, check_arguments
+
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jpeg-quality", type=int, default=None, help="(90)")
     parser.add_argument("--thresholds", default=None, help="JSON file of threshold overrides: keys of the families' thresholds.json, or {family: {...}} per family")
     parser.add_argument("--workers", type=int, default=None, help="processes for the per-scene phase (1)")
+    add_executor_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,8 +78,16 @@ def run(args: argparse.Namespace) -> int:
     except (PresetError, ValueError, TypeError) as e:
         print(f"qa4d generate: {e}", file=sys.stderr)
         return 2
+    problem = check_arguments(args)
+    if problem:
+        print(f"qa4d generate: {problem}", file=sys.stderr)
+        return 2
     try:
-        summary = generate(cfg)
+        summary = generate(cfg, executor=ExecutorConfig.from_args(args, workers=max(1, int(cfg.workers)),
+                                                                  start_method="fork"))
+    except ExecutorError as e:
+        print(f"qa4d generate: {e}", file=sys.stderr)
+        return 1
     except (GenerateError, RegistryError, ValueError) as e:
         print(f"qa4d generate: {e}", file=sys.stderr)
         return 2

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from typing import Any, Callable
 from tqdm import tqdm
 
 from qa4d._io import remove_stale_temporaries
-from qa4d._procs import init_worker, sigint_deferred
+from qa4d._exec import ExecutorConfig, make_executor
 from qa4d.engine.config import GenerateConfig
 from qa4d.dataset import write_samples
 from qa4d.engine.kinds.base import SceneContext, Skip
@@ -167,26 +166,19 @@ def _phase1(job: tuple[str, str, dict[str, Any], str]) -> tuple[str, str | None]
     return scene_id, result["error"]
 
 
-def _run_phase1(jobs: list[tuple[str, str, dict[str, Any], str]], workers: int, log: Callable[[str], None]) -> None:
+def _run_phase1(jobs: list[tuple[str, str, dict[str, Any], str]], log: Callable[[str], None],
+                executor: ExecutorConfig) -> None:
+    """Phase 1 of every scene, in the executor's workers (local processes or Ray tasks); each job
+    writes its own candidates file, so completion order does not matter."""
     if not jobs:
         return
     bar = tqdm(total=len(jobs), desc="candidates", unit="scene", disable=None, file=sys.stderr)
     try:
-        if workers > 1 and len(jobs) > 1:
-            import multiprocessing as mp
-
-            # workers ignore Ctrl-C (the pool is terminated on leaving the block) and die with this process
-            with sigint_deferred():
-                pool = mp.get_context("fork").Pool(min(workers, len(jobs)), initializer=init_worker,
-                                                   initargs=(os.getpid(),))
-            with pool:
-                for scene_id, err in pool.imap_unordered(_phase1, jobs):
-                    if err:
-                        log(f"scene {scene_id}: skipped, {err}")
-                    bar.update(1)
-        else:
-            for job in jobs:
-                scene_id, err = _phase1(job)
+        with make_executor(executor) as ex:
+            for d in ex.run(_phase1, jobs):
+                if d.error is not None:
+                    raise d.error
+                scene_id, err = d.result
                 if err:
                     log(f"scene {scene_id}: skipped, {err}")
                 bar.update(1)
@@ -230,7 +222,8 @@ def _render(task, cand, fmt, choice, env, seed: int) -> dict[str, Any]:
     return {"record": record, "jobs": jobs}
 
 
-def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> Summary:
+def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None,
+             executor: ExecutorConfig | None = None) -> Summary:
     """Run both phases; returns the summary also written to dataset.json."""
     from qa4d.engine.kinds.base import RenderEnv
 
@@ -281,7 +274,8 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None) -> S
         jobs.append((str(dirs[sid]), str(out), cfg_json, fp))
     if len(jobs) < len(dirs):
         log(f"resuming: {len(dirs) - len(jobs)} of {len(dirs)} scenes already have candidates")
-    _run_phase1(jobs, max(1, int(cfg.workers)), log)
+    # fork: the parent holds nothing a child must not share (no PyBullet client, no threads)
+    _run_phase1(jobs, log, executor or ExecutorConfig(workers=max(1, int(cfg.workers)), start_method="fork"))
 
     # phase 2: gather
     by_task: dict[str, dict[str, list[dict[str, Any]]]] = {t: {s: [] for s in SPLITS} for t in task_names}
