@@ -31,7 +31,7 @@ from typing import Any, Callable, Sequence
 from tqdm import tqdm
 
 from qa4d._io import remove_stale_temporaries, write_text_atomic
-from qa4d.bench.media import MediaError, load_frames, load_prefix_images
+from qa4d.bench.media import MediaError, Shown, load_frames, load_prefix_images
 from qa4d.bench.models.base import Model, ModelConfigError, ModelError
 from qa4d.bench.predictions import (  # noqa: F401 (Predictions, PredictionWriter: re-exported)
     PREDICTIONS,
@@ -46,7 +46,8 @@ RUN_JSON = "run.json"
 # Keys of run.json that must match to resume a run directory.
 IDENTITY_KEYS = ("benchmark", "annotations", "model", "mode", "frames")
 # Keys of Model.describe() that identify the model (a moved server URL does not).
-MODEL_IDENTITY_KEYS = ("model", "model_name", "model_path", "callable", "seed")
+MODEL_IDENTITY_KEYS = ("model", "model_name", "model_path", "callable", "seed", "video_mode", "video_fps",
+                       "max_image_side")
 
 
 class RunError(RuntimeError):
@@ -209,16 +210,21 @@ def run_model(
         msg = str(e) if isinstance(e, (ModelError, MediaError)) else f"{type(e).__name__}: {e}"
         return {"id": item.id, "response": None, "error": msg}
 
+    as_paths = bool(getattr(model, "accepts_paths", False))
+
     def prepare(item: BenchItem) -> tuple[str, list]:
-        """(prompt, images): the prefix images (e.g. a Set-of-Marks image), then the sampled frames."""
+        """(prompt, images): the prefix images (e.g. a Set-of-Marks image), then the sampled frames,
+        as a `Shown` list (with the frames' times). Stored images stay paths for models that take
+        paths (`accepts_paths`); video frames are always decoded."""
         if not model.needs_images:
             # the prompt may state how many frames are shown (blind models: how many would be)
             return benchmark.build_prompt(item, mode, frames=frames), []
-        prefix = load_prefix_images(item, media_root,
+        prefix = load_prefix_images(item, media_root, as_paths=as_paths,
                                     paths=resolve_prefix(item, media_root) if resolve_prefix is not None else None)
-        sampled = load_frames(item, media_root, frames,
-                              paths=resolve(item, media_root) if resolve is not None else None).images
-        return benchmark.build_prompt(item, mode, frames=len(sampled)), prefix + sampled
+        sampled = load_frames(item, media_root, frames, as_paths=as_paths,
+                              paths=resolve(item, media_root) if resolve is not None else None)
+        shown = Shown(prefix + sampled.images, n_prefix=len(prefix), times=sampled.timestamps)
+        return benchmark.build_prompt(item, mode, frames=len(sampled.images)), shown
 
     def ask_one(item: BenchItem, prompt: str, images: list) -> dict[str, Any]:
         try:
