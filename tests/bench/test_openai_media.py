@@ -5,6 +5,7 @@ pixels it should show; `--video-mode video` as one H.264 clip decoded back with 
 from __future__ import annotations
 
 import io
+import os
 import json
 from pathlib import Path
 
@@ -238,3 +239,23 @@ def test_qa4d_eval_video_mode_on_a_video_benchmark_with_a_prefix_image(tmp_path)
     assert "the next 5 images are frames sampled uniformly" in req["texts"][0]
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["model_info"]["video_mode"] == "video"
+
+
+# -- paths: the remembered directory check keeps every refusal ----------------------------------
+def test_media_paths_through_symlinked_directories(tmp_path):
+    from qa4d.bench.media import MediaError, resolve_media
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "real").mkdir(parents=True)
+    outside.mkdir()
+    for d in (root / "real", outside):
+        Image.fromarray(pattern()).save(d / "f.jpg")
+    os.symlink(outside, root / "out")              # a directory leading out of the root
+    os.symlink(root / "real", root / "alias")       # a directory leading elsewhere inside it
+    os.symlink(outside / "f.jpg", root / "real" / "link.jpg")   # a file leading out
+    it = item(0, [])
+    for _ in range(2):   # the second time from the remembered directories
+        assert resolve_media(it, ["real/f.jpg", "alias/f.jpg"], root) == [root / "real/f.jpg", root / "alias/f.jpg"]
+        for bad in ("out/f.jpg", "real/link.jpg", "alias/link.jpg", "real/../out/f.jpg", "/etc/passwd"):
+            with pytest.raises(MediaError, match=r"item q0: media\[0\]"):
+                resolve_media(it, [bad], root)

@@ -27,7 +27,9 @@ the video's timestamps, else the record's `meta["timestamps"]` (one per image), 
 
 from __future__ import annotations
 
+import functools
 import io
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -90,10 +92,31 @@ def resolve_media(item: BenchItem, entries: Sequence[str], media_root: str | Pat
     out = []
     for i, m in enumerate(entries):
         try:
-            out.append(resolve_inside(media_root, m))
+            out.append(_resolve_entry(media_root, m))
         except ValueError as e:
             raise MediaError(f"item {item.id}: {what}[{i}]: {e}") from None
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _directory_inside(root: str, cwd: str, directory: str) -> Path:
+    """resolve_inside(root, directory), remembered: the frames of a benchmark share few directories.
+    (`cwd` is part of the key because a relative root resolves against it.) Failures are not cached."""
+    return resolve_inside(root, directory)
+
+
+def _resolve_entry(root: str | Path, rel: object) -> Path:
+    """resolve_inside(root, rel), the same result and the same errors, with the check of rel's
+    directory remembered: a plain file (not a symlink) in a directory that resolves inside the root
+    is inside it too, so each further entry costs one lstat instead of resolving the whole path."""
+    if not isinstance(rel, str) or not rel or "\x00" in rel:
+        return resolve_inside(root, rel)
+    p = Path(rel)
+    if p.is_absolute() or ".." in p.parts or len(p.parts) < 2:
+        return resolve_inside(root, rel)
+    directory = _directory_inside(str(root), os.getcwd(), str(p.parent))
+    full = directory / p.name
+    return resolve_inside(root, rel) if full.is_symlink() else full
 
 
 def media_paths(item: BenchItem, media_root: str | Path | None) -> list[Path]:
