@@ -22,11 +22,10 @@ import json
 import platform
 import sys
 import threading
-from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from tqdm import tqdm
 
@@ -113,7 +112,7 @@ def _check_resume(out_dir: Path, run_info: dict[str, Any]) -> dict[str, Any] | N
 
 def run_model(
     benchmark: Any,
-    items: Sequence[BenchItem],
+    items: Sequence[BenchItem] | Callable[[], Iterable[BenchItem]],
     model: Model,
     out_dir: str | Path,
     *,
@@ -126,6 +125,10 @@ def run_model(
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
 ) -> RunResult:
     """Ask `model` every item of `items` not yet answered in `out_dir`; returns the counts.
+
+    `items`: a sequence, or a function returning a fresh iterable of the items (called once per
+    pass: ids and media, then asking), so that only ids are held and memory does not grow with the
+    benchmark (`qa4d eval` passes `Benchmark.iter_items`).
 
     `run_info` (benchmark, annotations, model spec, mode, frames, args) goes into run.json and
     decides whether an existing `out_dir` may be resumed. A model with `supports_batching` gets
@@ -147,13 +150,22 @@ def run_model(
     info["model_info"] = model.describe()
     previous = _check_resume(out_dir, info)
 
-    dups = sorted(i for i, c in Counter(it.id for it in items).items() if c > 1)
+    each: Callable[[], Iterable[BenchItem]] = items if callable(items) else (lambda: items)
+    ids: list[str] = []                 # item order; the items themselves are read again per pass
+    seen: set[str] = set()
+    dups: list[str] = []
+    for it in each():
+        if it.id in seen:
+            dups.append(it.id)
+        seen.add(it.id)
+        ids.append(it.id)
     if dups:
+        dups = sorted(set(dups))
         raise RunError(f"the benchmark has duplicate item ids ({', '.join(dups[:10])}); answers would collide")
 
     # blind models (needs_images False) never read media, so missing media do not stop them
     check = getattr(benchmark, "check_media", None) if model.needs_images else None
-    problems = list(check(items, media_root)) if check is not None else []
+    problems = list(check(each(), media_root)) if check is not None else []
     if problems:
         raise MediaMissing(problems)
 
@@ -163,8 +175,8 @@ def run_model(
 
     pred_path = out_dir / PREDICTIONS
     state = read_predictions_file(pred_path, missing_ok=True)
-    todo = [it for it in items if it.id not in state.responses]
-    todo_ids = {it.id for it in todo}
+    todo_ids = seen - state.responses.keys()
+    n_items, n_todo = len(ids), len(todo_ids)
     retried = sorted(i for i in state.errors if i in todo_ids)
     # Rewrite (atomically) when repairing, or to drop error lines of items asked again now, so the
     # file keeps one line per id.
@@ -173,9 +185,11 @@ def run_model(
                                                    if rid in state.responses or rid not in todo_ids})
         for r in state.problems:
             log(f"repaired: {r}")
-    skipped = len(items) - len(todo)
+    skipped = n_items - n_todo
+    answered_before = state.responses.keys() & seen
+    del state, seen, todo_ids
     if skipped:
-        log(f"resuming {out_dir}: {skipped} of {len(items)} items already answered"
+        log(f"resuming {out_dir}: {skipped} of {n_items} items already answered"
             + (f", {len(retried)} failed before and asked again" if retried else ""))
 
     started = _now()
@@ -184,7 +198,7 @@ def run_model(
         "first_started": (previous or {}).get("first_started", started),
         "finished": None,
         "python": platform.python_version(),
-        "counts": {"items": len(items), "to_ask": len(todo), "skipped": skipped},
+        "counts": {"items": n_items, "to_ask": n_todo, "skipped": skipped},
     })
     write_json_atomic(out_dir / RUN_JSON, info)
 
@@ -286,8 +300,8 @@ def run_model(
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa4d-eval")
     pending: set[Future] = set()
     size = batch_size if batching else 1
-    queue = iter([list(todo[i:i + size]) for i in range(0, len(todo), size)])
-    bar = tqdm(total=len(todo), desc=f"eval {getattr(model, 'name', 'model')}", unit="item",
+    queue = _batches((it for it in each() if it.id not in answered_before), size)  # read as they are sent
+    bar = tqdm(total=n_todo, desc=f"eval {getattr(model, 'name', 'model')}", unit="item",
                disable=None if progress is None else not progress, file=sys.stderr, dynamic_ncols=True)
     fatal: BaseException | None = None
     try:
@@ -325,7 +339,7 @@ def run_model(
                     "(Ctrl-C again to abandon them)")
                 wait(running)
             raise RunInterrupted(
-                f"interrupted: {skipped + answered_now} of {len(items)} items answered and saved in {pred_path}; "
+                f"interrupted: {skipped + answered_now} of {n_items} items answered and saved in {pred_path}; "
                 "run the same command again to continue"
             ) from None
     finally:
@@ -337,16 +351,27 @@ def run_model(
         raise fatal
 
     final = read_predictions_file(pred_path, missing_ok=True)
-    errors = {it.id: final.errors[it.id] for it in items if it.id in final.errors and it.id not in final.responses}
-    answered = sum(1 for it in items if it.id in final.responses)
+    errors = {i: final.errors[i] for i in ids if i in final.errors and i not in final.responses}
+    answered = sum(1 for i in ids if i in final.responses)
     info["finished"] = _now()
     info["model_info"] = model.describe()  # now with request counters
     info["counts"] = {
-        "items": len(items), "answered": answered, "errors": len(errors),
+        "items": n_items, "answered": answered, "errors": len(errors),
         "asked": answered_now + len(new_errors), "skipped": skipped,
     }
     write_json_atomic(out_dir / RUN_JSON, info)
-    return RunResult(out_dir, len(items), answered, errors, answered_now + len(new_errors), skipped)
+    return RunResult(out_dir, n_items, answered, errors, answered_now + len(new_errors), skipped)
+
+
+def _batches(items: Iterable[BenchItem], size: int) -> Iterator[list[BenchItem]]:
+    batch: list[BenchItem] = []
+    for it in items:
+        batch.append(it)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def score_run(
