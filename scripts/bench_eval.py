@@ -191,6 +191,9 @@ def main() -> int:
     ap.add_argument("--only", choices=["all", "throughput", "client-cpu", "memory"], default="all")
     ap.add_argument("--cpu-items", type=int, default=DEMO_BENCH_ITEMS, help="items per client-CPU run (default 430)")
     ap.add_argument("--lmms-python", help="an interpreter with lmms-eval installed (client-cpu comparison)")
+    ap.add_argument("--baseline-src", type=Path,
+                    help="client-cpu: also measure the qa4d package in this src/ directory (e.g. an older "
+                         "commit's, from `git archive COMMIT src | tar -x -C DIR`)")
     ap.add_argument("--workdir", type=Path, help="where the synthetic splits go (default: a temporary directory)")
     # internal: the server and client processes of parts 3 and 4
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -210,7 +213,7 @@ def main() -> int:
     if args.only in ("client-cpu", "memory"):
         with tempfile.TemporaryDirectory(dir=args.workdir) as d:
             if args.only == "client-cpu":
-                bench_client_cpu(Path(d), args.cpu_items, args.lmms_python)
+                bench_client_cpu(Path(d), args.cpu_items, args.lmms_python, args.baseline_src)
             else:
                 bench_memory(Path(d))
         print(f"load average at the end: {os.getloadavg()[0]:.2f}")
@@ -323,7 +326,8 @@ def run_client(args: argparse.Namespace) -> int:
         items = bench.load(args.split, args.split.parent)
         client = OpenAIChatClient(args.url, "bench", timeout=60, max_retries=2, backoff=0.05,
                                   pool_size=args.concurrency)
-        model = OpenAIModel(client, concurrency=args.concurrency, reencode_images=args.client == "qa4d-reencode")
+        kw = {"reencode_images": True} if args.client == "qa4d-reencode" else {}  # (older code has no such flag)
+        model = OpenAIModel(client, concurrency=args.concurrency, **kw)
         with tempfile.TemporaryDirectory() as d:
             c0, t0 = cpu_seconds(), time.perf_counter()
             res = run_model(bench, items, model, Path(d) / "run", media_root=args.split.parent, progress=False,
@@ -376,8 +380,8 @@ def measured(cmd: list[str], env: dict | None = None) -> tuple[str, float, int]:
         return out.read(), ru.ru_utime + ru.ru_stime, ru.ru_maxrss
 
 
-def env_with_src() -> dict:
-    return {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+def env_with_src(src: Path = SRC) -> dict:
+    return {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
             "TQDM_DISABLE": "1"}
 
 
@@ -393,24 +397,26 @@ class ServerProcess:
         self.proc.wait(timeout=30)
 
 
-def bench_client_cpu(tmp: Path, n_items: int, lmms_python: str | None) -> None:
+def bench_client_cpu(tmp: Path, n_items: int, lmms_python: str | None, baseline_src: Path | None = None) -> None:
     split = write_bench_split(tmp / "ds", n_items, DEMO_SCENES)
     task_dir = tmp / "lmms_task"
     subprocess.run([sys.executable, "-m", "qa4d.cli", "export-lmms-eval", str(split), "--out", str(task_dir)],
                    check=True, env=env_with_src(), capture_output=True)
-    clients = [("qa4d", "qa4d eval --model openai (stored JPEGs as they are)", sys.executable),
-               ("qa4d-reencode", "qa4d eval --model openai --reencode-images", sys.executable)]
+    clients = [("qa4d", "qa4d eval --model openai (stored JPEGs as they are)", sys.executable, SRC),
+               ("qa4d-reencode", "qa4d eval --model openai --reencode-images", sys.executable, SRC)]
+    if baseline_src:
+        clients.append(("qa4d", f"qa4d eval --model openai, code in {baseline_src}", sys.executable, baseline_src))
     if lmms_python:
-        clients.append(("lmms", "lmms-eval 0.7.3 `openai` client", lmms_python))
+        clients.append(("lmms", "lmms-eval 0.7.3 `openai` client", lmms_python, SRC))
     print(f"{n_items} items x 8 stored JPEG frames (160 px, quality 90); local server in its own process")
     print("| client | concurrency | CPU ms / item (run loop) | wall ms / item | whole process CPU s (imports included) |")
     print("|---|---:|---:|---:|---:|")
     with ServerProcess() as server:
-        for name, label, python in clients:
+        for name, label, python, src in clients:
             for c in (1, 8, 32):
                 cmd = [python, str(SCRIPT), "--client", name, "--url", server.url, "--split", str(split),
                        "--task-dir", str(task_dir), "--concurrency", str(c)]
-                out, total_cpu, _ = measured(cmd, env_with_src())
+                out, total_cpu, _ = measured(cmd, env_with_src(src))
                 r = json.loads(out.strip().splitlines()[-1])
                 print(f"| {label} | {c} | {1000 * r['loop_cpu'] / r['items']:.2f} | "
                       f"{1000 * r['loop_wall'] / r['items']:.2f} | {total_cpu:.2f} |", flush=True)
