@@ -345,6 +345,9 @@ def encode_mp4(images: Sequence[Image.Image], times: Sequence[float], crf: int =
         raise ValueError("a clip needs at least one frame")
     if len(times) != len(images):
         raise ValueError(f"{len(images)} frames but {len(times)} times")
+    if "libx264" not in av.codecs_available:
+        raise MediaError("--video-mode video needs PyAV with the libx264 encoder (PyAV's wheels from PyPI have it); "
+                         "this PyAV has none: reinstall it with `pip install --force-reinstall av`")
     width, height = images[0].size
     ms = Fraction(1, 1000)
     pts = [round(float(t) * 1000) for t in times]
