@@ -13,14 +13,14 @@ instruction asks for. Report groupings: the question family.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 from qa4d.bench.benchmarks.base import (
     Benchmark,
     BenchmarkFormatError,
     check_mode,
-    check_unique_ids,
     format_options,
-    read_jsonl,
+    iter_jsonl,
     require,
 )
 from qa4d.bench.media import resolve_media
@@ -58,10 +58,15 @@ class QA4D(Benchmark):
     media_kind = "images"
 
     def load(self, annotations: Path, media_root: Path | None = None) -> list[BenchItem]:
+        return list(self.iter_items(annotations, media_root))
+
+    def iter_items(self, annotations: Path, media_root: Path | None = None) -> Iterator[BenchItem]:
+        """The records of samples.jsonl as items, one line at a time (a duplicate id raises when it
+        is reached, naming both records)."""
         path = samples_path(annotations)
-        dataset_root = path.resolve().parent.parent
-        items = []
-        for lineno, rec in read_jsonl(path):
+        dataset_root = str(path.resolve().parent.parent)
+        seen: dict[str, int] = {}
+        for index, (lineno, rec) in enumerate(iter_jsonl(path)):
             where = f"line {lineno}"
             rid = require(rec, "id", path, where, str)
             task = require(rec, "task", path, where, str)
@@ -94,9 +99,12 @@ class QA4D(Benchmark):
                 meta["coords"] = "unit"
                 meta["image_size"] = [1.0, 1.0]
             meta.update(frame_indices=rec.get("frame_indices"), timestamps=rec.get("timestamps"),
-                        scene_id=rec.get("scene_id"), dataset_root=str(dataset_root))
+                        scene_id=rec.get("scene_id"), dataset_root=dataset_root)
             family = str(rec.get("family") or "")
-            items.append(BenchItem(
+            if rid in seen:
+                raise BenchmarkFormatError(path, index, "id", f"duplicate id {rid!r} (first at record {seen[rid]})")
+            seen[rid] = index
+            yield BenchItem(
                 id=rid,
                 benchmark="qa4d",
                 task=task,
@@ -109,9 +117,7 @@ class QA4D(Benchmark):
                 media_kind="images",
                 groups={"family": family} if family else {},
                 meta=meta,
-            ))
-        check_unique_ids(items, path)
-        return items
+            )
 
     def _root(self, item: BenchItem, media_root: Path | None) -> Path:
         return Path(media_root) if media_root is not None else Path(item.meta.get("dataset_root", "."))
