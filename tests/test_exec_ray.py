@@ -105,12 +105,15 @@ def test_convert_same_bytes_and_failures_as_local(cluster, tmp_path, capsys):
 
 
 # The answer depends on the item alone: the first options letter whose text sorts first, so the
-# expected bytes do not depend on which worker answered or when.
+# expected bytes do not depend on which worker answered or when. The delay is read from a file
+# beside the model: Ray's workers were started by this test process and do not see the
+# environment of a command that joins the cluster later.
 MODEL = '''
-import os, time
+import pathlib, time
 def answer(prompt, images, item):
     assert len(images) == 2
-    delay = float(os.environ.get("QA4D_TEST_DELAY", "0"))
+    delay_file = pathlib.Path(__file__).with_name("delay")
+    delay = float(delay_file.read_text()) if delay_file.exists() else 0.0
     if delay and int(item.id.split("-")[-1]) >= 3:
         time.sleep(delay)
     if item.options:
@@ -199,8 +202,12 @@ def test_killed_ray_eval_resumes_to_the_same_bytes(cluster, bench, tmp_path):
     run = tmp_path / "killed"
     preds = run / "predictions.jsonl"
     # killed once a few answers are saved (items from the fourth on take 0.5 s each)
-    kill_when(eval_args(bench, run, "--executor", "ray", "--ray-address", cluster),
-              lambda: preds.exists() and len(preds.read_bytes().splitlines()) >= 3, QA4D_TEST_DELAY="0.5")
+    (bench / "delay").write_text("0.5")
+    try:
+        kill_when(eval_args(bench, run, "--executor", "ray", "--ray-address", cluster),
+                  lambda: preds.exists() and len(preds.read_bytes().splitlines()) >= 3)
+    finally:
+        (bench / "delay").unlink()
     partial = preds.read_bytes().splitlines()
     assert 3 <= len(partial) < 14
     assert main(eval_args(bench, run, "--executor", "ray")) == 0

@@ -1,7 +1,7 @@
 """A real OpenAI-compatible HTTP server on 127.0.0.1 for the model-client tests.
 
 It serves GET /v1/models and POST /v1/chat/completions on an ephemeral port, logs every request
-(path, item id found in the prompt, number of image parts, headers) and can inject faults per item:
+(path, item id found in the prompt, the image and video parts, headers) and can inject faults per item:
 
     server = FakeOpenAIServer(faults={"q3": ["500", "429", "sleep", "garbage", "empty"]})
 
@@ -18,6 +18,8 @@ import re
 import socket
 import threading
 import time
+from dataclasses import dataclass
+from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
@@ -97,10 +99,11 @@ class FakeOpenAIServer:
                 body = json.loads(raw)
                 content = body["messages"][0]["content"]
                 if isinstance(content, str):
-                    texts, images = [content], []
+                    texts, images, videos = [content], [], []
                 else:
                     texts = [p["text"] for p in content if p.get("type") == "text"]
                     images = [p["image_url"]["url"] for p in content if p.get("type") == "image_url"]
+                    videos = [p["video_url"]["url"] for p in content if p.get("type") == "video_url"]
                 m = ITEM_RE.search(" ".join(texts))
                 item = m.group(1) if m else None
                 with server.lock:
@@ -108,7 +111,7 @@ class FakeOpenAIServer:
                     fault = queue.pop(0) if queue else None
                     entry = {
                         "method": "POST", "path": self.path, "item": item, "n_images": len(images),
-                        "images": images, "texts": texts, "body": body, "fault": fault,
+                        "images": images, "videos": videos, "texts": texts, "body": body, "fault": fault,
                         "auth": self.headers.get("Authorization"), "time": time.monotonic(),
                         "part_types": [] if isinstance(content, str) else [p.get("type") for p in content],
                     }
@@ -177,6 +180,30 @@ class FakeOpenAIServer:
         return [e["item"] for e in self.chat_requests()]
 
 
+def data_url_bytes(url: str, mime: str = "image/jpeg") -> bytes:
+    """The bytes of a base64 data URL of type `mime`."""
+    assert url.startswith(f"data:{mime};base64,"), url[:40]
+    return base64.b64decode(url.split(",", 1)[1], validate=True)
+
+
 def decode_data_url(url: str) -> Image.Image:
-    assert url.startswith("data:image/jpeg;base64,"), url[:40]
-    return Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    return Image.open(io.BytesIO(data_url_bytes(url)))
+
+
+@dataclass
+class DecodedVideo:
+    frames: list  # RGB PIL images, in presentation order
+    times: list   # seconds from the stream's start
+    rate: Fraction | None  # the stream's average frame rate
+    codec: str
+
+
+def decode_video_data_url(url: str) -> DecodedVideo:
+    """Decode a `data:video/mp4;base64,...` URL with PyAV (as a video server would)."""
+    import av  # noqa: PLC0415
+
+    with av.open(io.BytesIO(data_url_bytes(url, "video/mp4"))) as c:
+        stream = c.streams.video[0]
+        frames = list(c.decode(stream))
+        return DecodedVideo([f.to_image().convert("RGB") for f in frames], [float(f.time) for f in frames],
+                            stream.average_rate, stream.codec_context.name)

@@ -36,10 +36,12 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import sys
 from pathlib import Path
 
 from qa4d._exec import ExecutorConfig, ExecutorError, add_executor_arguments, check_arguments
+from qa4d.bench.benchmarks.base import BenchmarkFormatError
 from qa4d.bench.judge import LLMJudge
 from qa4d.bench.models.base import ModelConfigError
 from qa4d.bench.registry import MODELS, _import_all, get_benchmark, get_model
@@ -128,15 +130,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         benchmark, annotations, media_root, split_dir = resolve_benchmark(args)
         args.split_dir = split_dir  # the prior baseline fits on the train split next to it
-        items = benchmark.load(annotations, media_root)
     except (RunError, ValueError, OSError) as e:
         err(str(e))
         return 1
-    if args.limit is not None:
-        items = items[: max(0, args.limit)]
-    if not items:
-        err(f"{annotations}: no items to evaluate")
-        return 1
+    limit = None if args.limit is None else max(0, args.limit)
+
+    def items():
+        """The items, read again for each pass (only ids are held while the model runs)."""
+        return itertools.islice(benchmark.iter_items(annotations, media_root), limit)
+
     frames = args.frames or getattr(benchmark, "default_frames", None)
     if args.batch_size < 1:
         err("--batch-size must be at least 1")
@@ -145,18 +147,34 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         err(problem)
         return 1
-    # Check media before building the model: loading weights or probing a server is wasted work
-    # when files are missing. Blind models (needs_images False) never read media: no check.
     try:
         model_cls = model_class(args.model)
     except ModelConfigError as e:
         err(str(e))
         return 2
-    if getattr(model_cls, "needs_images", True):
-        problems = benchmark.check_media(items, media_root)
-        if problems:
-            err(str(MediaMissing(problems)))
-            return 1
+    # One pass over the benchmark before the model is built: every record is read (a bad one stops
+    # here), and media are checked (loading weights or probing a server is wasted work when files
+    # are missing). Blind models (needs_images False) never read media: no check.
+    needs_media = getattr(model_cls, "needs_images", True)
+    counted = [0]
+
+    def counting():
+        for it in items():
+            counted[0] += 1
+            yield it
+    try:
+        problems = benchmark.check_media(counting(), media_root) if needs_media else None
+        if problems is None:
+            counted[0] = sum(1 for _ in items())
+    except (RunError, ValueError, OSError) as e:
+        err(str(e))
+        return 1
+    if not counted[0]:
+        err(f"{annotations}: no items to evaluate")
+        return 1
+    if problems:
+        err(str(MediaMissing(problems)))
+        return 1
 
     model = judge = None
     try:
@@ -184,7 +202,8 @@ def run(args: argparse.Namespace) -> int:
     except RunInterrupted as e:
         err(str(e))
         return 130
-    except (RunError, ExecutorError) as e:
+    # BenchmarkFormatError: a record changed into a bad one since the first pass
+    except (RunError, ExecutorError, BenchmarkFormatError) as e:
         err(str(e))
         return 1
     finally:
@@ -204,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
             judge.close()
         return code
     try:
-        metrics = score_run(benchmark, items, args.out, guess=args.guess, judge=judge, seed=args.seed,
+        metrics = score_run(benchmark, list(items()), args.out, guess=args.guess, judge=judge, seed=args.seed,
                             title=f"{args.model} on {getattr(benchmark, 'name', args.benchmark)} ({args.mode})")
     except ModelConfigError as e:
         err(f"judge: {e}")

@@ -23,16 +23,15 @@ import platform
 import sys
 import threading
 import uuid
-from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from tqdm import tqdm
 
 from qa4d._io import remove_stale_temporaries, write_text_atomic
-from qa4d.bench.media import MediaError, load_frames, load_prefix_images
+from qa4d.bench.media import MediaError, Shown, load_frames, load_prefix_images
 from qa4d.bench.models.base import Model, ModelConfigError, ModelError
 from qa4d.bench.predictions import (  # noqa: F401 (Predictions, PredictionWriter: re-exported)
     PREDICTIONS,
@@ -47,7 +46,8 @@ RUN_JSON = "run.json"
 # Keys of run.json that must match to resume a run directory.
 IDENTITY_KEYS = ("benchmark", "annotations", "model", "mode", "frames")
 # Keys of Model.describe() that identify the model (a moved server URL does not).
-MODEL_IDENTITY_KEYS = ("model", "model_name", "model_path", "callable", "seed")
+MODEL_IDENTITY_KEYS = ("model", "model_name", "model_path", "callable", "seed", "video_mode", "video_fps",
+                       "max_image_side")
 
 
 class RunError(RuntimeError):
@@ -113,7 +113,7 @@ def _check_resume(out_dir: Path, run_info: dict[str, Any]) -> dict[str, Any] | N
 
 def run_model(
     benchmark: Any,
-    items: Sequence[BenchItem],
+    items: Sequence[BenchItem] | Callable[[], Iterable[BenchItem]],
     model: Model,
     out_dir: str | Path,
     *,
@@ -128,6 +128,10 @@ def run_model(
     model_factory: Callable[[], Model] | None = None,
 ) -> RunResult:
     """Ask `model` every item of `items` not yet answered in `out_dir`; returns the counts.
+
+    `items`: a sequence, or a function returning a fresh iterable of the items (called once per
+    pass: ids and media, then asking), so that only ids are held and memory does not grow with the
+    benchmark (`qa4d eval` passes `Benchmark.iter_items`).
 
     `run_info` (benchmark, annotations, model spec, mode, frames, args) goes into run.json and
     decides whether an existing `out_dir` may be resumed. A model with `supports_batching` gets
@@ -155,13 +159,22 @@ def run_model(
     info["model_info"] = model.describe()
     previous = _check_resume(out_dir, info)
 
-    dups = sorted(i for i, c in Counter(it.id for it in items).items() if c > 1)
+    each: Callable[[], Iterable[BenchItem]] = items if callable(items) else (lambda: items)
+    ids: list[str] = []                 # item order; the items themselves are read again per pass
+    seen: set[str] = set()
+    dups: list[str] = []
+    for it in each():
+        if it.id in seen:
+            dups.append(it.id)
+        seen.add(it.id)
+        ids.append(it.id)
     if dups:
+        dups = sorted(set(dups))
         raise RunError(f"the benchmark has duplicate item ids ({', '.join(dups[:10])}); answers would collide")
 
     # blind models (needs_images False) never read media, so missing media do not stop them
     check = getattr(benchmark, "check_media", None) if model.needs_images else None
-    problems = list(check(items, media_root)) if check is not None else []
+    problems = list(check(each(), media_root)) if check is not None else []
     if problems:
         raise MediaMissing(problems)
 
@@ -171,8 +184,8 @@ def run_model(
 
     pred_path = out_dir / PREDICTIONS
     state = read_predictions_file(pred_path, missing_ok=True)
-    todo = [it for it in items if it.id not in state.responses]
-    todo_ids = {it.id for it in todo}
+    todo_ids = seen - state.responses.keys()
+    n_items, n_todo = len(ids), len(todo_ids)
     retried = sorted(i for i in state.errors if i in todo_ids)
     # Rewrite (atomically) when repairing, or to drop error lines of items asked again now, so the
     # file keeps one line per id.
@@ -181,9 +194,11 @@ def run_model(
                                                    if rid in state.responses or rid not in todo_ids})
         for r in state.problems:
             log(f"repaired: {r}")
-    skipped = len(items) - len(todo)
+    skipped = n_items - n_todo
+    answered_before = state.responses.keys() & seen
+    del state, seen, todo_ids
     if skipped:
-        log(f"resuming {out_dir}: {skipped} of {len(items)} items already answered"
+        log(f"resuming {out_dir}: {skipped} of {n_items} items already answered"
             + (f", {len(retried)} failed before and asked again" if retried else ""))
 
     started = _now()
@@ -192,7 +207,7 @@ def run_model(
         "first_started": (previous or {}).get("first_started", started),
         "finished": None,
         "python": platform.python_version(),
-        "counts": {"items": len(items), "to_ask": len(todo), "skipped": skipped},
+        "counts": {"items": n_items, "to_ask": n_todo, "skipped": skipped},
     })
     write_json_atomic(out_dir / RUN_JSON, info)
 
@@ -213,8 +228,9 @@ def run_model(
         return rec
 
     size = batch_size if batching else 1
-    batches = [list(todo[i:i + size]) for i in range(0, len(todo), size)]
-    bar = tqdm(total=len(todo), desc=f"eval {getattr(model, 'name', 'model')}", unit="item",
+    # the items still to ask, read from the benchmark as their batches are sent (none held ahead)
+    batches = _batches((it for it in each() if it.id not in answered_before), size)
+    bar = tqdm(total=n_todo, desc=f"eval {getattr(model, 'name', 'model')}", unit="item",
                disable=None if progress is None else not progress, file=sys.stderr, dynamic_ncols=True)
 
     def shown(recs: list[dict[str, Any]]) -> None:
@@ -236,7 +252,7 @@ def run_model(
                                     shown, log)
     except KeyboardInterrupt:
         raise RunInterrupted(
-            f"interrupted: {skipped + answered_now} of {len(items)} items answered and saved in {pred_path}; "
+            f"interrupted: {skipped + answered_now} of {n_items} items answered and saved in {pred_path}; "
             "run the same command again to continue"
         ) from None
     finally:
@@ -247,17 +263,28 @@ def run_model(
         raise fatal
 
     final = read_predictions_file(pred_path, missing_ok=True)
-    errors = {it.id: final.errors[it.id] for it in items if it.id in final.errors and it.id not in final.responses}
-    answered = sum(1 for it in items if it.id in final.responses)
+    errors = {i: final.errors[i] for i in ids if i in final.errors and i not in final.responses}
+    answered = sum(1 for i in ids if i in final.responses)
     info["finished"] = _now()
     info["model_info"] = model.describe()  # now with request counters
     info["counts"] = {
-        "items": len(items), "answered": answered, "errors": len(errors),
+        "items": n_items, "answered": answered, "errors": len(errors),
         "asked": answered_now + len(new_errors), "skipped": skipped,
     }
     write_json_atomic(out_dir / RUN_JSON, info)
-    return RunResult(out_dir, len(items), answered, errors, answered_now + len(new_errors), skipped)
+    return RunResult(out_dir, n_items, answered, errors, answered_now + len(new_errors), skipped)
 
+
+def _batches(items: Iterable[BenchItem], size: int) -> Iterator[list[BenchItem]]:
+    """`items` in lists of `size` (the last may be shorter), read only as each list is asked for."""
+    batch: list[BenchItem] = []
+    for it in items:
+        batch.append(it)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 # -- asking the model ------------------------------------------------------------------------------
@@ -272,6 +299,7 @@ class _Asker:
         self.batching, self.stop, self.save, self.log = batching, stop, save, log
         self.resolve = getattr(benchmark, "media_paths", None)      # the same paths check_media looked at
         self.resolve_prefix = getattr(benchmark, "prefix_paths", None)
+        self.as_paths = bool(getattr(model, "accepts_paths", False))
 
     @staticmethod
     def failed(item: BenchItem, e: BaseException) -> dict[str, Any]:
@@ -279,16 +307,19 @@ class _Asker:
         return {"id": item.id, "response": None, "error": msg}
 
     def prepare(self, item: BenchItem) -> tuple[str, list]:
-        """(prompt, images): the prefix images (e.g. a Set-of-Marks image), then the sampled frames."""
+        """(prompt, images): the prefix images (e.g. a Set-of-Marks image), then the sampled frames,
+        as a `Shown` list (with the frames' times). Stored images stay paths for models that take
+        paths (`accepts_paths`); video frames are always decoded."""
         if not self.model.needs_images:
             # the prompt may state how many frames are shown (blind models: how many would be)
             return self.benchmark.build_prompt(item, self.mode, frames=self.frames), []
-        prefix = load_prefix_images(item, self.media_root,
+        prefix = load_prefix_images(item, self.media_root, as_paths=self.as_paths,
                                     paths=(self.resolve_prefix(item, self.media_root)
                                            if self.resolve_prefix is not None else None))
         paths = self.resolve(item, self.media_root) if self.resolve is not None else None
-        sampled = load_frames(item, self.media_root, self.frames, paths=paths).images
-        return self.benchmark.build_prompt(item, self.mode, frames=len(sampled)), prefix + sampled
+        sampled = load_frames(item, self.media_root, self.frames, as_paths=self.as_paths, paths=paths)
+        shown = Shown(prefix + sampled.images, n_prefix=len(prefix), times=sampled.timestamps)
+        return self.benchmark.build_prompt(item, self.mode, frames=len(sampled.images)), shown
 
     def ask_one(self, item: BenchItem, prompt: str, images: list) -> dict[str, Any]:
         try:
@@ -347,8 +378,7 @@ class _Asker:
         return saved
 
 
-
-def _ask_in_threads(asker: _Asker, workers: int, batches: list[list[BenchItem]], stop: threading.Event,
+def _ask_in_threads(asker: _Asker, workers: int, batches: Iterable[list[BenchItem]], stop: threading.Event,
                     shown: Callable[[list[dict[str, Any]]], None],
                     log: Callable[[str], None]) -> BaseException | None:
     """The local way: batches on `workers` threads (the model's concurrency); records are saved by
@@ -421,22 +451,33 @@ def _answer_remote(job: tuple[_BatchJob, list[BenchItem]]) -> list[dict[str, Any
     return asker.answer(batch)
 
 
-def _ask_on_executor(cfg: Any, job: _BatchJob, batches: list[list[BenchItem]],
+def _ask_on_executor(cfg: Any, job: _BatchJob, batches: Iterable[list[BenchItem]],
                      save: Callable[[dict[str, Any]], dict[str, Any]],
                      shown: Callable[[list[dict[str, Any]]], None]) -> None:
     """Batches as jobs of a qa4d._exec executor (e.g. Ray tasks). The records are saved here in
     batch order, whatever order the batches finish in, so predictions.jsonl has the bytes of a
     one-at-a-time local run; a batch that finished early waits in memory until its turn (a killed
-    run asks it again). A ModelConfigError from a worker stops the run."""
+    run asks it again). A ModelConfigError from a worker stops the run.
+
+    `batches` is streamed: the executor reads the next job only when a slot of its window frees
+    up, and a batch is held here only from its sending until its records are saved."""
     from qa4d._exec import in_order, make_executor  # noqa: PLC0415
 
+    sent: dict[int, list[BenchItem]] = {}  # the batches in flight or waiting for their turn
+
+    def jobs() -> Iterator[tuple[_BatchJob, list[BenchItem]]]:
+        for i, b in enumerate(batches):
+            sent[i] = b
+            yield job, b
+
     with make_executor(cfg) as ex:
-        for d in in_order(ex.run(_answer_remote, [(job, b) for b in batches])):
+        for d in in_order(ex.run(_answer_remote, jobs())):
+            batch = sent.pop(d.index)
             if d.error is not None:
                 if isinstance(d.error, (ModelConfigError, KeyboardInterrupt)):
                     raise d.error
                 # the worker died (after Ray's retries): the batch's items fail and are asked again next time
-                recs = [_Asker.failed(it, d.error) for it in batches[d.index]]
+                recs = [_Asker.failed(it, d.error) for it in batch]
             else:
                 recs = d.result
             shown([save(r) for r in recs])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from qa4d.bench.media import MediaError, resolve_media
 from qa4d.bench.types import BenchItem
@@ -65,19 +65,24 @@ def read_json(path: Path) -> Any:
 
 def read_jsonl(path: Path) -> list[tuple[int, Any]]:
     """(1-based line number, parsed object) for each non-empty line."""
-    out = []
+    return list(iter_jsonl(path))
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    """(1-based line number, parsed object) for each non-empty line, read one line at a time."""
     try:
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    out.append((lineno, json.loads(line)))
-                except json.JSONDecodeError as e:
-                    raise BenchmarkFormatError(path, f"line {lineno}", None, f"not valid JSON ({e.msg})") from None
+        f = open(path, encoding="utf-8")
     except FileNotFoundError:
         raise BenchmarkFormatError(path, None, None, "file not found") from None
-    return out
+    with f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise BenchmarkFormatError(path, f"line {lineno}", None, f"not valid JSON ({e.msg})") from None
+            yield lineno, rec
 
 
 def letter_options(options: list | dict, path: Path | str, index: int | str, field: str = "options") -> dict[str, str]:
@@ -201,6 +206,13 @@ class Benchmark:
     def load(self, annotations: Path, media_root: Path | None = None) -> list[BenchItem]:
         raise NotImplementedError
 
+    def iter_items(self, annotations: Path, media_root: Path | None = None) -> Iterator[BenchItem]:
+        """The items of `load`, one at a time, in the same order with the same errors (raised when
+        the bad record is reached). Loaders of line-based files override this to hold one record
+        at a time (`qa4d eval` reads the items again per pass instead of keeping them); the default
+        loads the whole file."""
+        yield from self.load(annotations, media_root)
+
     # ---- prompting
     def build_prompt(self, item: BenchItem, mode: str = "do", frames: int | None = None) -> str:
         """The text that follows the frames. `frames`: how many frames the model is shown."""
@@ -244,12 +256,12 @@ class Benchmark:
         """The images shown before the sampled frames (`item.prefix_images`, resolved like media)."""
         return resolve_media(item, item.prefix_images, media_root, "prefix_images")
 
-    def check_media(self, items: list[BenchItem], media_root: Path | None) -> list[str]:
+    def check_media(self, items: Iterable[BenchItem], media_root: Path | None) -> list[str]:
         """Paths of missing media files (prefix images, then sampled media), each once, in item order
         (empty when all exist). An item whose paths leave the media root is not listed: it fails on
-        its own when asked (its MediaError is recorded), and the run goes on."""
-        missing: list[str] = []
-        seen: set[str] = set()
+        its own when asked (its MediaError is recorded), and the run goes on. `items` is read once
+        and only the missing paths are remembered (memory does not grow with the benchmark)."""
+        missing: dict[str, None] = {}
         for item in items:
             try:
                 paths = [*self.prefix_paths(item, media_root), *self.media_paths(item, media_root)]
@@ -257,12 +269,9 @@ class Benchmark:
                 continue
             for p in paths:
                 key = str(p)
-                if key in seen:
-                    continue
-                seen.add(key)
-                if not p.exists():
-                    missing.append(key)
-        return missing
+                if key not in missing and not p.exists():
+                    missing[key] = None
+        return list(missing)
 
 
 def check_mode(mode: str) -> None:

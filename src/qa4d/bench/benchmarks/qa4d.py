@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterator
 
 from qa4d.bench.benchmarks.base import (
     Benchmark,
     BenchmarkFormatError,
     check_mode,
-    check_unique_ids,
     format_options,
 )
 from qa4d.bench.media import resolve_media
@@ -59,16 +59,15 @@ class QA4D(Benchmark):
     media_kind = "images"
 
     def load(self, annotations: Path, media_root: Path | None = None) -> list[BenchItem]:
+        return list(self.iter_items(annotations, media_root))
+
+    def iter_items(self, annotations: Path, media_root: Path | None = None) -> Iterator[BenchItem]:
+        """The records of samples.jsonl as items, one line at a time (a duplicate id raises when it
+        is reached, naming both records)."""
         path = samples_path(annotations)
-        dataset_root = path.resolve().parent.parent
-        items = []
-        try:
-            records = list(iter_samples(path, media_paths=False))  # validated against the sample schema (qa4d.dataset)
-        except RecordError as e:
-            raise BenchmarkFormatError(path, f"line {e.line}", e.field, e.problem) from None
-        except OSError as e:
-            raise BenchmarkFormatError(path, None, None, f"cannot read ({e.strerror})") from None
-        for rec in records:
+        dataset_root = str(path.resolve().parent.parent)
+        seen: dict[str, int] = {}
+        for index, rec in enumerate(_records(path)):  # validated against the sample schema (qa4d.dataset)
             rid, task, question, answer, fmt = rec["id"], rec["task"], rec["question"], rec["answer"], rec["answer_format"]
             media = rec["media"]
             meta = dict(rec.get("meta") or {})
@@ -95,9 +94,12 @@ class QA4D(Benchmark):
                     meta["coords"] = meta["space"]
                     meta.setdefault("image_size", [float(meta["scale"])] * 2)
             meta.update(frame_indices=rec.get("frame_indices"), timestamps=rec.get("timestamps"),
-                        scene_id=rec.get("scene_id"), dataset_root=str(dataset_root))
+                        scene_id=rec.get("scene_id"), dataset_root=dataset_root)
             family = str(rec.get("family") or "")
-            items.append(BenchItem(
+            if rid in seen:
+                raise BenchmarkFormatError(path, index, "id", f"duplicate id {rid!r} (first at record {seen[rid]})")
+            seen[rid] = index
+            yield BenchItem(
                 id=rid,
                 benchmark="qa4d",
                 task=task,
@@ -110,9 +112,7 @@ class QA4D(Benchmark):
                 media_kind="images",
                 groups={"family": family} if family else {},
                 meta=meta,
-            ))
-        check_unique_ids(items, path)
-        return items
+            )
 
     def _root(self, item: BenchItem, media_root: Path | None) -> Path:
         return Path(media_root) if media_root is not None else Path(item.meta.get("dataset_root", "."))
@@ -137,3 +137,14 @@ class QA4D(Benchmark):
             parts.append(format_options(item.options))
         parts.append(self.answer_form(item, mode).instruction)
         return "\n".join(parts)
+
+
+def _records(path: Path) -> Iterator[dict]:
+    """The records of samples.jsonl one at a time; a bad record or an unreadable file is a
+    BenchmarkFormatError naming it."""
+    try:
+        yield from iter_samples(path, media_paths=False)
+    except RecordError as e:
+        raise BenchmarkFormatError(path, f"line {e.line}", e.field, e.problem) from None
+    except OSError as e:
+        raise BenchmarkFormatError(path, None, None, f"cannot read ({e.strerror})") from None

@@ -54,6 +54,9 @@ class Model:
     # True when `generate_batch` really batches (one forward pass for several items); the runner
     # then hands it up to `--batch-size` items at once, else it calls `generate` per item.
     supports_batching: bool = False
+    # True when `generate` takes stored images as paths (`images` then holds paths for image-list
+    # media and PIL images for frames decoded from a video); False: always RGB PIL images.
+    accepts_paths: bool = False
 
     @classmethod
     def add_arguments(cls, group: argparse._ArgumentGroup) -> None:

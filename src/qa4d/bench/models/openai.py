@@ -5,6 +5,18 @@ images (e.g. R4D-Bench's Set-of-Marks image), then the N sampled frames, as `ima
 (base64 JPEG data URLs), followed by the prompt text. Greedy by default
 (`temperature` 0).
 
+What is sent for a frame (`image_bytes`): a stored JPEG goes as its own bytes when nothing would
+change it (RGB or greyscale, upright, complete, no larger than `--max-image-side`), so the server
+decodes exactly the stored pixels and the client spends no time decoding and encoding. Anything
+else (PNG and other formats, CMYK, an EXIF rotation, a frame to downscale, a frame decoded from a
+video) is decoded, turned upright, converted to RGB, downscaled when larger than
+`--max-image-side`, and encoded as JPEG at `--jpeg-quality`. `--reencode-images` always does the
+latter (the behaviour before stored bytes were sent).
+
+`--video-mode video` sends the sampled frames of an item as one `video_url` part instead (a
+base64 H.264 MP4 data URL, the form vLLM serves): frames at the times they were taken (the
+video's timestamps, or the record's), else `--video-fps` apart; prefix images stay images.
+
 Failures, and what happens to them:
   - a base URL that is not an http(s) URL, connection refused, 404/405/501 on the API, 401/403,
     unknown model name, a base URL that serves a web page (HTML) instead of the API:
@@ -36,10 +48,21 @@ from urllib.parse import urlsplit
 import httpx
 from PIL import Image
 
+from qa4d.bench.media import (
+    MediaError,
+    clip_times,
+    downscale_to_side,
+    encode_mp4,
+    exif_orientation,
+    fits_side,
+    read_upright_rgb,
+    upright_rgb,
+)
 from qa4d.bench.models.base import ImageLike, Model, ModelConfigError, ModelError
 from qa4d.bench.registry import register_model
 from qa4d.bench.types import BenchItem
 
+VIDEO_MODES = ("images", "video")
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524})
 
 
@@ -58,22 +81,84 @@ def normalise_base_url(url: str) -> str:
     return url
 
 
-def encode_image(image: ImageLike, quality: int = 90) -> str:
-    """A frame as a `data:image/jpeg;base64,...` URL (RGB JPEG)."""
+def stored_jpeg_sendable(im: Image.Image, data: bytes, max_side: int | None) -> bool:
+    """True when the file `data` (opened as `im`, header only) can be sent as it is: a JPEG (not an
+    MPO or other variant) in RGB or greyscale, upright (EXIF orientation 1 or none), complete (SOI
+    first, EOI last) and no larger than `max_side`. Its decoded pixels are then the RGB pixels the
+    decode path starts from (greyscale is expanded to RGB identically by every decoder)."""
+    return (im.format == "JPEG" and im.mode in ("RGB", "L") and fits_side(im.size, max_side)
+            and data[:2] == b"\xff\xd8" and data[-2:] == b"\xff\xd9" and exif_orientation(im) == 1)
+
+
+def image_bytes(image: ImageLike, quality: int = 90, max_side: int | None = None,
+                reencode: bool = False) -> tuple[str, bytes]:
+    """(MIME type, bytes) of one frame as it is sent (see the module docstring).
+
+    `image`: a path of a stored image (sent as it is when `stored_jpeg_sendable`, unless
+    `reencode`) or a PIL image (always encoded). MediaError when a stored file cannot be read.
+    """
     if isinstance(image, (str, Path)):
-        with Image.open(image) as im:
-            rgb = im.convert("RGB")
+        path = Path(image)
+        try:
+            data = path.read_bytes()
+            with Image.open(io.BytesIO(data)) as im:
+                if not reencode and stored_jpeg_sendable(im, data, max_side):
+                    return "image/jpeg", data
+                rgb = upright_rgb(im)
+        except (OSError, ValueError, Image.DecompressionBombError) as e:
+            raise MediaError(f"cannot read image {path}: {e}") from e
     else:
         rgb = image.convert("RGB") if image.mode != "RGB" else image
     buf = io.BytesIO()
-    rgb.save(buf, format="JPEG", quality=quality)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    downscale_to_side(rgb, max_side).save(buf, format="JPEG", quality=quality)
+    return "image/jpeg", buf.getvalue()
 
 
-def build_messages(prompt: str, images: Sequence[ImageLike], jpeg_quality: int = 90) -> list[dict]:
+def data_url(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def encode_image(image: ImageLike, quality: int = 90, max_side: int | None = None, reencode: bool = False) -> str:
+    """A frame as a `data:image/jpeg;base64,...` URL (`image_bytes`)."""
+    return data_url(*image_bytes(image, quality, max_side, reencode))
+
+
+def video_bytes(frames: Sequence[ImageLike], times: Sequence[float | None], fallback_fps: float = 1.0,
+                max_side: int | None = None, crf: int = 18) -> bytes:
+    """The frames of one item as an H.264 MP4 (`qa4d.bench.media.encode_mp4`), each at its time
+    (seconds from the first; `fallback_fps` apart when any time is unknown), upright RGB,
+    downscaled to `max_side`. ModelError when the frames differ in size."""
+    pics = []
+    for f in frames:
+        if isinstance(f, (str, Path)):
+            try:
+                f = read_upright_rgb(Path(f))
+            except (OSError, ValueError, Image.DecompressionBombError) as e:
+                raise MediaError(f"cannot read image {f}: {e}") from e
+        pics.append(downscale_to_side(f.convert("RGB") if f.mode != "RGB" else f, max_side))
+    sizes = sorted({p.size for p in pics})
+    if len(sizes) > 1:
+        raise ModelError(f"--video-mode video: the frames differ in size ({', '.join(f'{w}x{h}' for w, h in sizes)}); "
+                         "one clip needs one size (use --video-mode images)")
+    return encode_mp4(pics, clip_times(times, fallback_fps), crf=crf, fallback_fps=fallback_fps)
+
+
+def build_messages(prompt: str, images: Sequence[ImageLike], jpeg_quality: int = 90, *,
+                   max_side: int | None = None, reencode: bool = False, video: bool = False,
+                   fallback_fps: float = 1.0, crf: int = 18) -> list[dict]:
+    """One user message: image parts, then the prompt text. With `video`, the sampled frames (after
+    `images.n_prefix` prefix images when `images` is a `Shown` list) go as one `video_url` part at
+    `images.times`."""
+    n_prefix = int(getattr(images, "n_prefix", 0)) if video else len(images)
     content: list[dict[str, Any]] = [
-        {"type": "image_url", "image_url": {"url": encode_image(im, jpeg_quality)}} for im in images
+        {"type": "image_url", "image_url": {"url": encode_image(im, jpeg_quality, max_side, reencode)}}
+        for im in images[:n_prefix]
     ]
+    frames = list(images[n_prefix:])
+    if frames:
+        times = getattr(images, "times", None) or [None] * len(frames)
+        mp4 = video_bytes(frames, times, fallback_fps, max_side, crf)
+        content.append({"type": "video_url", "video_url": {"url": data_url("video/mp4", mp4)}})
     content.append({"type": "text", "text": prompt})
     return [{"role": "user", "content": content}]
 
@@ -316,10 +401,26 @@ def _api_key(var: str | None, flag: str) -> str | None:
 class OpenAIModel(Model):
     """Frames + prompt -> an OpenAI-compatible chat server."""
 
-    def __init__(self, client: OpenAIChatClient, concurrency: int = 8, jpeg_quality: int = 90, check: bool = True):
+    # stored images arrive as paths: a JPEG that needs no change is sent as it is (image_bytes)
+    accepts_paths = True
+
+    def __init__(self, client: OpenAIChatClient, concurrency: int = 8, jpeg_quality: int = 90, check: bool = True,
+                 *, max_image_side: int | None = None, reencode_images: bool = False, video_mode: str = "images",
+                 video_fps: float = 1.0, video_crf: int = 18):
+        if video_mode not in VIDEO_MODES:
+            raise ModelConfigError(f"--video-mode must be one of {', '.join(VIDEO_MODES)}, got {video_mode!r}")
+        if max_image_side is not None and max_image_side < 1:
+            raise ModelConfigError(f"--max-image-side must be a positive number of pixels, got {max_image_side}")
+        if not video_fps > 0:
+            raise ModelConfigError(f"--video-fps must be positive, got {video_fps}")
         self.client = client
         self.concurrency = max(1, int(concurrency))
         self.jpeg_quality = jpeg_quality
+        self.max_image_side = max_image_side
+        self.reencode_images = bool(reencode_images)
+        self.video_mode = video_mode
+        self.video_fps = float(video_fps)
+        self.video_crf = int(video_crf)
         self.served = client.check() if check else []
 
     @classmethod
@@ -337,7 +438,21 @@ class OpenAIModel(Model):
         group.add_argument("--max-tokens", type=int, default=1024,
                            help="openai: most tokens to generate per answer (default 1024)")
         group.add_argument("--temperature", type=float, default=0.0, help="openai: sampling temperature (default 0)")
-        group.add_argument("--jpeg-quality", type=int, default=90, help="openai: JPEG quality of frames (default 90)")
+        group.add_argument("--jpeg-quality", type=int, default=90,
+                           help="openai: JPEG quality of frames that are encoded (default 90; stored JPEGs "
+                                "that need no change are sent as they are)")
+        group.add_argument("--max-image-side", type=int, default=None, metavar="PX",
+                           help="openai: downscale frames whose longer side exceeds PX pixels (aspect kept, "
+                                "Lanczos); default: frames at their stored size")
+        group.add_argument("--reencode-images", action="store_true",
+                           help="openai: decode and JPEG-encode every frame, even stored JPEGs that could go as they are")
+        group.add_argument("--video-mode", choices=VIDEO_MODES, default="images",
+                           help="openai: images = each frame an image_url part (default); video = the sampled "
+                                "frames as one video_url part (H.264 MP4), for servers that take video (vLLM)")
+        group.add_argument("--video-fps", type=float, default=1.0,
+                           help="openai --video-mode video: frame rate for frames whose times are unknown (default 1)")
+        group.add_argument("--video-crf", type=int, default=18,
+                           help="openai --video-mode video: H.264 quality, lower is better (default 18)")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "OpenAIModel":
@@ -358,10 +473,24 @@ class OpenAIModel(Model):
             seed=getattr(args, "seed", 0),
             pool_size=concurrency,
         )
-        return cls(client, concurrency=concurrency, jpeg_quality=args.jpeg_quality)
+        return cls(client, concurrency=concurrency, jpeg_quality=args.jpeg_quality,
+                   max_image_side=getattr(args, "max_image_side", None),
+                   reencode_images=getattr(args, "reencode_images", False),
+                   video_mode=getattr(args, "video_mode", "images"), video_fps=getattr(args, "video_fps", 1.0),
+                   video_crf=getattr(args, "video_crf", 18))
+
+    def messages(self, prompt: str, images: Sequence[ImageLike]) -> list[dict]:
+        """The chat messages of one item (`build_messages` with this model's settings)."""
+        return build_messages(prompt, images, self.jpeg_quality, max_side=self.max_image_side,
+                              reencode=self.reencode_images, video=self.video_mode == "video",
+                              fallback_fps=self.video_fps, crf=self.video_crf)
 
     def generate(self, prompt: str, images: Sequence[ImageLike], item: BenchItem) -> str:
-        return self.client.chat(build_messages(prompt, images, self.jpeg_quality))
+        try:
+            messages = self.messages(prompt, images)
+        except MediaError as e:
+            raise MediaError(f"item {item.id}: {e}") from e
+        return self.client.chat(messages)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -372,6 +501,9 @@ class OpenAIModel(Model):
             "temperature": self.client.temperature,
             "max_tokens": self.client.max_tokens,
             "requests": dict(self.client.stats),
+            # what the model is shown; only when not the default, so runs made before these flags resume
+            **({"video_mode": self.video_mode, "video_fps": self.video_fps} if self.video_mode != "images" else {}),
+            **({"max_image_side": self.max_image_side} if self.max_image_side is not None else {}),
         }
 
     def close(self) -> None:
