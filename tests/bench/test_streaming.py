@@ -59,14 +59,12 @@ def test_run_loop_keeps_only_the_items_in_flight(tmp_path):
 
 def test_eval_reads_every_record_before_the_model_is_called(tmp_path):
     """A duplicate id on the last line of a qa4d split stops `qa4d eval` before any request."""
-    (tmp_path / "frames").mkdir()
-    from PIL import Image
+    from .tiny_bench import write_split
 
-    Image.new("RGB", (8, 8)).save(tmp_path / "frames" / "a.jpg")
-    rec = {"task": "t", "question": "Is it moving?", "answer": "yes", "answer_format": "yesno", "media": ["frames/a.jpg"]}
-    lines = [json.dumps({"id": f"s{i}", **rec}) for i in range(5)] + [json.dumps({"id": "s1", **rec})]
-    (tmp_path / "bench").mkdir()
-    (tmp_path / "bench" / "samples.jsonl").write_text("\n".join(lines) + "\n")
+    recs = [r for r in write_split(tmp_path, "bench", 10, seed=3) if r["answer_format"] == "yesno"][:2]
+    recs = recs * 3   # five valid records, then the second one again (a duplicate id)
+    recs = [{**r, "id": f"s{i}", "answer": "yes"} for i, r in enumerate(recs[:5])] + [{**recs[1], "id": "s1", "answer": "yes"}]
+    (tmp_path / "bench" / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     with FakeOpenAIServer() as server:
         code = qa4d_main(["eval", "--benchmark", str(tmp_path / "bench"), "--model", "openai", "--base-url", server.url,
                           "--model-name", "tiny-vlm", "--out", str(tmp_path / "run")])
