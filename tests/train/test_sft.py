@@ -237,8 +237,9 @@ def test_bad_dataset_errors_name_the_file_and_field(tiny_model, tmp_path):
     (ds / "media/train1/000001.jpg").unlink()
     with pytest.raises(SystemExit, match=r"samples.jsonl: 1 media files are missing, e.g. .*train1/000001.jpg"):
         sft(ds, tiny_model, tmp_path / "r")
-    (ds / "train/samples.jsonl").write_text('{"id": "x", "task": "t", "question": "q", "answer": "Z", '
-                                            '"answer_format": "mc", "media": [], "options": {"A": "a", "B": "b"}}\n')
+    good = json.loads((ds / "train/samples.jsonl").read_text().splitlines()[0])
+    bad = {**good, "answer_format": "mc", "options": {"A": "a", "B": "b"}, "answer": "Z"}
+    (ds / "train/samples.jsonl").write_text(json.dumps(bad) + "\n")
     with pytest.raises(SystemExit, match=r"samples.jsonl.*line 1.*answer"):
         sft(ds, tiny_model, tmp_path / "r")
     with pytest.raises(SystemExit, match="--model-path .* no config.json"):
