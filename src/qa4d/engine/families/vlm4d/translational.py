@@ -17,8 +17,12 @@ class Translational(VLM4DTask):
             if lab is None:
                 ctx.skip(self.name, "not one clear direction")
                 continue
-            out.append({"objects": [oid], "label": lab,
-                        "option_keys": [OPPOSITE[lab], "not_moving", f"absent:{category_of(ctx.scene, oid)}"],
+            # VLM4D's sets: the two ways along the axis, one other direction, and "not moving" or
+            # "no <object> there" (the object is there); all clearly false given the label's bands
+            others = [d for d in OPPOSITE if d not in (lab, OPPOSITE[lab]) and d not in ("ccw", "cw")]
+            third = others[int(rng.integers(len(others)))]
+            fourth = "not_moving" if rng.random() < 0.5 else f"absent:{category_of(ctx.scene, oid)}"
+            out.append({"objects": [oid], "label": lab, "option_keys": [OPPOSITE[lab], third, fourth],
                         "meta": {"reference": "first_camera"}})
         return out
 
