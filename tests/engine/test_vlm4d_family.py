@@ -49,6 +49,9 @@ def test_towards_and_up_and_static_under_moving_camera():
     assert vb.max_shift(sc, 3, FRAMES) == 0.0
     assert vb.spin(sc, 3, FRAMES, TH) == "not_spinning"
     assert count(sc, "translating", FRAMES, FRAMES, TH) == 2
+    from qa4d.engine.families.vlm4d.false_positive import still
+
+    assert [still(sc, i, FRAMES, TH) for i in (1, 2, 3)] == [False, False, True]   # "not moving" for 3 only
     assert count(sc, "rotating", FRAMES, FRAMES, TH) == 0
 
 
@@ -142,6 +145,8 @@ def test_simulated_generate_audit_eval(run):
         assert r["meta"]["group"] in ("ego", "exo")
         if r["task"] == "counting":
             assert r["meta"]["motion"] in ("translating", "rotating")
+        if r["meta"].get("fp") == "absent":
+            assert r["meta"]["objects"] == [] and r["meta"]["value"] == f"no {r['meta']['absent_category']} there"
 
 
 def test_labels_agree_with_simulator_ground_truth(run):

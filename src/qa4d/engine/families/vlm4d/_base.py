@@ -1,8 +1,11 @@
 """What every VLM4D-style task shares: measurements from poses, option texts, the mc record.
 
-A candidate holds `label` (the key of the correct option) and `option_keys` (the three others,
-each checked false in phase 1); keys are words of vocab.json "options", "absent:<category>" or
-"n:<int>" for counts. `check` recomputes the label from the scene and re-checks every option.
+A candidate holds `label` (the key of the correct option) and either `option_keys` (the three
+others, fixed) or `valid_keys` (every option checked clearly false in phase 1, of which render
+draws three with the frequencies of the task's answers, so each option text is the answer in about
+a quarter of the questions offering it); keys are words of vocab.json "options",
+"absent:<category>" or "n:<int>" for counts. `check` recomputes the label from the scene and
+re-checks every option.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from qa4d.engine import measure
-from qa4d.engine.kinds.base import LETTERS, Task, _fill, _jsonable, _pick, _templates, refer_all
+from qa4d.engine.kinds.base import LETTERS, Skip, Task, _fill, _jsonable, _pick, _templates, refer_all
 from qa4d.engine.references import phrase
 
 FAMILY = "vlm4d"
@@ -143,6 +146,7 @@ def spin(scene, oid: int, frames, th) -> str | None:
     return "ccw" if m["yaw"] > 0 else "cw"
 
 
+DIRECTIONS = ("left", "right", "towards", "away", "up", "down")
 OPPOSITE = {"left": "right", "right": "left", "towards": "away", "away": "towards", "up": "down", "down": "up",
             "ccw": "cw", "cw": "ccw"}
 
@@ -191,7 +195,8 @@ class VLM4DTask(Task):
                     continue
                 out.append(self.new_candidate(
                     ctx, seg, len(out), objects=[int(o) for o in it["objects"]], refs=refs, label=it["label"],
-                    key=it.get("key", it["label"]), option_keys=list(it["option_keys"]), formats=["mc"],
+                    key=it.get("key", pool_key(it["label"])), formats=["mc"],
+                    **{k: list(it[k]) for k in ("option_keys", "valid_keys") if k in it},
                     group="ego" if mount is not None else "exo", extra_meta=_jsonable(it.get("meta", {})),
                 ))
         return out
@@ -213,7 +218,10 @@ class VLM4DTask(Task):
 
             t = load_templates(extra["style"], family=get_family(self.family))
         question = _fill(_pick(rng, t.questions["mc"], self.name), **slots)
-        keys = [cand["option_keys"][int(i)] for i in rng.permutation(3)]
+        if "option_keys" in cand:
+            keys = [cand["option_keys"][int(i)] for i in rng.permutation(3)]
+        else:
+            keys = draw(cand["valid_keys"], env.pool, rng)
         keys.insert(int(choice), cand["label"])
         options = {LETTERS[i]: option_text(k) for i, k in enumerate(keys)}
         meta = {"objects": list(cand["objects"]), "value": option_text(cand["label"]), "label": cand["label"],
@@ -250,6 +258,39 @@ class VLM4DTask(Task):
         if meta.get("group") != g:
             problems.append(f"meta.group is {meta.get('group')!r}, poses give {g!r}")
         return problems
+
+
+def pool_key(option_key: str) -> str:
+    """The balancing key an option's text is counted under ("absent" for every absent category)."""
+    return "absent" if option_key.startswith("absent:") else option_key
+
+
+def draw(valid: Sequence[str], pool: dict[str, int], rng, k: int = 3) -> list[str]:
+    """k of the valid (clearly false) option keys, drawn without replacement with weights = how
+    often each is the answer among the task's selected questions; keys never an answer fill in."""
+    keys = list(valid)
+    w = np.array([float(pool.get(pool_key(x), 0)) for x in keys])
+    out: list[str] = []
+    while len(out) < k and (w > 0).any():
+        i = int(rng.choice(len(keys), p=w / w.sum()))
+        out.append(keys.pop(i))
+        w = np.delete(w, i)
+    rest = [keys[int(i)] for i in rng.permutation(len(keys))]
+    out += rest[: k - len(out)]
+    if len(out) < k:
+        raise Skip("not enough distinct options")
+    return out
+
+
+def absent_item(scene, rng, others: list[str], fixed: bool) -> dict[str, Any] | None:
+    """A question about a category absent from the scene (answer "no <category> there"), with
+    `others` as its fixed options (fixed) or its clearly false candidates (else)."""
+    absent = [c for c in vocab()["absent_categories"] if is_absent(scene, c)]
+    if not absent:
+        return None
+    c = absent[int(rng.integers(len(absent)))]
+    return {"objects": [], "label": f"absent:{c}", "key": "absent", ("option_keys" if fixed else "valid_keys"): others,
+            "meta": {"fp": "absent", "absent_category": c}}
 
 
 def visible_pool(ctx, seg, exclude: set[int]) -> list[int]:
