@@ -180,3 +180,25 @@ def test_labels_agree_with_simulator_ground_truth(run):
                     assert got in (None, want)
                     checked["direction"] += got == want
     assert checked["spin"] > 0 and checked["direction"] > 0
+
+
+def test_audit_check_catches_a_wrong_answer_and_a_wrong_group(run):
+    from qa4d.engine.registry import get_task
+    from qa4d.scene import load_scene
+
+    root = run[0]
+    recs = [json.loads(x) for x in (root / "d" / "train" / "samples.jsonl").read_text().splitlines()]
+    seen = set()
+    for r in recs:
+        if r["task"] in seen:
+            continue
+        seen.add(r["task"])
+        task = get_task("vlm4d", r["task"])
+        sc = load_scene(root / "s" / r["scene_id"])
+        th = thresholds_for("vlm4d", sc.meta.source)
+        assert task.check(r, sc, th) == []
+        wrong = next(k for k in r["options"] if k != r["answer"])
+        assert task.check({**r, "answer": wrong}, sc, th)
+        flipped = {"ego": "exo", "exo": "ego"}[r["meta"]["group"]]
+        assert any("group" in p for p in task.check({**r, "meta": {**r["meta"], "group": flipped}}, sc, th))
+    assert len(seen) >= 3
