@@ -110,6 +110,25 @@ def test_own_frame_forward_turning_left_and_backward():
     assert own_motion(sc, 3, FRAMES, TH) == ("backward", None)
 
 
+def test_hops_and_reversals_closed_form():
+    from qa4d.engine.families.vlm4d import _events
+    from qa4d.engine.families.vlm4d.counting import events
+
+    t = np.arange(61) / 20.0                       # 3 s at 20 fps
+    z = np.maximum(0.0, 0.3 * np.sin(2 * np.pi * t))  # airborne for the first half of each of 3 seconds
+    assert _events.hops(z, 0.01, 0.05) == 3
+    assert _events.hops(z[5:], 0.01, 0.05) is None  # starts in the air
+    tri = np.abs(((t / 0.5) % 2) - 1)             # triangle wave: turns at every 0.5 s
+    assert _events.reversals(tri, 0.03, 0.1) == 5
+    assert _events.reversals(t, 0.03, 0.1) == 0
+    assert _events.reversals(np.r_[t[:20], t[19] - 0.05, t[19] + 0.1], 0.03, 0.1) is None  # 5 cm back: unclear
+    # an object going back and forth twice along x (3 reversals) on the ground, seen on every other frame
+    x = 0.6 * np.abs(((np.arange(41) / 10.0) % 2) - 1)
+    sc = make_scene(static_camera(41), [object_path(np.c_[x, np.zeros(41), np.full(41, 0.5)])])
+    assert events(sc, 1, "reversal", list(range(41)), list(range(0, 41, 2)), TH) == 3
+    assert events(sc, 1, "hop", list(range(41)), list(range(0, 41, 2)), TH) == 0
+
+
 # ------------------------------------------------------------------------------ end to end
 
 PY = [sys.executable, "-m", "qa4d.cli"]
@@ -123,8 +142,8 @@ def run(tmp_path_factory):
 
     env = {**os.environ, **env}
     sh = lambda *a: subprocess.run([*PY, *a], env=env, capture_output=True, text=True, check=True)  # noqa: E731
-    sh("simulate", "--out", str(root / "s"), "--scenes", "8", "--frames", "16", "--size", "64", "--seed", "2",
-       "--kinds", "spinning", "camera_motion", "ego", "mixed")
+    sh("simulate", "--out", str(root / "s"), "--scenes", "10", "--frames", "16", "--size", "64", "--seed", "2",
+       "--kinds", "spinning", "camera_motion", "ego", "repeated", "mixed")
     sh("generate", "--scenes", str(root / "s"), "--out", str(root / "d"), "--seed", "1", "--families", "vlm4d")
     audit = subprocess.run([*PY, "audit", str(root / "d")], env=env, capture_output=True, text=True)
     scores = {}
@@ -144,7 +163,8 @@ def test_simulated_generate_audit_eval(run):
         assert len(r["options"]) == 4 and r["options"][r["answer"]] == r["meta"]["value"]
         assert r["meta"]["group"] in ("ego", "exo")
         if r["task"] == "counting":
-            assert r["meta"]["motion"] in ("translating", "rotating")
+            assert r["meta"]["motion"] in ("translating", "rotating", "repeated")
+            assert (r["meta"]["motion"] == "repeated") == (r["meta"].get("event") in ("hop", "reversal"))
         if r["meta"].get("fp") == "absent":
             assert r["meta"]["objects"] == [] and r["meta"]["value"] == f"no {r['meta']['absent_category']} there"
 
@@ -179,7 +199,15 @@ def test_labels_agree_with_simulator_ground_truth(run):
                     want = o["world_direction"]
                     assert got in (None, want)
                     checked["direction"] += got == want
-    assert checked["spin"] > 0 and checked["direction"] > 0
+        if sim["kind"] == "repeated" and sim["repeated"]["event"] in ("hop", "oscillate"):
+            from qa4d.engine.families.vlm4d.counting import events
+
+            r = sim["repeated"]
+            ev = "hop" if r["event"] == "hop" else "reversal"
+            want = r["count"] if ev == "hop" else r["reversals"]
+            assert events(sc, r["object"], ev, frames, frames, th) in (None, want)
+            checked["events"] = checked.get("events", 0) + (events(sc, r["object"], ev, frames, frames, th) == want)
+    assert checked["spin"] > 0 and checked["direction"] > 0 and checked.get("events", 0) > 0
 
 
 def test_audit_check_catches_a_wrong_answer_and_a_wrong_group(run):
