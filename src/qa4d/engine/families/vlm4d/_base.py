@@ -19,7 +19,7 @@ import numpy as np
 
 from qa4d.engine import measure
 from qa4d.engine.kinds.base import LETTERS, Skip, Task, _fill, _jsonable, _pick, _templates, refer_all
-from qa4d.engine.references import phrase
+from qa4d.engine.references import object_reference, phrase
 
 FAMILY = "vlm4d"
 
@@ -181,6 +181,20 @@ class VLM4DTask(Task):
             return not is_absent(scene, key.split(":", 1)[1])
         return True
 
+    caption_only = False   # True: objects named by caption only (an absent one can only be named)
+
+    def refer(self, ctx, objects, media, rng):
+        if not self.caption_only:
+            return refer_all(ctx, [(o, None) for o in objects], media, rng, [])
+        refs = []
+        for oid in objects:
+            allowed = [p for p, t in enumerate(media) if ctx.seen_at(oid, t)]
+            ref = object_reference(ctx.scene, oid, media, allowed, {"caption": 1.0}, rng, [], min_pixels=ctx.min_mask_pixels)
+            if ref is None:
+                return None
+            refs.append(ref)
+        return refs
+
     def candidates(self, ctx):
         out = []
         for seg in ctx.segments(self.name):
@@ -189,7 +203,7 @@ class VLM4DTask(Task):
             rng = ctx.rng(self.name, seg[0])
             mount = camera_mount(ctx.scene, frames, ctx.thresholds)
             for it in self.items(ctx, seg, frames, rng, {mount} if mount is not None else set()):
-                refs = refer_all(ctx, [(o, None) for o in it["objects"]], media, rng, [])
+                refs = self.refer(ctx, it["objects"], media, rng)
                 if refs is None:
                     ctx.skip(self.name, "object cannot be referred to")
                     continue
@@ -210,8 +224,8 @@ class VLM4DTask(Task):
             slots["obj"] = slots["obj1"]
         extra = cand["extra_meta"]
         slots["category"] = extra.get("absent_category", "")
-        if extra.get("absent_category"):
-            slots["obj"] = slots["obj1"] = f"the {extra['absent_category']}"
+        if extra.get("absent_category"):  # named like the captions of objects that are there
+            slots["obj"] = slots["obj1"] = extra["absent_name"]
         if extra.get("style"):  # false positives are asked in another task's wording
             from qa4d.engine.registry import get_family
             from qa4d.engine.templates import load_templates
@@ -289,8 +303,11 @@ def absent_item(scene, rng, others: list[str], fixed: bool) -> dict[str, Any] | 
     if not absent:
         return None
     c = absent[int(rng.integers(len(absent)))]
+    v = vocab()
+    name = f"the {v['absent_sizes'][int(rng.integers(len(v['absent_sizes'])))]} " \
+           f"{v['absent_colours'][int(rng.integers(len(v['absent_colours'])))]} {c}"
     return {"objects": [], "label": f"absent:{c}", "key": "absent", ("option_keys" if fixed else "valid_keys"): others,
-            "meta": {"fp": "absent", "absent_category": c}}
+            "meta": {"fp": "absent", "absent_category": c, "absent_name": name}}
 
 
 def visible_pool(ctx, seg, exclude: set[int]) -> list[int]:

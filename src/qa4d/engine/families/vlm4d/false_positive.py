@@ -21,6 +21,7 @@ def still(scene, oid, frames, th) -> bool | None:
 class FalsePositive(VLM4DTask):
     name = "false_positive"
     category = "false_positive"
+    caption_only = True
 
     def items(self, ctx, seg, frames, rng, exclude):
         sc, th = ctx.scene, ctx.thresholds

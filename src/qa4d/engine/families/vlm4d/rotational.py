@@ -13,6 +13,7 @@ from qa4d.engine.registry import register_task
 class Rotational(VLM4DTask):
     name = "rotational"
     category = "rotational"
+    caption_only = True
 
     def items(self, ctx, seg, frames, rng, exclude):
         out = []
