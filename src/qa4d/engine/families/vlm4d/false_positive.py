@@ -1,12 +1,15 @@
-"""False positives, asked in the translational wording: an object that does not move ("not
-moving") and a category that is not in the scene ("no <object> there"), mixed with equally many
-moving objects (answer: their direction) so that neither "nothing happens" nor "something
-happens" is the default; every text is the answer in about a quarter of the questions offering it."""
+"""False positives, asked in the translational wording with VLM4D's synthetic option set {left,
+right, not moving, no <object> there}, offered whole every time: an object that does not move
+("not moving"), a category that is not in the scene ("no <object> there"), and as controls objects
+moving clearly left or right; the four answers are equally frequent, so neither "nothing happens"
+nor "something happens" is the default."""
 
 from qa4d.engine.families.vlm4d._base import (
-    DIRECTIONS, VLM4DTask, absent_item, category_of, direction, is_absent, max_shift, pick, spin, visible_pool,
+    VLM4DTask, absent_item, category_of, direction, is_absent, max_shift, pick, spin, visible_pool,
 )
 from qa4d.engine.registry import register_task
+
+SET = ("left", "right", "not_moving")   # with "no <object> there": the four options
 
 
 def still(scene, oid, frames, th) -> bool | None:
@@ -31,12 +34,14 @@ class FalsePositive(VLM4DTask):
             if s is None:
                 ctx.skip(self.name, "neither still nor one clear direction")
                 continue
-            cat = f"absent:{category_of(sc, oid)}"
             lab = "not_moving" if s else direction(sc, oid, frames, th)
-            valid = [d for d in DIRECTIONS if d != lab] + [cat] + ([] if s else ["not_moving"])
-            out.append({"objects": [oid], "label": lab, "valid_keys": valid,
+            if lab not in SET:
+                ctx.skip(self.name, "moves, but not left or right")
+                continue
+            keys = [k for k in SET if k != lab] + [f"absent:{category_of(sc, oid)}"]
+            out.append({"objects": [oid], "label": lab, "option_keys": keys,
                         "meta": {"fp": "not_moving" if s else "control", "style": "translational"}})
-        a = absent_item(sc, rng, list(DIRECTIONS) + ["not_moving"], fixed=False)
+        a = absent_item(sc, rng, list(SET), fixed=True)
         if a:
             a["meta"]["style"] = "translational"
             out.append(a)
@@ -49,7 +54,8 @@ class FalsePositive(VLM4DTask):
             return f"absent:{c}" if is_absent(scene, c) else None
         oid = meta["objects"][0]
         s = still(scene, oid, frames, th)
-        return None if s is None else "not_moving" if s else direction(scene, oid, frames, th)
+        lab = None if s is None else "not_moving" if s else direction(scene, oid, frames, th)
+        return lab if lab in SET else None
 
     def wrong(self, scene, record, key, true, frames, th):
         if true.startswith("absent:"):  # nothing of an absent category moves or stands still
