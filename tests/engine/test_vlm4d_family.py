@@ -108,6 +108,13 @@ def test_own_frame_forward_turning_left_and_backward():
     assert own_motion(sc, 1, FRAMES, TH) == ("forward", "turn_left")
     assert own_motion(sc, 2, FRAMES, TH) == ("forward", "straight")
     assert own_motion(sc, 3, FRAMES, TH) == ("backward", None)
+    from qa4d.engine.registry import get_task
+
+    task = get_task("vlm4d", "translational_own")
+    rec = {"meta": {"objects": [1], "own": "move"}}
+    assert not task.wrong(sc, rec, "turn_left", "forward", FRAMES, TH)   # also true: never a distractor
+    assert task.wrong(sc, rec, "turn_right", "forward", FRAMES, TH)
+    assert task.wrong(sc, rec, "backward", "forward", FRAMES, TH)
 
 
 def test_hops_and_reversals_closed_form():

@@ -39,19 +39,32 @@ class TranslationalOwn(VLM4DTask):
         out = []
         for oid in pick(rng, agents, ctx.config.samples_per_segment):
             move, turn = own_motion(sc, oid, frames, ctx.thresholds)
-            if move is None:
-                ctx.skip(self.name, "no clear move along its heading")
-            elif turn is not None and rng.random() < 0.5:
-                keys = [k for k in ("turn_left", "turn_right", "straight") if k != turn] + ["not_moving"]
-                out.append({"objects": [oid], "label": turn, "option_keys": keys,
+            if move is None or (move == "forward" and turn is None):
+                ctx.skip(self.name, "no clear move along its heading, or no clear turn")
+                continue
+            turns = [k for k in ("turn_left", "turn_right", "straight") if k != turn]
+            if move == "forward" and rng.random() < 0.5:
+                # the other turns and reversing are clearly false for a forward mover
+                out.append({"objects": [oid], "label": turn, "valid_keys": turns + ["backward"],
                             "meta": {"reference": "own", "own": "turn", "style": "translational_own_turn"}})
-            else:
-                other = "backward" if move == "forward" else "forward"
-                out.append({"objects": [oid], "label": move,
-                            "option_keys": [other, "staying", f"absent:{category_of(sc, oid)}"],
-                            "meta": {"reference": "own", "own": "move"}})
+                continue
+            # a forward mover's own turn would be true as well: only the other turns; "staying in
+            # place" / "no <object> there" (never answers) only fill in
+            valid = ["backward" if move == "forward" else "forward"] + (turns if move == "forward" else [])
+            out.append({"objects": [oid], "label": move,
+                        "valid_keys": valid + ["staying", f"absent:{category_of(sc, oid)}"],
+                        "meta": {"reference": "own", "own": "move"}})
         return out
 
     def truth(self, scene, record, frames, th):
         move, turn = own_motion(scene, record["meta"]["objects"][0], frames, th)
         return turn if record["meta"]["own"] == "turn" else move
+
+    def wrong(self, scene, record, key, true, frames, th):
+        """Neither the move nor the turn the agent makes (a forwards answer makes its turn true too)."""
+        move, turn = own_motion(scene, record["meta"]["objects"][0], frames, th)
+        if key in (move, turn):
+            return False
+        if key in ("turn_left", "turn_right", "straight") and turn is None:
+            return False  # turn unclear (a reversing agent): cannot call it false
+        return super().wrong(scene, record, key, true, frames, th)
