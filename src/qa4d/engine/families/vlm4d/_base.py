@@ -296,10 +296,12 @@ def draw(valid: Sequence[str], pool: dict[str, int], rng, k: int = 3) -> list[st
     return out
 
 
-def absent_item(scene, rng, others: list[str], fixed: bool) -> dict[str, Any] | None:
+def absent_item(scene, rng, others: list[str], fixed: bool, skip: Sequence[str] = ()) -> dict[str, Any] | None:
     """A question about a category absent from the scene (answer "no <category> there"), with
-    `others` as its fixed options (fixed) or its clearly false candidates (else)."""
-    absent = [c for c in vocab()["absent_categories"] if is_absent(scene, c)]
+    `others` as its fixed options (fixed) or its clearly false candidates (else). Categories in
+    `skip` (those the task seldom asks about when present) are not used: a category named mostly
+    when absent would give the answer away."""
+    absent = [c for c in vocab()["absent_categories"] if c not in skip and is_absent(scene, c)]
     if not absent:
         return None
     c = absent[int(rng.integers(len(absent)))]

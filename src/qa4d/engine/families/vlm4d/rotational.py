@@ -5,7 +5,9 @@ whole in every question, and each of the four is the answer equally often: "not 
 object whose orientation stays put, "no <object> there" for a category absent from the scene
 (these two are false-positive answers, marked `meta.fp`)."""
 
-from qa4d.engine.families.vlm4d._base import VLM4DTask, absent_item, category_of, is_absent, pick, spin, visible_pool
+from qa4d.engine.families.vlm4d._base import (
+    VLM4DTask, absent_item, category_of, is_absent, pick, spin, visible_pool, vocab,
+)
 from qa4d.engine.registry import register_task
 
 
@@ -25,7 +27,9 @@ class Rotational(VLM4DTask):
             keys = [k for k in ("ccw", "cw", "not_spinning") if k != lab] + [f"absent:{category_of(ctx.scene, oid)}"]
             meta = {"reference": "above", **({"fp": "not_spinning"} if lab == "not_spinning" else {})}
             out.append({"objects": [oid], "label": lab, "option_keys": keys, "meta": meta})
-        a = absent_item(ctx.scene, rng, ["ccw", "cw", "not_spinning"], fixed=True)
+        # round objects are asked about only when still: not named as absent either
+        a = absent_item(ctx.scene, rng, ["ccw", "cw", "not_spinning"], fixed=True,
+                        skip=vocab()["spin_symmetric_categories"])
         if a:
             a["meta"]["reference"] = "above"
             out.append(a)
