@@ -1,8 +1,8 @@
 """elapsed_time: how much time passes from the first shown image of a re-timed clip to the last.
 
-A candidate is one segment of a scene: `images` frames taken every `step` scene frames (the
-largest whole step that fits `media_frames` images in the segment), shown as a clip playing at
-`fps`, one of the 4 rates of timing.json drawn per segment. The record's `timestamps` are the
+A candidate is one segment of a scene: `images` frames taken every `step` scene frames (both
+drawn per segment, `draw_clip`, at most `media_frames` images), shown as a clip playing at `fps`,
+one of the 4 rates of timing.json drawn per segment. The record's `timestamps` are the
 shown images' times in that clip, first image at 0 s, so the answer is
 `(images - 1) * step / fps` seconds: `meta.value` (2 decimals, `meta.unit` "s"), with `meta.fps`
 and `meta.step`. The question states the rate and the step, which is what a model needs (the
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from qa4d.engine.kinds.base import LETTERS, Skip, Task, _fill, _pick, _templates
 from qa4d.engine.registry import register_task
@@ -23,14 +24,18 @@ from qa4d.engine.registry import register_task
 TIMING = json.loads(Path(__file__).with_name("timing.json").read_text(encoding="utf-8"))
 
 
-def shown_frames(start: int, stop: int, media_frames: int) -> tuple[list[int], int]:
-    """(scene frames shown, step) for a segment [start, stop): `min(media_frames, stop - start)`
-    frames from `start`, evenly `step` apart, with the largest whole step that fits."""
-    n = min(int(media_frames), stop - start)
-    if n < 2:
+def draw_clip(rng, start: int, stop: int, max_images: int) -> tuple[list[int], int]:
+    """(scene frames shown, step) of a clip inside the segment [start, stop): a number of images
+    drawn in [min(3, n_max), n_max] (n_max = min(max_images, stop - start)), then a whole step
+    that fits, then a start; all uniform. Varying the span keeps durations from repeating (a
+    blind answer prior would learn repeated durations). Empty when fewer than 2 frames fit."""
+    n_max = min(int(max_images), stop - start)
+    if n_max < 2:
         return [], 0
-    step = (stop - 1 - start) // (n - 1)
-    return [start + k * step for k in range(n)], step
+    n = int(rng.integers(min(3, n_max), n_max + 1))
+    step = int(rng.integers(1, (stop - 1 - start) // (n - 1) + 1))
+    first = int(rng.integers(start, stop - (n - 1) * step))
+    return [first + k * step for k in range(n)], step
 
 
 def duration_s(frames: list[int], fps: float) -> float:
@@ -58,21 +63,25 @@ class ElapsedTime(Task):
         rates = [float(r) for r in TIMING["rates_fps"]]
         out = []
         for seg in ctx.segments(self.name):
-            frames, step = shown_frames(seg[0], seg[1], ctx.config.media_frames)
+            rng = ctx.rng(self.name, seg[0])
+            fps = rates[int(rng.integers(len(rates)))]
+            frames, step = draw_clip(rng, seg[0], seg[1], ctx.config.media_frames)
             if not frames:
                 ctx.skip(self.name, "segment shorter than 2 frames")
                 continue
-            fps = rates[int(ctx.rng(self.name, seg[0]).integers(len(rates)))]
-            exact = duration_s(frames, fps)
-            if exact < float(ctx.thresholds.min_duration_s):
+            if duration_s(frames, fps) < float(ctx.thresholds.min_duration_s):
                 ctx.skip(self.name, "clip shorter than min_duration_s")
                 continue
-            c = self.new_candidate(ctx, seg, 0, frames=frames, objects=[], fps=fps, step=step,
-                                   measurement=exact, value=round(exact, int(TIMING["decimals"])),
-                                   key=f"{fps:g}fps", formats=["mc"])
-            c["timestamps"] = [round((t - frames[0]) / fps, 6) for t in frames]
-            out.append(c)
+            out.append(self.clip_candidate(ctx, seg, frames, step, fps))
         return out
+
+    def clip_candidate(self, ctx, seg, frames: list[int], step: int, fps: float) -> dict[str, Any]:
+        """The candidate showing scene `frames` (`step` apart) as a clip playing at `fps`."""
+        exact = duration_s(frames, fps)
+        c = self.new_candidate(ctx, seg, 0, frames=frames, objects=[], fps=fps, step=step, measurement=exact,
+                               value=round(exact, int(TIMING["decimals"])), key=f"{fps:g}fps", formats=["mc"])
+        c["timestamps"] = [round((t - frames[0]) / fps, 6) for t in frames]
+        return c
 
     def render(self, cand, fmt, choice, rng, env):
         if fmt != "mc":
