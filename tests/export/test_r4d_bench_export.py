@@ -63,6 +63,8 @@ def test_round_trip_through_the_loader_scores_1_for_the_oracle(exported):
     items = get_benchmark("r4d-bench")().load(root / "out" / "test.json")
     recs = {r["id"]: r for r in read_samples(root / "ds" / "bench" / "samples.jsonl")}
     assert all(it.answer == recs[it.id]["answer"] and it.prefix_images == [] for it in items)
+    prompt = get_benchmark("r4d-bench")().build_prompt(items[0], frames=8)
+    assert prompt.startswith("The 8 images are frames") and "Set-of-Marks" not in prompt
     r = cli("eval", "--benchmark", "r4d-bench", "--annotations", str(root / "out" / "test.json"),
             "--media-root", str(root / "out"), "--model", "oracle", "--out", str(root / "run"))
     assert r.returncode == 0, r.stderr
