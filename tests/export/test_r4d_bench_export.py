@@ -19,6 +19,7 @@ from qa4d.bench.registry import get_benchmark
 from qa4d.bench.scoring import score_responses
 from qa4d.dataset import read_samples
 from qa4d.export.cli import export_dataset
+from qa4d.export.formats.r4d_bench import rgb_to_yuv420p
 
 
 def cli(*args):
@@ -56,6 +57,29 @@ def test_export_writes_the_r4d_layout_and_counts_what_it_cannot_hold(exported):
         want = np.asarray(rec["timestamps"]) - rec["timestamps"][0]
         assert fr.source_count == len(rec["media"]) and np.allclose(fr.timestamps, want, atol=1e-3)
         assert fr.images[0].size == (48, 48)
+        # the decoded first frame is the record's first image, up to coding loss
+        from PIL import Image
+        with Image.open(root / "ds" / rec["media"][0]) as im:
+            src = np.asarray(im.convert("RGB"), float)
+        assert np.abs(np.asarray(fr.images[0], float) - src).mean() < 8.0
+
+
+def test_export_is_byte_identical_when_repeated(exported, tmp_path):
+    root, _ = exported
+    export_dataset(root / "ds", "r4d-bench", tmp_path / "again", split="bench")
+    files = sorted(p.relative_to(root / "out") for p in (root / "out").rglob("*") if p.is_file())
+    assert files and all((root / "out" / f).read_bytes() == (tmp_path / "again" / f).read_bytes() for f in files)
+
+
+def test_rgb_to_yuv420p_known_colours():
+    # BT.601 limited range, by hand: white (235, 128, 128), black (16, 128, 128), pure red
+    # Y = 16 + 65.481 = 81.5 -> 81 (rint), U = 128 - 37.797 = 90.2 -> 90, V = 128 + 112 = 240
+    for rgb, want in [((255, 255, 255), (235, 128, 128)), ((0, 0, 0), (16, 128, 128)), ((255, 0, 0), (81, 90, 240))]:
+        img = np.zeros((4, 6, 3), np.uint8) + np.array(rgb, np.uint8)
+        yuv = rgb_to_yuv420p(img)
+        assert yuv.shape == (6, 6)
+        y, u, v = yuv[:4].ravel(), yuv[4:].ravel()[:6], yuv[4:].ravel()[6:]
+        assert set(y) == {want[0]} and set(u) == {want[1]} and set(v) == {want[2]}
 
 
 def test_round_trip_through_the_loader_scores_1_for_the_oracle(exported):

@@ -7,10 +7,11 @@ Writes, per split, `test.json` (bench split; other splits `<split>.json`): a JSO
      "som_image": "som/<id>.png" or null}
 
 with every path relative to OUT (evaluate with `--media-root OUT`). Only multiple-choice records
-fit the format; the export counts the others and leaves them out. The video is the record's frames encoded as
-H.264 MP4 (PyAV), each frame at its record timestamp (pts in milliseconds), so the times the
-loader decodes are the record's `timestamps`; odd frame sizes get one black row/column (H.264
-4:2:0 needs even sizes). A record whose timestamps do not increase is not a video: left out.
+fit the format; the export counts the others and leaves them out. The video is the record's frames encoded as an
+MPEG-4 (Part 2) MP4 by PyAV, each frame at its record timestamp (pts in milliseconds), so the
+times the loader decodes are the record's `timestamps`; odd frame sizes get one black row/column
+(4:2:0 chroma needs even sizes). The colour conversion is done here (`rgb_to_yuv420p`) and the
+encoder runs single-threaded, so the same dataset gives the same bytes. A record whose timestamps do not increase is not a video: left out.
 
 Set-of-Marks image: a record that has one names it in `meta.som_image` (one of its `media`
 paths: the marked first frame, sent before the frames); it is copied to `som/` and left out of
@@ -36,6 +37,8 @@ from qa4d.export.records import sorted_options
 
 VIDEO_DIR, SOM_DIR = "videos", "som"
 TIME_BASE = fractions.Fraction(1, 1000)
+CODEC = "mpeg4"        # FFmpeg's own MPEG-4 Part 2 encoder: same input, same bytes (libx264 was not, run to run)
+BIT_RATE = 8_000_000
 _PRIVATE = ("_frames", "_timestamps", "_som_src")
 
 
@@ -52,9 +55,27 @@ def _rgb_even(path: Path) -> np.ndarray:
     return np.pad(a, ((0, h % 2), (0, w % 2), (0, 0)))
 
 
+def rgb_to_yuv420p(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB, H and W even -> (3H/2, W) uint8 planar YUV 4:2:0 (BT.601, limited range:
+    Y in 16..235, U/V in 16..240; chroma is the mean of each 2x2 block). Done here rather than by
+    libswscale so that the encoder's input, and so the file's bytes, depend on the images alone."""
+    x = rgb.astype(np.float64)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    y = 16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0
+    u = 128.0 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255.0
+    v = 128.0 + (112.0 * r - 93.786 * g - 18.214 * b) / 255.0
+    h, w = y.shape
+
+    def sub(c: np.ndarray) -> np.ndarray:
+        return c.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+
+    planes = np.concatenate([y.ravel(), sub(u).ravel(), sub(v).ravel()]).reshape(3 * h // 2, w)
+    return np.clip(np.rint(planes), 0, 255).astype(np.uint8)
+
+
 def encode_video(frames: Sequence[Path], timestamps: Sequence[float], out: Path) -> None:
-    """Encode image files as an H.264 MP4 with frame i at `timestamps[i]` seconds (ms resolution).
-    Single-threaded: the same frames give the same bytes."""
+    """Encode image files as an MP4 (MPEG-4 Part 2) with frame i at `timestamps[i]` seconds (ms
+    resolution). Same frames, same bytes."""
     import av  # noqa: PLC0415  (only this format needs PyAV)
 
     arrays = [_rgb_even(p) for p in frames]
@@ -63,13 +84,13 @@ def encode_video(frames: Sequence[Path], timestamps: Sequence[float], out: Path)
     h, w = arrays[0].shape[:2]
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(out) as fh, av.open(fh, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=30)
+        stream = container.add_stream(CODEC, rate=30)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.codec_context.time_base = TIME_BASE
         stream.codec_context.thread_count = 1
-        stream.options = {"threads": "1"}
+        stream.bit_rate = BIT_RATE
         for a, t in zip(arrays, timestamps):
-            frame = av.VideoFrame.from_ndarray(a, format="rgb24")
+            frame = av.VideoFrame.from_ndarray(rgb_to_yuv420p(a), format="yuv420p")
             frame.pts, frame.time_base = round(float(t) * 1000), TIME_BASE
             for packet in stream.encode(frame):
                 container.mux(packet)
