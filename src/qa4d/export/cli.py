@@ -10,6 +10,10 @@ that the media files they reference exist. Writes to OUT, per split (<name> defa
                                            with {"type": "image"} content parts
   internvl      <name>_<split>.jsonl       id, image, conversations, and <name>_<split>_meta.json
                                            (root, annotation, data_augment, repeat_time, length)
+  r4d-bench     test.json (bench split)    R4D-Bench's layout: id, benchmark, task, question, options,
+                <split>.json (others)      answer (text), video (MP4 of the frames), som_image;
+                                           multiple-choice records only (the others are counted and
+                                           left out); evaluate with --media-root OUT
 
 Image paths are absolute by default (--media absolute); with --media copy or symlink the images are
 placed under OUT/media/ and rows use paths relative to OUT. The user turn is one image placeholder
@@ -43,6 +47,7 @@ class ExportResult:
     files: list[Path] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # split -> rows written
     errors: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> records the format cannot hold
 
 
 class MediaPlacer:
@@ -123,6 +128,10 @@ def export_dataset(
         rows = []
         records = iter_samples(sp.samples_path, record_errors)
         for record in tqdm(records, desc=f"export {fmt} {sp.name}", unit="rec", file=sys.stderr, disable=None):
+            if exporter.answer_formats and record.get("answer_format") not in exporter.answer_formats:
+                reason = f"{sp.name}: answer_format {record.get('answer_format')} ({fmt} holds {', '.join(exporter.answer_formats)} only)"
+                result.skipped[reason] = result.skipped.get(reason, 0) + 1
+                continue
             try:
                 rows.append(export_record(exporter, record, place))
             except ExportError as exc:
@@ -156,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for err in result.errors:
         print(f"qa4d export: bad record: {err}", file=sys.stderr)
+    for reason, n in result.skipped.items():
+        print(f"left out {n} record(s): {reason}")
     for sp, n in result.counts.items():
         print(f"{sp}: {n} rows")
     for f in dict.fromkeys(result.files):

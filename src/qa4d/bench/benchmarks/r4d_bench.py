@@ -6,13 +6,18 @@ correct option's TEXT), `video`, `som_image` (the first frame with numbered regi
 paths are relative to `--media-root`. `media` holds the video (what frame samplers read); the
 Set-of-Marks image is the item's one prefix image (`prefix_images`, also `meta["som_image"]`): the
 model sees it first, then the sampled frames, and the prompt says which image is the marked one.
-`check_media` checks both. Groupings: the source benchmark and the static / dynamic split of the 9 categories
-(`r4d_bench.json`; a task outside them is reported with split "other").
+`check_media` checks both. `som_image` may be null (qa4d's `export --format r4d-bench` writes
+records without marks so): no prefix image, and the prompt names the frames only. Groupings: the source benchmark and the static / dynamic split of the 9 categories
+(`r4d_bench.json`; a task is matched on letters and digits against a category's name, abbreviation
+or aliases, so `speed_acceleration` is "Speed & Acceleration"; a task outside them is reported
+with split "other"). Accuracy per split is over its items, i.e. the mean of the per-category
+accuracies weighted by item counts, as the paper's Sta / Dyn / Avg columns.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from qa4d.bench.benchmarks.base import (
@@ -32,10 +37,15 @@ from qa4d.bench.types import BenchItem
 _DATA = json.loads(Path(__file__).with_name("r4d_bench.json").read_text(encoding="utf-8"))
 
 
+def _norm(name: str) -> str:
+    """Letters and digits only, lower case: "Speed & Acceleration" == "speed_acceleration"."""
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
 def _category(task: str) -> tuple[str, str]:
-    t = task.strip().lower()
+    t = _norm(task)
     for c in _DATA["categories"]:
-        if t in (c["name"].lower(), c["abbr"].lower()) or t.replace("_", " ") == c["name"].lower():
+        if t in {_norm(n) for n in (c["name"], c["abbr"], *c.get("aliases", ()))}:
             return c["name"], c["split"]
     return task, "other"
 
@@ -61,7 +71,9 @@ class R4DBench(Benchmark):
             options = letter_options(require(rec, "options", path, i, (list, dict)), path, i, "options")
             answer = require(rec, "answer", path, i, (str, int, float))
             video = require(rec, "video", path, i, str)
-            som = require(rec, "som_image", path, i, str)
+            if "som_image" not in rec:
+                raise BenchmarkFormatError(path, i, "som_image", "missing (null when the item has no marks)")
+            som = rec["som_image"] if rec["som_image"] is None else require(rec, "som_image", path, i, str)
             category, split = _category(task)
             items.append(BenchItem(
                 id=str(rid),
@@ -74,7 +86,7 @@ class R4DBench(Benchmark):
                 category=category,
                 media=[video],
                 media_kind="video",
-                prefix_images=[som],
+                prefix_images=[som] if som is not None else [],
                 groups={"source_benchmark": source, "split": split},
                 meta={"answer_text": str(answer), "som_image": som, "video": video},
             ))
@@ -83,8 +95,15 @@ class R4DBench(Benchmark):
 
     def build_prompt(self, item: BenchItem, mode: str = "do", frames: int | None = None) -> str:
         """Names the images first: the questions point at marked regions, so the model must know
-        which image carries the marks (the runner sends the prefix image before the frames)."""
+        which image carries the marks (the runner sends the prefix image before the frames).
+        An item without a Set-of-Marks image (som_image null, qa4d exports) is shown the frames only."""
         check_mode(mode)
+        if not item.prefix_images:
+            shown = (f"The {frames} images are" if frames and frames > 1 else
+                     "The image is a frame" if frames == 1 else "The images are")
+            intro = shown + (" sampled from the video." if frames == 1 else " frames sampled uniformly from the video, in order.")
+            return "\n".join([intro, item.question.strip(), format_options(item.options or {}),
+                              self.answer_form(item, mode).instruction])
         if frames == 1:
             shown = "the second image is a frame sampled from the video."
         else:

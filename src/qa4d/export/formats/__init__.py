@@ -54,6 +54,7 @@ class Exporter:
 
     name: str = ""
     placeholder: str = IMAGE_TOKEN
+    answer_formats: tuple[str, ...] = ()   # the answer formats the format can hold (empty: all)
 
     # -- per record ------------------------------------------------------------------------
     def user_text(self, record: Mapping[str, Any]) -> str:
