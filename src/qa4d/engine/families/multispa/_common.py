@@ -126,16 +126,16 @@ def balanced_pairs(ctx: SceneContext, task: str) -> list[list[int]]:
     return [[int(j[k]), int(i[k])] if s else [int(i[k]), int(j[k])] for k, s in zip(picked, swap)]
 
 
-class PairMixin:
-    """Numeric tasks on an overlap-balanced image pair: items carry the pair, shown as Image-1/2."""
+class SceneItemsMixin:
+    """Numeric tasks whose items come from the whole scene (one segment, 0..T): each item names
+    its own shown frames (`item["frames"]`, image k = scene frame frames[k])."""
 
     requires = REQUIRES
 
-    def items(self, ctx, seg, rng):
-        return [{"frames": p} for p in balanced_pairs(ctx, self.name)]
+    def frames_for(self, ctx, seg, item, rng):
+        return list(item["frames"])
 
     def candidates(self, ctx):
-        # pairs are drawn over the whole scene (one segment), as [MS] does per scene
         seg = (0, ctx.scene.num_frames)
         rng = ctx.rng(self.name, 0)
         out = []
@@ -155,13 +155,17 @@ class PairMixin:
                 measurement=_jsonable(raw), key=self.answer_format, formats=[self.answer_format]))
         return out
 
-    def frames_for(self, ctx, seg, item, rng):
-        return list(item["frames"])
-
     def render(self, cand, fmt, choice, rng, env):
         out = super().render(cand, fmt, choice, rng, env)
         out["meta"]["media_kind"] = "images"
         return out
+
+
+class PairMixin(SceneItemsMixin):
+    """Numeric tasks on an overlap-balanced image pair, shown as Image-1/Image-2."""
+
+    def items(self, ctx, seg, rng):
+        return [{"frames": p} for p in balanced_pairs(ctx, self.name)]
 
     def check(self, record, scene, thresholds):
         problems = super().check(record, scene, thresholds)
