@@ -26,4 +26,4 @@ FAMILY = register_family(
     doc="MultiSPA (Multi-SpatialMLLM): depth, camera movement on image pairs, numeric answers",
 )
 
-from qa4d.engine.families.multispa import camera, correspondence, depth, size  # noqa: E402,F401  (registration)
+from qa4d.engine.families.multispa import camera, correspondence, depth, movement, size  # noqa: E402,F401  (registration)
