@@ -25,6 +25,9 @@ SPECS = {
     "truck": dict(eye_velocity=(0.15, 0.0, 0.0), target_velocity=(0.0, 0.0, 0.0)),
     "dolly": dict(eye_velocity=(0.0, 0.2, 0.05), target_velocity=(0.0, 0.2, 0.05)),
 }
+CAMERA_TASKS = ["camera_x_movement", "camera_y_movement", "camera_z_movement", "camera_yaw_movement",
+                "camera_pitch_movement", "camera_yaw_angle", "camera_pitch_angle", "camera_total_distance",
+                "camera_displacement_vector"]
 DEAD_M, DEAD_DEG = 0.02, 1.0   # the family's default dead bands (thresholds.json)
 
 
@@ -56,7 +59,7 @@ def dataset(tmp_path_factory):
         toy.build(toy.ToyScene(sid, objs, frames=10, size=64, **s), root / "scenes")
     ds = root / "ds"
     r = subprocess.run([sys.executable, "-m", "qa4d.cli", "generate", "--scenes", str(root / "scenes"), "--out",
-                        str(ds), "--families", "multispa", "--bench-fraction", "0.5", "--seed", "3"],
+                        str(ds), "--families", "multispa", "--tasks", *CAMERA_TASKS, "--bench-fraction", "0.5", "--seed", "3"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     recs = [rec for s in ("train", "bench") if (ds / s / "samples.jsonl").exists()

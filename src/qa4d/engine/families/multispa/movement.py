@@ -6,7 +6,8 @@ Points: 3D tracks (`tracks_world`, `tracks_visible`) grouped into rigid bodies
 (`rigid_body_segmentation`, cut at 0.1, noise floor 0.01 m); up to `move_points_per_group` random
 points per group; frame pairs per point from `sample_displacement_pairs` (one static pair and 10
 equal-width distance bins, one pair per bin as [MS-code]'s eval split), both frames seeing the
-point, which must project inside both images. World displacement X_2 - X_1 under 10 mm counts as
+point, which must project inside both images; no-motion pairs capped at `move_max_static_share` of
+the moving ones (default 0.1; 1 = no cap, preset multispa-paper). World displacement X_2 - X_1 under 10 mm counts as
 no motion (answer 0, [MS-code]); by default a displacement inside the dead band
 `move_dead_band_m` (around that 10 mm) is too close to call and not asked.
 """
@@ -65,11 +66,25 @@ def movement_items(scene: Any, task: str, th: Any, rng: np.random.Generator) -> 
                 if not inside.all():
                     continue
                 out.append({"frames": [a, b], "track": int(n), "object_id": int(owner[n]),
-                            "point": query_point(scene, int(n), a)})
+                            "point": query_point(scene, int(n), a),
+                            "static": bool(np.linalg.norm(X[n, b] - X[n, a]) < STATIC_M)})
+    out = cap_static(out, float(th.move_max_static_share), rng)
     if len(out) > int(th.move_pairs_per_scene):
         keep = np.sort(rng.choice(len(out), size=int(th.move_pairs_per_scene), replace=False))
         out = [out[int(k)] for k in keep]
     return out
+
+
+def cap_static(items: list[dict[str, Any]], share: float, rng: np.random.Generator) -> list[dict[str, Any]]:
+    """Keep at most `share` x len(moving items) (at least one) of the no-motion items, at random:
+    every point gives one static pair ([MS-code]) and the background's points only that, so
+    without a cap "did not move" would be a blind guess worth a quarter of the answers."""
+    static = [i for i, it in enumerate(items) if it["static"]]
+    limit = max(1, int(np.ceil(share * (len(items) - len(static)))))
+    if share >= 1.0 or len(static) <= limit:
+        return items
+    drop = set(int(static[int(k)]) for k in rng.choice(len(static), size=len(static) - limit, replace=False))
+    return [it for i, it in enumerate(items) if i not in drop]
 
 
 class _Movement(SceneItemsMixin, NumericTask):
