@@ -127,3 +127,15 @@ def test_internvl_rows_name_images_like_the_questions(dataset):
         n = len(row["image"]) if isinstance(row["image"], list) else 1
         assert human.startswith("".join(f"Image-{k + 1}: <image>\n" for k in range(n)))
         assert "Frame 1:" not in human
+
+
+def test_image_set_prompts_state_no_frame_times(dataset):
+    from qa4d.bench.registry import get_benchmark
+
+    _, ds = dataset
+    bench = get_benchmark("qa4d")()
+    items = bench.load(ds / "bench")
+    assert items
+    for it in items:
+        prompt = bench.build_prompt(it)
+        assert "seconds." not in prompt and prompt.startswith(it.question.strip())
