@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from qa4d.dataset import schema_errors as record_schema_errors
 from qa4d._io import iter_jsonl, resolve_inside, write_json_atomic
+from qa4d.engine.audit_numeric import numeric_priors, report_lines
 from qa4d.engine.registry import RegistryError, add_family_path
 from qa4d.engine.audit_baselines import question_word_tests, task_tests, word_tests
 from qa4d.engine.audit_stats import ALPHA, TOLERANCE, BiasTest, decide, format_p, pooled
@@ -158,6 +159,7 @@ def audit(dataset: Path, scenes: Path | None = None, alpha: float = ALPHA, toler
     order = [x["name"] for x in info.get("tasks", [])]
     tasks = sorted({r["task"] for s in SPLITS for r in valid[s]}, key=lambda t: (order.index(t) if t in order else len(order), t))
     bias = bias_audit(valid["train"], valid["bench"], tasks, alpha, tolerance)
+    priors = numeric_priors(valid["train"], valid["bench"], tasks)
     ok = not disagreements and not schema_errors and not bias["failures"] and not leaks
     return {
         "ok": ok,
@@ -173,6 +175,7 @@ def audit(dataset: Path, scenes: Path | None = None, alpha: float = ALPHA, toler
         "alpha": alpha,
         "tolerance": tolerance,
         "tasks": bias["tasks"],
+        "numeric_priors": priors,
     }
 
 
@@ -298,6 +301,8 @@ def run(args: argparse.Namespace) -> int:
         word = f"'{w['word']}' {w['hits']}/{w['n']} {_cell(w)}" if w else "-"
         print(f"{name:<34}{fmt:<6}{any_t['n']:>6}{100 * any_t['chance']:>7.0f}%  "
               + "".join(f"{_cell(row.get(b)):<18}" for b in ("position", "prior", "text")) + word, file=out)
+    for line in report_lines(report["numeric_priors"]):
+        print(line, file=out)
     for e in report["schema_errors"][: args.max_report]:
         print(f"SCHEMA {e['split']} {e['id']}: {e['error']}", file=out)
     for d in report["disagreements"][: args.max_report]:

@@ -34,6 +34,7 @@ class GenerateConfig:
     bench_strict_formats: bool = False        # drop bench items that would break the format mix
     bench_exclude_categories: list[str] = field(default_factory=list)  # e.g. ["point_tracking"]
     mc_options: dict[str, int] = field(default_factory=dict)  # task -> options of its multiple choice
+    bench_max_per_task: int = 0               # bench items kept per task (0: all), labels kept balanced
     full_segments: bool = False               # skip scenes shorter than segment_frames (else: all frames)
     preset: str | None = None                 # name of the preset applied (recorded, see presets.py)
     track_targets: tuple[int, int] = (1, 4)   # min, max target frames named in a tracking question

@@ -29,7 +29,7 @@ from qa4d.engine.config import GenerateConfig
 from qa4d.dataset import write_samples
 from qa4d.engine.kinds.base import SceneContext, Skip
 from qa4d.engine.thresholds import thresholds_dict
-from qa4d.engine.options import assign_choices, assign_formats, balance
+from qa4d.engine.options import assign_choices, assign_formats, balance, cap_balanced
 from qa4d.engine.references import prompts_by_media
 from qa4d.engine.registry import resolve_tasks
 from qa4d.engine.sampling import rng_for, split_scenes
@@ -308,6 +308,10 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None,
                 continue
             kept, dropped = balance(cands, rng_for(cfg.seed, "balance", task.name, s), mode=task.balance_mode)
             skips[task.key].update(dropped)
+            if s == "bench" and cfg.bench_max_per_task and len(kept) > cfg.bench_max_per_task:
+                n_cut = len(kept) - cfg.bench_max_per_task
+                kept = cap_balanced(kept, cfg.bench_max_per_task, rng_for(cfg.seed, "cap", task.name, s))
+                skips[task.key]["cut to bench_max_per_task"] += n_cut
             weights = cfg.train_formats if s == "train" else cfg.bench_task_formats.get(task.key, cfg.bench_task_formats.get(task.name, cfg.bench_formats))
             strict = s == "bench" and cfg.bench_strict_formats
             fmts = assign_formats(kept, lambda c: task.formats(c, s), weights, rng_for(cfg.seed, "formats", task.name, s),

@@ -25,6 +25,20 @@ def group_by_key(cands: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, An
     return dict(sorted(groups.items()))
 
 
+def cap_balanced(cands: Sequence[dict[str, Any]], cap: int, rng: np.random.Generator) -> list[dict[str, Any]]:
+    """At most `cap` candidates, taken round-robin over their keys (labels) in a random order
+    within each key, so the label shares stay within one item of the input's balance.
+    Returns the kept candidates sorted by uid."""
+    groups = group_by_key(cands)
+    queues = [[g[int(i)] for i in rng.permutation(len(g))] for _, g in sorted(groups.items())]
+    out: list[dict[str, Any]] = []
+    depth = 0
+    while len(out) < cap and any(depth < len(q) for q in queues):
+        out.extend(q[depth] for q in queues if depth < len(q))
+        depth += 1
+    return sorted(out[:cap], key=lambda c: c["uid"])
+
+
 def balance(
     cands: Sequence[dict[str, Any]], rng: np.random.Generator, mode: str = "equal", min_share: float = 0.25,
     cap_factor: float = 2.0,

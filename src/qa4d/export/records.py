@@ -58,8 +58,12 @@ def render_answer(record: Mapping[str, Any]) -> str:
 
 def image_lines(record: Mapping[str, Any], placeholder: str, style: str = "default") -> list[str]:
     """One line per media item, e.g. 'Frame 2: <image>' (templates/prompts.json "image_line";
-    `style` picks a per-format override when the file has one)."""
-    tpl = prompt_templates()["image_line"].get(style) or prompt_templates()["image_line"]["default"]
+    `style` picks a per-format override when the file has one), or 'Image-2: <image>' for a
+    record whose meta.media_kind is "images" (an image set: its questions name Image-k)."""
+    lines = prompt_templates()["image_line"]
+    tpl = lines.get(style) or lines["default"]
+    if (record.get("meta") or {}).get("media_kind") == "images" and "images" in lines:
+        tpl = lines["images"]       # image sets: their questions name "Image-k"
     return [
         tpl.format(placeholder=placeholder, n=i + 1, frame=fr, t=ts)
         for i, (fr, ts) in enumerate(zip(record["frame_indices"], record["timestamps"]))

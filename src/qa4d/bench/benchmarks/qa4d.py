@@ -129,8 +129,10 @@ class QA4D(Benchmark):
         check_mode(mode)
         parts = []
         ts = item.meta.get("timestamps")
-        if isinstance(ts, list) and ts and len(ts) == len(item.media) and (frames is None or frames >= len(ts)):
-            # frames are not evenly spaced in general: say when each was taken (only when all are shown)
+        if (isinstance(ts, list) and ts and len(ts) == len(item.media) and (frames is None or frames >= len(ts))
+                and item.meta.get("media_kind") != "images"):
+            # frames are not evenly spaced in general: say when each was taken (only when all are
+            # shown; image sets such as MultiSPA's Image-1, Image-2 are not a clip: no times)
             parts.append("The frames were taken at " + ", ".join(f"{float(t):.2f}" for t in ts) + " seconds.")
         parts.append(item.question.strip())
         if item.options:
