@@ -149,6 +149,8 @@ class STITask(Task):
             out[f"obj{i + 1}"] = p
             if i == 0:
                 out["obj"] = p
+        if len(cand["refs"]) == 2 and item.get("quantity") == "distance":  # "... of X and Y"
+            out["obj"] = f"{out['obj1']} and {out['obj2']}"
         times = [f / item["fps"] for f in item["frames"]]
         for name, t in zip(("t0", "t1"), times):
             out[name] = fmt_seconds(t)
