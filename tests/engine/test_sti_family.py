@@ -15,7 +15,7 @@ from qa4d.engine.config import GenerateConfig
 from qa4d.engine.families.sti import _geom
 from qa4d.engine.families.sti.motion import DisplacementPathLength, SpeedAcceleration
 from qa4d.engine.families.sti.static import DimensionMeasurement, SpatialRelationship, VideoGrounding
-from qa4d.engine.kinds.base import RenderEnv, Skip
+from qa4d.engine.kinds.base import RenderEnv, Skip, _jsonable
 from qa4d.engine.registry import get_family
 from qa4d.geometry import look_at, rotation_about_axis
 from tests.engine.toy_scenes import make_scene, object_path, pose, static_camera
@@ -132,18 +132,30 @@ def test_spatial_relationship_in_the_camera_of_the_stated_time(boxes):
     scene, pitched = boxes
     sr = SpatialRelationship()
     for s in (scene, pitched):
-        assert sr.measure(s, item([3, 1], [0]), TH) == "right"
-        assert sr.measure(s, item([1, 3], [0]), TH) == "left"
+        assert sr.measure(s, item([3, 1], [0]), TH) == "right,level,level"
+        assert sr.measure(s, item([1, 3], [0]), TH) == "left,level,level"
+        assert sr.measure(s, item([1, 2], [0]), TH) == "right,level,level"  # 2 m apart along x only
     # a moving camera: at frame 20 it has turned to look along -x, so object 3 is in front of 1
     c2w = level_camera()
     c2w[20:] = look_at(np.array([8.0, 4.0, 1.0]), np.array([0.0, 4.0, 1.0]))
     s2 = make_scene(c2w, [scene.object_to_world[i] for i in range(3)], extents=scene.object_extent)
-    assert sr.measure(s2, item([3, 1], [20]), TH) == "front"
-    assert sr.measure(s2, item([1, 3], [20]), TH) == "behind"
-    assert sr.measure(s2, item([1, 2], [0]), TH) == "right"  # 2 m apart along x only
-    # a diagonal offset is too close to call
-    diag = make_scene(level_camera(), [np.repeat(pose(None, p)[None], T, 0) for p in ((0, 4, 0.5), (1, 5, 0.5))])
-    assert sr.measure(diag, item([1, 2], [0]), TH) is None
+    assert sr.measure(s2, item([3, 1], [20]), TH) == "centred,nearer,level"
+    assert sr.measure(s2, item([1, 3], [20]), TH) == "centred,farther,level"
+    # offsets (right, forward, up) of object 2 from object 1, seen from the level camera looking along +y
+    cases = {(1.0, 1.2, 0.0): "right,farther,level", (-0.8, 0.0, 0.05): "left,level,level",
+             (0.05, -0.05, 0.6): "centred,level,higher", (0.5, -0.4, -0.35): "right,nearer,lower",
+             (0.2, 0.25, 0.0): None,    # no clear offset (0.25 < 0.3 m)
+             (0.5, 0.2, 0.0): None,     # right, but the depth offset is between the bands (0.1 < 0.2 < 0.3)
+             (0.0, 0.0, 0.2): None,     # level horizontally, vertical offset between the bands
+             (0.05, 0.0, 0.0): None}    # all level: no relation to ask about
+    for off, want in cases.items():
+        s3 = make_scene(level_camera(), [np.repeat(pose(None, p)[None], T, 0)
+                                         for p in ((0.0, 4.0, 0.5), np.add((0.0, 4.0, 0.5), off))])
+        assert sr.measure(s3, item([2, 1], [0]), TH) == want, off
+        if want is not None:
+            for out in render_all(sr, s3, item([2, 1], [0])):
+                assert out["meta"]["value"] == sr.phrases[want] == out["options"][out["answer"]]
+                assert sr.check(as_record(sr, out), s3, TH) == []
 
 
 # ------------------------------------------------------------------------------ options
@@ -153,9 +165,9 @@ def candidate(task, scene, it):
     value = task.measure(scene, it, TH)
     return {"uid": "toy/x/00000-000", "scene_id": "toy", "segment": [0, T], "frame_indices": [0, 10, 20],
             "timestamps": [0.0, 1.0, 2.0], "item": it, "objects": it["objects"], "value": value,
-            "measurement": task.measurement(scene, it, value), "key": task.key_of(it, value),
+            "measurement": _jsonable(task.measurement(scene, it, value)), "key": task.key_of(it, value),
             "refs": [{"kind": "object", "object": o, "mode": "caption"} for o in it["objects"]],
-            "option_params": task.option_params(it, value, TH)}
+            "option_params": task.option_params(it, value, TH, scene)}
 
 
 def render_all(task, scene, it):
@@ -222,8 +234,14 @@ def test_grounding_and_relation_options_pass_the_check_and_catch_a_swap(boxes):
     assert vg.check(bad, scene, TH)
     for out in render_all(sr, scene, item([3, 1], [0])):
         rec = as_record(sr, out)
-        assert out["meta"]["value"] == "to the right of" and sr.check(rec, scene, TH) == []
-        assert "to the right of" not in [t for k, t in rec["options"].items() if k != rec["answer"]]
+        assert out["meta"]["value"] == "to the right, at about the same distance from the camera, at about the same height"
+        assert sr.check(rec, scene, TH) == []  # every other option contradicts the offset (3, 0, 0) m
+    bad = json.loads(json.dumps(rec))
+    other = "A" if rec["answer"] != "A" else "B"
+    bad["options"][other], bad["meta"]["option_labels"][other] = rec["options"][rec["answer"]], "right,level,level"
+    assert any("not clearly false" in p for p in sr.check(bad, scene, TH))
+    bad["options"][other], bad["meta"]["option_labels"][other] = sr.phrases["right,farther,level"], "wrong_key"
+    assert any("does not match" in p for p in sr.check(bad, scene, TH))
 
 
 # ------------------------------------------------------------------------------ end to end

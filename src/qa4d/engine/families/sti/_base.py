@@ -84,7 +84,7 @@ class STITask(Task):
     def key_of(self, item: dict[str, Any], value: Any) -> str:
         return self.name
 
-    def option_params(self, item: dict[str, Any], value: Any, th: Any) -> dict[str, Any]:
+    def option_params(self, item: dict[str, Any], value: Any, th: Any, scene: Any = None) -> dict[str, Any]:
         """What phase 2 needs from the thresholds to draw the options (stored in the candidate)."""
         return {}
 
@@ -136,7 +136,7 @@ class STITask(Task):
                 out.append(self.new_candidate(
                     ctx, seg, len(out), item=_jsonable(item), objects=item["objects"], refs=refs,
                     value=_jsonable(value), measurement=_jsonable(self.measurement(ctx.scene, item, value)), key=self.key_of(item, value), formats=["mc"],
-                    option_params=_jsonable(self.option_params(item, value, ctx.thresholds)),
+                    option_params=_jsonable(self.option_params(item, value, ctx.thresholds, ctx.scene)),
                 ))
         return out
 
@@ -178,7 +178,8 @@ class STITask(Task):
             raise ValueError(f"{self.name}: unsupported answer format {fmt!r}")
         t = _templates(self)
         item, value = cand["item"], cand["value"]
-        texts, extra = self.options(item, value, int(choice), rng, cand["option_params"])
+        params = {**cand["option_params"], "pool": env.pool}
+        texts, extra = self.options(item, value, int(choice), rng, params)
         if len(texts) != self.n_options or len(set(texts)) != len(texts):
             raise Skip("not enough distinct options")
         slots = self.slots(cand, rng, env)
@@ -253,7 +254,7 @@ class NumericSTITask(STITask):
         return {"value": self.rounded(item, value), "unit": self.unit(item),
                 "quantity": self.quantity(item)}
 
-    def option_params(self, item, value, th):
+    def option_params(self, item, value, th, scene=None):
         return {"tolerance": tolerance(th, self.quantity(item), value, self.unit(item)),
                 "ladder_step": list(th.ladder_step)}
 

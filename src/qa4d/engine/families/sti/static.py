@@ -66,32 +66,66 @@ class DimensionMeasurement(NumericSTITask):
         return 100.0 * float(ext[2])
 
 
-RELATIONS = {  # label -> (axis of (right, forward, up), sign)
-    "left": (0, -1), "right": (0, 1), "front": (1, -1), "behind": (1, 1), "below": (2, -1), "above": (2, 1),
+# A relation states all three components of the offset A - B in the levelled frame (right,
+# forward, up): -1 / +1 a clear offset that way, 0 about level. Its key reads "x,y,z" with the
+# words below, e.g. "left,farther,level"; every option has the same three-part form.
+AXIS_WORDS = ({-1: "left", 0: "centred", 1: "right"}, {-1: "nearer", 0: "level", 1: "farther"},
+              {-1: "lower", 0: "level", 1: "higher"})
+AXIS_PHRASES = ({-1: "to the left", 0: "neither left nor right", 1: "to the right"},
+                {-1: "closer to the camera", 0: "at about the same distance from the camera",
+                 1: "farther from the camera"},
+                {-1: "lower", 0: "at about the same height", 1: "higher"})
+RELATIONS = {
+    ",".join(AXIS_WORDS[i][v] for i, v in enumerate((x, y, z))): (x, y, z)
+    for x in (-1, 0, 1) for y in (-1, 0, 1) for z in (-1, 0, 1) if (x, y, z) != (0, 0, 0)
 }
 
 
+def relation_phrase(label: str) -> str:
+    return ", ".join(AXIS_PHRASES[i][v] for i, v in enumerate(RELATIONS[label]))
+
+
+def _sign(c: float, low: float, high: float) -> int | None:
+    """+1 / -1 for a clear offset (|c| >= high), 0 for level (|c| <= low), None in between."""
+    if abs(c) <= low:
+        return 0
+    if abs(c) >= high:
+        return 1 if c > 0 else -1
+    return None
+
+
 def relation(comps: np.ndarray, th: Any) -> str | None:
-    """The relation of A to B from the components (3,) of A - B in the levelled frame, or None
-    when it is not clear: one axis at least `relation_m` high, the two others at most low."""
-    low, high = th.relation_m
-    k = int(np.argmax(np.abs(comps)))
-    if abs(comps[k]) < high or any(abs(comps[j]) > low for j in range(3) if j != k):
+    """The relation of A to B from the components (3,) of A - B in the levelled frame (right,
+    forward, up), or None when a component is between the bands of `relation_m` or all are level."""
+    low, high = (float(v) for v in th.relation_m)
+    signs = tuple(_sign(float(c), low, high) for c in comps)
+    if None in signs or signs == (0, 0, 0):
         return None
-    return next(lab for lab, (ax, sg) in RELATIONS.items() if ax == k and sg * comps[k] > 0)
+    return next(lab for lab, sg in RELATIONS.items() if sg == signs)
+
+
+def clearly_false(label: str, comps: np.ndarray, th: Any) -> bool:
+    """Does some component contradict what `label` states by more than the dead band?"""
+    low, high = (float(v) for v in th.relation_m)
+    for sign, c in zip(RELATIONS[label], comps):
+        if sign is None:
+            continue
+        if (sign == 0 and abs(c) >= high) or (sign != 0 and sign * c <= low):
+            return True
+    return False
 
 
 @register_task
 class SpatialRelationship(STITask):
-    """Where one object is relative to another at a stated time, seen from the camera then."""
+    """Where one object is relative to another at a stated time, seen from the camera then:
+    left/right, nearer/farther and higher/lower at once (each clear or about level)."""
 
     name = "spatial_relationship"
     category = "static"
     requires = ("object_to_world",)
     n_objects = 2
     balance_mode = "equal"
-    phrases = {"left": "to the left of", "right": "to the right of", "front": "in front of (closer to the camera)",
-               "behind": "behind (farther from the camera)", "above": "above", "below": "below"}
+    phrases = {lab: relation_phrase(lab) for lab in RELATIONS}
 
     def times(self, ctx, seg, rng):
         return pick_frames(ctx.media(seg), rng, 1)
@@ -120,16 +154,27 @@ class SpatialRelationship(STITask):
     def meta_value(self, item, value):
         return {"value": self.phrases[value], "relation": value}
 
+    def option_params(self, item, value, th, scene=None):
+        comps = self.components(scene, item)
+        return {"false": [lab for lab in RELATIONS if clearly_false(lab, comps, th)]}
+
     def options(self, item, value, choice, rng, params):
-        others = [lab for lab in RELATIONS if lab != value]
-        picked = [others[int(i)] for i in rng.permutation(len(others))[: self.n_options - 1]]
+        """4 clearly false relations, drawn with the frequencies of the answers (env.pool, +0.5 so
+        every one can be drawn): a relation is offered about as often as it is the answer."""
+        others = list(params["false"])
+        pool = params.get("pool") or {}
+        picked = []
+        while len(picked) < self.n_options - 1 and others:
+            w = np.array([pool.get(lab, 0) + 0.5 for lab in others])
+            picked.append(others.pop(int(rng.choice(len(others), p=w / w.sum()))))
+        if len(picked) < self.n_options - 1:
+            raise Skip("too few clearly false relations")
         labels = picked[:choice] + [value] + picked[choice:]
         return ([self.phrases[lab] for lab in labels],
                 {"option_labels": {LETTERS[i]: lab for i, lab in enumerate(labels)}})
 
     def check_options(self, record, scene, value, th):
         comps = self.components(scene, record["meta"]["item"])
-        low = float(th.relation_m[0])
         labels = record["meta"].get("option_labels") or {}
         problems = []
         for letter, text in (record.get("options") or {}).items():
@@ -137,9 +182,8 @@ class SpatialRelationship(STITask):
             if lab not in RELATIONS or self.phrases[lab] != text:
                 problems.append(f"option {letter} {text!r} does not match meta.option_labels ({lab!r})")
                 continue
-            axis, sign = RELATIONS[lab]
-            if letter != record["answer"] and sign * comps[axis] > low:
-                problems.append(f"option {letter} ({lab}) is not clearly false ({sign * comps[axis]:.3f} m)")
+            if letter != record["answer"] and not clearly_false(lab, comps, th):
+                problems.append(f"option {letter} ({lab}) is not clearly false (offset {np.round(comps, 3).tolist()} m)")
         return problems
 
 
@@ -197,7 +241,7 @@ class VideoGrounding(STITask):
         return {"dimensions_rel": float(th.box_dimensions_rel), "dimensions_cm": float(th.box_dimensions_cm),
                 "central_point_m": float(th.box_center_m), "yaw_deg": float(th.box_yaw_deg)}
 
-    def option_params(self, item, value, th):
+    def option_params(self, item, value, th, scene=None):
         return {"tol": self.box_tol(th), "rel": list(th.box_perturb_rel), "m": list(th.box_perturb_m),
                 "deg": list(th.box_perturb_deg)}
 
