@@ -163,8 +163,9 @@ def test_spatial_relationship_in_the_camera_of_the_stated_time(boxes):
 
 def candidate(task, scene, it):
     value = task.measure(scene, it, TH)
-    return {"uid": "toy/x/00000-000", "scene_id": "toy", "segment": [0, T], "frame_indices": [0, 10, 20],
-            "timestamps": [0.0, 1.0, 2.0], "item": it, "objects": it["objects"], "value": value,
+    shown = sorted({0, T - 1, *it["frames"]})  # the stated frames are always shown
+    return {"uid": "toy/x/00000-000", "scene_id": "toy", "segment": [0, T], "frame_indices": shown,
+            "timestamps": [f / FPS for f in shown], "item": it, "objects": it["objects"], "value": value,
             "measurement": _jsonable(task.measurement(scene, it, value)), "key": task.key_of(it, value),
             "refs": [{"kind": "object", "object": o, "mode": "caption"} for o in it["objects"]],
             "option_params": task.option_params(it, value, TH, scene)}
@@ -198,6 +199,8 @@ def test_numeric_options_keep_out_of_the_tolerance_and_pass_the_check(approach, 
         assert min(abs(v - exact) for v in others) > tol
         assert out["meta"]["value"] == round(exact, 2) and out["meta"]["unit"] == extra["unit"]
         assert out["meta"]["time_window"] == [frames[0] / FPS, frames[1] / FPS]
+        # times as stated: seconds with 2 decimals, and which shown image (image 2 and 3 of 0, f0, f1, 29)
+        assert f"{frames[0] / FPS:.2f} s (" in out["question"] and f"{frames[1] / FPS:.2f} s (" in out["question"]
         assert task.check(rec, approach, TH) == []
     # a distractor moved inside the tolerance is caught
     bad = json.loads(json.dumps(rec))

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from qa4d.engine.kinds.base import LETTERS, RenderEnv, SceneContext, Skip, Task, _fill, _jsonable, _pick, _templates, refer_all
-from qa4d.engine.references import phrase
+from qa4d.engine.references import frame_phrase, phrase
 from qa4d.engine.sampling import distinct_tuples
 
 
@@ -152,8 +152,9 @@ class STITask(Task):
         if len(cand["refs"]) == 2 and item.get("quantity") == "distance":  # "... of X and Y"
             out["obj"] = f"{out['obj1']} and {out['obj2']}"
         times = [f / item["fps"] for f in item["frames"]]
-        for name, t in zip(("t0", "t1"), times):
-            out[name] = fmt_seconds(t)
+        for name, f, t in zip(("t0", "t1"), item["frames"], times):
+            # "1.25 s (frame 4)": the time, and which shown image it is (exports may not give times)
+            out[name] = f"{fmt_seconds(t)} s ({frame_phrase(cand['frame_indices'].index(f))})"
         if times:
             out["t"] = out["t0"]
         key = item.get("size", item.get("quantity"))
