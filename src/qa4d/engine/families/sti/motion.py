@@ -29,6 +29,7 @@ def window(scene: Any, item: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _WindowTask(NumericSTITask):
+    requires = ("object_to_world",)
     quantities: tuple[str, ...] = ()
 
     def pools(self, ctx, seg):
