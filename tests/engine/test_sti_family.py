@@ -178,7 +178,10 @@ def render_all(task, scene, it):
 
 
 def as_record(task, out):
-    return {"task": task.name, "answer_format": "mc", **out}
+    it = out["meta"]["item"]
+    shown = sorted({0, T - 1, *it["frames"]})
+    return {"task": task.name, "answer_format": "mc", "frame_indices": shown,
+            "timestamps": [round(f / FPS, 6) for f in shown], **out}
 
 
 @pytest.mark.parametrize("task,objs,frames,extra", [
@@ -202,7 +205,13 @@ def test_numeric_options_keep_out_of_the_tolerance_and_pass_the_check(approach, 
         # times as stated: seconds with 2 decimals, and which shown image (image 2 and 3 of 0, f0, f1, 29)
         assert f"{frames[0] / FPS:.2f} s (" in out["question"] and f"{frames[1] / FPS:.2f} s (" in out["question"]
         assert task.check(rec, approach, TH) == []
-    # a distractor moved inside the tolerance is caught
+    # a wrong value, a wrong clock and a distractor moved inside the tolerance are caught
+    bad = json.loads(json.dumps(rec))
+    bad["meta"]["value"] = round(out["meta"]["value"] + 0.02, 2)
+    assert any("meta.value" in p for p in task.check(bad, approach, TH))
+    bad = json.loads(json.dumps(rec))
+    bad["timestamps"] = [2 * t for t in bad["timestamps"]]
+    assert any("timestamps" in p for p in task.check(bad, approach, TH))
     bad = json.loads(json.dumps(rec))
     wrong = "A" if rec["answer"] != "A" else "B"
     bad["meta"]["option_values"][wrong] = out["meta"]["value"] + 0.01

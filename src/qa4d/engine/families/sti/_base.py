@@ -220,6 +220,15 @@ class STITask(Task):
         problems += self.check_options(record, scene, value, thresholds)
         if sorted(meta.get("objects", [])) != sorted(meta["item"]["objects"]):
             problems.append("meta.objects differs from the objects asked about")
+        fps = float(scene.meta.fps)
+        if meta["item"].get("fps") != fps:
+            problems.append(f"meta.item.fps is {meta['item'].get('fps')!r}, the scene's is {fps!r}")
+        want_ts = [round(f / fps, 6) for f in record.get("frame_indices", [])]
+        if any(abs(a - b) > 1e-6 for a, b in zip(record.get("timestamps", []), want_ts)) or \
+                len(record.get("timestamps", [])) != len(want_ts):
+            problems.append(f"timestamps {record.get('timestamps')!r} are not the shown frames' times {want_ts!r}")
+        if not set(meta["item"]["frames"]) <= set(record.get("frame_indices", [])):
+            problems.append("a stated time is not one of the shown frames")
         if meta.get("time_window") != self.time_window(meta["item"]):
             problems.append(f"meta.time_window is {meta.get('time_window')!r}, expected {self.time_window(meta['item'])!r}")
         return problems

@@ -25,7 +25,7 @@ def window(scene: Any, item: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     frames = np.arange(f0, f1 + 1)
     k = scene.object_index(item["objects"][0])
     pts = np.asarray(scene.object_to_world[k][frames, :3, 3], dtype=np.float64)
-    return pts, frames / float(item["fps"])
+    return pts, frames / float(scene.meta.fps)  # the scene's clock, not the record's
 
 
 class _WindowTask(NumericSTITask):
