@@ -170,10 +170,6 @@ class STITask(Task):
             return None
         return [round(fr[0] / item["fps"], 6), round(fr[-1] / item["fps"], 6)]
 
-    def template_format(self, item: dict[str, Any]) -> str:
-        """Which question list of the templates to use (by default the one named after the quantity)."""
-        return "mc"
-
     def render(self, cand, fmt, choice, rng, env):
         if fmt != "mc":
             raise ValueError(f"{self.name}: unsupported answer format {fmt!r}")
