@@ -4,6 +4,8 @@ PY := $(VENV)/bin/python
 QA4D := $(VENV)/bin/qa4d
 OUT ?= out/demo
 SEED ?= 0
+# question families of the demo dataset (qa4d generate --families)
+FAMILIES ?= 4dpqa multispa vlm4d timebench
 
 .PHONY: demo demo-convert test install system-deps bench clean train-demo
 
@@ -23,7 +25,7 @@ system-deps:
 demo: $(VENV)/.installed
 	$(QA4D) simulate --out $(OUT)/scenes --scenes 64 --frames 32 --size 160 --seed $(SEED) --workers 2
 	$(QA4D) validate --quiet $(OUT)/scenes
-	$(QA4D) generate --scenes $(OUT)/scenes --out $(OUT)/dataset --seed $(SEED) --bench-fraction 0.3 --workers 2
+	$(QA4D) generate --scenes $(OUT)/scenes --out $(OUT)/dataset --seed $(SEED) --bench-fraction 0.3 --workers 2 --families $(FAMILIES)
 	$(QA4D) audit $(OUT)/dataset
 	$(QA4D) card $(OUT)/dataset
 	$(QA4D) view $(OUT)/dataset
