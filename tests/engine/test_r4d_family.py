@@ -22,6 +22,7 @@ SIZE = 128
 FRAMES = 12
 MOVER_START, MOVER_V = (-0.55, 0.0, 0.5), (0.1, 0.0, 0.0)   # 0.1 m per frame to the right (+x)
 STILL = (1.5, 1.0, 0.5)
+SPINNER = (-1.8, 2.0, 0.5)   # spins in place, 6 degrees per frame counter-clockwise seen from above
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -34,10 +35,12 @@ def records(ds):
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
-    """A red ball (radius 0.5 m) moving right at 1 m/s past a still blue ball, static camera
-    looking along +y: every answer known in closed form."""
+    """A red ball (radius 0.5 m) moving right at 1 m/s past a still blue ball, and a green chair
+    spinning in place counter-clockwise; static camera looking along +y: every answer known in
+    closed form."""
     root = tmp_path_factory.mktemp("r4d_toy")
-    spec = ToyScene("toy_r4d", [ToyObject("red", MOVER_START, MOVER_V), ToyObject("blue", STILL)],
+    spec = ToyScene("toy_r4d", [ToyObject("red", MOVER_START, MOVER_V), ToyObject("blue", STILL),
+                                    ToyObject("green", SPINNER, yaw_rate=6.0, category="chair")],
                     frames=FRAMES, size=SIZE, eye=(0.0, -6.0, 0.5), target=(0.0, 0.0, 0.5))
     build(spec, root / "scenes")
     r = cli("generate", "--scenes", str(root / "scenes"), "--out", str(root / "ds"), "--families", "r4d",
@@ -48,7 +51,7 @@ def toy(tmp_path_factory):
 
 def projected_centre(oid: int, frame: int) -> np.ndarray:
     """Pixel (u, v) of a ball's centre in the toy camera (independent of the masks)."""
-    start = np.array(MOVER_START if oid == 1 else STILL) + (frame * np.array(MOVER_V) if oid == 1 else 0.0)
+    start = np.array({1: MOVER_START, 2: STILL, 3: SPINNER}[oid]) + (frame * np.array(MOVER_V) if oid == 1 else 0.0)
     K = intrinsics_from_fov(SIZE, SIZE, 60.0)
     c2w = look_at(np.array([0.0, -6.0, 0.5]), np.array([0.0, 0.0, 0.5]))
     uv, _ = project_world(start[None], K[None], c2w[None])
@@ -60,7 +63,17 @@ def test_toy_answers_are_the_closed_form_ones(toy):
     by_task = {}
     for r in recs:
         by_task.setdefault(r["task"], []).append(r)
-    assert {"translational", "dimension_measurement", "displacement_path_length"} <= set(by_task)
+    assert {"translational", "dimension_measurement", "displacement_path_length", "rotational",
+            "false_positive", "video_grounding", "spatial_relationship"} <= set(by_task)
+    assert all(len(r["options"]) == (4 if r["task"] in ("translational", "rotational", "false_positive") else 5)
+               for r in recs)
+    for r in by_task["rotational"]:  # the chair spins counter-clockwise; still balls are not asked
+        assert r["meta"]["objects"] == [3] and r["meta"]["label"] == "ccw"
+    for r in by_task["false_positive"]:  # no "no <object> there": every question has a mark
+        want = {1: "right", 2: "not_moving", 3: "not_moving"}[r["meta"]["objects"][0]]
+        assert r["meta"]["label"] == want and "absent_category" not in r["meta"] and "<obj_1>" in r["question"]
+    for r in by_task["spatial_relationship"]:
+        assert len(r["meta"]["regions"]) == 2 and "<obj_2>" in r["question"]
     for r in by_task["translational"]:
         assert r["meta"]["objects"] == [1] and r["meta"]["label"] == "right"
         assert r["options"][r["answer"]] == "right" or "right" in r["options"][r["answer"]].lower()
@@ -121,7 +134,7 @@ def test_marks_sit_at_the_innermost_pixel_and_show_their_number(toy):
                 assert rows >= 5 and cols <= 3, (rows, cols)
             else:       # "2": as wide as it is tall, at least
                 assert rows >= 5 and cols >= 4, (rows, cols)
-            ball = np.array((220, 40, 40) if oid == 1 else (50, 80, 230), dtype=float)
+            ball = np.array({1: (220, 40, 40), 2: (50, 80, 230), 3: (40, 200, 60)}[oid], dtype=float)
             assert np.linalg.norm(plain[cy, cx] - ball) < 60
             checked += 1
     assert checked >= 3 and pairs >= 1
@@ -155,8 +168,8 @@ def test_thresholds_are_those_of_vlm4d_and_sti():
 @pytest.fixture(scope="module")
 def sim_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("r4d_e2e")
-    r = cli("simulate", "--out", str(root / "scenes"), "--scenes", "6", "--frames", "24", "--size", "96",
-            "--seed", "3", "--kinds", "mixed", "camera_motion", "accelerating")
+    r = cli("simulate", "--out", str(root / "scenes"), "--scenes", "8", "--frames", "24", "--size", "96",
+            "--seed", "3", "--kinds", "mixed", "camera_motion", "accelerating", "spinning")
     assert r.returncode == 0, r.stderr
     r = cli("generate", "--scenes", str(root / "scenes"), "--out", str(root / "ds"), "--families", "r4d",
             "--segment-frames", "24", "--bench-fraction", "0.5")
@@ -168,6 +181,7 @@ def test_simulated_r4d_audits_scores_one_and_round_trips_through_r4d_bench(sim_d
     ds = sim_dataset / "ds"
     recs = records(ds)
     assert recs and all(r["family"] == "r4d" and r["meta"]["reference"] == "set_of_marks" for r in recs)
+    assert len({r["task"] for r in recs}) >= 6
     r = cli("audit", str(ds))
     assert r.returncode == 0 and "audit passed" in r.stdout + r.stderr, r.stdout + r.stderr
     for model in ("oracle", "obedient"):

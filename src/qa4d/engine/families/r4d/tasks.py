@@ -4,7 +4,9 @@
 label, dead bands, options all the parent's) and, for each, draws a numbered mark per object asked
 about at its innermost mask pixel (`measure.object_pixel`) on the first shown frame, which is shown
 twice: marked (image 1, `meta.som_image`) and plain (image 2, the video's first frame). A candidate
-whose object is not seen on that frame, or whose marks would overlap, is dropped. The audit adds
+whose object is not seen on that frame, or whose marks would overlap, is dropped, and so is one
+about no object of the scene (an absent category, a count over all objects): a mark cannot point
+at nothing. The audit adds
 to the parent's checks that every mark is where the scene puts it.
 """
 
@@ -20,7 +22,12 @@ import numpy as np
 from qa4d.engine import measure
 from qa4d.engine.draw import COLOUR_NAMES, mark_radius
 from qa4d.engine.families.sti.motion import DisplacementPathLength as _STIDisplacement
+from qa4d.engine.families.sti.motion import SpeedAcceleration as _STISpeed
 from qa4d.engine.families.sti.static import DimensionMeasurement as _STIDimension
+from qa4d.engine.families.sti.static import SpatialRelationship as _STISpatial
+from qa4d.engine.families.sti.static import VideoGrounding as _STIGrounding
+from qa4d.engine.families.vlm4d.false_positive import FalsePositive as _VLM4DFalsePositive
+from qa4d.engine.families.vlm4d.rotational import Rotational as _VLM4DRotational
 from qa4d.engine.families.vlm4d.translational import Translational as _VLM4DTranslational
 from qa4d.engine.registry import register_task
 from qa4d.engine.writer import prompt_media_path
@@ -67,6 +74,9 @@ class Marked:
     def candidates(self, ctx):
         out = []
         for cand in super().candidates(ctx):
+            if not cand["objects"] or (cand.get("extra_meta") or {}).get("absent_category"):
+                ctx.skip(self.name, "no object to mark (absent category, or a count over the scene)")
+                continue
             f0 = int(cand["frame_indices"][0])
             refs = marks(ctx.scene, cand["objects"], f0, ctx.min_mask_pixels)
             if refs is None:
@@ -124,3 +134,47 @@ class DimensionMeasurement(Marked, _STIDimension):
 @register_task
 class DisplacementPathLength(Marked, _STIDisplacement):
     category = "displacement_path_length"
+
+
+@register_task
+class Rotational(Marked, _VLM4DRotational):
+    """Which way the marked object spins (clockwise / counter-clockwise, seen from above). An object
+    that does not spin is a "did not happen" question: R4D-Bench files it under false positives,
+    and kept here it would make "not spinning" the common answer; it is dropped (the option stays
+    as a distractor)."""
+
+    category = "rotational"
+    caption_only = False   # a mark needs no unique caption
+
+    def items(self, ctx, seg, frames, rng, exclude):
+        out = []
+        for it in super().items(ctx, seg, frames, rng, exclude):
+            if it["label"] == "not_spinning":
+                ctx.skip(self.name, "not spinning (a false positive, not asked here)")
+                continue
+            out.append(it)
+        return out
+
+
+@register_task
+class FalsePositive(Marked, _VLM4DFalsePositive):
+    """Only the "did not happen" kind (the marked object does not move, with moving-left/right
+    controls); "no <object> there" questions are dropped: a mark cannot point at nothing."""
+
+    category = "false_positive"
+    caption_only = False
+
+
+@register_task
+class VideoGrounding(Marked, _STIGrounding):
+    category = "video_grounding"
+
+
+@register_task
+class SpatialRelationship(Marked, _STISpatial):
+    category = "spatial_relationship"
+
+
+@register_task
+class SpeedAcceleration(Marked, _STISpeed):
+    category = "speed_acceleration"
