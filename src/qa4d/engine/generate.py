@@ -198,7 +198,8 @@ def _render(task, cand, fmt, choice, env, seed: int) -> dict[str, Any]:
     jobs = []
     for pos, t in enumerate(cand["frame_indices"]):
         if pos in prompts:
-            circles = [{"cx": r["cx"], "cy": r["cy"], "r": r["r"], "colour": r["colour"]} for r in prompts[pos]]
+            circles = [{"cx": r["cx"], "cy": r["cy"], "r": r["r"], "colour": r["colour"],
+                        **({"label": r["label"]} if r.get("mode") == "mark" else {})} for r in prompts[pos]]
             media.append(prompt_media_path(cand["scene_id"], record_id, pos))
             jobs.append(("prompt", t, pos, circles))
         else:

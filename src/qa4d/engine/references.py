@@ -138,6 +138,8 @@ def phrase(
     """Wording of a reference. scene_meta: qa4d.scene.format.SceneMeta (captions).
     name_frame=False leaves the image out of coordinate / prompt references, for questions that
     name it themselves ("{obj} in {frame}")."""
+    if ref.get("mode") == "mark":  # Set-of-Marks (family r4d): the token of the numbered mark
+        return f"<obj_{ref['label']}>"
     table = phrases()[ref["kind"]]
     if not name_frame and ref["kind"] == "object" and ref["mode"] != "caption":
         table = phrases()["object_at_frame"]
@@ -156,9 +158,10 @@ def phrase(
 
 
 def prompts_by_media(refs: Sequence[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
-    """Visual prompts to draw, grouped by media position (sorted)."""
+    """Visual prompts (circles, and Set-of-Marks marks: mode "mark") to draw, grouped by media
+    position (sorted)."""
     out: dict[int, list[dict[str, Any]]] = {}
     for r in refs:
-        if r.get("mode") == "prompt":
+        if r.get("mode") in ("prompt", "mark"):
             out.setdefault(int(r["media"]), []).append(r)
     return dict(sorted(out.items()))

@@ -1,0 +1,180 @@
+"""The r4d tasks: the vlm4d and sti tasks, their objects referred to by Set-of-Marks marks.
+
+`Marked` goes before a vlm4d / sti task class: phase 1 keeps the parent's candidates (measurement,
+label, dead bands, options all the parent's) and, for each, draws a numbered mark per object asked
+about at its innermost mask pixel (`measure.object_pixel`) on the first shown frame, which is shown
+twice: marked (image 1, `meta.som_image`) and plain (image 2, the video's first frame). A candidate
+whose object is not seen on that frame, or whose marks would overlap, is dropped, and so is one
+about no object of the scene (an absent category, a count over all objects): a mark cannot point
+at nothing. The audit adds
+to the parent's checks that every mark is where the scene puts it.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa4d.engine import measure
+from qa4d.engine.draw import COLOUR_NAMES, mark_radius
+from qa4d.engine.families.sti.motion import DisplacementPathLength as _STIDisplacement
+from qa4d.engine.families.sti.motion import SpeedAcceleration as _STISpeed
+from qa4d.engine.families.sti.static import DimensionMeasurement as _STIDimension
+from qa4d.engine.families.sti.static import SpatialRelationship as _STISpatial
+from qa4d.engine.families.sti.static import VideoGrounding as _STIGrounding
+from qa4d.engine.families.vlm4d.false_positive import FalsePositive as _VLM4DFalsePositive
+from qa4d.engine.families.vlm4d.rotational import Rotational as _VLM4DRotational
+from qa4d.engine.families.vlm4d.translational import Translational as _VLM4DTranslational
+from qa4d.engine.registry import register_task
+from qa4d.engine.writer import prompt_media_path
+
+FAMILY = "r4d"
+
+
+@lru_cache(maxsize=1)
+def vocab() -> dict[str, Any]:
+    return json.loads((Path(__file__).parent / "vocab.json").read_text(encoding="utf-8"))
+
+
+def marks(scene, objects, frame: int, min_pixels: int) -> list[dict[str, Any]] | None:
+    """Mark references (mode "mark", label k = 1, 2, ... in question order, drawn on media 0) of
+    `objects` at their innermost mask pixel in scene frame `frame`; None when an object has fewer
+    than `min_pixels` mask pixels there or two marks would overlap. x, y: the centre normalised to
+    the image (W, H); cx, cy, r: pixels."""
+    w, h = int(scene.meta.width), int(scene.meta.height)
+    r = mark_radius(w, h)
+    out = []
+    for k, oid in enumerate(objects, 1):
+        px = measure.object_pixel(scene, scene.object_index(int(oid)), int(frame), min_pixels=min_pixels)
+        if px is None:
+            return None
+        out.append({"kind": "object", "object": int(oid), "mode": "mark", "label": k, "media": 0,
+                    "x": round(float(px[0]) / w, 6), "y": round(float(px[1]) / h, 6),
+                    "cx": float(px[0]), "cy": float(px[1]), "r": round(r, 2), "colour": COLOUR_NAMES[k - 1]})
+    c = np.array([[m["cx"], m["cy"]] for m in out])
+    if len(c) > 1 and min(np.linalg.norm(c[i] - c[j]) for i in range(len(c)) for j in range(i)) < 2 * r:
+        return None
+    return out
+
+
+def regions(refs) -> dict[str, dict[str, Any]]:
+    """meta.regions: obj_k -> {"object_id", "x", "y"} (the mark's centre normalised to the image)."""
+    return {f"obj_{m['label']}": {"object_id": m["object"], "x": m["x"], "y": m["y"]} for m in refs}
+
+
+class Marked:
+    """Mixin (before a vlm4d / sti task class): Set-of-Marks references on the first shown frame."""
+
+    family = FAMILY
+
+    def candidates(self, ctx):
+        out = []
+        for cand in super().candidates(ctx):
+            if not cand["objects"] or (cand.get("extra_meta") or {}).get("absent_category"):
+                ctx.skip(self.name, "no object to mark (absent category, or a count over the scene)")
+                continue
+            f0 = int(cand["frame_indices"][0])
+            refs = marks(ctx.scene, cand["objects"], f0, ctx.min_mask_pixels)
+            if refs is None:
+                ctx.skip(self.name, "an object has no clear mark on the first shown frame")
+                continue
+            cand = {**cand, "refs": refs, "frame_indices": [f0] + list(cand["frame_indices"]),
+                    "timestamps": [cand["timestamps"][0]] + list(cand["timestamps"])}
+            out.append(cand)
+        return out
+
+    def render(self, cand, fmt, choice, rng, env):
+        out = super().render(cand, fmt, choice, rng, env)
+        out["question"] = f"{vocab()['intro']} {out['question']}"
+        out["meta"].update(regions=regions(cand["refs"]), reference="set_of_marks",
+                           som_image=prompt_media_path(cand["scene_id"], f"{FAMILY}/{cand['uid']}", 0))
+        return out
+
+    def check(self, record, scene, thresholds):
+        problems = list(super().check(record, scene, thresholds))
+        meta = record["meta"]
+        fi = record.get("frame_indices") or []
+        if len(fi) < 2 or fi[0] != fi[1]:
+            problems.append("the marked image is not the first shown frame repeated")
+            return problems
+        want = marks(scene, meta.get("objects", []), fi[0], int(getattr(thresholds, "min_mask_pixels", 20)))
+        if want is None:
+            return problems + ["an object has no clear mark on the first shown frame"]
+        got = meta.get("regions") or {}
+        if set(got) != {f"obj_{m['label']}" for m in want}:
+            problems.append(f"meta.regions names {sorted(got)}, expected obj_1..obj_{len(want)}")
+        for k, exp in regions(want).items():
+            g = got.get(k) or {}
+            if g.get("object_id") != exp["object_id"] or any(abs(float(g.get(a, np.nan)) - exp[a]) > 1e-6 or
+                                                              not np.isfinite(float(g.get(a, np.nan))) for a in "xy"):
+                problems.append(f"meta.regions.{k} is {g!r}, the scene gives {exp!r}")
+        media = record.get("media") or []
+        if not media or meta.get("som_image") != media[0]:
+            problems.append(f"meta.som_image {meta.get('som_image')!r} is not the first image {media[:1]!r}")
+        for k in got:
+            if f"<{k}>" not in record.get("question", ""):
+                problems.append(f"the question does not name <{k}>")
+        return problems
+
+
+@register_task
+class Translational(Marked, _VLM4DTranslational):
+    category = "translational"
+
+
+@register_task
+class DimensionMeasurement(Marked, _STIDimension):
+    category = "dimension_measurement"
+
+
+@register_task
+class DisplacementPathLength(Marked, _STIDisplacement):
+    category = "displacement_path_length"
+
+
+@register_task
+class Rotational(Marked, _VLM4DRotational):
+    """Which way the marked object spins (clockwise / counter-clockwise, seen from above). An object
+    that does not spin is a "did not happen" question: R4D-Bench files it under false positives,
+    and kept here it would make "not spinning" the common answer; it is dropped (the option stays
+    as a distractor)."""
+
+    category = "rotational"
+    caption_only = False   # a mark needs no unique caption
+
+    def items(self, ctx, seg, frames, rng, exclude):
+        out = []
+        for it in super().items(ctx, seg, frames, rng, exclude):
+            if it["label"] == "not_spinning":
+                ctx.skip(self.name, "not spinning (a false positive, not asked here)")
+                continue
+            out.append(it)
+        return out
+
+
+@register_task
+class FalsePositive(Marked, _VLM4DFalsePositive):
+    """Only the "did not happen" kind (the marked object does not move, with moving-left/right
+    controls); "no <object> there" questions are dropped: a mark cannot point at nothing."""
+
+    category = "false_positive"
+    caption_only = False
+
+
+@register_task
+class VideoGrounding(Marked, _STIGrounding):
+    category = "video_grounding"
+
+
+@register_task
+class SpatialRelationship(Marked, _STISpatial):
+    category = "spatial_relationship"
+
+
+@register_task
+class SpeedAcceleration(Marked, _STISpeed):
+    category = "speed_acceleration"
