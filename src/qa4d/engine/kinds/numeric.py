@@ -92,25 +92,34 @@ class NumericTask(Task):
     def candidates(self, ctx: SceneContext) -> list[dict[str, Any]]:
         out = []
         for seg in ctx.segments(self.name):
-            rng = ctx.rng(self.name, seg[0])
-            for n, item in enumerate(self.items(ctx, seg, rng)):
-                media = self.frames_for(ctx, seg, item, rng)
-                if media is None:
-                    ctx.skip(self.name, "no image set satisfies the question")
-                    continue
-                raw = self.value(ctx.scene, item, media, ctx.thresholds)
-                if raw is None:
-                    ctx.skip(self.name, "value not measurable")
-                    continue
-                try:
-                    value = round_value(raw, self.decimals)
-                except ValueError:
-                    ctx.skip(self.name, "value not finite")
-                    continue
-                out.append(self.new_candidate(
-                    ctx, seg, n, frames=media, item=_jsonable(item), objects=self.objects(item), value=value,
-                    measurement=_jsonable(raw), key=self.answer_format, formats=[self.answer_format],
-                ))
+            out.extend(self.segment_candidates(ctx, seg, ctx.rng(self.name, seg[0])))
+        return out
+
+    skip_no_frames = "no image set satisfies the question"   # skip reasons (dataset.json)
+    skip_no_value = "value not measurable"
+
+    def segment_candidates(self, ctx: SceneContext, seg: tuple[int, int],
+                           rng: np.random.Generator) -> list[dict[str, Any]]:
+        """One candidate per item of `seg` whose frames and value can be had."""
+        out = []
+        for n, item in enumerate(self.items(ctx, seg, rng)):
+            media = self.frames_for(ctx, seg, item, rng)
+            if media is None:
+                ctx.skip(self.name, self.skip_no_frames)
+                continue
+            raw = self.value(ctx.scene, item, media, ctx.thresholds)
+            if raw is None:
+                ctx.skip(self.name, self.skip_no_value)
+                continue
+            try:
+                value = round_value(raw, self.decimals)
+            except ValueError:
+                ctx.skip(self.name, "value not finite")
+                continue
+            out.append(self.new_candidate(
+                ctx, seg, n, frames=media, item=_jsonable(item), objects=self.objects(item), value=value,
+                measurement=_jsonable(raw), key=self.answer_format, formats=[self.answer_format],
+            ))
         return out
 
     # -- phase 2 -----------------------------------------------------------------------------

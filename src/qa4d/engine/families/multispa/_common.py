@@ -10,7 +10,6 @@ import numpy as np
 
 from qa4d.engine import measure
 from qa4d.engine.kinds.base import SceneContext, Task, _fill, _jsonable, _pick, _templates
-from qa4d.engine.kinds.numeric import round_value
 from qa4d.geometry.camera import unproject_to_world
 from qa4d.geometry.pairs import sample_balanced_pairs
 from qa4d.geometry.visibility import pairwise_overlap, visible_points
@@ -135,25 +134,10 @@ class SceneItemsMixin:
     def frames_for(self, ctx, seg, item, rng):
         return list(item["frames"])
 
+    skip_no_frames = skip_no_value = "value too close to zero or not measurable"
+
     def candidates(self, ctx):
-        seg = (0, ctx.scene.num_frames)
-        rng = ctx.rng(self.name, 0)
-        out = []
-        for n, item in enumerate(self.items(ctx, seg, rng)):
-            media = self.frames_for(ctx, seg, item, rng)
-            raw = None if media is None else self.value(ctx.scene, item, media, ctx.thresholds)
-            if raw is None:
-                ctx.skip(self.name, "value too close to zero or not measurable")
-                continue
-            try:
-                value = round_value(raw, self.decimals)
-            except ValueError:
-                ctx.skip(self.name, "value not finite")
-                continue
-            out.append(self.new_candidate(
-                ctx, seg, n, frames=media, item=_jsonable(item), objects=self.objects(item), value=value,
-                measurement=_jsonable(raw), key=self.answer_format, formats=[self.answer_format]))
-        return out
+        return self.segment_candidates(ctx, (0, ctx.scene.num_frames), ctx.rng(self.name, 0))
 
     def render(self, cand, fmt, choice, rng, env):
         out = super().render(cand, fmt, choice, rng, env)
