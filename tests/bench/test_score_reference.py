@@ -13,6 +13,8 @@ import math
 import numpy as np
 import pytest
 
+from qa4d.answers import choices as C
+from qa4d.answers import statements as S
 from qa4d.bench import extract as E
 from qa4d.bench import metrics as M
 from qa4d.bench.registry import get_benchmark
@@ -64,13 +66,13 @@ def varied():
 
 
 def _general_reading():
-    E._QUICK = False
-    E._CHOICES_CACHE.clear()
+    S._QUICK = False
+    C._CHOICES_CACHE.clear()
 
 
 def _quick_reading():
-    E._QUICK = True
-    E._CHOICES_CACHE.clear()
+    S._QUICK = True
+    C._CHOICES_CACHE.clear()
 
 
 def test_extraction_shortcuts_agree_with_the_general_reading(varied):

@@ -14,7 +14,6 @@ when the response commits to no single answer. Its verdict becomes an `Extractio
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -22,25 +21,20 @@ from typing import Any
 
 from tqdm import tqdm
 
+from qa4d.answers import find_format, get_format
 from qa4d.bench.models.base import ModelConfigError, ModelError
 from qa4d.bench.models.openai import OpenAIChatClient, _api_key
 from qa4d.bench.types import BenchItem, Extraction
 
-JUDGED_FORMATS = ("mc", "yesno", "number", "scalar")
 
-_INSTRUCTIONS = {
-    "mc": "Reply with the single letter of the option the response finally chose ({letters}), "
-          "or NONE if it chose no option or several.",
-    "yesno": "Reply with yes or no, whichever the response finally answered, or NONE if it did not commit.",
-    "number": "Reply with the single number the response finally gave as its answer (digits only, in {unit}), "
-              "or NONE if it gave none.",
-}
-_NUMBER_RE = re.compile(r"^[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$")
+def judged(fmt: str) -> bool:
+    """Whether replies of answer format `fmt` can be judged (its `AnswerFormat.judge_instruction`)."""
+    f = find_format(fmt)
+    return f is not None and f.judge_instruction is not None
 
 
 def judge_prompt(item: BenchItem, response: str) -> str:
     """The text sent to the judge for one item."""
-    fmt = "number" if item.answer_format == "scalar" else item.answer_format
     lines = [
         "You grade answers of a vision-language model. Do not solve the question yourself; only read off "
         "which answer the model's response gives.",
@@ -52,7 +46,8 @@ def judge_prompt(item: BenchItem, response: str) -> str:
         lines.extend(f"{k}. {v}" for k, v in item.options.items())
     lines += ["", "Model response:", '"""', response.strip(), '"""', ""]
     letters = ", ".join(item.options or {})
-    lines.append(_INSTRUCTIONS[fmt].format(letters=letters, unit=item.meta.get("unit") or "the question's unit"))
+    instruction = get_format(item.answer_format).judge_instruction
+    lines.append(instruction.format(letters=letters, unit=item.meta.get("unit") or "the question's unit"))
     lines.append("Reply with that one token only.")
     return "\n".join(lines)
 
@@ -62,17 +57,8 @@ def parse_verdict(item: BenchItem, reply: str) -> Any | None:
     token = reply.strip().strip("`*\"'. ").strip()
     if not token or token.upper() == "NONE":
         return None
-    fmt = item.answer_format
-    if fmt == "mc":
-        m = re.fullmatch(r"\(?([A-Za-z])\)?", token)
-        letter = m.group(1).upper() if m else None
-        return letter if letter in (item.options or {}) else None
-    if fmt == "yesno":
-        low = token.lower()
-        return low if low in ("yes", "no") else None
-    if fmt in ("number", "scalar"):
-        return float(token) if _NUMBER_RE.match(token) else None
-    return None
+    fmt = find_format(item.answer_format)
+    return fmt.read_verdict(token, item) if fmt is not None else None
 
 
 class LLMJudge:
@@ -124,7 +110,7 @@ class LLMJudge:
     def judge(self, item: BenchItem, response: str | None) -> Extraction:
         """Ask the judge about one response. Formats it cannot judge, empty responses and judge
         failures come back unparsed (rule "judge", value None, the reason in `text`)."""
-        if item.answer_format not in JUDGED_FORMATS:
+        if not judged(item.answer_format):
             return Extraction(None, "judge", f"format {item.answer_format!r} is not judged")
         if not response or not response.strip():
             return Extraction(None, "judge", "empty response")
@@ -146,7 +132,7 @@ class LLMJudge:
 
     def prefetch(self, pairs: list[tuple[BenchItem, str]], workers: int = 8) -> None:
         """Judge many (item, response) pairs concurrently so scoring finds the verdicts cached."""
-        todo = [(it, r) for it, r in pairs if it.answer_format in JUDGED_FORMATS and r and r.strip()]
+        todo = [(it, r) for it, r in pairs if judged(it.answer_format) and r and r.strip()]
         if not todo:
             return
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="qa4d-judge") as ex:

@@ -1,6 +1,7 @@
 """Scoring: (benchmark items, raw responses) -> per-item ScoredItems and a metrics.json summary.
 
-Per item, by answer format (the item's `score` is what the headline "accuracy" averages):
+Per item, by the item's answer format (`AnswerFormat.score` in qa4d.answers; the item's `score`
+is what the headline "accuracy" averages):
 
     mc, yesno, free   correct = extracted answer equals the ground truth; score 1/0
     number            score = mean relative accuracy (VSI-Bench); correct = None
@@ -40,8 +41,10 @@ from typing import Any, Callable
 import numpy as np
 
 from qa4d._io import write_text_atomic
+from qa4d.answers import find_format
+from qa4d.answers.choices import same_option
 from qa4d.bench import metrics as M
-from qa4d.bench.extract import extract, normalize_text, same_option
+from qa4d.bench.extract import extract
 from qa4d.bench.predictions import Predictions, read_predictions_file
 from qa4d.bench.types import BenchItem, Extraction, ScoredItem
 
@@ -64,91 +67,25 @@ __all__ = [
     "json_safe",
 ]
 
-ACCURACY_FORMATS = ("mc", "yesno", "free", "scalar", "vector", "coord")
 JudgeFn = Callable[[BenchItem, str], "Extraction | None"]
 
 
 # ----------------------------------------------------------------------------- per item
 
 def _chance(item: BenchItem) -> float:
-    if item.answer_format == "mc" and item.options:
-        return 1.0 / len(item.options)
-    if item.answer_format == "yesno":
-        return 0.5
-    return 0.0
-
-
-def _to_pixels(v: list[float], item: BenchItem) -> tuple[np.ndarray, float]:
-    h, w = item.meta.get("image_size") or [1000.0, 1000.0]
-    scale = item.meta.get("coord_scale")
-    xy = np.asarray(v, dtype=np.float64)
-    if scale:
-        xy = xy / float(scale) * np.array([float(w), float(h)])
-    return xy, float(w)
-
-
-def _track_arrays(track: list[dict], frames: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    by_frame = {int(p["frame"]): p for p in track}
-    xy = np.full((len(frames), 2), np.nan)
-    occ = np.ones(len(frames), dtype=bool)  # a frame the model left out counts as "occluded"
-    for i, f in enumerate(frames):
-        p = by_frame.get(f)
-        if p is None:
-            continue
-        xy[i] = [float(p["x"]) if p.get("x") is not None else np.nan,
-                 float(p["y"]) if p.get("y") is not None else np.nan]
-        occ[i] = not bool(p.get("visible", True))
-    return xy, occ
+    fmt = find_format(item.answer_format)
+    return fmt.chance(item) if fmt is not None else 0.0
 
 
 def score_item(item: BenchItem, ex: Extraction) -> tuple[bool | None, float, dict[str, Any]]:
-    """(correct, score, extra) of one extracted answer; `ex.value is None` scores 0."""
-    fmt = item.answer_format
-    accuracy_style = fmt in ACCURACY_FORMATS
+    """(correct, score, extra) of one extracted answer, by the item's answer format
+    (`AnswerFormat.score`); `ex.value is None` scores 0."""
+    fmt = find_format(item.answer_format)
     if ex.value is None:
-        return (False if accuracy_style else None), 0.0, {}
-    if fmt == "mc":
-        ok = ex.value == item.answer or same_option(item.options or {}, ex.value, item.answer)
-        return bool(ok), float(ok), {}
-    if fmt == "yesno":
-        ok = str(ex.value).lower() == item.answer.strip().lower()
-        return ok, float(ok), {}
-    if fmt == "free":
-        ok = normalize_text(ex.value) == normalize_text(item.answer)
-        return ok, float(ok), {}
-    if fmt == "number":
-        mra = float(M.mean_relative_accuracy(np.array([float(ex.value)]), np.array([float(item.answer)]))[0])
-        return None, mra, {}
-    if fmt == "scalar":
-        ok = bool(M.relative_l2_within(np.array([float(ex.value)]), np.array([float(item.answer)]))[0])
-        return ok, float(ok), {}
-    if fmt == "vector":
-        gt = np.asarray(json.loads(item.answer), dtype=np.float64)
-        pred = np.asarray(ex.value, dtype=np.float64)
-        if pred.shape != gt.shape:
-            return False, 0.0, {"shape_mismatch": [list(pred.shape), list(gt.shape)]}
-        ok = bool(M.relative_l2_within(pred[None], gt[None])[0])
-        return ok, float(ok), {"l2_error": float(np.linalg.norm(pred - gt))}
-    if fmt == "coord":
-        gt_px, width = _to_pixels(json.loads(item.answer), item)
-        pred_px, _ = _to_pixels(ex.value, item)
-        ok = bool(M.pixel_within(pred_px[None], gt_px[None], np.array([width]))[0])
-        return ok, float(ok), {"pixel_error": float(np.linalg.norm(pred_px - gt_px))}
-    if fmt == "track":
-        gt_track = item.meta["track"]
-        frames = [int(p["frame"]) for p in gt_track]
-        gt_xy, gt_occ = _track_arrays(gt_track, frames)
-        pred_xy, pred_occ = _track_arrays(ex.value, frames)
-        qf = (item.meta.get("query") or {}).get("frame")
-        ev = np.array([f != qf for f in frames])
-        size = item.meta.get("image_size") or [256, 256]
-        res = M.tapvid_metrics(pred_xy[None], pred_occ[None], gt_xy[None], gt_occ[None],
-                               image_size=(float(size[0]), float(size[1])), evaluation_mask=ev[None])
-        extra = {k: float(v[0]) for k, v in res.items()}
-        aj = extra["average_jaccard"]
-        score = aj if math.isfinite(aj) else extra["occlusion_accuracy"]
-        return None, float(score) if math.isfinite(score) else 0.0, extra
-    raise ValueError(f"item {item.id!r}: unknown answer_format {fmt!r}")
+        return (False if fmt is not None and fmt.accuracy_style else None), 0.0, {}
+    if fmt is None:
+        raise ValueError(f"item {item.id!r}: unknown answer_format {item.answer_format!r}")
+    return fmt.score(item, ex)
 
 
 # ----------------------------------------------------------------------------- a run
@@ -294,7 +231,8 @@ def score_resolved(benchmark, items: list[BenchItem], res: ResolvedPredictions, 
         response = responses.get(item.id)
         if response is None:
             err = errors.get(item.id)
-            append(ScoredItem(item.id, item.task, False if item.answer_format in ACCURACY_FORMATS else None, 0.0,
+            fmt = find_format(item.answer_format)
+            append(ScoredItem(item.id, item.task, False if fmt is not None and fmt.accuracy_style else None, 0.0,
                               None, "error" if err is not None else "missing", item.answer, groups, err))
             continue
         ex = extract(response, item)

@@ -10,17 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# How an item's answer is compared. Loaders choose one per item.
-ANSWER_FORMATS = (
-    "mc",      # options A.., answer is the correct letter
-    "yesno",   # answer "yes" / "no"
-    "number",  # answer is a number (as text) with `meta["unit"]` if any; mean relative accuracy
-    "scalar",  # MultiSPA scalar: correct when relative error <= 20%
-    "vector",  # MultiSPA vector (metres): correct when relative L2 error <= 20%
-    "coord",   # image point [x, y] in meta["coords"] (MultiSPA: 0-1000): correct within 5% of the image width
-    "track",   # point track: JSON list of {"frame","x","y","visible"}, x, y in meta["coords"]; TAP-Vid metrics
-    "free",    # free text; exact match after normalisation
-)
+from qa4d.answers.base import Extraction  # what the answer parser made of a response
+
+__all__ = ["BenchItem", "Extraction", "ScoredItem"]
 
 
 @dataclass
@@ -32,7 +24,7 @@ class BenchItem:
     task: str                              # finest task name the benchmark reports
     question: str                          # question text as published (no options appended)
     answer: str                            # ground truth in the answer_format's canonical text
-    answer_format: str = "mc"
+    answer_format: str = "mc"              # a registered answer format (qa4d.answers: mc, yesno, free, ...)
     options: dict[str, str] | None = None  # {"A": "...", ...} for mc
     category: str | None = None            # coarser grouping if the benchmark has one
     media: list[str] = field(default_factory=list)  # video or image paths (relative to media root)
@@ -42,15 +34,6 @@ class BenchItem:
     prefix_images: list[str] = field(default_factory=list)
     groups: dict[str, str] = field(default_factory=dict)  # extra report groupings, e.g. {"split": "real"}
     meta: dict[str, Any] = field(default_factory=dict)    # anything else (time window, fps, units ...)
-
-
-@dataclass
-class Extraction:
-    """What the answer parser made of a response."""
-
-    value: Any | None   # parsed answer (letter, number, list, track) or None when unparsed
-    rule: str           # which rule matched ("final_answer", "answer_tag", ..., "unparsed", "judge")
-    text: str = ""      # the span it matched
 
 
 @dataclass

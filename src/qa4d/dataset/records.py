@@ -8,7 +8,10 @@ through this module: the engine (writing, audit), the exporters and the bench's 
 
 Answer formats and their answer/meta contract (docs/samples.md): mc (options A.., answer a letter),
 yesno, free, track (meta.query, meta.track), number and scalar (meta.value a number, meta.unit),
-vector (meta.value [x, y, z], meta.unit), coord (meta.value [x, y], meta.space, meta.scale).
+vector (meta.value [x, y, z], meta.unit), coord (meta.value [x, y], meta.space, meta.scale). The
+formats are those of the registry (qa4d.answers): the schema's `answer_format` enum is replaced by
+the registry's names when the validator is built, and each format checks the rules of its own the
+schema cannot say (`AnswerFormat.check_record`: an mc answer is one of the options).
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from typing import Any, Iterable, Iterator, TypedDict
 import jsonschema
 
 from qa4d._io import atomic_file, jsonl_line
+from qa4d.answers import find_format, format_names, registry
 
 SPLITS = ("train", "bench")
 SAMPLES_FILE = "samples.jsonl"
 SCHEMA_PATH = Path(__file__).with_name("sample.schema.json")
-ANSWER_FORMATS = ("mc", "yesno", "free", "track", "number", "scalar", "vector", "coord")
+ANSWER_FORMATS = format_names()  # the registered formats when the dataset package was imported
 
 
 class Record(TypedDict):
@@ -74,9 +78,15 @@ class DatasetError(ValueError):
 # reading
 
 
-@lru_cache(maxsize=1)
 def _validator() -> jsonschema.protocols.Validator:
+    return _validator_for(registry.version())
+
+
+@lru_cache(maxsize=2)
+def _validator_for(version: int) -> jsonschema.protocols.Validator:
+    """The schema's validator with `answer_format` one of the formats registered now."""
     schema = load_schema()
+    schema["properties"]["answer_format"]["enum"] = list(format_names())
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)
@@ -123,8 +133,9 @@ def validate_record(record: Any, path: str | os.PathLike[str] = "<record>", line
     for key in ("frame_indices", "timestamps"):
         if len(record[key]) != n:
             raise RecordError(path, line, key, f"has {len(record[key])} items but media has {n}", rid)
-    if record["answer_format"] == "mc" and record["answer"] not in record["options"]:
-        raise RecordError(path, line, "answer", f"{record['answer']!r} is not one of the options {sorted(record['options'])}", rid)
+    problem = find_format(record["answer_format"]).check_record(record)
+    if problem is not None:
+        raise RecordError(path, line, problem[0], problem[1], rid)
     for i, m in enumerate(record["media"] if media_paths else ()):
         if os.path.isabs(m) or ".." in Path(m).parts:
             raise RecordError(path, line, f"media.{i}", f"{m!r} must be a path relative to the dataset root", rid)

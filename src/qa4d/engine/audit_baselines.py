@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from qa4d.answers import formats
 from qa4d.engine.audit_stats import BiasTest
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -302,12 +303,16 @@ def question_word_tests(task: str, records: list[Record]) -> list[BiasTest]:
 
 MC_BASELINES = {"position": position_baseline, "prior": prior_baseline, "text": mc_text_baseline}
 YESNO_BASELINES = {"prior": yesno_prior_baseline, "text": yesno_text_baseline}
+BASELINES = {"options": MC_BASELINES, "yesno": YESNO_BASELINES}  # by AnswerFormat.audit_baseline
 
 
 def task_tests(task: str, train: list[Record], bench: list[Record]) -> list[BiasTest]:
     """Every baseline of every scored format of one task (a format needs train and bench items)."""
     out: list[BiasTest] = []
-    for fmt, table in (("mc", MC_BASELINES), ("yesno", YESNO_BASELINES)):
+    for f in formats():  # the formats whose audit baseline is one of these tables, in registry order
+        table, fmt = BASELINES.get(f.audit_baseline), f.name
+        if table is None:
+            continue
         tr = [r for r in train if r["answer_format"] == fmt]
         be = [r for r in bench if r["answer_format"] == fmt]
         if tr and be:

@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from qa4d.bench import metrics as M
+from qa4d.answers import get_format
 
-NUMERIC = ("number", "scalar", "vector", "coord")
 
 
 def _values(records: list[dict[str, Any]]) -> np.ndarray:
@@ -29,11 +28,7 @@ def _values(records: list[dict[str, Any]]) -> np.ndarray:
 def _score(fmt: str, guess: np.ndarray, gt: np.ndarray, scale: float) -> float:
     """Mean score of one constant guess (D,) against gt (N, D) under the format's metric."""
     pred = np.broadcast_to(guess, gt.shape)
-    if fmt == "coord":
-        return float(M.pixel_within(pred, gt, np.full(len(gt), scale)).mean())
-    if fmt == "number":
-        return float(M.mean_relative_accuracy(pred[:, 0], gt[:, 0]).mean())
-    return float(M.relative_l2_within(pred, gt).mean())
+    return float(get_format(fmt).score_values(pred, gt, np.full(len(gt), scale)).mean())
 
 
 def distribution(values: np.ndarray) -> dict[str, float]:
@@ -56,14 +51,15 @@ def numeric_priors(train: list[dict[str, Any]], bench: list[dict[str, Any]], tas
             be_f = [r for r in be if r["answer_format"] == fmt]
             if not tr_f or not be_f:
                 continue
-            if fmt in NUMERIC:
+            baseline = get_format(fmt).audit_baseline  # which blind prior the format gets
+            if baseline == "numeric":
                 x, y = _values(tr_f), _values(be_f)
                 scale = float(be_f[0]["meta"].get("scale", 1000.0))
                 entry = {"format": fmt, "bench": len(be_f), "distribution": distribution(np.concatenate([x, y]))}
                 for name, guess in (("median", np.median(x, axis=0)), ("mean", x.mean(axis=0))):
                     entry[name] = {"guess": [round(float(g), 3) for g in guess], "accuracy": _score(fmt, guess, y, scale)}
                 out[f"{task}|{fmt}"] = entry
-            elif fmt == "free":
+            elif baseline == "majority":
                 top, _ = Counter(r["answer"] for r in tr_f).most_common(1)[0]
                 acc = float(np.mean([r["answer"] == top for r in be_f]))
                 n_answers = len({r["answer"] for r in tr_f + be_f})

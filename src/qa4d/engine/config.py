@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
-from qa4d.dataset import ANSWER_FORMATS
+from qa4d.answers import format_names
 
 REF_MODES = ("caption", "coord", "prompt")
 
@@ -59,8 +59,8 @@ class GenerateConfig:
             if not isinstance(table, dict):
                 raise ValueError(f"{where}: must map answer formats to weights, got {table!r}")
             for name, w in table.items():
-                if name not in ANSWER_FORMATS:
-                    raise ValueError(f"formats: unknown answer format {name!r} (known: {', '.join(ANSWER_FORMATS)})")
+                if name not in format_names():
+                    raise ValueError(f"formats: unknown answer format {name!r} (known: {', '.join(format_names())})")
                 if not isinstance(w, (int, float)) or isinstance(w, bool) or not w >= 0:
                     raise ValueError(f"formats: weight of {name!r} must be a number >= 0, got {w!r}")
         if not isinstance(self.bench_exclude_categories, list) or not all(

@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from qa4d.answers import format_names, formats
+
 __all__ = [
     "ANSWER_FORMATS",
     "QUESTION_FORMATS",
@@ -31,9 +33,15 @@ __all__ = [
     "slots_of",
 ]
 
-QUESTION_FORMATS = ("mc", "yesno", "free", "track", "number", "scalar", "vector", "coord")
-# mc answers are letters, yes/no answers "yes"/"no"; the others have answer templates
-ANSWER_FORMATS = ("free", "track", "number", "scalar", "vector", "coord")
+# the answer formats (qa4d.answers) questions may be written in; mc answers are letters, yes/no
+# answers "yes"/"no", the others have answer templates (AnswerFormat.answer_template)
+QUESTION_FORMATS = format_names()
+ANSWER_FORMATS = tuple(f.name for f in formats() if f.answer_template)
+
+
+def _templated_formats() -> tuple[str, ...]:
+    """The registered formats whose answer text a template renders (now, plug-ins included)."""
+    return tuple(f.name for f in formats() if f.answer_template)
 SLOTS = (
     "obj", "obj1", "obj2", "obj3",
     "frame", "frame1", "frame2",
@@ -148,7 +156,8 @@ def _read(path: Path, task: str, categories: tuple[str, ...], slots: tuple[str, 
     parts: dict[str, dict[str, tuple[Template, ...]]] = {}
     provided: dict[tuple[str, str], tuple[str, ...]] = {}
     required: dict[tuple[str, str], tuple[str, ...]] = {}
-    for part, allowed in (("questions", QUESTION_FORMATS), ("answers", ANSWER_FORMATS)):
+    templated = _templated_formats()
+    for part, allowed in (("questions", format_names()), ("answers", templated)):
         block = data.get(part, {})
         if not isinstance(block, dict):
             raise TemplateError(f"{path}: field {part!r} must be an object of format -> list of strings")
@@ -185,7 +194,7 @@ def _read(path: Path, task: str, categories: tuple[str, ...], slots: tuple[str, 
             required[(part, fmt)] = req
     if not parts["questions"]:
         raise TemplateError(f"{path}: no questions")
-    for fmt in ANSWER_FORMATS:
+    for fmt in templated:
         if fmt in parts["questions"] and fmt not in parts["answers"]:
             raise TemplateError(f"{path}: questions.{fmt} has no answers.{fmt}")
     return Templates(task, category, parts["questions"], parts["answers"], provided, required, asks, path)

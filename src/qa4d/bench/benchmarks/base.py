@@ -3,23 +3,33 @@
 A benchmark turns its published annotation files into `BenchItem`s (`load`), writes the prompt its
 protocol prescribes (`build_prompt`, mode "do" = direct output or "cot" = chain of thought), names
 its report groupings (`groupings`) and lists missing media before any model is called
-(`check_media`). `answer_form` says what the prompt asks the reply to look like (an `AnswerForm`:
-where the answer goes, its unit and coordinate space) and the instruction text is rendered from it,
-so the form is stated once; the `obedient` baseline writes that form and must score 1.0.
+(`check_media`). `answer_form` says what the prompt asks the reply to look like (an `AnswerForm`
+of qa4d.answers.forms: where the answer goes, its unit and coordinate space) and the instruction
+text is rendered from it, so the form is stated once; the `obedient` baseline writes that form and
+must score 1.0.
 Subclasses register themselves with `@register_benchmark("name")`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from qa4d.answers import get_format
+from qa4d.answers.forms import (  # noqa: F401 (re-exported for the loaders)
+    ANSWER_PLACES,
+    COORD_SPACES,
+    FINAL_LINE,
+    PROMPT_MODES,
+    AnswerForm,
+    answer_form,
+    check_mode,
+    unit_name,
+)
 from qa4d.bench.media import MediaError, resolve_media
 from qa4d.bench.types import BenchItem
 
-PROMPT_MODES = ("do", "cot")
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -124,69 +134,8 @@ def format_options(options: dict[str, str], style: str = "{k}. {v}") -> str:
 
 
 # ----------------------------------------------------------------------------- answer forms
-
-_FORMS = json.loads(Path(__file__).with_name("answer_forms.json").read_text(encoding="utf-8"))
-ANSWER_PLACES = ("alone", "final_line", "backticks", "json")
-COORD_SPACES = tuple(_FORMS["coords"])  # "unit" ([0, 1]), "per_mille" (0-1000), "pixels"
-FINAL_LINE = "Therefore, the final answer is: "
-
-
-@dataclass(frozen=True)
-class AnswerForm:
-    """The answer a prompt asks for: the contract between the instruction the model reads, the
-    extractor and scorer that read the reply, and the `obedient` baseline that writes it.
-
-    fmt:         the item's answer format (mc, yesno, number, free, scalar, vector, coord, track)
-    mode:        "do" (direct output) or "cot" (chain of thought)
-    place:       where the answer goes: "alone" (the reply is the answer and nothing else),
-                 "final_line" (reasoning, then the last line "Therefore, the final answer is: X"),
-                 "backticks" (the value inside backticks, after any reasoning), "json" (a JSON
-                 list of per-frame objects, after any reasoning)
-    instruction: the text the model reads (rendered from the fields below for qa4d's own wording;
-                 VLM4D's is the authors' string)
-    unit:        number / scalar / vector: the unit the value is asked in; None = the unit the
-                 question names (the ground truth's own unit)
-    coords:      coord / track: "unit" (x, y normalised to [0, 1], origin top-left), "per_mille"
-                 (normalised to 0-1000, origin top-left) or "pixels" (of the frames shown)
-    """
-
-    fmt: str
-    mode: str
-    place: str
-    instruction: str
-    unit: str | None = None
-    coords: str | None = None
-
-    def __post_init__(self):
-        check_mode(self.mode)
-        if self.place not in ANSWER_PLACES:
-            raise ValueError(f"answer place must be one of {ANSWER_PLACES}, got {self.place!r}")
-        if self.coords is not None and self.coords not in COORD_SPACES:
-            raise ValueError(f"coords must be one of {COORD_SPACES}, got {self.coords!r}")
-
-
-def unit_name(unit: str | None) -> str:
-    """How an instruction names `unit` ("millimetres"; None: "the unit the question asks for")."""
-    if unit is None:
-        return _FORMS["unit_default"]
-    return _FORMS["units"].get(unit, unit)
-
-
-def answer_form(fmt: str, mode: str, *, unit: str | None = None, coords: str | None = None,
-                wording: str = "generic") -> AnswerForm:
-    """The AnswerForm of `fmt` in `mode` with qa4d's wording (`answer_forms.json`, section
-    `wording`: "generic", or "multispa" for MultiSPA's scalar/vector/coord/free lines)."""
-    check_mode(mode)
-    table = _FORMS[wording]
-    if fmt not in table:
-        raise ValueError(f"no {wording} answer form for format {fmt!r} (known: {', '.join(table)})")
-    if fmt in ("coord", "track") and coords is None:
-        raise ValueError(f"an answer form for {fmt!r} needs its coordinate space (coords=)")
-    place, text = table[fmt][mode]
-    text = text.replace("{unit}", unit_name(unit))
-    if coords is not None:
-        text = text.replace("{coords}", _FORMS["coords"][coords])
-    return AnswerForm(fmt, mode, place, text, unit=unit, coords=coords)
+# AnswerForm, answer_form and the instruction texts live with the answer formats (qa4d.answers.forms,
+# instructions.json); they are imported here for the loaders.
 
 
 def item_unit(item: BenchItem) -> str | None:
@@ -227,10 +176,10 @@ class Benchmark:
         """The answer form the prompt of `item` asks for in `mode`. Its `instruction` is the text
         `build_prompt` shows; the scorer reads exactly this form. Default: qa4d's generic wording,
         the unit from `item_unit`, coordinates in the item's own space (`meta["coords"]`)."""
-        fmt = item.answer_format
-        unit = item_unit(item) if fmt in ("number", "scalar", "vector") else None
-        coords = item.meta.get("coords") if fmt in ("coord", "track") else None
-        return answer_form(fmt, mode, unit=unit, coords=coords)
+        fmt = get_format(item.answer_format)
+        unit = item_unit(item) if fmt.has_unit else None
+        coords = item.meta.get("coords") if fmt.has_coords else None
+        return answer_form(item.answer_format, mode, unit=unit, coords=coords)
 
     # ---- ids
     def id_aliases(self, items: list[BenchItem]) -> dict[str, list[str]]:
@@ -272,11 +221,6 @@ class Benchmark:
                 if key not in missing and not p.exists():
                     missing[key] = None
         return list(missing)
-
-
-def check_mode(mode: str) -> None:
-    if mode not in PROMPT_MODES:
-        raise ValueError(f"prompt mode must be one of {PROMPT_MODES}, got {mode!r}")
 
 
 def check_unique_ids(items: list[BenchItem], path: Path | str) -> None:

@@ -17,7 +17,7 @@ The answer format follows `gt_value`, scored as the paper's sec. 3.3 prescribes:
 
 Prompt: the question (which states the answer's format and unit) plus one line that restates the
 form the scorer reads: the value inside backticks, in mm / degrees / mm vectors / 0-1000 points
-(`answer_forms.json`, section "multispa").
+(qa4d/answers/instructions.json, section "multispa").
 
 Ids restart per file, so items from a directory are named `<relative file path without .jsonl>/<id>`.
 Category: the record's `category` if any, else the first directory below the annotations root (or
@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from qa4d.answers import get_format
 from qa4d.bench.benchmarks.base import (
     AnswerForm,
     Benchmark,
@@ -127,9 +128,9 @@ class MultiSPA(Benchmark):
         """The form the question asks for, restated in one line: the value inside backticks (the
         authors' convention), numbers in the question's unit (mm, or degrees for angles), vectors in
         mm, points normalised to 0-1000."""
-        fmt = item.answer_format
-        return answer_form(fmt, mode, unit=item_unit(item) if fmt in ("scalar", "vector") else None,
-                           coords=item.meta.get("coords") if fmt == "coord" else None, wording="multispa")
+        fmt = get_format(item.answer_format)
+        return answer_form(item.answer_format, mode, unit=item_unit(item) if fmt.has_unit else None,
+                           coords=item.meta.get("coords") if fmt.has_coords else None, wording="multispa")
 
     def build_prompt(self, item: BenchItem, mode: str = "do", frames: int | None = None) -> str:
         # The question states the answer format; one line restates the form and unit the scorer

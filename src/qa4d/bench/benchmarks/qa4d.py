@@ -8,15 +8,16 @@ of its record (reported when the record is asked; the run goes on), never read. 
 query frame is not scored). Track points are named as the question names them (frame k = the k-th
 image shown) with x, y normalised to [0, 1] (`meta["coords"] = "unit"`), which is what the prompt's
 instruction asks for. number/scalar/vector/coord records are scored against `meta.value`
-(coord: in `meta.space`, whose full image width is `meta.scale`). Report groupings: the question family.
+(coord: in `meta.space`, whose full image width is `meta.scale`): each format turns its record into
+the item's answer (`AnswerFormat.bench_fields`, qa4d.answers). Report groupings: the question family.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterator
 
+from qa4d.answers import FieldError, get_format
 from qa4d.bench.benchmarks.base import (
     Benchmark,
     BenchmarkFormatError,
@@ -26,29 +27,13 @@ from qa4d.bench.benchmarks.base import (
 from qa4d.bench.media import resolve_media
 from qa4d.bench.registry import register_benchmark
 from qa4d.bench.types import BenchItem
-from qa4d.dataset import ANSWER_FORMATS, RecordError, iter_samples
-
-FORMATS = ANSWER_FORMATS
+from qa4d.dataset import RecordError, iter_samples
 
 
 def samples_path(annotations: Path) -> Path:
     """The samples.jsonl of a split directory, or the file itself."""
     p = Path(annotations)
     return p / "samples.jsonl" if p.is_dir() else p
-
-
-def _named_by_position(point: dict, frame_indices: list, path: Path, where: str) -> dict:
-    """A track point with `frame` renamed from the scene's frame index to the 1-based position of
-    its image in the sample's media (the name the question uses)."""
-    out = dict(point)
-    if "media" in point:
-        out["frame"] = int(point["media"]) + 1
-    elif point.get("frame") in frame_indices:
-        out["frame"] = frame_indices.index(point["frame"]) + 1
-    else:
-        raise BenchmarkFormatError(path, where, "meta.track", f"frame {point.get('frame')!r} is not among frame_indices")
-    out["scene_frame"] = point.get("frame")
-    return out
 
 
 @register_benchmark("qa4d")
@@ -68,31 +53,14 @@ class QA4D(Benchmark):
         dataset_root = str(path.resolve().parent.parent)
         seen: dict[str, int] = {}
         for index, rec in enumerate(_records(path)):  # validated against the sample schema (qa4d.dataset)
-            rid, task, question, answer, fmt = rec["id"], rec["task"], rec["question"], rec["answer"], rec["answer_format"]
+            rid, task, question, fmt = rec["id"], rec["task"], rec["question"], rec["answer_format"]
             media = rec["media"]
             meta = dict(rec.get("meta") or {})
             where = f"id {rid}"
-            options = rec.get("options")
-            if fmt == "mc":
-                options = {str(k): str(v) for k, v in options.items()}
-            elif fmt == "track":
-                # Questions and answers name frames by their position among the images shown
-                # ("frame 3" = the third image); score against the same names.
-                frame_indices = rec.get("frame_indices") or []
-                meta["track"] = [_named_by_position(p, frame_indices, path, where) for p in meta["track"]]
-                meta["query"] = _named_by_position(meta["query"], frame_indices, path, where)
-                # Coordinates are normalised to [0, 1] ("unit", what the prompt asks for): the unit
-                # square is the frame TAP-Vid's 256-px thresholds are scaled from.
-                meta["coords"] = "unit"
-                meta["image_size"] = [1.0, 1.0]
-            elif fmt in ("number", "scalar"):
-                answer = f"{float(meta['value']):g}"  # scored against meta.value, in meta.unit
-            elif fmt in ("vector", "coord"):
-                answer = json.dumps([float(v) for v in meta["value"]])
-                if fmt == "coord":  # meta.value in meta.space, whose full width/height is meta.scale
-                    meta["coord_scale"] = float(meta["scale"])
-                    meta["coords"] = meta["space"]
-                    meta.setdefault("image_size", [float(meta["scale"])] * 2)
+            try:  # the record's answer as an item holds it (AnswerFormat.bench_fields)
+                answer, options = get_format(fmt).bench_fields(rec, meta)
+            except FieldError as e:
+                raise BenchmarkFormatError(path, where, e.field, e.problem) from None
             meta.update(frame_indices=rec.get("frame_indices"), timestamps=rec.get("timestamps"),
                         scene_id=rec.get("scene_id"), dataset_root=dataset_root)
             family = str(rec.get("family") or "")
@@ -106,7 +74,7 @@ class QA4D(Benchmark):
                 question=question,
                 answer=answer,
                 answer_format=fmt,
-                options=options if fmt == "mc" else None,
+                options=options,
                 category=rec.get("category"),
                 media=[str(m) for m in media],
                 media_kind="images",

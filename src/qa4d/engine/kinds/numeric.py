@@ -19,9 +19,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from qa4d.answers import find_format, formats, get_format
 from qa4d.engine.kinds.base import RenderEnv, SceneContext, Skip, Task, _fill, _jsonable, _pick, _templates
 
-NUMERIC_FORMATS = ("number", "scalar", "vector", "coord")
+NUMERIC_FORMATS = tuple(f.name for f in formats() if f.numeric)  # answered by meta.value (qa4d.answers)
 
 
 def round_value(value: float | Sequence[float], decimals: int) -> float | int | list:
@@ -56,8 +57,10 @@ class NumericTask(Task):
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
-        if cls.answer_format not in NUMERIC_FORMATS:
-            raise TypeError(f"{cls.__name__}: answer_format must be one of {NUMERIC_FORMATS}")
+        fmt = find_format(cls.answer_format)
+        if fmt is None or not fmt.numeric:
+            numeric = [f.name for f in formats() if f.numeric]
+            raise TypeError(f"{cls.__name__}: answer_format must be one of {tuple(numeric)}")
         if "train_formats" not in cls.__dict__:
             cls.train_formats = (cls.answer_format,)
         if "bench_formats" not in cls.__dict__:
@@ -124,7 +127,7 @@ class NumericTask(Task):
 
     # -- phase 2 -----------------------------------------------------------------------------
     def value_meta(self) -> dict[str, Any]:
-        if self.answer_format == "coord":
+        if get_format(self.answer_format).has_coords:  # a point: its coordinate space
             return {"space": self.space, "scale": float(self.scale)}
         return {"unit": self.unit}
 

@@ -1,0 +1,671 @@
+"""Option matching: which option of a multiple-choice (or yes/no) question a reply chooses.
+
+
+Multiple choice (`mc`, options A..; `yesno` uses the labels "yes"/"no" the same way). Rules in
+order; rules 1, 2 and 4 read STATEMENTS of the answer, and for those the LAST statement decides:
+
+    1. final_answer   a statement of the answer: "Therefore, the final answer is: C", "The correct
+                      answer is (B)", "Final Answer:" with the answer on the next line, "my answer
+                      would be D", and the reversed "Option B is correct" / "(C) is the best answer"
+    2. answer_tag     an `<answer>...</answer>` block
+    3. leading_letter the response opens with an option letter ("C", "(C)", "C.", "**C**: left");
+                      not an article ("A car moves ...", "A seems wrong and ...") and not the first
+                      item of a walk through the options
+    4. answer_colon   "Answer: C"
+    5. option_text    exactly one option is named by its text in the response (longest texts
+                      first, so "not moving" is not also read as "moving")
+    6. last_line      the last line is an option and nothing else ("**B: right**")
+    7. last_letter    the last standalone option letter ("... so I choose B."), leaving out the
+                      items of a walk through the options, and never when a "final answer"
+                      statement was made that named no option (its letters are reasoning)
+
+    Reading a statement (`_Choices.read`) gives one of four results:
+      - one option: the first option it names, by letter (a "$\\boxed{C}$" or "**C**" too) or by
+        text; what follows ("B, because A is wrong", "left (not right)") does not change it;
+      - several: the next different option named is joined to the first by "or", "and", "/",
+        "," or "either/both" ("B or C", "left/right"): unparsed;
+      - a refusal (extract_words.json "declines": "N/A", "not applicable", "cannot be determined",
+        "need more information", "none of the options", ...) before any option, or the prompt's
+        placeholder "$LETTER" echoed: unparsed;
+      - nothing (no option, no refusal: "the answer depends on the camera"): the statement is
+        passed over and the one before it is read.
+    An unparsed last statement ends the reading: rules 3 to 7 never pick a letter out of the
+    reasoning that led to a refusal or to two options.
+
+    Options are named by MEANING, not only by their exact text (extract_words.json): texts are
+    compared lower-cased, as word and punctuation tokens; spelling variants and inflections are
+    one word ("counterclockwise" = "counter-clockwise" = "anti-clockwise", "upwards" = "up",
+    "forward" = "forwards", "towards" = "toward"); an option made of filler words and a direction
+    ("to the right", "moving left") is also named by the direction alone; number words are digits
+    ("four" names "4", "twice" names "2 times") in statements and in answers of at most 12 words,
+    not in long reasoning, where "one" is usually a pronoun. A phrase that contains an option's
+    words names it ("moving to the right" names "right"); a bare count ("3", "three") names the
+    one option whose text starts with it ("3 times"), none if several do ("2 with the left hand",
+    "2 with the right hand"). Two options that would read alike are compared literally.
+
+    A WALK THROUGH THE OPTIONS is a set of letter mentions that describe options rather than choose
+    one: "Option A says ...", "option C (not spinning)", "B: left - the car ...", a line opening
+    with "C)" or "D.". When at least two different letters are walked through, those mentions are
+    not answers (rules 3 and 7); a later "So I choose B." still is.
+
+    For yes/no, rule 3 is `leading_word` (the response opens with "yes" or "no") and rule 7 is
+    skipped. Reasoning wrapped in `<think>...</think>` is dropped first: it mentions every option.
+    When two options have the same text (VLM4D real_mc validation_633), an answer by letter keeps
+    its letter and an answer by text gets the first of them; the scorer accepts either.
+
+
+The multiple-choice and yes/no formats read replies with `extract_choice`; `same_option` tells
+whether two option letters name options with the same text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from qa4d.answers import statements as _S
+from qa4d.answers.base import Extraction
+from qa4d.answers.statements import normalize_text, strip_reasoning
+
+# ----------------------------------------------------------------------------- choices
+#
+# A multiple-choice response is read in three layers:
+#   - statements of the answer (final-answer phrases, "Option B is correct", <answer> tags,
+#     "Answer: X"), each read by `_Choices.read`, which says whether it names one option, several
+#     ("B or C"), declines ("N/A", "$LETTER") or names nothing at all;
+#   - the whole response's shape (it opens with a letter, its last line is an option, exactly one
+#     option's text occurs in it);
+#   - the last letter that is not part of a walk through the options.
+# Texts are compared in a canonical form (`_canon`): lower case, word and punctuation tokens
+# separated by single spaces, spelling variants and inflections mapped to one word
+# (extract_words.json), number words as digits where asked.
+
+_WORDS = json.loads(Path(__file__).with_name("extract_words.json").read_text(encoding="utf-8"))
+_VARIANTS: dict[str, str] = _WORDS["variants"]
+_COMPOUNDS: dict[str, str] = _WORDS["compounds"]
+_NUMBERS: dict[str, str] = {**_WORDS["number_words"], **{w: f"{d} times" for w, d in _WORDS["times_words"].items()}}
+_COMPOUND_FIRST_WORDS = sorted({c.split()[0] for c in _COMPOUNDS})
+_COMPOUND_RE = re.compile("|".join(
+    r"(?<![a-z0-9])" + r"[\s\-]+".join(map(re.escape, c.split())) + r"(?![a-z0-9])" for c in _COMPOUNDS))
+# anything that is not part of a word, a kept punctuation mark or a letter marker becomes a space;
+# an apostrophe stays only inside a word ("it's")
+_JUNK_RE = re.compile(r"[^a-z0-9'@.,;:/&()!?]+|(?<![a-z])'|'(?![a-z])")
+_VARIANT_RE = re.compile(r"(?<![a-z0-9'@])(?:" + "|".join(
+    map(re.escape, sorted(_VARIANTS, key=len, reverse=True))) + r")(?![a-z0-9'])")
+_NUMBER_RE = re.compile(r"(?<![a-z0-9'@])(?:" + "|".join(
+    map(re.escape, sorted(_NUMBERS, key=len, reverse=True))) + r")(?![a-z0-9'])")
+_COORDINATORS = frozenset(_WORDS["coordinators"])
+_NEUTRAL = frozenset({"(", ")", "option", "options", "choice", "choices"})
+_NEGATED_RE = re.compile(r"(?:^|[^a-z])(?:" + "|".join(map(re.escape, _WORDS["negators"])) +
+                         r")\s+(?:(?:option|choice)\s+)?[\(\[*]*$", re.IGNORECASE)
+
+
+def _canon(text: str, numbers: bool = False) -> str:
+    """Canonical form " tok tok ... " of a text (see above); numbers: number words -> digits."""
+    s = text.lower()
+    if "’" in s:
+        s = s.replace("’", "'")
+    if any(w in s for w in _COMPOUND_FIRST_WORDS):
+        s = _COMPOUND_RE.sub(lambda m: _COMPOUNDS[" ".join(re.split(r"[\s\-]+", m.group(0)))], s)
+    words = _separate(s).split()
+    if _S._QUICK and (numbers or len(words) <= 64):  # word by word: the same as the patterns below
+        table = _WORD_MAP_NUMBERS if numbers else _VARIANTS
+        return " " + " ".join([table.get(w, w) for w in words]) + " "
+    s = _VARIANT_RE.sub(lambda m: _VARIANTS[m.group(0)], " ".join(words))
+    if numbers:
+        s = _NUMBER_RE.sub(lambda m: _NUMBERS[m.group(0)], s)
+    return " " + s + " "
+
+
+
+_WORD_MAP_NUMBERS = {**_VARIANTS, **_NUMBERS}
+
+
+# ASCII punctuation kept as a token gets spaces around it; other ASCII that is not part of a word
+# becomes a space (with str.translate; _JUNK_RE then clears what translate cannot: apostrophes
+# outside words, non-ASCII characters)
+_SEPARATE = {ord(ch): f" {ch} " for ch in ".,;:/&()!?"}
+_SEPARATE.update({i: " " for i in range(128) if not (chr(i).isalnum() or chr(i) in ".,;:/&()!?'@")})
+
+
+def _separate(s: str) -> str:
+    s = s.translate(_SEPARATE)
+    if "'" in s or not s.isascii():
+        s = _JUNK_RE.sub(" ", s)
+    return s
+
+
+_DECLINE_RE = re.compile(" (?:" + "|".join(
+    re.escape(_canon(d).strip()) for d in sorted(_WORDS["declines"], key=len, reverse=True)) + ") ")
+# the prompt's own placeholder echoed instead of a letter: "$LETTER", "\$LETTER", "{LETTER}"
+_PLACEHOLDER_RE = re.compile(r"^[\s\*_`'\"(\[]*(?:\\?\$|\{|<)\s*letter\b[}>$]?|^[\s\*_`'\"(\[]*LETTER\b", re.IGNORECASE)
+# statements of the answer: a head ending in a keyword, then a connector (required, so "the answer
+# options are ..." is not a statement); "Final answer" alone on a line (a heading) states it on the
+# next line. Matched on lower-cased text.
+_HEADS = (
+    ("answer", re.compile(r"(?<![a-z])(?:final|correct|right|the|my|best)\s+$")),
+    ("option", re.compile(r"(?<![a-z])(?:correct|best)\s+$")),
+    ("choice", re.compile(r"(?<![a-z])correct\s+$")),
+)
+_CONNECTOR_RE = re.compile(
+    r"[\*_]*(?P<conn>\s*(?:is|would\s+be|should\s+be|will\s+be|must\s+be|remains)\b[\*_]*\s*[:：]?"
+    r"|\s*[:：=]|\s+-\s|[ \t]*(?=\n))[\*_ \t]*")
+# "Option B is correct", "(C) is the best answer", "B is the most accurate choice"
+_REVERSED_RE = re.compile(
+    r"(?<![A-Za-z0-9'’])(?:(?:option|choice|answer)\s*)?[\(\[*]*(?P<l>[A-Z])[\)\]*]*"
+    r"(?:\s*\([^()\n]{0,60}\))?\s*(?::\s*[^\n:]{0,60}?\s*)?"
+    r"(?:is|seems|appears)\s+(?:to\s+be\s+)?(?:the\s+)?(?:most\s+|only\s+)?"
+    r"(?:correct|accurate|(?:right|best|appropriate|valid)\s+(?:answer|option|choice))\b",
+)
+_REVERSED_TAIL_RE = re.compile(
+    r"(?:is|seems|appears)\s+(?:to\s+be\s+)?(?:the\s+)?(?:most\s+|only\s+)?"
+    r"(?:(?:right|best|appropriate|valid)\s+)?$")
+_ANSWER_TAG_RE = re.compile(r"<answer>\s*(.*?)\s*(?:</answer>|$)", re.IGNORECASE | re.DOTALL)
+_LETTER_RE = re.compile(r"(?<![A-Za-z0-9'’])[A-Z](?![A-Za-z0-9'’])")
+_LOWER_LEAD_RE = re.compile(r"^[\s\*_`'\"(\[{$\\]*(?:boxed\{|text\{|option\s+|choice\s+)?([a-z])(?![A-Za-z0-9'’])")
+# an option named as an item of a walk through the options, not as the answer
+_WALK_BEFORE_RE = re.compile(r"(?:option|choice)\s*[\(\[]?$", re.IGNORECASE)
+_WALK_AFTER_RE = re.compile(
+    r"^[\)\]]?\**\s*(?:[:(\-–—]|is\b|says|suggests|states|would|implies|claims|describes|mentions|represents"
+    r"|refers|indicates|corresponds|seems|does|doesn't|can|could|might|may|isn't|shows|involves|means)", re.IGNORECASE)
+_LINE_START_RE = re.compile(r"(?:^|\n)[ \t]*(?:[-*•>]|\d+[.)])?[ \t]*(?:\*\*)?[\(\[]?(?:\*\*)?$")
+_LINE_ITEM_AFTER_RE = re.compile(r"^[\)\]]?(?:\*\*)?\s*[:.)\-–—]")
+# a span that is one letter, with markup, maybe followed by its option's text: the common case
+_SPAN_LETTER_RE = re.compile(
+    r"^[\s\*_`'\"(\[]*(?:\$?\\boxed\{|option\s+|choice\s+)?([A-Z])(?![A-Za-z0-9'’])[\s\*_`'\")\]}$]*(?:[.:,\-–—]?[\s\*_`'\"(]*(?P<rest>[^*_`'\"()]*?))?"
+    r"[\s\*_`'\")\].]*$")
+_PUNCTUATION = frozenset(".,;:/&()!?")
+_MARKER_RE = re.compile(r"(?<= )@([a-z])(?= )")  # a letter marked by mark_letters, after _canon
+_NEXT_WORD_RE = re.compile(r"\s+([a-z][a-z']*)")
+# words that follow a letter naming an option ("A and B", "A is wrong"), unlike the article "A"
+_AFTER_LETTER = frozenset(_WORDS["after_letter"])
+_NA_RE = re.compile(r"(?<![A-Za-z0-9])N/A(?![A-Za-z0-9])", re.IGNORECASE)
+_LEADING_RE = re.compile(r"^[\s\*\(\[]*(?P<l>[A-Z])[\*\)\]]*(?P<after>[\.\):：,]|\s|$)")
+_LEADING_WORD_RE = re.compile(r"^[\s\*\(\[]*(?P<w>[A-Za-z]+)")
+_ANSWER_COLON_CHOICE_RE = re.compile(r"(?<![A-Za-z])answer[\*_]*\s*[:：][\*_]*[ \t]*(?P<span>[^\n]*)", re.IGNORECASE)
+_SHORT_WORDS = 12  # a response of at most this many words is a short answer: number words count
+
+OPTION, SEVERAL, DECLINE, NOTHING = "option", "several", "decline", "nothing"
+
+
+class _Choices:
+    """One option set, compiled once: its canonical texts and how to find them in a text."""
+
+    def __init__(self, options: dict[str, str], letters: bool):
+        self.options = options
+        self.letters = letters
+        self.keys = set(options)
+        # options with the same text are one group (the scorer accepts any of them)
+        self.group: dict[str, str] = {}
+        first_of: dict[str, str] = {}
+        for k, v in options.items():
+            g = normalize_text(v)
+            self.group[k] = g
+            first_of.setdefault(g, k)
+        self.first_of = first_of
+        self.a_text = _canon(options.get("A", "\0"), numbers=True).strip()
+        terms = self._terms(canonical=True)
+        self.canonical = terms is not None
+        if terms is None:  # two options read alike once canonical ("up" and "upwards"): compare literally
+            terms = self._terms(canonical=False) or []
+        self.terms = terms
+        self.term_set = {t for t, _ in terms}
+        # each option's own text, for spotting "B: right" in a walk through the options
+        self.own = {k: self.canon(v, numbers=True).strip(" .") for k, v in options.items()}
+        self.own_lower = {k: v.strip().lower() for k, v in options.items()}
+        # the first word of each option's text when it is a number followed by more ("3 times")
+        self.first_word = {k: w[0] for k, v in options.items() if len(w := _canon(v, numbers=True).split()) > 1}
+        self.by_text = {}  # an option's exact text -> its key (first of a group)
+        for k, v in options.items():
+            self.by_text.setdefault(normalize_text(v), k)
+
+    def _terms(self, canonical: bool) -> list[tuple[str, str]] | None:
+        """[(term, group)] longest first: each option's canonical text (with and without number
+        words as digits) and its direction core. A core two options share is dropped; None when
+        two options' full texts read alike."""
+        owner: dict[str, str] = {}
+        shared: set[str] = set()
+        full: set[str] = set()
+        for k, v in self.options.items():
+            g = self.group[k]
+            forms = {_canon(v, numbers=True), _canon(v)} if canonical else {_literal(v)}
+            forms = {t.strip(" .") for t in forms} - {""}
+            core = _direction_core(_canon(v)) if canonical else None
+            full |= forms
+            for t in [*forms, *([core] if core else [])]:
+                if owner.get(t, g) != g:
+                    shared.add(t)
+                owner[t] = g
+        if canonical and shared & full:
+            return None
+        return sorted(((t, g) for t, g in owner.items() if t not in shared), key=lambda x: -len(x[0]))
+
+    # -- reading
+    def canon(self, text: str, numbers: bool) -> str:
+        return _canon(text, numbers) if self.canonical else _literal(text)
+
+    def text_mentions(self, s: str) -> list[tuple[int, int, str]]:
+        """(start, end, group) of option texts in canonical `s`, longest texts first, no overlaps."""
+        found = []
+        for t, g in self.terms:
+            pat = f" {t} "
+            j = s.find(pat)
+            while j != -1:
+                found.append((j + 1, j + 1 + len(t), g))
+                s = s[: j + 1] + "\0" * len(t) + s[j + 1 + len(t):]
+                j = s.find(pat, j + len(t))
+        return found
+
+    def mark_letters(self, text: str, lead: bool) -> str:
+        """`text` with each standalone letter that names an option replaced by " @X " (not an
+        article "A car ...", not a negated "not B"); lead: a lower-case letter opening the text
+        ("the answer is: b") counts too."""
+        if not self.letters:
+            return text
+        if "@" in text:  # the marker character: a stray one in the text is only punctuation
+            text = text.replace("@", " ")
+        if lead and (m := _LOWER_LEAD_RE.match(text)) and m.group(1).upper() in self.keys and (
+                m.group(1) != "a" or not re.match(r"\s*[a-z]", text[m.end():])):
+            text = text[:m.start(1)] + m.group(1).upper() + text[m.end(1):]
+        out, last = [], 0
+        for m in _LETTER_RE.finditer(text):
+            if not self.names_option(text, m):
+                continue
+            out.append(text[last:m.start()])
+            out.append(f" @{m.group(0)} ")
+            last = m.end()
+        out.append(text[last:])
+        return "".join(out)
+
+    def names_option(self, text: str, m: re.Match) -> bool:
+        return (m.group(0) in self.keys and not self._article(text, m)
+                and not _NEGATED_RE.search(text, max(0, m.start() - 30), m.start()))
+
+    def _article(self, text: str, m: re.Match) -> bool:
+        """An "A" opening a phrase ("A car moves left") rather than naming option A ("A and B",
+        "A is wrong")."""
+        if m.group(0) != "A":
+            return False
+        after = text[m.end(): m.end() + 80]
+        w = _NEXT_WORD_RE.match(after)
+        if w is None or w.group(1) in _AFTER_LETTER:
+            return False
+        return not _canon(after, numbers=True).startswith(" " + self.a_text + " ") or not self.a_text
+
+    def read(self, span: str) -> tuple[str, str | None]:
+        """Read a span that states the answer: (OPTION, key) | (SEVERAL, None) | (DECLINE, None) |
+        (NOTHING, None). The first option named decides, unless the next different option is joined
+        to it ("B or C", "left/right": SEVERAL) or a decline comes first ("N/A", "cannot be
+        determined"); the prompt's "$LETTER" placeholder is a decline."""
+        quick = self.quick_read(span) if _S._QUICK else None
+        if quick is not None:
+            return OPTION, quick
+        m = _PLACEHOLDER_RE.match(span)
+        if m:
+            rest = span[m.end():]
+            if not re.match(r"\s*(?:[:=]|is\b)", rest):
+                return DECLINE, None
+            span = re.sub(r"^\s*(?:[:=]|is\b)", " ", rest)
+        s = self.canon(self.mark_letters(_NA_RE.sub("n/a", span), lead=True), numbers=True)
+        # (start, end, group, the letter when named by letter) of each option named, in order
+        mentions = [(a, b, g, None) for a, b, g in self.text_mentions(s)]
+        if self.letters and "@" in s:
+            for lm in _MARKER_RE.finditer(s):
+                key = lm.group(1).upper()
+                mentions.append((lm.start(), lm.end(), self.group[key], key))
+        decline = _DECLINE_RE.search(s)
+        if not mentions:
+            if decline:
+                return DECLINE, None
+            k = self.count_option(s)
+            return (OPTION, k) if k is not None else (NOTHING, None)
+        mentions.sort(key=lambda t: t[0])
+        start, end, g, key = mentions[0]
+        if decline and decline.start() + 1 < start:
+            return DECLINE, None
+        for s2, _, g2, _ in mentions[1:]:
+            if g2 != g:
+                between = s[end:s2].split()
+                if all(t in _COORDINATORS or t in _NEUTRAL for t in between) and not (
+                        between and all(t in _NEUTRAL for t in between)):
+                    return SEVERAL, None
+                break
+        return OPTION, key or self.first_of[g]
+
+    def count_option(self, s: str) -> str | None:
+        """A bare count ("3", "three", canonical `s` holding one number and punctuation) names the
+        one option whose text starts with that number and a word ("3 times", "3 logs"); None when
+        no option or several do."""
+        words = [w for w in s.split() if w not in _PUNCTUATION]
+        if len(words) != 1 or not words[0].isdigit():
+            return None
+        groups = {self.group[k] for k, first in self.first_word.items() if first == words[0]}
+        return self.first_of[groups.pop()] if len(groups) == 1 else None
+
+    def quick_read(self, span: str) -> str | None:
+        """The option of a span that is plainly one option: a letter with markup ("B", "**B**",
+        "$\\boxed{B}$"), maybe with its own text ("(B) left"), or an option's text alone
+        ("left"); None otherwise. Gives what `read` gives, faster."""
+        if self.letters:
+            m = _SPAN_LETTER_RE.match(span)
+            if m and m.group(1) in self.keys and not ("boxed" in m.group(0) and "boxed" in self.term_set):
+                rest = m.group("rest")
+                if not rest or rest.lower() == self.own_lower[m.group(1)]:
+                    return m.group(1)
+        if len(span) <= 80:
+            norm = normalize_text(span)
+            k = self.by_text.get(norm)
+            if k is not None and (not self.letters or (_LETTER_RE.search(span) is None
+                                                       and not (len(norm) == 1 and norm.isalpha()))):
+                return k
+        return None
+
+    def only_option(self, line: str) -> str | None:
+        """The option a line consists of ("**B: right**", "(C)", "Right."), else None."""
+        s = self.canon(self.mark_letters(line, lead=True), numbers=True)
+        s = re.sub(r" (?:option|choice|final|answer|the|is|[.,;:()!]) ", " ", s)
+        s = re.sub(r" (?:option|choice|final|answer|the|is|[.,;:()!]) ", " ", s)  # overlapping neighbours
+        words = s.split()
+        if not words:
+            return None
+        if self.letters and words[0].startswith("@") and len(words[0]) == 2 and words[0][1].upper() in self.keys:
+            key = words[0][1].upper()
+            rest = " " + " ".join(words[1:]) + " "
+            if rest.strip() and self.text_mentions(rest) != [(1, len(rest) - 1, self.group[key])]:
+                return None
+            return key
+        found = self.text_mentions(s)
+        if len(found) == 1 and found[0][0] == 1 and found[0][1] == len(s) - 1:
+            return self.first_of[found[0][2]]
+        return None
+
+
+def _literal(text: str) -> str:
+    """Like `_canon` without variants or number words."""
+    return " " + " ".join(_separate(text.lower()).split()) + " "
+
+
+def _direction_core(canon: str) -> str | None:
+    """"to the right" / "moving left" -> "right" / "left" (filler words, then one direction)."""
+    words = canon.split()
+    if len(words) < 2 or words[-1] not in _WORDS["directions"]:
+        return None
+    if all(w in _WORDS["direction_fillers"] for w in words[:-1]):
+        return words[-1]
+    return None
+
+
+_CHOICES_CACHE: dict[tuple, _Choices] = {}
+
+
+def _choices(options: dict[str, Any], letters: bool) -> _Choices:
+    """The compiled `_Choices` of an option set (values turned into text), cached by content."""
+    key = (letters, *options, *options.values())
+    c = _CHOICES_CACHE.get(key)
+    if c is None:
+        if len(_CHOICES_CACHE) > 8192:
+            _CHOICES_CACHE.clear()
+        c = _CHOICES_CACHE[key] = _Choices(_as_text(options), letters)
+    return c
+
+
+def _span_here_or_next_line(body: str, end: int, span: str) -> str:
+    """`span`, or when it holds no word (the answer follows on its own line), the next non-empty line."""
+    if _WORD_CHAR_RE.search(span):
+        return span
+    nxt = re.match(r"[^\n]*\n\s*([^\n]*)", body[end - len(span):])
+    return nxt.group(1)[:200] if nxt else ""
+
+
+_WORD_CHAR_RE = re.compile(r"[A-Za-z0-9]")
+
+
+def _keyword_positions(low: str, words: tuple[str, ...]) -> list[int]:
+    out = []
+    for w in words:
+        p = low.find(w)
+        while p != -1:
+            out.append(p)
+            p = low.find(w, p + len(w))
+    return sorted(out)
+
+
+def _statements(body: str, low: str) -> list[tuple[int, str, str, bool]]:
+    """(position, span, matched text, is a "final answer" statement) of every statement of the
+    answer, in text order; a span is the rest of its line, up to the next statement.
+
+    Statements are looked for around the words each one holds ("answer", "option", "choice",
+    "correct", "accurate"), in `low` (`body` lower-cased, same length), not at every position of
+    a long response: the words before the keyword make the head ("final answer", "the correct
+    option"), `_CONNECTOR_RE` the link to the answer ("is", ":", "would be")."""
+    found: dict[int, tuple[int, bool]] = {}
+    for kw, before in _HEADS:
+        p = low.find(kw)
+        while p != -1:
+            h = before.search(low, max(0, p - 16), p)
+            c = _CONNECTOR_RE.match(low, p + len(kw)) if h else None
+            if c is not None:
+                final = h.group(0)[0] == "f"
+                if c.group("conn").strip() or final:  # only "Final answer" works as a heading
+                    found[h.start()] = (c.end(), final)
+            p = low.find(kw, p + len(kw))
+    starts = sorted(found)
+    out = []
+    for i, start in enumerate(starts):
+        end, final = found[start]
+        line_end = body.find("\n", end)
+        stop = len(body) if line_end == -1 else line_end
+        if i + 1 < len(starts) and starts[i + 1] < stop:
+            stop = max(end, starts[i + 1])
+        span = body[end:stop]
+        out.append((start, _span_here_or_next_line(body, stop, span), body[start:stop].strip(), final))
+    seen: set[int] = set()
+    for p in _keyword_positions(low, ("correct", "accurate", "answer", "option", "choice")):
+        # cheap test first: a verb ("is", "seems") right before the keyword (or before "best" in
+        # "is the best answer"); only then the full pattern, which may reach 160 characters back
+        if not _REVERSED_TAIL_RE.search(low, max(0, p - 48), p):
+            continue
+        for m in _REVERSED_RE.finditer(body, max(0, p - 160), p + 8):
+            if m.end() in seen:
+                continue
+            seen.add(m.end())
+            out.append((m.start(), m.group("l"), m.group(0).strip(), False))
+    out.sort(key=lambda t: t[0])
+    return out
+
+
+def _walk_mentions(body: str, c: _Choices) -> list[tuple[re.Match, bool]]:
+    """Every standalone option letter of `body` that names an option, with whether it is an item
+    of a walk through the options ("Option A says ...", "B: right - no", a line "C) ...")."""
+    out = []
+    for m in _LETTER_RE.finditer(body):
+        if not c.names_option(body, m):
+            continue
+        L = m.group(0)
+        before = body[max(0, m.start() - 12): m.start()]
+        after = body[m.end(): m.end() + 80]
+        walk = bool(_WALK_BEFORE_RE.search(before) and _WALK_AFTER_RE.match(after))
+        if not walk:
+            own = c.canon(re.sub(r"^[\)\]\*]*\s*[:.)\-–—]?\s*[(\"'*]*", " ", after), numbers=True)
+            walk = bool(c.own[L]) and own.startswith(f" {c.own[L]} ")
+        if not walk:
+            walk = bool(_LINE_START_RE.search(body, max(0, m.start() - 12), m.start()) and _LINE_ITEM_AFTER_RE.match(after))
+        out.append((m, walk))
+    return out
+
+
+def extract_choice(text: str, options: dict[str, str], *, letters: bool = True) -> Extraction:
+    """Multiple-choice extraction (rules in the module docstring).
+
+    options: {"A": "left", ...}; for yes/no pass {"yes": "yes", "no": "no"} and letters=False.
+    Returns the option key (letter, or "yes"/"no") or an unparsed Extraction.
+    """
+    body = strip_reasoning(text)
+    if not body:
+        return Extraction(None, "unparsed", "")
+    c = _choices(options, letters)
+    low = body.lower()
+    if len(low) != len(body):  # a few characters change length when lower-cased ("İ")
+        low = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in body)
+    # 1. statements of the answer: the last one that names an option, several options, or declines
+    #    decides; one that names nothing is passed over
+    final_but_nothing = False
+    if "answer" in low or "option" in low or "correct" in low or "accurate" in low or "choice" in low:
+        quick = _last_statement(body, low, c) if _S._QUICK else None
+        if quick is not None:
+            return quick
+        for _, span, whole, final in reversed(_statements(body, low)):
+            kind, v = c.read(span)
+            if kind == OPTION:
+                return Extraction(v, "final_answer", whole)
+            if kind != NOTHING:
+                return Extraction(None, "unparsed", whole)
+            final_but_nothing = final_but_nothing or final
+    # 2. <answer> block (the last one decides)
+    if "<answer>" in low:
+        for inside, whole in reversed(_answer_tags(body, low)):
+            kind, v = c.read(inside)
+            if kind == OPTION:
+                return Extraction(v, "answer_tag", whole)
+            if kind != NOTHING:
+                return Extraction(None, "unparsed", whole)
+    walks = None
+    if letters:
+        # 3. the response opens with an option letter (not the first item of a walk through them)
+        m = _LEADING_RE.match(body)
+        lm = _LETTER_RE.match(body, m.start("l")) if m else None
+        if lm is not None and lm.group(0) in c.keys and _opens_answer(body, lm, c):
+            # a walk needs two option letters; most answers that open with a letter hold one
+            walks = _walk_mentions(body, c) if not _S._QUICK or len(c.keys.intersection(body)) >= 2 else []
+            if not _walked_item(walks, lm.start()):
+                return Extraction(lm.group(0), "leading_letter", body[: m.end()].strip())
+    else:
+        m = _LEADING_WORD_RE.match(body)
+        if m and m.group("w").lower() in options:
+            return Extraction(m.group("w").lower(), "leading_word", m.group(0).strip())
+    # 4. "Answer: X" (the last one decides)
+    if "answer" in low:
+        for span, whole in reversed(_answer_colons(body, low)):
+            kind, v = c.read(span)
+            if kind == OPTION:
+                return Extraction(v, "answer_colon", whole)
+            if kind != NOTHING:
+                return Extraction(None, "unparsed", whole)
+    # 5. exactly one option's text occurs (number words count in short answers); a response that
+    #    is an option's text and nothing else is that option (what the general reading gives)
+    k = c.by_text.get(normalize_text(body)) if _S._QUICK and len(body) <= 80 else None
+    if k is not None:
+        return Extraction(k, "option_text", c.options[k])
+    short = len(body.split()) <= _SHORT_WORDS
+    s = c.canon(body, numbers=short)
+    groups = {g for _, _, g in c.text_mentions(s)}
+    if len(groups) == 1:
+        k = c.first_of[groups.pop()]
+        return Extraction(k, "option_text", c.options[k])
+    k = c.count_option(s) if short and not groups else None
+    if k is not None:
+        return Extraction(k, "option_text", c.options[k])
+    # 6. the last line is an option and nothing else ("**B: right**" after a walk through them)
+    last_line = body.rstrip().rsplit("\n", 1)[-1]
+    v = c.only_option(last_line)
+    if v is not None:
+        return Extraction(v, "last_line", last_line.strip())
+    # 7. the last option letter that is not an item of a walk through the options; not when a
+    #    "final answer" statement named no option (the letters before it are reasoning)
+    if letters and not final_but_nothing:
+        walks = walks if walks is not None else _walk_mentions(body, c)
+        walked = {m.group(0) for m, w in walks if w}
+        keep = [m for m, w in walks if not (w and len(walked) >= 2)]
+        if keep:
+            return Extraction(keep[-1].group(0), "last_letter", keep[-1].group(0))
+    return Extraction(None, "unparsed", "")
+
+
+
+def _answer_colons(body: str, low: str) -> list[tuple[str, str]]:
+    """(span, matched text) of each "Answer: X" (`_ANSWER_COLON_CHOICE_RE`), found from the word."""
+    if not _S._QUICK:
+        return [(_span_here_or_next_line(body, m.end(), m.group("span")), m.group(0).strip())
+                for m in _ANSWER_COLON_CHOICE_RE.finditer(body)]
+    out = []
+    p = low.find("answer")
+    while p != -1:
+        nxt = p + 6
+        if p == 0 or not ("a" <= low[p - 1] <= "z"):
+            m = _ANSWER_COLON_CHOICE_RE.match(body, p)
+            if m is not None:
+                out.append((_span_here_or_next_line(body, m.end(), m.group("span")), m.group(0).strip()))
+                nxt = m.end()
+        p = low.find("answer", nxt)
+    return out
+
+
+def _answer_tags(body: str, low: str) -> list[tuple[str, str]]:
+    """(content, whole tag) of each `<answer>...</answer>` block (an unclosed one runs to the
+    end), as _ANSWER_TAG_RE finds them."""
+    if not _S._QUICK:
+        return [(m.group(1), m.group(0).strip()) for m in _ANSWER_TAG_RE.finditer(body)]
+    out = []
+    p = low.find("<answer>")
+    while p != -1:
+        q = low.find("</answer>", p + 8)
+        end = len(body) if q == -1 else q + 9
+        out.append((body[p + 8: len(body) if q == -1 else q].strip(), body[p:end].strip()))
+        p = low.find("<answer>", end)
+    return out
+
+
+def _last_statement(body: str, low: str, c: _Choices) -> Extraction | None:
+    """The common case of rule 1 in one step: the last "answer" of the response heads a statement
+    that no later statement follows, and it names one option plainly ("...the final answer is:
+    B"). None when that is not so: the general reading then decides."""
+    p = low.rfind("answer")
+    if p < 0:
+        return None
+    h = _HEADS[0][1].search(low, max(0, p - 16), p)
+    if h is None:
+        return None
+    for kw in ("option", "choice", "correct", "accurate"):
+        if low.rfind(kw) >= h.start():
+            return None
+    conn = _CONNECTOR_RE.match(low, p + 6)
+    if conn is None or not (conn.group("conn").strip() or h.group(0)[0] == "f"):
+        return None
+    end = conn.end()
+    line_end = body.find("\n", end)
+    stop = len(body) if line_end == -1 else line_end
+    span = _span_here_or_next_line(body, stop, body[end:stop])
+    v = c.quick_read(span)
+    return None if v is None else Extraction(v, "final_answer", body[h.start():stop].strip())
+
+
+def _opens_answer(body: str, m: re.Match, c: _Choices) -> bool:
+    """Whether a response's opening letter is its answer: any option letter, except an "A"
+    followed by a lower-case word that does not begin option A's text ("A car moves left",
+    "A seems wrong and ...": an article, or the start of a weighing of the options)."""
+    if m.group(0) != "A" or _NEXT_WORD_RE.match(body, m.end()) is None:
+        return True
+    return bool(c.own["A"]) and c.canon(body[m.end(): m.end() + 80], numbers=True).startswith(f" {c.own['A']} ")
+
+
+def _walked_item(walks: list[tuple[re.Match, bool]], start: int) -> bool:
+    walked = {m.group(0) for m, w in walks if w}
+    return len(walked) >= 2 and any(w and m.start() == start for m, w in walks)
+
+
+def same_option(options: dict[str, Any], a: Any, b: Any) -> bool:
+    """Whether option keys `a` and `b` name options with the same text (normalize_text), as when a
+    question repeats a choice text (VLM4D real_mc validation_633)."""
+    if a not in options or b not in options:
+        return False
+    group = _choices(_as_text(options), True).group
+    return group[a] == group[b]
+
+
+def _as_text(opts: dict[str, Any]) -> dict[str, str]:
+    for v in opts.values():
+        if type(v) is not str:
+            return {k: str(v) for k, v in opts.items()}
+    return opts
