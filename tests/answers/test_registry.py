@@ -1,0 +1,91 @@
+"""The answer-format registry: its list is the schema's, and each format's chance agrees with what
+its random answer scores."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from qa4d.answers import format_names, formats, get_format
+from qa4d.bench.extract import extract
+from qa4d.bench.models.baselines import RandomModel
+from qa4d.bench.scoring import score_item
+from qa4d.bench.types import BenchItem
+from qa4d.dataset import ANSWER_FORMATS, load_schema
+
+BUILTIN = ("mc", "yesno", "free", "track", "number", "scalar", "vector", "coord")
+
+
+def test_registry_lists_the_schema_formats_in_order():
+    schema = load_schema()
+    assert format_names()[:len(BUILTIN)] == BUILTIN
+    assert tuple(schema["properties"]["answer_format"]["enum"]) == format_names() == ANSWER_FORMATS
+    assert [f.name for f in formats()] == list(format_names())
+
+
+def test_unknown_format_names_the_known_ones():
+    with pytest.raises(ValueError, match="unknown answer_format 'dice'.*mc, yesno"):
+        get_format("dice")
+
+
+def _item(i: int, fmt: str, answer: str, options=None, meta=None) -> BenchItem:
+    return BenchItem(id=f"{fmt}-{i}", benchmark="t", task="t", question="?", answer=answer, answer_format=fmt,
+                     options=options, meta=meta or {})
+
+
+def _random_scores(items: list[BenchItem]) -> np.ndarray:
+    model = RandomModel(seed=7)
+    return np.array([score_item(it, extract(model.generate("", [], it), it))[1] for it in items])
+
+
+@pytest.mark.parametrize("fmt,k", [("mc", 2), ("mc", 3), ("mc", 4), ("mc", 5), ("yesno", 2)])
+def test_random_scores_chance_on_finite_answer_sets(fmt, k):
+    """Over 3000 items the random model's mean score is the format's chance within 4 binomial
+    standard deviations (a failure by chance has probability < 1e-4)."""
+    n = 3000
+    letters = "ABCDE"[:k]
+    items = []
+    for i in range(n):
+        if fmt == "mc":
+            items.append(_item(i, fmt, letters[i % k], options={L: f"choice {L.lower()}" for L in letters}))
+        else:
+            items.append(_item(i, fmt, ("yes", "no")[i % 2]))
+    chance = np.array([get_format(fmt).chance(it) for it in items])
+    assert np.allclose(chance, 1.0 / k)
+    mean = _random_scores(items).mean()
+    assert abs(mean - 1.0 / k) <= 4 * math.sqrt((1 / k) * (1 - 1 / k) / n)
+
+
+def _far_items(fmt: str, n: int) -> list[BenchItem]:
+    """Items whose truth lies outside everything the random model can say: chance is 0 there."""
+    if fmt == "free":
+        return [_item(i, fmt, "a purple elephant") for i in range(n)]
+    if fmt in ("number", "scalar"):
+        return [_item(i, fmt, "5000", meta={"unit": "mm"}) for i in range(n)]
+    if fmt == "vector":
+        return [_item(i, fmt, "[900, -800, 700]", meta={"unit": "mm"}) for i in range(n)]
+    if fmt == "coord":  # random points stay inside the 0-1000 image; the truth is far outside it
+        return [_item(i, fmt, "[5000, 5000]", meta={"coords": "per_mille", "coord_scale": 1000.0,
+                                                    "image_size": [1000.0, 1000.0]}) for i in range(n)]
+    if fmt == "track":  # a truth off the image in every frame: random positions never come near
+        track = [{"frame": f, "x": 50.0, "y": 50.0, "visible": True} for f in (1, 2, 3)]
+        meta = {"track": track, "query": {"frame": 1, "x": 50.0, "y": 50.0}, "coords": "unit",
+                "image_size": [1.0, 1.0]}
+        return [_item(i, fmt, json.dumps(track), meta=meta) for i in range(n)]
+    raise AssertionError(fmt)
+
+
+@pytest.mark.parametrize("fmt", ["free", "number", "scalar", "vector", "coord", "track"])
+def test_open_formats_have_chance_zero_and_random_scores_zero_far_from_its_range(fmt):
+    items = _far_items(fmt, 300)
+    assert all(get_format(fmt).chance(it) == 0.0 for it in items)
+    scores = _random_scores(items)
+    assert scores.max() == 0.0
+
+
+def test_every_builtin_format_is_covered_by_the_chance_tests():
+    covered = {"mc", "yesno"} | {"free", "number", "scalar", "vector", "coord", "track"}
+    assert covered == set(BUILTIN)
