@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from qa4d.answers import format_names, formats, get_format
+from qa4d.answers import Extraction, format_names, formats, get_format
 from qa4d.bench.extract import extract
 from qa4d.bench.models.baselines import RandomModel
 from qa4d.bench.scoring import score_item
@@ -89,3 +89,23 @@ def test_open_formats_have_chance_zero_and_random_scores_zero_far_from_its_range
 def test_every_builtin_format_is_covered_by_the_chance_tests():
     covered = {"mc", "yesno"} | {"free", "number", "scalar", "vector", "coord", "track"}
     assert covered == set(BUILTIN)
+
+
+@pytest.mark.parametrize("fmt,gt,preds,want", [
+    # scalar / vector: correct when the relative (L2) error is at most 20%
+    ("scalar", [100.0], [[119.0], [121.0], [80.5], [79.0]], [1.0, 0.0, 1.0, 0.0]),
+    ("vector", [300.0, 0.0, 400.0], [[300.0, 0.0, 499.0], [300.0, 0.0, 501.0], [0.0, 0.0, 400.0]], [1.0, 0.0, 0.0]),
+    # coord on the 0-1000 scale: within 5% of the width, 50 units
+    ("coord", [500.0, 500.0], [[549.0, 500.0], [551.0, 500.0], [530.0, 530.0], [540.0, 540.0]], [1.0, 0.0, 1.0, 0.0]),
+    # number: mean relative accuracy; a 32% error passes the thresholds 0.50, 0.55, 0.60, 0.65 of ten
+    ("number", [10.0], [[10.0], [6.8], [20.0]], [1.0, 0.4, 0.0]),
+])
+def test_item_score_and_audit_array_metric_agree_with_closed_form(fmt, gt, preds, want):
+    f = get_format(fmt)
+    meta = {"coords": "per_mille", "coord_scale": 1000.0, "image_size": [1000.0, 1000.0]} if fmt == "coord" else {"unit": "mm"}
+    answer = json.dumps(gt) if len(gt) > 1 else f"{gt[0]:g}"
+    item = _item(0, fmt, answer, meta=meta)
+    per_item = [f.score(item, Extraction(p if len(p) > 1 else p[0], "test"))[1] for p in preds]
+    arrays = f.score_values(np.array(preds), np.array([gt] * len(preds)), np.full(len(preds), 1000.0))
+    assert per_item == pytest.approx(want)
+    assert arrays.tolist() == pytest.approx(want)

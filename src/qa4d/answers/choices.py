@@ -505,56 +505,91 @@ def extract_choice(text: str, options: dict[str, str], *, letters: bool = True) 
     body = strip_reasoning(text)
     if not body:
         return Extraction(None, "unparsed", "")
-    c = _choices(options, letters)
-    low = body.lower()
-    if len(low) != len(body):  # a few characters change length when lower-cased ("İ")
-        low = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in body)
-    # 1. statements of the answer: the last one that names an option, several options, or declines
-    #    decides; one that names nothing is passed over
-    final_but_nothing = False
-    if "answer" in low or "option" in low or "correct" in low or "accurate" in low or "choice" in low:
-        quick = _last_statement(body, low, c) if _S._QUICK else None
-        if quick is not None:
-            return quick
-        for _, span, whole, final in reversed(_statements(body, low)):
-            kind, v = c.read(span)
-            if kind == OPTION:
-                return Extraction(v, "final_answer", whole)
-            if kind != NOTHING:
-                return Extraction(None, "unparsed", whole)
-            final_but_nothing = final_but_nothing or final
-    # 2. <answer> block (the last one decides)
-    if "<answer>" in low:
-        for inside, whole in reversed(_answer_tags(body, low)):
-            kind, v = c.read(inside)
-            if kind == OPTION:
-                return Extraction(v, "answer_tag", whole)
-            if kind != NOTHING:
-                return Extraction(None, "unparsed", whole)
-    walks = None
-    if letters:
-        # 3. the response opens with an option letter (not the first item of a walk through them)
-        m = _LEADING_RE.match(body)
-        lm = _LETTER_RE.match(body, m.start("l")) if m else None
-        if lm is not None and lm.group(0) in c.keys and _opens_answer(body, lm, c):
-            # a walk needs two option letters; most answers that open with a letter hold one
-            walks = _walk_mentions(body, c) if not _S._QUICK or len(c.keys.intersection(body)) >= 2 else []
-            if not _walked_item(walks, lm.start()):
-                return Extraction(lm.group(0), "leading_letter", body[: m.end()].strip())
-    else:
+    r = _Reply(body, _choices(options, letters))
+    for rule in _RULES:
+        ex = rule(r)
+        if ex is not None:
+            return ex
+    return Extraction(None, "unparsed", "")
+
+
+class _Reply:
+    """A reply being read: its text, lower-cased text (same length), the option set, and what the
+    earlier rules learnt that later ones need."""
+
+    def __init__(self, body: str, c: _Choices):
+        self.body, self.c = body, c
+        low = body.lower()
+        if len(low) != len(body):  # a few characters change length when lower-cased ("İ")
+            low = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in body)
+        self.low = low
+        self.final_but_nothing = False  # a "final answer" statement named no option
+        self.walks: list[tuple[re.Match, bool]] | None = None  # _walk_mentions, once computed
+
+
+def _read_last(c: _Choices, found: list[tuple[str, str]], rule: str) -> Extraction | None:
+    """The last (span, whole) that names an option, several options or declines decides; one that
+    names nothing is passed over. None when none decides."""
+    for span, whole in reversed(found):
+        kind, v = c.read(span)
+        if kind == OPTION:
+            return Extraction(v, rule, whole)
+        if kind != NOTHING:
+            return Extraction(None, "unparsed", whole)
+    return None
+
+
+def _rule_statements(r: _Reply) -> Extraction | None:
+    """1. statements of the answer ("the final answer is", "Option B is correct")."""
+    low, body, c = r.low, r.body, r.c
+    if not ("answer" in low or "option" in low or "correct" in low or "accurate" in low or "choice" in low):
+        return None
+    quick = _last_statement(body, low, c) if _S._QUICK else None
+    if quick is not None:
+        return quick
+    for _, span, whole, final in reversed(_statements(body, low)):
+        kind, v = c.read(span)
+        if kind == OPTION:
+            return Extraction(v, "final_answer", whole)
+        if kind != NOTHING:
+            return Extraction(None, "unparsed", whole)
+        r.final_but_nothing = r.final_but_nothing or final
+    return None
+
+
+def _rule_answer_tag(r: _Reply) -> Extraction | None:
+    """2. an <answer> block (the last one decides)."""
+    return _read_last(r.c, _answer_tags(r.body, r.low), "answer_tag") if "<answer>" in r.low else None
+
+
+def _rule_leading(r: _Reply) -> Extraction | None:
+    """3. the reply opens with an option letter (not the first item of a walk through them), or
+    for yes/no with the word."""
+    body, c = r.body, r.c
+    if not c.letters:
         m = _LEADING_WORD_RE.match(body)
-        if m and m.group("w").lower() in options:
+        if m and m.group("w").lower() in c.options:
             return Extraction(m.group("w").lower(), "leading_word", m.group(0).strip())
-    # 4. "Answer: X" (the last one decides)
-    if "answer" in low:
-        for span, whole in reversed(_answer_colons(body, low)):
-            kind, v = c.read(span)
-            if kind == OPTION:
-                return Extraction(v, "answer_colon", whole)
-            if kind != NOTHING:
-                return Extraction(None, "unparsed", whole)
-    # 5. exactly one option's text occurs (number words count in short answers); a response that
-    #    is an option's text and nothing else is that option (what the general reading gives)
+        return None
+    m = _LEADING_RE.match(body)
+    lm = _LETTER_RE.match(body, m.start("l")) if m else None
+    if lm is not None and lm.group(0) in c.keys and _opens_answer(body, lm, c):
+        # a walk needs two option letters; most answers that open with a letter hold one
+        r.walks = _walk_mentions(body, c) if not _S._QUICK or len(c.keys.intersection(body)) >= 2 else []
+        if not _walked_item(r.walks, lm.start()):
+            return Extraction(lm.group(0), "leading_letter", body[: m.end()].strip())
+    return None
+
+
+def _rule_answer_colon(r: _Reply) -> Extraction | None:
+    """4. "Answer: X" (the last one decides)."""
+    return _read_last(r.c, _answer_colons(r.body, r.low), "answer_colon") if "answer" in r.low else None
+
+
+def _rule_option_text(r: _Reply) -> Extraction | None:
+    """5. exactly one option's text occurs (number words count in short answers); a reply that is
+    an option's text and nothing else is that option (what the general reading gives)."""
+    body, c = r.body, r.c
     k = c.by_text.get(normalize_text(body)) if _S._QUICK and len(body) <= 80 else None
     if k is not None:
         return Extraction(k, "option_text", c.options[k])
@@ -565,23 +600,29 @@ def extract_choice(text: str, options: dict[str, str], *, letters: bool = True) 
         k = c.first_of[groups.pop()]
         return Extraction(k, "option_text", c.options[k])
     k = c.count_option(s) if short and not groups else None
-    if k is not None:
-        return Extraction(k, "option_text", c.options[k])
-    # 6. the last line is an option and nothing else ("**B: right**" after a walk through them)
-    last_line = body.rstrip().rsplit("\n", 1)[-1]
-    v = c.only_option(last_line)
-    if v is not None:
-        return Extraction(v, "last_line", last_line.strip())
-    # 7. the last option letter that is not an item of a walk through the options; not when a
-    #    "final answer" statement named no option (the letters before it are reasoning)
-    if letters and not final_but_nothing:
-        walks = walks if walks is not None else _walk_mentions(body, c)
-        walked = {m.group(0) for m, w in walks if w}
-        keep = [m for m, w in walks if not (w and len(walked) >= 2)]
-        if keep:
-            return Extraction(keep[-1].group(0), "last_letter", keep[-1].group(0))
-    return Extraction(None, "unparsed", "")
+    return Extraction(k, "option_text", c.options[k]) if k is not None else None
 
+
+def _rule_last_line(r: _Reply) -> Extraction | None:
+    """6. the last line is an option and nothing else ("**B: right**" after a walk through them)."""
+    last_line = r.body.rstrip().rsplit("\n", 1)[-1]
+    v = r.c.only_option(last_line)
+    return Extraction(v, "last_line", last_line.strip()) if v is not None else None
+
+
+def _rule_last_letter(r: _Reply) -> Extraction | None:
+    """7. the last option letter that is not an item of a walk through the options; not when a
+    "final answer" statement named no option (the letters before it are reasoning)."""
+    if not r.c.letters or r.final_but_nothing:
+        return None
+    walks = r.walks if r.walks is not None else _walk_mentions(r.body, r.c)
+    walked = {m.group(0) for m, w in walks if w}
+    keep = [m for m, w in walks if not (w and len(walked) >= 2)]
+    return Extraction(keep[-1].group(0), "last_letter", keep[-1].group(0)) if keep else None
+
+
+_RULES = (_rule_statements, _rule_answer_tag, _rule_leading, _rule_answer_colon, _rule_option_text,
+          _rule_last_line, _rule_last_letter)
 
 
 def _answer_colons(body: str, low: str) -> list[tuple[str, str]]:
