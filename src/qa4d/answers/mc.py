@@ -9,6 +9,7 @@ letter. Audit: the correct-letter position, the answer-text prior and option-wor
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,8 @@ from qa4d.answers.base import AnswerFormat, Extraction, Item
 from qa4d.answers.choices import _as_text, extract_choice, same_option
 from qa4d.answers.prior import norm
 from qa4d.answers.registry import register_format
+
+_VERDICT_RE = re.compile(r"\(?([A-Za-z])\)?")  # a judge's one-letter verdict, "B" or "(B)"
 
 
 @register_format("mc", order=0)
@@ -78,8 +81,6 @@ class MultipleChoice(AnswerFormat):
         return sorted(options)[0], seen
 
     def read_verdict(self, token: str, item: Item) -> Any | None:
-        import re
-
-        m = re.fullmatch(r"\(?([A-Za-z])\)?", token)
+        m = _VERDICT_RE.fullmatch(token)
         letter = m.group(1).upper() if m else None
         return letter if letter in (item.options or {}) else None
