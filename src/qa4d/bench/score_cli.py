@@ -71,9 +71,9 @@ def _run(args: argparse.Namespace) -> int:
     from qa4d.bench.scoring import (
         id_warnings,
         prediction_id_problem,
-        read_prediction_file,
         resolve_prediction_ids,
     )
+    from qa4d.bench.predictions import read_predictions_file
     from qa4d.bench.score_stream import score_to_files
 
     try:
@@ -87,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:
-        preds = read_prediction_file(args.predictions)
+        preds = read_predictions_file(args.predictions, keep_lines=False)
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
