@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from array import array
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -183,56 +183,119 @@ def score_to_files(bench, items: Iterable[BenchItem], res, out_dir: str | Path, 
     from qa4d.bench import scoring as S  # noqa: PLC0415 (the per-item rules live there)
 
     out_dir = Path(out_dir)
-    responses, errors = res.responses, res.errors
     rng = np.random.default_rng(seed)
-    groupings = bench.groupings
-    score_one, scored_line, chance_of = S.score_one, S.scored_line, S._chance
-    mc_fast = judge is None
-    memo: dict[tuple, Extraction] = {}
-    extract = S.extract
     cols = ScoreColumns()
     lines: list[str] = []
     first_benchmark = ""
     with atomic_file(out_dir / "scored.jsonl") as f:
-        for item in S._progress(items):
-            iid = item.id
-            response = responses.get(iid)
-            groups = groupings(item)
-            if mc_fast and response is not None and item.answer_format == "mc":
-                opts = item.options or {}
-                if len(response) <= MEMO_CHARS:
-                    key = (response, *opts, *opts.values())
-                    ex = memo.get(key)
-                    if ex is None:
-                        if len(memo) >= MEMO_ENTRIES:
-                            memo.clear()
-                        ex = memo[key] = extract(response, item)
-                else:
-                    ex = extract(response, item)
-                value = ex.value
-                if value is not None:
-                    ok = value == item.answer or S.same_option(opts, value, item.answer)
-                    s = ScoredItem(iid, item.task, ok, 1.0 if ok else 0.0, value, ex.rule, item.answer, groups,
-                                   None, False, {"span": ex.text[:200]} if ex.text else {})
-                elif not guess:  # score_item's unparsed case: 0, not correct
-                    s = ScoredItem(iid, item.task, False, 0.0, None, ex.rule, item.answer, groups,
-                                   None, False, {"span": ex.text[:200]} if ex.text else {})
-                else:
-                    s = score_one(item, groups, response, None, guess=guess, judge=judge, rng=rng)
-            else:
-                s = score_one(item, groups, response, errors.get(iid), guess=guess, judge=judge, rng=rng)
+        for item, line in _scored_lines(bench, items, res, cols, S, guess=guess, judge=judge, rng=rng):
             if not first_benchmark:
                 first_benchmark = item.benchmark or " "
-            cols.add_scored(s, item.category, chance_of(item))
-            lines.append(scored_line(s))
+            lines.append(line)
             if len(lines) >= chunk:
                 f.write(("\n".join(lines) + "\n").encode("utf-8"))
                 lines.clear()
         if lines:
             f.write(("\n".join(lines) + "\n").encode("utf-8"))
-        metrics = summary(cols, benchmark=getattr(bench, "name", "") or first_benchmark.strip(), seed=seed, unknown_ids=len(res.unknown),
+        metrics = summary(cols, benchmark=getattr(bench, "name", "") or first_benchmark.strip(), seed=seed,
+                          unknown_ids=len(res.unknown),
                           settings={"guess": bool(guess), "judge": judge is not None, "seed": int(seed)},
                           ambiguous_ids=len(res.ambiguous))
         text = dumps_json(S.json_safe(metrics))
     write_text_atomic(out_dir / "metrics.json", text)
     return metrics
+
+
+def _scored_lines(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S, *, guess: bool, judge,
+                  rng: np.random.Generator) -> Iterator[tuple[BenchItem, str]]:
+    """(item, its scored.jsonl line) in item order, each item added to `cols`.
+
+    A multiple-choice response read without a judge (nearly every item) takes the direct path: the
+    line is written from its parts (`scoring.scored_line`'s text, with the parts shared by the
+    items of one profile encoded once) and the columns are appended in place. Everything else (an
+    error, a missing response, --guess on an unparsed answer, a judge, other formats, values that
+    are not plain text) goes through `scoring.score_one` and `scoring.scored_line`."""
+    from qa4d.bench.benchmarks.base import Benchmark  # noqa: PLC0415
+
+    responses, errors = res.responses, res.errors
+    own_groups = getattr(type(bench), "groupings", None) is Benchmark.groupings  # groups = item.groups
+    groupings = bench.groupings
+    score_one, scored_line, chance_of, same_option, extract = (S.score_one, S.scored_line, S._chance,
+                                                               S.same_option, S.extract)
+    enc, plain_object = S._enc, S._plain_object
+    memo: dict[tuple, Extraction] = {}
+    # (task, category, options, groups: the dict's id while `held` keeps it alive, else its items)
+    #   -> (profile code, '", "task": ..., "correct": ' text, groups text); None: not plain
+    profiles: dict[tuple, tuple[int, str, str] | None] = {}
+    held: list[dict] = []
+    rule_text: dict[str, str] = {}
+    score_col, correct_col, judged_col, rule_col, profile_col = (cols.score, cols.correct, cols.judged,
+                                                                 cols.rule_code, cols.profile)
+    rules = cols.rules
+    mc_fast = judge is None
+    for item in S._progress(items):
+        iid = item.id
+        response = responses.get(iid)
+        groups = item.groups if own_groups else groupings(item)
+        if mc_fast and response is not None and item.answer_format == "mc" and type(iid) is str:
+            opts = item.options or {}
+            if len(response) <= MEMO_CHARS:
+                key = (response, *opts, *opts.values())
+                ex = memo.get(key)
+                if ex is None:
+                    if len(memo) >= MEMO_ENTRIES:
+                        memo.clear()
+                    ex = memo[key] = extract(response, item)
+            else:
+                ex = extract(response, item)
+            value, answer = ex.value, item.answer
+            if (value is None and not guess) or type(value) is str:
+                pkey = (item.task, item.category, len(opts), id(groups) if own_groups else tuple(groups.items()))
+                prof = profiles.get(pkey, False)
+                if prof is False:
+                    if len(profiles) >= 4096:
+                        profiles.clear()
+                        held.clear()
+                    prof = _profile(cols, item, groups, chance_of(item), enc, plain_object)
+                    profiles[pkey] = prof
+                    held.append(groups)
+                if prof is not None and type(answer) is str:
+                    code, task_part, groups_text = prof
+                    if value is None:
+                        ok, xs = False, "null"
+                    else:
+                        ok, xs = value == answer or same_option(opts, value, answer), enc(value)
+                    rule = ex.rule
+                    rs = rule_text.get(rule)
+                    if rs is None:
+                        rs = rule_text[rule] = enc(rule)
+                    span = ex.text
+                    yield item, (f'{{"id": {enc(iid)}{task_part}{"true" if ok else "false"}, '
+                                 f'"score": {"1.0" if ok else "0.0"}, "extracted": {xs}, "rule": {rs}, '
+                                 f'"answer": {enc(answer)}, "groups": {groups_text}, "error": null, '
+                                 f'"judged": false, "extra": {_span(enc, span) if span else "{}"}}}')
+                    score_col.append(1.0 if ok else 0.0)
+                    correct_col.append(1 if ok else 0)
+                    judged_col.append(0)
+                    rule_col.append(_RULE_CODE.get(rule, 0))
+                    profile_col.append(code)
+                    rules[rule] = rules.get(rule, 0) + 1
+                    continue
+        s = score_one(item, groups if own_groups else groupings(item), response, errors.get(iid), guess=guess,
+                      judge=judge, rng=rng)
+        cols.add_scored(s, item.category, chance_of(item))
+        yield item, scored_line(s)
+
+
+def _span(enc, span: str) -> str:
+    return f'{{"span": {enc(span[:200])}}}'
+
+
+def _profile(cols: ScoreColumns, item: BenchItem, groups: dict, chance: float, enc, plain_object):
+    """(profile code, the text between an id and a "correct" value, groups text) of an item whose
+    task and groups are plain text; None otherwise (its lines take the general path)."""
+    groups_text = plain_object(groups)
+    if groups_text is None or type(item.task) is not str:
+        return None
+    code = cols.profile_of(item.task, item.category, chance, groups)
+    return code, f', "task": {enc(item.task)}, "correct": ', groups_text
