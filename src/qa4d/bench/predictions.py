@@ -105,12 +105,9 @@ def _read_lines(f, path: Path, state: Predictions, keep_lines: bool) -> None:
     fast = _fast_loads
     for lineno, raw in enumerate(f, 1):
         is_tail = raw[-1:] != b"\n"  # only the last line can lack its newline
-        if not is_tail:
-            raw = raw[:-1]
-        rec = None
         if fast is not None:
             try:
-                rec = fast(raw)
+                rec = fast(raw)  # a trailing newline is whitespace to the parser
             except orjson.JSONDecodeError:
                 rec = None
             # the common line, {"id": str, "response": str, ...}, is taken as it is
@@ -124,11 +121,13 @@ def _read_lines(f, path: Path, state: Predictions, keep_lines: bool) -> None:
                     errors.pop(rid, None)
                 responses[rid] = rec["response"]
                 if keep_lines:
-                    lines[rid] = raw + b"\n"
+                    lines[rid] = raw + b"\n" if is_tail else raw
                 answered_on[rid] = lineno
                 if is_tail:
                     state.unterminated = True
                 continue
+        if not is_tail:
+            raw = raw[:-1]
         if not raw.strip():
             continue
         rec, why = _parse(raw)
