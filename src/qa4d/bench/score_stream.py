@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from array import array
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -185,19 +185,17 @@ def score_to_files(bench, items: Iterable[BenchItem], res, out_dir: str | Path, 
     out_dir = Path(out_dir)
     rng = np.random.default_rng(seed)
     cols = ScoreColumns()
-    lines: list[str] = []
-    first_benchmark = ""
     with atomic_file(out_dir / "scored.jsonl") as f:
-        for item, line in _scored_lines(bench, items, res, cols, S, guess=guess, judge=judge, rng=rng):
-            if not first_benchmark:
-                first_benchmark = item.benchmark or " "
-            lines.append(line)
-            if len(lines) >= chunk:
-                f.write(("\n".join(lines) + "\n").encode("utf-8"))
-                lines.clear()
-        if lines:
+        lines: list[str] = []
+
+        def flush() -> None:
             f.write(("\n".join(lines) + "\n").encode("utf-8"))
-        metrics = summary(cols, benchmark=getattr(bench, "name", "") or first_benchmark.strip(), seed=seed,
+            lines.clear()
+
+        first = _score_items(bench, items, res, cols, S, lines, flush, chunk, guess=guess, judge=judge, rng=rng)
+        if lines:
+            flush()
+        metrics = summary(cols, benchmark=getattr(bench, "name", "") or first, seed=seed,
                           unknown_ids=len(res.unknown),
                           settings={"guess": bool(guess), "judge": judge is not None, "seed": int(seed)},
                           ambiguous_ids=len(res.ambiguous))
@@ -206,9 +204,10 @@ def score_to_files(bench, items: Iterable[BenchItem], res, out_dir: str | Path, 
     return metrics
 
 
-def _scored_lines(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S, *, guess: bool, judge,
-                  rng: np.random.Generator) -> Iterator[tuple[BenchItem, str]]:
-    """(item, its scored.jsonl line) in item order, each item added to `cols`.
+def _score_items(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S, lines: list[str], flush, chunk: int,
+                 *, guess: bool, judge, rng: np.random.Generator) -> str:
+    """Append each item's scored.jsonl line to `lines` (calling `flush` when it holds `chunk`) and
+    the item to `cols`, in item order; returns the first item's benchmark name ("" for none).
 
     A multiple-choice response read without a judge (nearly every item) takes the direct path: the
     line is written from its parts (`scoring.scored_line`'s text, with the parts shared by the
@@ -233,7 +232,13 @@ def _scored_lines(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S,
                                                                  cols.rule_code, cols.profile)
     rules = cols.rules
     mc_fast = judge is None
+    first = None
+    append = lines.append
     for item in S._progress(items):
+        if len(lines) >= chunk:
+            flush()
+        if first is None:
+            first = item.benchmark or ""
         iid = item.id
         response = responses.get(iid)
         groups = item.groups if own_groups else groupings(item)
@@ -270,10 +275,11 @@ def _scored_lines(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S,
                     if rs is None:
                         rs = rule_text[rule] = enc(rule)
                     span = ex.text
-                    yield item, (f'{{"id": {enc(iid)}{task_part}{"true" if ok else "false"}, '
-                                 f'"score": {"1.0" if ok else "0.0"}, "extracted": {xs}, "rule": {rs}, '
-                                 f'"answer": {enc(answer)}, "groups": {groups_text}, "error": null, '
-                                 f'"judged": false, "extra": {_span(enc, span) if span else "{}"}}}')
+                    extra = f'{{"span": {enc(span[:200])}}}' if span else "{}"
+                    append(f'{{"id": {enc(iid)}{task_part}{"true" if ok else "false"}, '
+                           f'"score": {"1.0" if ok else "0.0"}, "extracted": {xs}, "rule": {rs}, '
+                           f'"answer": {enc(answer)}, "groups": {groups_text}, "error": null, '
+                           f'"judged": false, "extra": {extra}}}')
                     score_col.append(1.0 if ok else 0.0)
                     correct_col.append(1 if ok else 0)
                     judged_col.append(0)
@@ -284,11 +290,8 @@ def _scored_lines(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S,
         s = score_one(item, groups if own_groups else groupings(item), response, errors.get(iid), guess=guess,
                       judge=judge, rng=rng)
         cols.add_scored(s, item.category, chance_of(item))
-        yield item, scored_line(s)
-
-
-def _span(enc, span: str) -> str:
-    return f'{{"span": {enc(span[:200])}}}'
+        append(scored_line(s))
+    return first or ""
 
 
 def _profile(cols: ScoreColumns, item: BenchItem, groups: dict, chance: float, enc, plain_object):
