@@ -264,17 +264,43 @@ def phases(work: Path, env: dict) -> None:
         print(f"| {k} | {v:.3f} |")
 
 
+# Runs one command and prints its CPU and peak RSS. A child's ru_maxrss counts the peak of the
+# process it was started from (Linux carries the parent's high-water mark over the exec of a
+# vfork()ed child), so peaks are measured from this small launcher, not from the script that built
+# the data: its own few MiB (shown as "floor") are the most a figure can be inflated by.
+LAUNCHER = r"""
+import json, os, subprocess, sys
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, ru = os.wait4(proc.pid, 0)
+print(json.dumps([ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)]))
+"""
+
+
+def peak(cmd: list[str], env: dict) -> tuple[float, float]:
+    """(CPU s, peak RSS MiB) of `cmd`, run from the launcher."""
+    out = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], env=env, check=True, capture_output=True).stdout
+    cpu, rss, code = json.loads(out)
+    if code != 0:
+        raise SystemExit(f"failed ({code}): {' '.join(cmd)}")
+    return cpu, rss
+
+
 def memory(sizes: list[int], root: Path, seed: int, env: dict) -> None:
+    for n in sizes:  # built in a child, so this script stays small
+        work = root / f"mem_{n}"
+        if not (work / "pred.jsonl").exists():
+            subprocess.run([sys.executable, __file__, "--build-only", "--items", str(n), "--seed", str(seed),
+                            "--keep", str(work)], check=True)
+    _, floor = peak([sys.executable, "-c", "pass"], env)
+    print(f"floor (an empty interpreter, measured the same way): {floor:.0f} MiB")
     print("| items | inputs alone: peak MiB | qa4d score: peak MiB | score - inputs, MiB | qa4d score CPU s |")
     print("|---:|---:|---:|---:|---:|")
     for n in sizes:
         work = root / f"mem_{n}"
-        if not (work / "pred.jsonl").exists():
-            build(work, n, seed)
-        _, _, rss_in, _ = child([sys.executable, "-c", INPUTS, str(work / "annotations"), str(work / "pred.jsonl")], env)
-        cpu, _, rss, _ = child([sys.executable, "-m", "qa4d.cli", "score", "--benchmark", "vlm4d", "--annotations",
-                                str(work / "annotations"), "--predictions", str(work / "pred.jsonl"),
-                                "--out", str(work / "out")], env)
+        _, rss_in = peak([sys.executable, "-c", INPUTS, str(work / "annotations"), str(work / "pred.jsonl")], env)
+        cpu, rss = peak([sys.executable, "-m", "qa4d.cli", "score", "--benchmark", "vlm4d", "--annotations",
+                         str(work / "annotations"), "--predictions", str(work / "pred.jsonl"),
+                         "--out", str(work / "out")], env)
         print(f"| {n:,} | {rss_in:.0f} | {rss:.0f} | {rss - rss_in:+.0f} | {cpu:.2f} |")
 
 
@@ -291,7 +317,11 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, default=None, help="build the files here and keep them")
     ap.add_argument("--phases", action="store_true", help="CPU per step of one run, and each step's floor")
     ap.add_argument("--memory", default=None, help="peak RSS at these sizes, e.g. 20000,200000")
+    ap.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.build_only:
+        build(args.keep, args.items, args.seed)
+        return 0
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_score."))
     env = dict(os.environ, PYTHONPATH=str(args.pythonpath))
