@@ -94,6 +94,7 @@ def _run(args: argparse.Namespace) -> int:
     for p in preds.problems:
         print(f"warning: {p}", file=sys.stderr)
     resolved = resolve_prediction_ids(bench, items, preds.responses, preds.errors)
+    del preds  # the resolved predictions hold what scoring needs
     problem = prediction_id_problem(resolved, items, str(args.predictions), str(args.annotations), bench.name)
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)

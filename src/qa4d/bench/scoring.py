@@ -219,7 +219,7 @@ def resolve_prediction_ids(benchmark, items: list[BenchItem], responses: dict[st
             out_e.pop(iid, None)
     for iid in out_r:
         out_e.pop(iid, None)
-    n_ids = len(set(responses) | set(errors))
+    n_ids = len(responses) + sum(1 for pid in errors if pid not in responses)  # |ids|, without a set of them
     return ResolvedPredictions(out_r, out_e, n_ids, unknown, ambiguous, duplicates)
 
 

@@ -214,6 +214,8 @@ class VLM4D(Benchmark):
             options = choices if _published_choices(choices) else _options(choices, path, i)
             answer_text = answer if type(answer) is str else str(answer)
             letter = _letter(answer_text, options, path, i)
+            if options[letter] == answer_text:
+                answer_text = options[letter]  # the same text: one string for both
             low_answer = answer_text.strip().lower()
             if fp_match(low_answer):
                 task = "false-positive"
