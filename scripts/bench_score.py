@@ -15,7 +15,18 @@ It also runs a minimal scorer (read both files, one regex for the letter, count 
 number) on the same files, the yardstick of issue 12, and prints the sha256 of metrics.json and
 scored.jsonl so two code versions can be compared on identical input (--pythonpath OTHER/src).
 
+--phases: where the CPU of one `qa4d score` run goes (a child process running the verb's steps one
+after the other, `time.process_time` around each), beside the floor of each step: the same work
+done the cheapest way Python allows (orjson parsing alone, extraction alone, writing the lines
+alone, the minimal scorer's one regex per response).
+
+--memory 20000,200000: peak RSS (ru_maxrss from os.wait4) of `qa4d score` at each size, beside a
+process that only holds the inputs (the parsed annotation files and a dict of the responses): how
+much the run adds to its inputs.
+
     .venv/bin/python scripts/bench_score.py [--items 100000] [--repeat 3] [--seed 0] [--keep DIR]
+    .venv/bin/python scripts/bench_score.py --phases [--items 100000] [--keep DIR]
+    .venv/bin/python scripts/bench_score.py --memory 20000,200000 [--pythonpath OLD/src]
 """
 
 from __future__ import annotations
@@ -25,7 +36,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -142,14 +152,156 @@ print(hit / n)
 """
 
 
-def timed(cmd: list[str], env: dict) -> tuple[float, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def child(cmd: list[str], env: dict, stdout=subprocess.DEVNULL) -> tuple[float, float, float, str]:
+    """Run `cmd`; (CPU s = user + system, wall s, peak RSS MiB, stdout) of that process alone (os.wait4)."""
     t0 = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env, stdout=stdout)
+    out = proc.stdout.read().decode() if proc.stdout is not None else ""
+    _, status, ru = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed ({os.waitstatus_to_exitcode(status)}): {' '.join(cmd)}")
+    return ru.ru_utime + ru.ru_stime, wall, ru.ru_maxrss / 1024, out
+
+
+def timed(cmd: list[str], env: dict) -> tuple[float, float]:
+    cpu, wall, _, _ = child(cmd, env)
     return cpu, wall
+
+
+# the inputs alone: both annotation files parsed, every response in a dict by id
+INPUTS = r"""
+import json, sys
+ann, pred = sys.argv[1], sys.argv[2]
+questions = [json.load(open(f"{ann}/{f}.json")) for f in ("real_mc", "synthetic_mc")]
+responses = {}
+for line in open(pred, "rb"):
+    rec = json.loads(line)
+    responses[rec["id"]] = rec["response"]
+print(len(responses))
+"""
+
+# one qa4d score run, step by step (the steps of qa4d.bench.score_cli), then the floor of each step
+PHASES = r"""
+import gc, json, sys, time
+gc.disable()  # as qa4d score does
+clock = time.process_time
+t = {"start-up (interpreter)": clock()}
+from pathlib import Path
+ann, pred, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+mark = clock()
+import numpy
+t["import numpy"] = clock() - mark; mark = clock()
+from qa4d.bench.registry import get_benchmark
+from qa4d.bench.predictions import read_predictions_file
+from qa4d.bench.scoring import resolve_prediction_ids
+from qa4d.bench import score_stream
+bench = get_benchmark("vlm4d")()
+t["import qa4d (scoring, extraction, the vlm4d loader)"] = clock() - mark; mark = clock()
+items = bench.load(ann)
+t["read and check the questions"] = clock() - mark; mark = clock()
+preds = read_predictions_file(pred, keep_lines=False)
+t["read the responses"] = clock() - mark; mark = clock()
+res = resolve_prediction_ids(bench, items, preds.responses, preds.errors)
+t["match ids"] = clock() - mark; mark = clock()
+summary, marks = score_stream.summary, {}
+def timed_summary(*a, **k):
+    marks["loop"] = clock()
+    r = summary(*a, **k)
+    marks["summary"] = clock()
+    return r
+score_stream.summary = timed_summary
+score_stream.score_to_files(bench, items, res, out)
+t["score and write scored.jsonl"] = marks["loop"] - mark
+t["metrics (groups, bootstrap)"] = marks["summary"] - marks["loop"]
+t["write metrics.json"] = clock() - marks["summary"]
+t["total"] = clock()
+# floors, measured after the run on the same data
+import orjson, re
+from qa4d.bench.extract import extract
+f = {}
+mark = clock()
+for name in ("real_mc", "synthetic_mc"):
+    orjson.loads((ann / f"{name}.json").read_bytes())
+f["parse the question files (orjson alone)"] = clock() - mark; mark = clock()
+for name in ("real_mc", "synthetic_mc"):
+    json.loads((ann / f"{name}.json").read_bytes())
+f["parse the question files (json alone)"] = clock() - mark; mark = clock()
+with open(pred, "rb") as fh:
+    for line in fh:
+        orjson.loads(line)
+f["parse the response lines (orjson alone)"] = clock() - mark; mark = clock()
+pairs = [(preds.responses[it.id], it) for it in items]
+mark = clock()
+for r, it in pairs:
+    extract(r, it)
+f["extraction alone (qa4d's rules, every response)"] = clock() - mark; mark = clock()
+pat = re.compile(r"\b([ABCD])\b")
+for r, it in pairs:
+    pat.findall(r)
+f["one regex per response (the minimal scorer's reading)"] = clock() - mark
+lines = (out / "scored.jsonl").read_bytes().split(b"\n")
+mark = clock()
+with open("/dev/null", "wb") as fh:
+    fh.write("\n".join([l.decode() for l in lines]).encode())
+f["decode, join and write the scored.jsonl lines alone"] = clock() - mark
+print(json.dumps({"phases": t, "floors": f}))
+"""
+
+
+def phases(work: Path, env: dict) -> None:
+    cmd = [sys.executable, "-c", PHASES, str(work / "annotations"), str(work / "pred.jsonl"), str(work / "out_phases")]
+    cpu, _, _, out = child(cmd, env, stdout=subprocess.PIPE)
+    r = json.loads(out)
+    print("| step of one qa4d score run | CPU s |")
+    print("|---|---:|")
+    for k, v in r["phases"].items():
+        print(f"| {k} | {v:.3f} |")
+    print(f"(the child's own user + system: {cpu:.2f} s, with the floors below)")
+    print("| floor: the same work alone | CPU s |")
+    print("|---|---:|")
+    for k, v in r["floors"].items():
+        print(f"| {k} | {v:.3f} |")
+
+
+# Runs one command and prints its CPU and peak RSS. A child's ru_maxrss counts the peak of the
+# process it was started from (Linux carries the parent's high-water mark over the exec of a
+# vfork()ed child), so peaks are measured from this small launcher, not from the script that built
+# the data: its own few MiB (shown as "floor") are the most a figure can be inflated by.
+LAUNCHER = r"""
+import json, os, subprocess, sys
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, ru = os.wait4(proc.pid, 0)
+print(json.dumps([ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)]))
+"""
+
+
+def peak(cmd: list[str], env: dict) -> tuple[float, float]:
+    """(CPU s, peak RSS MiB) of `cmd`, run from the launcher."""
+    out = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], env=env, check=True, capture_output=True).stdout
+    cpu, rss, code = json.loads(out)
+    if code != 0:
+        raise SystemExit(f"failed ({code}): {' '.join(cmd)}")
+    return cpu, rss
+
+
+def memory(sizes: list[int], root: Path, seed: int, env: dict) -> None:
+    for n in sizes:  # built in a child, so this script stays small
+        work = root / f"mem_{n}"
+        if not (work / "pred.jsonl").exists():
+            subprocess.run([sys.executable, __file__, "--build-only", "--items", str(n), "--seed", str(seed),
+                            "--keep", str(work)], check=True)
+    _, floor = peak([sys.executable, "-c", "pass"], env)
+    print(f"floor (an empty interpreter, measured the same way): {floor:.0f} MiB")
+    print("| items | inputs alone: peak MiB | qa4d score: peak MiB | score - inputs, MiB | qa4d score CPU s |")
+    print("|---:|---:|---:|---:|---:|")
+    for n in sizes:
+        work = root / f"mem_{n}"
+        _, rss_in = peak([sys.executable, "-c", INPUTS, str(work / "annotations"), str(work / "pred.jsonl")], env)
+        cpu, rss = peak([sys.executable, "-m", "qa4d.cli", "score", "--benchmark", "vlm4d", "--annotations",
+                         str(work / "annotations"), "--predictions", str(work / "pred.jsonl"),
+                         "--out", str(work / "out")], env)
+        print(f"| {n:,} | {rss_in:.0f} | {rss:.0f} | {rss - rss_in:+.0f} | {cpu:.2f} |")
 
 
 def sha(path: Path) -> str:
@@ -163,12 +315,30 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pythonpath", type=Path, default=ROOT / "src", help="the qa4d source tree to time")
     ap.add_argument("--keep", type=Path, default=None, help="build the files here and keep them")
+    ap.add_argument("--phases", action="store_true", help="CPU per step of one run, and each step's floor")
+    ap.add_argument("--memory", default=None, help="peak RSS at these sizes, e.g. 20000,200000")
+    ap.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.build_only:
+        build(args.keep, args.items, args.seed)
+        return 0
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_score."))
+    env = dict(os.environ, PYTHONPATH=str(args.pythonpath))
+    print(f"date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}")
+    print(f"machine: {machine_line()}")
+    if args.memory:
+        print(f"code: {args.pythonpath}")
+        memory([int(x) for x in args.memory.split(",")], work, args.seed, env)
+        print(f"machine after: {machine_line()}")
+        return 0
     if not (work / "pred.jsonl").exists():
         build(work, args.items, args.seed)
-    env = dict(os.environ, PYTHONPATH=str(args.pythonpath))
+    if args.phases:
+        print(f"items: {args.items} (source {source_dir()}, seed {args.seed}); code: {args.pythonpath}")
+        phases(work, env)
+        print(f"machine after: {machine_line()}")
+        return 0
     score = [sys.executable, "-m", "qa4d.cli", "score", "--benchmark", "vlm4d", "--annotations",
              str(work / "annotations"), "--predictions", str(work / "pred.jsonl"), "--out", str(work / "out")]
     minimal = [sys.executable, "-c", MINIMAL, str(work / "annotations"), str(work / "pred.jsonl")]
@@ -177,8 +347,6 @@ def main() -> int:
             "minimal scorer": [timed(minimal, env) for _ in range(args.repeat)]}
     metrics = json.loads((work / "out" / "metrics.json").read_text())
 
-    print(f"date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}")
-    print(f"machine: {machine_line()}")
     print(f"items: {args.items} (source {source_dir()}, seed {args.seed}); code: {args.pythonpath}")
     print("| command | CPU s (median) | wall s (median) | items / s / core |")
     print("|---|---:|---:|---:|")
@@ -189,6 +357,7 @@ def main() -> int:
     o = metrics["overall"]
     print(f"accuracy {o['accuracy']:.6f}, unparsed {o['unparsed']}, rules {metrics['extraction_rules']}")
     print(f"sha256 metrics.json {sha(work / 'out' / 'metrics.json')}, scored.jsonl {sha(work / 'out' / 'scored.jsonl')}")
+    print(f"machine after: {machine_line()}")
     if args.keep is None:
         import shutil
 

@@ -269,3 +269,59 @@ def test_qa4d_bad_sample(tmp_path):
     (split / "samples.jsonl").write_text("\n".join(lines) + "\n")
     with pytest.raises(BenchmarkFormatError, match=r"samples\.jsonl, record line 3, field 'answer'"):
         bench("qa4d").load(split)
+
+
+def _vlm4d_item_the_plain_way(rec, stem, index, path):
+    """One VLM4D item from the base helpers and the published rules, written out here: the loader's
+    short path for the published shape must give exactly this."""
+    from qa4d.bench.benchmarks.base import letter_of, letter_options, require
+
+    rid = require(rec, "id", path, index, (str, int))
+    question = require(rec, "question", path, index, str)
+    video = require(rec, "video", path, index, str)
+    options = letter_options(require(rec, "choices", path, index, dict), path, index, "choices")
+    answer_text = str(require(rec, "answer", path, index, (str, int, float)))
+    a = answer_text.strip().lower()
+    if re.match(r"^(?:no .+ there|there (?:is|are) no .+|no .+ in the video)$", a):
+        task = "false-positive"
+    elif re.match(r"^how many\b", question.strip().lower()):
+        task = "counting"
+    elif re.search(r"rotat|spin|clockwise|\bturn", (question + " " + " ".join(options.values())).lower()):
+        task = "rotational"
+    else:
+        task = "translational"
+    split = "real" if stem == "real_mc" else "synthetic"
+    if split == "real":
+        groups = {"split": split, "view": "exo-centric" if int(re.search(r"(\d+)\s*$", str(rid)).group(1)) <= 922
+                  else "ego-centric"}
+    else:
+        groups = {"split": split, "synthetic_type": "synthetic false-positive" if a == "no" or a.startswith("no ")
+                  else "synthetic directional"}
+    return dict(id=f"{stem}/{rid}", task=task, question=question, answer=letter_of(answer_text, options, path, index,
+                "answer"), options=options, category=split, media=[video.split("resolve/main/", 1)[1]], groups=groups,
+                meta={"source_id": str(rid), "file": f"{stem}.json", "answer_text": answer_text,
+                      "question_type": rec.get("question_type"), "video_url": video})
+
+
+def test_vlm4d_short_path_gives_the_items_of_the_plain_rules(tmp_path):
+    """Every published record (or the fixture's), and variants off the short path (integer ids and
+    answers, choices out of order or with integer texts, a missing question_type)."""
+    import dataclasses
+
+    tasks = set()
+    for stem in ("real_mc", "synthetic_mc"):
+        recs = json.loads((VLM4D_DIR / f"{stem}.json").read_text())
+        recs = recs + [dict(recs[0], id=99999, answer=recs[0]["choices"]["B"]),
+                       dict(recs[1], choices={k: recs[1]["choices"][k] for k in "DCBA"}, id="validation_4000"),
+                       dict(recs[2], choices={"A": 1, "B": 2, "C": 3, "D": 4}, answer=3, id="validation_5000"),
+                       {k: v for k, v in recs[3].items() if k != "question_type"} | {"id": "validation_6000"}]
+        p = tmp_path / f"{stem}.json"
+        p.write_text(json.dumps(recs))
+        items = bench("vlm4d").load(p)
+        assert len(items) == len(recs)
+        for i, (it, rec) in enumerate(zip(items, recs)):
+            want = _vlm4d_item_the_plain_way(rec, stem, i, p)
+            got = {k: v for k, v in dataclasses.asdict(it).items() if k in want}
+            assert got == want, (stem, i)
+        tasks |= {it.task for it in items}
+    assert tasks == {"translational", "rotational", "counting", "false-positive"}

@@ -116,3 +116,40 @@ def test_a_resumed_eval_removes_stale_temporaries(tmp_path, capsys):
     assert main(["eval", "--benchmark", str(tmp_path / "bench"), "--model", "oracle", "--out", str(run)]) == 0
     assert not any(p.exists() for p in stale)
     assert "removed temporary files" in capsys.readouterr().err
+
+
+def test_the_orjson_reading_gives_what_json_gives_on_every_kind_of_line(tmp_path, monkeypatch):
+    """Lines orjson reads differently or refuses (NaN, lone surrogates, huge numbers, a BOM, control
+    characters, duplicate keys, CRLF, blank and truncated lines) are read as json reads them."""
+    from qa4d.bench import predictions as P
+
+    lines = [b'{"id": "a", "response": "A"}', b'{"id": "a", "response": "B", "response": "C"}',
+             b'{"id": "s", "response": "\\ud800 lone"}', b'{"id": "n", "response": NaN}',
+             b'{"id": "big", "response": "x", "n": 123456789012345678901234567890}',
+             b'{"id": "f", "response": "y", "v": 1e400}', b'\xef\xbb\xbf{"id": "bom", "response": "z"}',
+             b'{"id": "t", "response": "tab\there"}', b'{"id": "r", "response": "crlf"}\r',
+             b'   ', b'{"id": 12, "response": "int id"}', b'{"id": true, "response": "bool id"}',
+             b'{"id": "e", "response": null, "error": "timeout"}', b'{"id": "e", "response": "retry"}',
+             b'{"id": "u", "response": "\xc3\xa9t\xc3\xa9 \\u00e9"}', b'{"id": "x", "response": "\xff"}',
+             b'{"id": "a", "error": "late error"}', b'[]', b'"just a string"', b'{"id": "z", "resp']
+    p = tmp_path / "p.jsonl"
+    p.write_bytes(b"\n".join(lines))
+    fast = P.read_predictions_file(p)
+    monkeypatch.setattr(P, "_fast_loads", None)
+    plain = P.read_predictions_file(p)
+    assert fast == plain
+    assert fast.responses["a"] == "C" and fast.responses["s"] == "\ud800 lone" and fast.responses["12"] == "int id"
+    assert fast.errors == {} and fast.responses["e"] == "retry"
+    assert len(fast.problems) >= 8
+    p.write_bytes(b"\n".join(lines[:-3] + [b'{"id": "last", "response": "L"}']))  # complete, no newline
+    monkeypatch.setattr(P, "_fast_loads", orjson_loads())
+    fast = P.read_predictions_file(p, keep_lines=False)
+    monkeypatch.setattr(P, "_fast_loads", None)
+    plain = P.read_predictions_file(p, keep_lines=False)
+    assert fast == plain and fast.unterminated and fast.lines == {} and fast.responses["last"] == "L"
+
+
+def orjson_loads():
+    import orjson
+
+    return orjson.loads

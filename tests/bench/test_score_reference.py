@@ -1,8 +1,10 @@
 """The fast scoring path against a straightforward reference, on a varied set.
 
 `qa4d score` takes shortcuts for speed (extraction shortcuts, scored.jsonl lines written without
-`dataclasses.asdict`, group statistics from arrays, a value-count bootstrap for large groups). Each
-is checked here against the plain way of doing the same thing, written out in the test."""
+`dataclasses.asdict`, group statistics from arrays, a value-count bootstrap for large groups, and
+the streamed path: lines written as items are scored, multiple-choice lines from their parts,
+short responses read once per options, metrics from per-item columns). Each is checked here
+against the plain way of doing the same thing, written out in the test."""
 
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from qa4d.answers import statements as S
 from qa4d.bench import extract as E
 from qa4d.bench import metrics as M
 from qa4d.bench.registry import get_benchmark
-from qa4d.bench.scoring import json_safe, score_item, score_responses, write_score_outputs
-from qa4d.bench.types import ScoredItem
+from qa4d.bench.score_stream import score_to_files
+from qa4d.bench.scoring import json_safe, resolve_prediction_ids, score_item, score_responses, write_score_outputs
+from qa4d.bench.types import Extraction, ScoredItem
 from tests.bench.scoring_fixtures import VLM4D_DIR, make_multispa, make_qa4d_split
 
 REASONING = ("Looking at the frames in order, the object starts near the middle and ends near the edge; "
@@ -237,3 +240,87 @@ def test_random_text_never_breaks_extraction_and_shortcuts_agree():
                 _quick_reading()
             assert quick == general, text
             assert quick.value is None or quick.value in options
+
+
+# ----------------------------------------------------------------------------- the streamed path
+
+def _streamed(bench, items, responses, errors, out, **kw):
+    """`qa4d score`'s path: predictions resolved, then score_to_files over an iterator."""
+    res = resolve_prediction_ids(bench, items, responses, errors)
+    return score_to_files(bench, iter(list(items)), res, out, **kw)
+
+
+@pytest.mark.parametrize("shift", [0, 5])
+def test_streamed_scoring_writes_the_bytes_of_the_plain_path(varied, tmp_path, shift):
+    """score_to_files (direct multiple-choice lines, columns, memoised short responses) against
+    score_responses + write_score_outputs and the reference rows, with errors and missing items."""
+    b, items, responses, errors = varied
+    chosen = _one_response_each(items, responses, shift)
+    for k in list(chosen)[::7]:
+        del chosen[k]
+    errs = {k: v for k, v in errors.items() if k not in chosen}
+    streamed = _streamed(b, items, chosen, errs, tmp_path / "s")
+    scored, metrics = score_responses(b, items, chosen, errs)
+    write_score_outputs(tmp_path / "p", scored, metrics)
+    for f in ("scored.jsonl", "metrics.json"):
+        assert (tmp_path / "s" / f).read_bytes() == (tmp_path / "p" / f).read_bytes(), f
+    assert streamed == metrics
+    try:
+        _general_reading()
+        ref_rows, ref_scored = _reference_rows(b, items, chosen, errs)
+    finally:
+        _quick_reading()
+    assert (tmp_path / "s" / "scored.jsonl").read_text(encoding="utf-8").splitlines() == ref_rows
+    _check_group(streamed["overall"], ref_scored, items)
+    assert streamed["overall"]["errors"] > 0 and streamed["overall"]["missing"] > 0
+
+
+def test_streamed_scoring_with_guess_and_judge_and_repeated_short_answers(varied, tmp_path):
+    b, items, _, _ = varied
+    # the same short answers over and over (the memo), unparsed ones, long ones
+    pool = ["B", "(C)", "no idea", "Answer: D", "left", "I cannot tell.", "A" * 70, "B or C"]
+    responses = {it.id: pool[i % len(pool)] for i, it in enumerate(items)}
+
+    def judge(item, response):
+        return Extraction(item.answer, "judge", "judged") if len(response) % 2 else None
+
+    for kw in ({"guess": True, "seed": 3}, {"judge": judge}, {}):
+        streamed = _streamed(b, items, responses, {}, tmp_path / "s", **kw)
+        scored, metrics = score_responses(b, items, responses, **kw)
+        write_score_outputs(tmp_path / "p", scored, metrics)
+        for f in ("scored.jsonl", "metrics.json"):
+            assert (tmp_path / "s" / f).read_bytes() == (tmp_path / "p" / f).read_bytes(), (f, kw)
+        assert streamed == metrics
+    assert metrics["overall"]["unparsed"] > 0
+
+
+def test_streamed_scoring_of_the_other_formats(tmp_path):
+    """Yes/no, free text, point tracks (TAP-Vid sub-metrics), numbers, vectors and coordinates take
+    the general path; the bytes are the plain path's."""
+    split = make_qa4d_split(tmp_path / "q")
+    qb = get_benchmark("qa4d")()
+    items = qb.load(split)
+    responses = {it.id: (json.dumps(it.meta["track"]) if it.answer_format == "track" else it.answer) for it in items}
+    responses[items[0].id] = "I think the final answer is: B or C"
+    ms = get_benchmark("multispa")()
+    m_items = ms.load(make_multispa(tmp_path / "ms"))
+    m_resp = {it.id: f"`{it.answer}`" for it in m_items[1:]}
+    assert {it.answer_format for it in items} >= {"mc", "yesno", "track"}
+    for bench, its, resp in ((qb, items, responses), (ms, m_items, m_resp)):
+        streamed = _streamed(bench, its, resp, {}, tmp_path / bench.name / "s")
+        scored, metrics = score_responses(bench, its, resp)
+        write_score_outputs(tmp_path / bench.name / "p", scored, metrics)
+        for f in ("scored.jsonl", "metrics.json"):
+            assert (tmp_path / bench.name / "s" / f).read_bytes() == (tmp_path / bench.name / "p" / f).read_bytes()
+        assert streamed == metrics
+
+
+def test_streamed_scoring_of_nothing(tmp_path):
+    b = get_benchmark("vlm4d")()
+    items = b.load(VLM4D_DIR)[:3]
+    streamed = _streamed(b, [], {}, {}, tmp_path / "s")
+    scored, metrics = score_responses(b, [], {})
+    write_score_outputs(tmp_path / "p", scored, metrics)
+    assert (tmp_path / "s" / "scored.jsonl").read_bytes() == b""
+    assert (tmp_path / "s" / "metrics.json").read_bytes() == (tmp_path / "p" / "metrics.json").read_bytes()
+    assert streamed["overall"]["n"] == 0 and items

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from typing import Callable, TypeVar
 
@@ -44,8 +45,19 @@ def _import_all(package: str) -> None:
         importlib.import_module(f"{package}.{info.name}")
 
 
+def _import_named(package: str, name: str) -> None:
+    """Import the module named like the entry ("sti-bench" -> sti_bench), where registries keep
+    it, so one lookup does not import every loader (and what they import)."""
+    module = f"{package}.{name.replace('-', '_')}"
+    if name.replace("-", "_").isidentifier() and importlib.util.find_spec(module) is not None:
+        importlib.import_module(module)
+
+
 def get_benchmark(name: str) -> type:
-    _import_all("qa4d.bench.benchmarks")
+    if name not in BENCHMARKS:
+        _import_named("qa4d.bench.benchmarks", name)
+    if name not in BENCHMARKS:  # registered under another module's name, or unknown
+        _import_all("qa4d.bench.benchmarks")
     try:
         return BENCHMARKS[name]
     except KeyError:

@@ -495,10 +495,11 @@ def score_run(
 ) -> dict[str, Any]:
     """Score RUN/predictions.jsonl; writes metrics.json, scored.jsonl, report.md and report.html."""
     from qa4d.bench.report import write_run_report  # noqa: PLC0415 (scoring is another helper's module)
-    from qa4d.bench.scoring import score_responses, write_score_outputs  # noqa: PLC0415
+    from qa4d.bench.score_stream import score_to_files  # noqa: PLC0415
+    from qa4d.bench.scoring import _benchmark_instance, resolve_prediction_ids  # noqa: PLC0415
 
     out_dir = Path(out_dir)
-    state = read_predictions_file(out_dir / PREDICTIONS, missing_ok=True)
+    state = read_predictions_file(out_dir / PREDICTIONS, missing_ok=True, keep_lines=False)
     wanted = {it.id for it in items}
     responses = {k: v for k, v in state.responses.items() if k in wanted}
     errors = {k: v for k, v in state.errors.items() if k in wanted}
@@ -509,9 +510,10 @@ def score_run(
         unparsed = [(it, responses[it.id]) for it in items
                     if it.id in responses and extract(responses[it.id], it).value is None]
         judge.prefetch(unparsed)
-    scored, metrics = score_responses(
-        benchmark, list(items), responses, errors=errors, guess=guess, judge=judge, seed=seed
-    )
-    write_score_outputs(out_dir, scored, metrics)
+    bench = _benchmark_instance(benchmark)
+    items = list(items)
+    resolved = resolve_prediction_ids(bench, items, responses, errors)
+    # streamed: each scored.jsonl line written as its item is scored (qa4d.bench.score_stream)
+    metrics = score_to_files(bench, items, resolved, out_dir, guess=guess, judge=judge, seed=seed)
     write_run_report(out_dir, metrics, title or out_dir.name)
     return metrics

@@ -56,17 +56,25 @@ def run(args: argparse.Namespace) -> int:
             gc.enable()
 
 
+def _consume(items: list):
+    """The items in order, each dropped from the list once handed out: the memory of the scored
+    part of the benchmark is freed as the run goes on."""
+    for i in range(len(items)):
+        item = items[i]
+        items[i] = None
+        yield item
+
+
 def _run(args: argparse.Namespace) -> int:
     from qa4d.bench.benchmarks.base import BenchmarkFormatError
     from qa4d.bench.registry import get_benchmark
     from qa4d.bench.scoring import (
         id_warnings,
         prediction_id_problem,
-        read_prediction_file,
         resolve_prediction_ids,
-        score_resolved,
-        write_score_outputs,
     )
+    from qa4d.bench.predictions import read_predictions_file
+    from qa4d.bench.score_stream import score_to_files
 
     try:
         bench = get_benchmark(args.benchmark)()
@@ -79,21 +87,21 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:
-        preds = read_prediction_file(args.predictions)
+        preds = read_predictions_file(args.predictions, keep_lines=False)
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for p in preds.problems:
         print(f"warning: {p}", file=sys.stderr)
     resolved = resolve_prediction_ids(bench, items, preds.responses, preds.errors)
+    del preds  # the resolved predictions hold what scoring needs
     problem = prediction_id_problem(resolved, items, str(args.predictions), str(args.annotations), bench.name)
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     for w in id_warnings(resolved):
         print(f"warning: {args.predictions}: {w}", file=sys.stderr)
-    scored, metrics = score_resolved(bench, items, resolved, guess=args.guess, seed=args.seed)
-    write_score_outputs(args.out, scored, metrics)
+    metrics = score_to_files(bench, _consume(items), resolved, args.out, guess=args.guess, seed=args.seed)
     o = metrics["overall"]
     lo, hi = o["ci95"]
     print(json.dumps({"benchmark": bench.name, "n": o["n"], "accuracy": round(o["accuracy"], 4),

@@ -156,7 +156,7 @@ def resolve_prediction_ids(benchmark, items: list[BenchItem], responses: dict[st
             out_e.pop(iid, None)
     for iid in out_r:
         out_e.pop(iid, None)
-    n_ids = len(set(responses) | set(errors))
+    n_ids = len(responses) + sum(1 for pid in errors if pid not in responses)  # |ids|, without a set of them
     return ResolvedPredictions(out_r, out_e, n_ids, unknown, ambiguous, duplicates)
 
 
@@ -224,47 +224,48 @@ def score_resolved(benchmark, items: list[BenchItem], res: ResolvedPredictions, 
     responses, errors = res.responses, res.errors
     rng = np.random.default_rng(seed)
     groupings = bench.groupings
-    scored: list[ScoredItem] = []
-    append = scored.append
-    for item in _progress(items):
-        groups = groupings(item)
-        response = responses.get(item.id)
-        if response is None:
-            err = errors.get(item.id)
-            fmt = find_format(item.answer_format)
-            append(ScoredItem(item.id, item.task, False if fmt is not None and fmt.accuracy_style else None, 0.0,
-                              None, "error" if err is not None else "missing", item.answer, groups, err))
-            continue
-        ex = extract(response, item)
-        if item.answer_format == "mc" and ex.value is not None and judge is None:
-            # score_item's multiple-choice case, inline: most items are this
-            ok = ex.value == item.answer or same_option(item.options or {}, ex.value, item.answer)
-            append(ScoredItem(item.id, item.task, ok, 1.0 if ok else 0.0, ex.value, ex.rule, item.answer, groups,
-                              None, False, {"span": ex.text[:200]} if ex.text else {}))
-            continue
-        judged = False
-        extra: dict[str, Any] = {}
-        if ex.value is None and judge is not None:
-            try:
-                j = judge(item, response)
-            except Exception as e:  # a failing judge must not lose the run: record and go on
-                j = None
-                extra["judge_error"] = f"{type(e).__name__}: {e}"
-            if j is not None and j.value is not None:
-                ex = Extraction(j.value, j.rule if j.rule.startswith("judge") else "judge", j.text)
-                judged = True
-        if ex.value is None and guess:
-            ex = extract(response, item, guess=True, rng=rng)
-        correct, score, more = score_item(item, ex)
-        if more:
-            extra.update(more)
-        if ex.text:
-            extra["span"] = ex.text[:200]
-        append(ScoredItem(item.id, item.task, correct, score, ex.value, ex.rule, item.answer, groups, None,
-                          judged, extra))
+    scored = [score_one(item, groupings(item), responses.get(item.id), errors.get(item.id), guess=guess,
+                        judge=judge, rng=rng) for item in _progress(items)]
     return scored, summarize(scored, items, bench, seed=seed, unknown_ids=len(res.unknown),
                              settings={"guess": bool(guess), "judge": judge is not None, "seed": int(seed)},
                              ambiguous_ids=len(res.ambiguous))
+
+
+def score_one(item: BenchItem, groups: dict[str, str], response: str | None, error: str | None, *,
+              guess: bool = False, judge: JudgeFn | None = None,
+              rng: np.random.Generator | None = None) -> ScoredItem:
+    """The ScoredItem of one item: `response` (None: the model's `error`, or missing when that is
+    None too) read and scored; `rng` draws the --guess options (one generator per run, in item order)."""
+    if response is None:
+        fmt = find_format(item.answer_format)
+        return ScoredItem(item.id, item.task, False if fmt is not None and fmt.accuracy_style else None, 0.0,
+                          None, "error" if error is not None else "missing", item.answer, groups, error)
+    ex = extract(response, item)
+    if item.answer_format == "mc" and ex.value is not None and judge is None:
+        # score_item's multiple-choice case, inline: most items are this
+        ok = ex.value == item.answer or same_option(item.options or {}, ex.value, item.answer)
+        return ScoredItem(item.id, item.task, ok, 1.0 if ok else 0.0, ex.value, ex.rule, item.answer, groups,
+                          None, False, {"span": ex.text[:200]} if ex.text else {})
+    judged = False
+    extra: dict[str, Any] = {}
+    if ex.value is None and judge is not None:
+        try:
+            j = judge(item, response)
+        except Exception as e:  # a failing judge must not lose the run: record and go on
+            j = None
+            extra["judge_error"] = f"{type(e).__name__}: {e}"
+        if j is not None and j.value is not None:
+            ex = Extraction(j.value, j.rule if j.rule.startswith("judge") else "judge", j.text)
+            judged = True
+    if ex.value is None and guess:
+        ex = extract(response, item, guess=True, rng=rng if rng is not None else np.random.default_rng(0))
+    correct, score, more = score_item(item, ex)
+    if more:
+        extra.update(more)
+    if ex.text:
+        extra["span"] = ex.text[:200]
+    return ScoredItem(item.id, item.task, correct, score, ex.value, ex.rule, item.answer, groups, None,
+                      judged, extra)
 
 
 def _progress(items: list[BenchItem]):
@@ -277,63 +278,6 @@ def _progress(items: list[BenchItem]):
     return tqdm(items, desc="scoring", unit="item", disable=None, leave=False)
 
 
-_RULE_COUNTERS = (("unparsed", "unparsed"), ("errors", "error"), ("missing", "missing"), ("guessed", "random_guess"))
-_RULE_CODE = {rule: i + 1 for i, (_, rule) in enumerate(_RULE_COUNTERS)}
-
-
-class _Columns:
-    """The per-item numbers every group's statistics are made of, as arrays in item order."""
-
-    def __init__(self, scored: list[ScoredItem], chance: list[float]):
-        n = len(scored)
-        self.score = np.fromiter((r.score for r in scored), np.float64, n)
-        self.correct = np.fromiter((bool(r.correct) for r in scored), bool, n)
-        self.judged = np.fromiter((bool(r.judged) for r in scored), bool, n)
-        code = np.fromiter((_RULE_CODE.get(r.rule, 0) for r in scored), np.int8, n)
-        self.rule = {key: code == _RULE_CODE[rule] for key, rule in _RULE_COUNTERS}
-        self.chance = np.array(chance, dtype=np.float64)
-        self.extra = [r.extra for r in scored]
-        self.track = np.fromiter(("average_jaccard" in r.extra for r in scored), bool, n)
-
-
-def _group_stats(cols: _Columns, idx: np.ndarray | None, seed: int) -> dict[str, Any]:
-    """Statistics of the items `idx` (all when None)."""
-    take = (lambda a: a) if idx is None else (lambda a: a[idx])
-    scores = take(cols.score)
-    acc = M.accuracy(scores)
-    chance = take(cols.chance)
-    ch = float(np.mean(chance)) if chance.size else 0.0
-    lo, hi = M.bootstrap_ci(scores, seed=seed)
-    out: dict[str, Any] = {
-        "accuracy": acc,
-        "n": int(scores.size),
-        "correct": int(np.count_nonzero(take(cols.correct))),
-        "unparsed": int(np.count_nonzero(take(cols.rule["unparsed"]))),
-        "errors": int(np.count_nonzero(take(cols.rule["errors"]))),
-        "missing": int(np.count_nonzero(take(cols.rule["missing"]))),
-        "judged": int(np.count_nonzero(take(cols.judged))),
-        "guessed": int(np.count_nonzero(take(cols.rule["guessed"]))),
-        "ci95": [lo, hi],
-        "chance": ch,
-        "chance_adjusted": M.chance_adjusted_accuracy(acc, ch),
-    }
-    rows = np.flatnonzero(take(cols.track))
-    if rows.size:
-        tracks = [cols.extra[i if idx is None else idx[i]] for i in rows]
-        keys = [k for k in tracks[0] if isinstance(tracks[0][k], float)]
-        out["tapvid"] = {k: float(np.nanmean([t.get(k, np.nan) for t in tracks])) for k in keys}
-    return out
-
-
-def _grouped(cols: _Columns, names: list[str | None], seed: int) -> dict[str, dict]:
-    """Statistics per group name; `names[i]` is item i's group (None: in no group)."""
-    index: dict[str, int] = {}
-    code = np.fromiter((-1 if n is None else index.setdefault(n, len(index)) for n in names), np.int64, len(names))
-    order = np.argsort(code, kind="stable")  # each group's items stay in item order
-    bounds = np.searchsorted(code[order], np.arange(len(index) + 1))
-    return {n: _group_stats(cols, order[bounds[index[n]]:bounds[index[n] + 1]], seed) for n in sorted(index)}
-
-
 def summarize(
     scored: list[ScoredItem],
     items: list[BenchItem],
@@ -343,44 +287,21 @@ def summarize(
     settings: dict | None = None,
     ambiguous_ids: int = 0,
 ) -> dict:
-    """metrics.json content for scored items (same order as `items`)."""
+    """metrics.json content for scored items (same order as `items`); the statistics are those of
+    the streamed path (`qa4d.bench.score_stream.summary`), on the same per-item columns."""
+    from qa4d.bench.score_stream import ScoreColumns, summary  # noqa: PLC0415
+
     if len(scored) == len(items) and all(s.id == it.id for s, it in zip(scored, items)):
         row_items = items
     else:
         by_id = {it.id: it for it in items}
         row_items = [by_id[s.id] for s in scored]
-    cols = _Columns(scored, [_chance(it) for it in row_items])
+    cols = ScoreColumns()
+    for s, it in zip(scored, row_items):
+        cols.add_scored(s, it.category, _chance(it))
     name = getattr(benchmark, "name", "") or (items[0].benchmark if items else "")
-    out: dict[str, Any] = {"benchmark": name}
-    if settings is not None:
-        out["settings"] = settings
-    out["overall"] = _group_stats(cols, None, seed)
-    out["by_task"] = _grouped(cols, [s.task for s in scored], seed)
-    out["by_category"] = _grouped(cols, [it.category or None for it in row_items], seed)
-    keys: list[str] = []
-    for s in scored:
-        for k in s.groups:
-            if k not in keys:
-                keys.append(k)
-    for k in keys:
-        out[f"by_{k}"] = _grouped(cols, [s.groups.get(k) for s in scored], seed)
-    # flat view; a group name used under two groupings is qualified as "grouping: name"
-    owners: dict[str, list[str]] = {}
-    for k in keys:
-        for v in out[f"by_{k}"]:
-            owners.setdefault(v, []).append(k)
-    flat: dict[str, dict] = {}
-    for k in keys:
-        for v, stats in out[f"by_{k}"].items():
-            flat[v if len(owners[v]) == 1 else f"{k}: {v}"] = stats
-    out["by_group"] = flat
-    rules: dict[str, int] = {}
-    for s in scored:
-        rules[s.rule] = rules.get(s.rule, 0) + 1
-    out["extraction_rules"] = dict(sorted(rules.items()))
-    out["unknown_prediction_ids"] = int(unknown_ids)
-    out["ambiguous_prediction_ids"] = int(ambiguous_ids)
-    return out
+    return summary(cols, benchmark=name, seed=seed, unknown_ids=unknown_ids, settings=settings,
+                   ambiguous_ids=ambiguous_ids)
 
 
 # ----------------------------------------------------------------------------- files
