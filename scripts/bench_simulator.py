@@ -35,7 +35,7 @@ def main() -> int:
 
     import qa4d.sources.sim.physics  # noqa: F401  (imports PyBullet quietly; not part of any scene)
 
-    from qa4d.sources.sim.scenario import scene_name
+    from qa4d.sources.sim.deal import scene_name
     from qa4d.sources.sim.simulate import SimOptions, simulate_scene
 
     opts = SimOptions(num_frames=args.frames, size=args.size, shadows=args.shadows)

@@ -59,7 +59,8 @@ with silence_stdout():
 
 from qa4d.geometry.poses import rotation_about_axis
 from qa4d.sources.sim.meshes import GEOM_BOX, GEOM_CYLINDER, body_triangles, extent_and_centre
-from qa4d.sources.sim.scenario import ObjectSpec, SceneSpec, scripted_pose, upright_rotation
+from qa4d.sources.sim.motion import scripted_pose, upright_rotation
+from qa4d.sources.sim.spec import ObjectSpec, SceneSpec
 
 PHYSICS_HZ = 120.0  # Bullet is stable here for these sizes and speeds; half the steps of 240
 SETTLE_STEPS = 30  # sub-steps before frame 0 so resting dynamic bodies are at rest on the ground
@@ -164,14 +165,16 @@ class World:
         c.changeVisualShape(self.ground_id, -1, rgbaColor=list(self.spec.ground_rgba), **kw)
         c.changeDynamics(self.ground_id, -1, lateralFriction=1.0)
 
-    def _primitive(self, shape: str, scale: float, rgba, mass: float) -> int:
+    def _primitive(self, shape: str, scale: float, rgba, mass: float, extent=None) -> int:
+        """A cylinder (radius 0.5 scale, height 1.6 scale) or a box: a cube of side `scale`, or of
+        sides `extent` (3,) when given (objects: their `approx_extent`)."""
         c = self.client
         if shape == "cylinder":
             r, h = 0.5 * scale, 1.6 * scale
             col = c.createCollisionShape(GEOM_CYLINDER, radius=r, height=h)
             vis = c.createVisualShape(GEOM_CYLINDER, radius=r, length=h, rgbaColor=list(rgba))
         elif shape == "box":
-            he = [0.5 * scale] * 3
+            he = [0.5 * scale] * 3 if extent is None else [0.5 * float(v) for v in extent]
             col = c.createCollisionShape(GEOM_BOX, halfExtents=he)
             vis = c.createVisualShape(GEOM_BOX, halfExtents=he, rgbaColor=list(rgba))
         else:
@@ -211,7 +214,8 @@ class World:
         m = obj.motion
         dynamic = not m.kinematic
         if obj.primitive:
-            b = self._primitive(obj.primitive, obj.scale, obj.rgba, 1.0 if dynamic else 0.0)
+            b = self._primitive(obj.primitive, obj.scale, obj.rgba, 1.0 if dynamic else 0.0,
+                                extent=obj.approx_extent if obj.primitive == "box" else None)
         else:
             b = c.loadURDF(self._urdf(obj.urdf), globalScaling=obj.scale, useFixedBase=not dynamic)
         self._paint(b, obj.rgba, keep_texture=obj.keep_texture)

@@ -25,9 +25,10 @@ from qa4d.scene.format import META_FILE, SceneMeta, SceneObject, read_meta, writ
 from qa4d.sources.sim.meshes import extent_and_centre, sample_surface
 from qa4d.sources.sim.physics import World
 from qa4d.sources.sim.render import Renderer, RenderSettings
-from qa4d.sources.sim.scenario import (
-    KIND_DECK, SceneSpec, sample_scene, scene_camera_pose, scene_kind, scene_name, scene_rng,
-)
+from qa4d.sources.sim.camera import scene_camera_pose
+from qa4d.sources.sim.deal import KIND_DECK, scene_kind, scene_name, scene_rng
+from qa4d.sources.sim.scenario import sample_scene
+from qa4d.sources.sim.spec import SceneSpec
 from qa4d.sources.sim.tracks import background_tracks, object_tracks, track_visibility
 
 SOURCE = "sim"  # the engine selects per-source thresholds by this name (each family's thresholds.json, e.g. engine/families/fourdpqa/)
