@@ -21,10 +21,11 @@ _STREAMS = {"camera": 1, "translate": 2, "agent": 3, "kind": 4, "kind_deck": 5, 
 # one kind of motion with its ground truth in extra.sim[kind] (docs/simulator.md):
 # camera_motion (objects translating while the camera trucks, dollies or pans), spinning (several
 # objects spinning in place), repeated (back and forth, hops, starts one after another),
-# accelerating (constant acceleration against constant speed) and ego (camera on an agent).
-SCENE_KINDS = ("mixed", "camera_motion", "spinning", "repeated", "accelerating", "ego")
-# Default deck: each block of 8 consecutive scenes has 3 mixed scenes and one of each other kind.
-KIND_DECK = ("mixed", "mixed", "mixed", "camera_motion", "spinning", "repeated", "accelerating", "ego")
+# accelerating (constant acceleration against constant speed), ego (camera on an agent) and large
+# (a big static object that a close, sweeping camera never sees whole in one frame).
+SCENE_KINDS = ("mixed", "camera_motion", "spinning", "repeated", "accelerating", "ego", "large")
+# Default deck: each block of 9 consecutive scenes has 3 mixed scenes and one of each other kind.
+KIND_DECK = ("mixed", "mixed", "mixed", "camera_motion", "spinning", "repeated", "accelerating", "ego", "large")
 
 
 def scene_kind(seed: int, index: int, kinds: tuple[str, ...] = KIND_DECK) -> str:

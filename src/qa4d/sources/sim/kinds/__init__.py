@@ -32,13 +32,14 @@ from qa4d.sources.sim.deal import scene_name
 from qa4d.sources.sim.kinds.accelerating import _accelerating
 from qa4d.sources.sim.kinds.camera_motion import CAMERA_MOTION_SLOTS, RELATIONS, _camera_motion
 from qa4d.sources.sim.kinds.ego import EGO_DECK, _ego
+from qa4d.sources.sim.kinds.large import LARGE_SLOTS, _large
 from qa4d.sources.sim.kinds.repeated import REPEAT_DECK, _repeated
 from qa4d.sources.sim.kinds.spinning import SPIN_DECK, SPIN_RATIO, _spinning
 from qa4d.sources.sim.kinds.stage import _Stage
 from qa4d.sources.sim.layout import _sample_props
 from qa4d.sources.sim.spec import CameraSpec, SceneSpec
 
-__all__ = ["BUILDERS", "CAMERA_MOTION_SLOTS", "EGO_DECK", "RELATIONS", "REPEAT_DECK", "SPIN_DECK", "SPIN_RATIO",
+__all__ = ["BUILDERS", "CAMERA_MOTION_SLOTS", "EGO_DECK", "LARGE_SLOTS", "RELATIONS", "REPEAT_DECK", "SPIN_DECK", "SPIN_RATIO",
            "sample_kind_scene"]
 
 BUILDERS: dict[str, Callable[..., tuple[CameraSpec, float, dict[str, Any]]]] = {
@@ -47,6 +48,7 @@ BUILDERS: dict[str, Callable[..., tuple[CameraSpec, float, dict[str, Any]]]] = {
     "repeated": _repeated,
     "accelerating": _accelerating,
     "ego": _ego,
+    "large": _large,
 }
 
 
