@@ -4,13 +4,14 @@ an agent)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from qa4d.geometry.camera import look_at
 from qa4d.geometry.poses import rotation_about_axis
-from qa4d.sources.sim.motion import closed_form_object_pose
+from qa4d.sources.sim.motion import closed_form_object_pose, yaw_rotation
 
 if TYPE_CHECKING:
     from qa4d.sources.sim.spec import CameraSpec, SceneSpec
@@ -29,12 +30,12 @@ def camera_pose(cam: CameraSpec, s: float) -> np.ndarray:
     """
     eye = np.asarray(cam.eye, dtype=np.float64)
     target = np.asarray(cam.target, dtype=np.float64)
-    base = look_at(eye, target)
+    base = _look_at(tuple(cam.eye), tuple(cam.target))
     rot = base[:3, :3].copy()
     pos = eye.copy()
     for m in cam.moves:
         if m.kind == "orbit":
-            r = rotation_about_axis((0, 0, 1), m.amount * s)
+            r = yaw_rotation(m.amount * s)
             pos = target + r @ (pos - target)
             rot = r @ rot
     first = _aim(cam, base[:3, :3], 0.0)  # so a truck reads as pure left/right even while panning
@@ -60,11 +61,19 @@ def camera_pose(cam: CameraSpec, s: float) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=256)
+def _look_at(eye: tuple[float, ...], target: tuple[float, ...]) -> np.ndarray:
+    """`look_at` of a camera's start, cached: a path is evaluated at every frame and sub-sample."""
+    out = look_at(np.asarray(eye, dtype=np.float64), np.asarray(target, dtype=np.float64))
+    out.flags.writeable = False
+    return out
+
+
 def _aim(cam: CameraSpec, rot: np.ndarray, s: float) -> np.ndarray:
     """`rot` (3, 3) with the trajectory's pan and tilt at time s applied."""
     for m in cam.moves:
         if m.kind == "pan":
-            rot = rotation_about_axis((0, 0, 1), m.amount * (s - 0.5)) @ rot
+            rot = yaw_rotation(m.amount * (s - 0.5)) @ rot
         elif m.kind == "tilt":
             # about camera x: positive tilts the optical axis up (towards camera -y)
             rot = rot @ rotation_about_axis((1, 0, 0), m.amount * (s - 0.5))

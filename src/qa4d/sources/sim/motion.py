@@ -3,6 +3,7 @@ so tests can check them without rendering (`scripted_pose`, `closed_form_object_
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,9 +21,24 @@ def _ramp(s: float, start: float, end: float) -> float:
     return min(1.0, max(0.0, (s - start) / (end - start)))  # plain floats: called every sub-step
 
 
+def yaw_rotation(angle_deg: float) -> np.ndarray:
+    """`rotation_about_axis((0, 0, 1), angle_deg)` (3, 3), bit for bit (same operations in the same
+    order, signed zeros included), without its general-axis algebra: scene sampling, physics
+    sub-steps and camera paths call it thousands of times per scene."""
+    a = np.radians(angle_deg)
+    s, c = np.sin(a), np.cos(a)
+    d = 1.0 + (1 - c) * -1.0  # eye + sin k + (1 - cos) k @ k, entry by entry
+    out = np.zeros((3, 3))
+    out[0, 0] = out[1, 1] = d
+    out[0, 1] = 0.0 + s * -1.0
+    out[1, 0] = 0.0 + s * 1.0
+    out[2, 2] = 1.0
+    return out
+
+
 def heading_of(obj: ObjectSpec, yaw_deg: float) -> np.ndarray:
     """World heading (unit, horizontal) of an object's forward axis at yaw `yaw_deg`. Returns (3,)."""
-    rot = rotation_about_axis((0, 0, 1), yaw_deg) @ upright_rotation(obj)
+    rot = yaw_rotation(yaw_deg) @ upright_rotation(obj)
     f = rot @ np.asarray(obj.forward_axis, dtype=np.float64)
     f[2] = 0.0
     return f / np.linalg.norm(f)
@@ -30,10 +46,13 @@ def heading_of(obj: ObjectSpec, yaw_deg: float) -> np.ndarray:
 
 def upright_rotation(obj: ObjectSpec) -> np.ndarray:
     """Rotation (3, 3) from the URDF frame to the upright pose (extrinsic x, y, z = roll, pitch, yaw)."""
-    r, p, y = obj.upright_rpy_deg
-    return (
-        rotation_about_axis((0, 0, 1), y) @ rotation_about_axis((0, 1, 0), p) @ rotation_about_axis((1, 0, 0), r)
-    )
+    return _upright(tuple(float(v) for v in obj.upright_rpy_deg)).copy()
+
+
+@lru_cache(maxsize=64)
+def _upright(rpy_deg: tuple[float, float, float]) -> np.ndarray:
+    r, p, y = rpy_deg
+    return rotation_about_axis((0, 0, 1), y) @ rotation_about_axis((0, 1, 0), p) @ rotation_about_axis((1, 0, 0), r)
 
 
 def scripted_pose(obj: ObjectSpec, s: float) -> tuple[np.ndarray, float]:
@@ -103,6 +122,6 @@ def closed_form_object_pose(obj: ObjectSpec, s: float) -> np.ndarray:
     """
     off, yaw = scripted_pose(obj, s)
     out = np.eye(4)
-    out[:3, :3] = rotation_about_axis((0, 0, 1), yaw) @ upright_rotation(obj)
+    out[:3, :3] = yaw_rotation(yaw) @ upright_rotation(obj)
     out[:3, 3] = np.array([obj.position[0], obj.position[1], obj.position[2] + 0.5 * obj.approx_extent[2]]) + off
     return out

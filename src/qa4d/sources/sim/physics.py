@@ -57,9 +57,8 @@ with silence_stdout():
     import pybullet_data
     from pybullet_utils.bullet_client import BulletClient
 
-from qa4d.geometry.poses import rotation_about_axis
 from qa4d.sources.sim.meshes import GEOM_BOX, GEOM_CYLINDER, body_triangles, extent_and_centre
-from qa4d.sources.sim.motion import scripted_pose, upright_rotation
+from qa4d.sources.sim.motion import scripted_pose, upright_rotation, yaw_rotation
 from qa4d.sources.sim.spec import ObjectSpec, SceneSpec
 
 PHYSICS_HZ = 120.0  # Bullet is stable here for these sizes and speeds; half the steps of 240
@@ -137,14 +136,16 @@ class World:
         self.joint_ids: list[list[int]] = []
         for obj in spec.objects:
             self._build_object(obj)
-        self.triangles = [body_triangles(c, b) for b in self.body_ids]  # object frame, (F, 3, 3)
+        # object frame, (F, 3, 3); read once placed (the frames PyBullet reports then differ in the
+        # last bits from those at the origin, where _rest_on_ground reads them)
+        self.triangles = [body_triangles(c, b) for b in self.body_ids]
         self._movers = [i for i, o in enumerate(spec.objects) if o.motion.kinematic and o.motion.kind != "static"]
         self._dynamic = any(not o.motion.kinematic for o in spec.objects)  # else: no physics to step
         self._up_quat = [_quat_from_matrix(r) for r in self.start_rot]
         # Scripted motions move the centre of the visual box (what the scene's object_to_world
         # and every question measure): a turn pivots about it, not about the URDF origin.
         self._box_offset = [  # box centre minus object origin at the start, world axes
-            rotation_about_axis((0, 0, 1), o.yaw_deg) @ r @ (extent_and_centre(t)[1] if len(t) else np.zeros(3))
+            yaw_rotation(o.yaw_deg) @ r @ (extent_and_centre(t)[1] if len(t) else np.zeros(3))
             for o, r, t in zip(spec.objects, self.start_rot, self.triangles)
         ]
         self._settle()
@@ -188,7 +189,7 @@ class World:
         else:
             b = c.loadURDF(self._urdf(prop.urdf), globalScaling=prop.scale, useFixedBase=True)
         self._paint(b, prop.rgba, keep_texture=False)
-        rot = rotation_about_axis((0, 0, 1), prop.yaw_deg)
+        rot = yaw_rotation(prop.yaw_deg)
         self._rest_on_ground(b, np.array([prop.position[0], prop.position[1], 0.0]), rot)
         return b
 
@@ -224,7 +225,7 @@ class World:
             c.resetJointState(b, j, 0.0)
             c.setJointMotorControl2(b, j, p.VELOCITY_CONTROL, targetVelocity=0, force=0)
         up = upright_rotation(obj)
-        rot = rotation_about_axis((0, 0, 1), obj.yaw_deg) @ up
+        rot = yaw_rotation(obj.yaw_deg) @ up
         pos = self._rest_on_ground(b, np.asarray(obj.position, dtype=np.float64), rot)
         if dynamic:
             c.changeDynamics(b, -1, lateralFriction=m.friction, rollingFriction=0.001 if m.kind == "rolling" else 0.01,
@@ -247,7 +248,7 @@ class World:
             c.stepSimulation()
         for i in held:  # undo any drift from contacts during settling
             obj = self.spec.objects[i]
-            rot = rotation_about_axis((0, 0, 1), obj.yaw_deg) @ self.start_rot[i]
+            rot = yaw_rotation(obj.yaw_deg) @ self.start_rot[i]
             c.resetBasePositionAndOrientation(self.body_ids[i], self.start_pos[i].tolist(), _quat_from_matrix(rot))
         for i, obj in enumerate(self.spec.objects):
             if not obj.motion.kinematic:
