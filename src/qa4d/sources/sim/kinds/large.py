@@ -5,7 +5,9 @@ small objects translate between the camera and the big object.
 
 This is the scene MultiSPA's object-size questions need (a 2-image set covering a dimension that
 neither image covers alone), and its tilting and pedestal cameras give pitch and vertical camera
-movement. The geometry is planned on the object's near face: a frame sees a stretch V of the
+movement. A wall or crate under a horizontal sweep stands diagonal to the world axes, so that its
+gravity-aligned width (the smaller side of its world box) overflows a view as well as its length.
+The geometry is planned on the object's near face: a frame sees a stretch V of the
 swept dimension D (V = 2 d tan(fov / 2) at face distance d, or the matching angle for pan and
 tilt), with D = V + beta x sweep, beta in OVERFLOW, so one frame sees about V / D = 0.6-0.85 of D
 and the union of the first and last frames overshoots both ends. Sizes are exact (primitive boxes):
@@ -32,6 +34,7 @@ SWEPT = {"pan": "length", "truck": "length", "tilt": "height", "pedestal": "heig
 VERTICAL_ASSETS = ("wall", "container")  # tall enough to sweep vertically
 AXIS_ALIGNED = ("container",)  # stands within AXIS_SKEW_DEG of the world axes
 AXIS_SKEW_DEG = 8.0
+DIAGONAL_SKEW_DEG = 10.0  # wall and long crate under a horizontal sweep: within this of 45 degrees
 LARGE_FOV_DEG = (46.0, 52.0)  # vertical field of view (narrower than mixed scenes: the object overflows)
 LARGE_PAN_DEG = (22.0, 30.0)  # engine band 5-10 degrees
 LARGE_TILT_DEG = (18.0, 24.0)
@@ -50,6 +53,9 @@ def _large(st: _Stage, num_objects: tuple[int, int]):
     azim = float(rng.uniform(-np.pi, np.pi))  # the camera stands at this bearing from the object
     if big.asset in AXIS_ALIGNED:  # a thick box askew hides the corners that bound its world box
         azim = float(np.radians(90.0 * rng.integers(4) + rng.uniform(-AXIS_SKEW_DEG, AXIS_SKEW_DEG)))
+    elif SWEPT[move] == "length":  # thin or seen from above: diagonal to the world axes, so its
+        # world box is wide both ways and the sweep covers width (min) as well as length (max)
+        azim = float(np.radians(45.0 + 90.0 * rng.integers(4) + rng.uniform(-DIAGONAL_SKEW_DEG, DIAGONAL_SKEW_DEG)))
     big.yaw_deg = float(np.degrees(azim)) + 90.0  # long side (object x) across the line of sight
     lx, ly, lz = big.approx_extent
     fov = float(rng.uniform(*LARGE_FOV_DEG))
