@@ -21,7 +21,9 @@ import pytest
 from qa4d.dataset import read_samples
 from qa4d.engine import measure
 from qa4d.engine.families.fourdpqa import labels
+from qa4d.sources.sim.camera import scene_camera_pose
 from qa4d.sources.sim.kinds import LARGE_SLOTS
+from qa4d.sources.sim.motion import closed_form_object_pose
 from qa4d.sources.sim.scenario import sample_scene
 from tests.engine.families.multispa.test_end_to_end import TASKS
 from tests.sources.test_sim_labels import SCALES, TH, _camera_label, _ClosedForm, _direction_key, _expected_camera
@@ -75,6 +77,19 @@ def test_small_movers_read_as_their_labels_and_keep_off_the_big_box():
             d = labels.direction_label(measure.object_direction(scene, i, range(T)), TH)
             assert d == _direction_key(row["direction"]), (spec.scene_id, row)
             n += 1
+        # movers keep 0.4 m (beyond their footprint) from the camera, in front of it, and off
+        # the big box: their footprint circle never reaches the box's footprint rectangle
+        big = spec.objects[0]
+        a = np.radians(big.yaw_deg)
+        axes = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])  # world -> box frame (2D)
+        for row in spec.record["movers"]:
+            o = next(x for x in spec.objects if x.id == row["id"])
+            for s in np.linspace(0.0, 1.0, 33):
+                c = scene_camera_pose(spec, float(s))
+                p = closed_form_object_pose(o, float(s))[:3, 3]
+                assert np.linalg.norm((p - c[:3, 3])[:2]) - o.radius > 0.35 and (p - c[:3, 3]) @ c[:3, 2] > 0.45
+                q = np.abs(axes @ (p[:2] - np.asarray(big.position[:2]))) - np.asarray(big.approx_extent[:2]) / 2
+                assert np.hypot(*np.maximum(q, 0.0)) > o.radius, (spec.scene_id, o.id, s)
     assert n >= 20
 
 
