@@ -15,10 +15,14 @@ scene kind and returns a record that `SceneSpec.summary` writes to scene.json as
   at constant speed.
 - ego: the camera rides on a driving agent (fixed mount, looking forward); the other scene
   kinds and "mixed" scenes have a camera standing in the world.
+- large: one big static box (wall, container, long crate) that a close camera sweeping by pan,
+  tilt, truck or pedestal never sees whole in one frame (MultiSPA's object size), exact sizes
+  recorded; or a dolly in front of it; 1-2 small objects translate in front of it.
 
 Every configuration that becomes a label (including the camera slot of world cameras) is dealt
-
-One module per kind; `stage` holds what they share.
+from a deck stratified across the scenes of the kind (`deal._stratum` over `deal.kind_ordinal`);
+everything else comes from `deal.scene_rng(seed, index)`. One module per kind; `stage` holds
+what they share.
 """
 
 from __future__ import annotations
