@@ -14,14 +14,10 @@ import pytest
 from qa4d.geometry.camera import invert_rigid, transform_points
 from qa4d.geometry.poses import yaw_about_up, yaw_pitch
 from qa4d.sources.sim import kinds as K
-from qa4d.sources.sim.scenario import (
-    KIND_DECK,
-    SCENE_KINDS,
-    camera_pose,
-    sample_scene,
-    scene_kind,
-    scripted_pose,
-)
+from qa4d.sources.sim.camera import camera_pose
+from qa4d.sources.sim.deal import KIND_DECK, SCENE_KINDS, scene_kind
+from qa4d.sources.sim.motion import scripted_pose
+from qa4d.sources.sim.scenario import sample_scene
 from qa4d.sources.sim.simulate import simulate_spec
 
 T, SIZE = 10, 48
@@ -327,7 +323,8 @@ def test_short_clips_shrink_counts_to_what_fits_and_too_short_ones_are_refused()
 
 
 def test_objects_keep_clear_of_the_camera_and_of_each_other():
-    from qa4d.sources.sim.scenario import closed_form_object_pose, scene_camera_pose
+    from qa4d.sources.sim.camera import scene_camera_pose
+    from qa4d.sources.sim.motion import closed_form_object_pose
 
     times = np.linspace(0.0, 1.0, 33)
     for kind in ("camera_motion", "spinning", "repeated", "accelerating", "ego"):

@@ -16,20 +16,12 @@ import pytest
 from qa4d.engine import measure
 from qa4d.engine.families.fourdpqa import labels
 from qa4d.geometry.poses import rotation_about_axis
-from qa4d.sources.sim.scenario import (
-    AGENT_MOTIONS,
-    CAMERA_MOVES,
-    CAMERA_SLOTS,
-    TRANSLATION_DECK,
-    TRANSLATIONS,
-    CameraSpec,
-    _jitter,
-    camera_pose,
-    sample_scene,
-    scene_camera_pose,
-    scripted_pose,
-    upright_rotation,
-)
+from qa4d.sources.sim.camera import CAMERA_MOVES, camera_pose, scene_camera_pose
+from qa4d.sources.sim.camera_paths import CAMERA_SLOTS, _jitter
+from qa4d.sources.sim.motion import scripted_pose, upright_rotation
+from qa4d.sources.sim.programs import AGENT_MOTIONS, TRANSLATIONS, TRANSLATION_DECK
+from qa4d.sources.sim.scenario import sample_scene
+from qa4d.sources.sim.spec import CameraSpec
 
 T = 32
 TH = labels.load_thresholds("sim")

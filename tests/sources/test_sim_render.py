@@ -17,7 +17,9 @@ from qa4d.geometry.camera import (
 from qa4d.sources.sim.meshes import body_triangles, extent_and_centre, load_mesh, primitive_triangles, sample_surface
 from qa4d.sources.sim.physics import silence_stdout
 from qa4d.sources.sim.render import Renderer, RenderSettings, depth_buffer_to_z, gl_projection_matrix, gl_view_matrix
-from qa4d.sources.sim.scenario import CameraMove, CameraSpec, load_assets, make_object, make_spec, upright_rotation
+from qa4d.sources.sim.motion import upright_rotation
+from qa4d.sources.sim.scenario import make_object, make_spec
+from qa4d.sources.sim.spec import CameraMove, CameraSpec, load_assets
 from qa4d.sources.sim.simulate import simulate_spec
 
 with silence_stdout():

@@ -10,17 +10,11 @@ import pytest
 from qa4d.geometry.camera import invert_rigid, rigid_error
 from qa4d.geometry.poses import rotation_angle, wrap_degrees, yaw_pitch
 from qa4d.sources.sim.captions import assign_captions
-from qa4d.sources.sim.scenario import (
-    CAMERA_MOVES,
-    TRANSLATIONS,
-    CameraMove,
-    CameraSpec,
-    Motion,
-    camera_pose,
-    make_object,
-    sample_scene,
-    scripted_pose,
-)
+from qa4d.sources.sim.camera import CAMERA_MOVES, camera_pose
+from qa4d.sources.sim.motion import scripted_pose
+from qa4d.sources.sim.programs import TRANSLATIONS
+from qa4d.sources.sim.scenario import make_object, sample_scene
+from qa4d.sources.sim.spec import CameraMove, CameraSpec, Motion
 
 
 def _cam(*moves: CameraMove) -> CameraSpec:

@@ -10,7 +10,9 @@ from qa4d.geometry.poses import yaw_about_up
 from qa4d.geometry.tracks import depth_test_visibility, sample_depth, visual_tracks
 from qa4d.scene.format import load_scene
 from qa4d.scene.validate import validate_scene
-from qa4d.sources.sim.scenario import CameraMove, CameraSpec, Motion, camera_pose, make_object, make_spec
+from qa4d.sources.sim.camera import camera_pose
+from qa4d.sources.sim.scenario import make_object, make_spec
+from qa4d.sources.sim.spec import CameraMove, CameraSpec, Motion
 from qa4d.sources.sim.simulate import SimOptions, simulate_scene, simulate_spec
 
 CAM = CameraSpec(eye=(2.6, -2.2, 1.7), target=(0.0, 0.0, 0.15), fov_y_deg=58.0, moves=[CameraMove("static", 0)])

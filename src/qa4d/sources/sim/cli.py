@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if args.fps <= 0 or args.start < 0 or args.tracks_per_object < 0 or args.background_tracks < 0:
         print("qa4d simulate: --fps must be > 0; --start and track counts must be >= 0", file=sys.stderr)
         return 2
-    from qa4d.sources.sim.scenario import KIND_DECK, SCENE_KINDS
+    from qa4d.sources.sim.deal import KIND_DECK, SCENE_KINDS
 
     kinds = tuple(args.kinds or KIND_DECK)
     bad = [k for k in kinds if k not in SCENE_KINDS]

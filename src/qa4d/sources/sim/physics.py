@@ -57,9 +57,9 @@ with silence_stdout():
     import pybullet_data
     from pybullet_utils.bullet_client import BulletClient
 
-from qa4d.geometry.poses import rotation_about_axis
 from qa4d.sources.sim.meshes import GEOM_BOX, GEOM_CYLINDER, body_triangles, extent_and_centre
-from qa4d.sources.sim.scenario import ObjectSpec, SceneSpec, scripted_pose, upright_rotation
+from qa4d.sources.sim.motion import scripted_pose, upright_rotation, yaw_rotation
+from qa4d.sources.sim.spec import ObjectSpec, SceneSpec
 
 PHYSICS_HZ = 120.0  # Bullet is stable here for these sizes and speeds; half the steps of 240
 SETTLE_STEPS = 30  # sub-steps before frame 0 so resting dynamic bodies are at rest on the ground
@@ -136,14 +136,16 @@ class World:
         self.joint_ids: list[list[int]] = []
         for obj in spec.objects:
             self._build_object(obj)
-        self.triangles = [body_triangles(c, b) for b in self.body_ids]  # object frame, (F, 3, 3)
+        # object frame, (F, 3, 3); read once placed (the frames PyBullet reports then differ in the
+        # last bits from those at the origin, where _rest_on_ground reads them)
+        self.triangles = [body_triangles(c, b) for b in self.body_ids]
         self._movers = [i for i, o in enumerate(spec.objects) if o.motion.kinematic and o.motion.kind != "static"]
         self._dynamic = any(not o.motion.kinematic for o in spec.objects)  # else: no physics to step
         self._up_quat = [_quat_from_matrix(r) for r in self.start_rot]
         # Scripted motions move the centre of the visual box (what the scene's object_to_world
         # and every question measure): a turn pivots about it, not about the URDF origin.
         self._box_offset = [  # box centre minus object origin at the start, world axes
-            rotation_about_axis((0, 0, 1), o.yaw_deg) @ r @ (extent_and_centre(t)[1] if len(t) else np.zeros(3))
+            yaw_rotation(o.yaw_deg) @ r @ (extent_and_centre(t)[1] if len(t) else np.zeros(3))
             for o, r, t in zip(spec.objects, self.start_rot, self.triangles)
         ]
         self._settle()
@@ -164,14 +166,16 @@ class World:
         c.changeVisualShape(self.ground_id, -1, rgbaColor=list(self.spec.ground_rgba), **kw)
         c.changeDynamics(self.ground_id, -1, lateralFriction=1.0)
 
-    def _primitive(self, shape: str, scale: float, rgba, mass: float) -> int:
+    def _primitive(self, shape: str, scale: float, rgba, mass: float, extent=None) -> int:
+        """A cylinder (radius 0.5 scale, height 1.6 scale) or a box: a cube of side `scale`, or of
+        sides `extent` (3,) when given (objects: their `approx_extent`)."""
         c = self.client
         if shape == "cylinder":
             r, h = 0.5 * scale, 1.6 * scale
             col = c.createCollisionShape(GEOM_CYLINDER, radius=r, height=h)
             vis = c.createVisualShape(GEOM_CYLINDER, radius=r, length=h, rgbaColor=list(rgba))
         elif shape == "box":
-            he = [0.5 * scale] * 3
+            he = [0.5 * scale] * 3 if extent is None else [0.5 * float(v) for v in extent]
             col = c.createCollisionShape(GEOM_BOX, halfExtents=he)
             vis = c.createVisualShape(GEOM_BOX, halfExtents=he, rgbaColor=list(rgba))
         else:
@@ -185,7 +189,7 @@ class World:
         else:
             b = c.loadURDF(self._urdf(prop.urdf), globalScaling=prop.scale, useFixedBase=True)
         self._paint(b, prop.rgba, keep_texture=False)
-        rot = rotation_about_axis((0, 0, 1), prop.yaw_deg)
+        rot = yaw_rotation(prop.yaw_deg)
         self._rest_on_ground(b, np.array([prop.position[0], prop.position[1], 0.0]), rot)
         return b
 
@@ -211,7 +215,8 @@ class World:
         m = obj.motion
         dynamic = not m.kinematic
         if obj.primitive:
-            b = self._primitive(obj.primitive, obj.scale, obj.rgba, 1.0 if dynamic else 0.0)
+            b = self._primitive(obj.primitive, obj.scale, obj.rgba, 1.0 if dynamic else 0.0,
+                                extent=obj.approx_extent if obj.primitive == "box" else None)
         else:
             b = c.loadURDF(self._urdf(obj.urdf), globalScaling=obj.scale, useFixedBase=not dynamic)
         self._paint(b, obj.rgba, keep_texture=obj.keep_texture)
@@ -220,7 +225,7 @@ class World:
             c.resetJointState(b, j, 0.0)
             c.setJointMotorControl2(b, j, p.VELOCITY_CONTROL, targetVelocity=0, force=0)
         up = upright_rotation(obj)
-        rot = rotation_about_axis((0, 0, 1), obj.yaw_deg) @ up
+        rot = yaw_rotation(obj.yaw_deg) @ up
         pos = self._rest_on_ground(b, np.asarray(obj.position, dtype=np.float64), rot)
         if dynamic:
             c.changeDynamics(b, -1, lateralFriction=m.friction, rollingFriction=0.001 if m.kind == "rolling" else 0.01,
@@ -243,7 +248,7 @@ class World:
             c.stepSimulation()
         for i in held:  # undo any drift from contacts during settling
             obj = self.spec.objects[i]
-            rot = rotation_about_axis((0, 0, 1), obj.yaw_deg) @ self.start_rot[i]
+            rot = yaw_rotation(obj.yaw_deg) @ self.start_rot[i]
             c.resetBasePositionAndOrientation(self.body_ids[i], self.start_pos[i].tolist(), _quat_from_matrix(rot))
         for i, obj in enumerate(self.spec.objects):
             if not obj.motion.kinematic:
