@@ -15,8 +15,8 @@ from qa4d.export.card import write_card
 
 
 def sections(md: str) -> dict[str, str]:
-    """Heading text -> body, for '## ' and '### ' headings."""
-    parts = re.split(r"^#{2,3} (.+)$", md, flags=re.M)
+    """Heading text -> body, for '## ' to '#### ' headings."""
+    parts = re.split(r"^#{2,4} (.+)$", md, flags=re.M)
     return {parts[i].strip(): parts[i + 1] for i in range(1, len(parts), 2)}
 
 
@@ -50,36 +50,40 @@ def test_card_counts_match_the_data(dataset):
         assert int(rows[s]["scenes"]) == len({r["scene_id"] for r in rs})
         assert int(rows[s]["media files"]) == len({m for r in rs for m in r["media"]})
 
-    for heading, key in (("Counts per task", "task"), ("Counts per category", "category"), ("Answer formats", "answer_format")):
+    for heading, key in (("Counts per task", "task"), ("4dpqa: categories", "category"), ("Answer formats", "answer_format")):
         col = {"Answer formats": "answer format"}.get(heading, key)
         got = {r[col]: r for r in table(sec[heading])}
-        want = Counter((r[key], s) for s, r in allrecs)
+        name = (lambda r: f"{r['family']}/{r['task']}") if key == "task" else (lambda r: r[key])  # noqa: E731
+        want = Counter((name(r), s) for s, r in allrecs)
         assert set(got) == {k for k, _ in want}
         for k, row in got.items():
             for s in ("train", "bench"):
                 assert int(row[s]) == want[k, s], (heading, k, s)
             assert int(row["total"]) == want[k, "train"] + want[k, "bench"]
-    task_cat = {r["task"]: r["category"] for _, r in allrecs}
+    task_cat = {f"4dpqa/{r['task']}": r["category"] for _, r in allrecs}
     assert {r["task"]: r["category"] for r in table(sec["Counts per task"])} == task_cat
 
     for task in ("camera_movement", "object_object_distance_change"):
-        got = {r["label"]: r for r in table(sec[task])}
+        got = {r["label"]: r for r in table(sec[f"4dpqa/{task}: label"])}
         want = Counter((label_of(r), s) for s, r in allrecs if r["task"] == task)
         assert set(got) == {k for k, _ in want}
         for lab, row in got.items():
             assert (int(row["train"]), int(row["bench"])) == (want[lab, "train"], want[lab, "bench"])
 
-    mc = {r["task"]: r for r in table(sec["Multiple choice: correct letter"])}
-    for task, row in mc.items():
-        want = Counter(r["answer"] for _, r in allrecs if r["task"] == task)
-        assert {k: int(v) for k, v in row.items() if k.isupper()} == {k: want[k] for k in row if k.isupper()}
-        assert int(row["n"]) == sum(want.values())
-    assert set(mc) == {r["task"] for _, r in allrecs if r["answer_format"] == "mc"}
-    yn = table(sec["Yes/no"])[0]
-    want = Counter(r["answer"] for _, r in allrecs if r["answer_format"] == "yesno")
-    assert (int(yn["yes"]), int(yn["no"])) == (want["yes"], want["no"])
+    mc_tasks = {r["task"] for _, r in allrecs if r["answer_format"] == "mc"}
+    assert {h.split("/")[1][: -len(": correct letter")] for h in sec if h.endswith(": correct letter")} == mc_tasks
+    for task in mc_tasks:
+        rows = {r["correct letter"]: r for r in table(sec[f"4dpqa/{task}: correct letter"])}
+        want = Counter((r["answer"], s) for s, r in allrecs if r["task"] == task)
+        assert {(k, s): int(row[s]) for k, row in rows.items() for s in ("train", "bench")} == {
+            (k, s): want[k, s] for k in rows for s in ("train", "bench")}
+        assert sum(int(row["total"]) for row in rows.values()) == sum(want.values())
+    yn = {r["yes/no"]: r for r in table(sec["4dpqa/object_object_distance_change: yes/no"])}
+    want = Counter((r["answer"], s) for s, r in allrecs if r["answer_format"] == "yesno")
+    assert {(a, s): int(yn[a][s]) for a in ("yes", "no") for s in ("train", "bench")} == {
+        (a, s): want[a, s] for a in ("yes", "no") for s in ("train", "bench")}
 
-    meas = {r["task"]: r for r in table(sec["Measurements"])}
+    meas = {r["task"]: r for r in table(sec["4dpqa: measurements"])}
     depth = [r["meta"]["measurement"] for _, r in allrecs if r["task"] == "depth"]
     assert int(meas["depth"]["n"]) == len(depth)
     assert float(meas["depth"]["min"]) == float(f"{min(depth):.4g}")
@@ -94,7 +98,7 @@ def test_card_plots_are_real_images(dataset):
     text = card.read_text()
     refs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert sorted(refs) == sorted(f"card/{p.name}" for p in plots)
-    assert {p.name for p in plots} == {"counts.png", "labels.png", "answers.png", "measurements.png"}
+    assert {p.name for p in plots} == {"counts.png", "4dpqa_labels.png", "4dpqa_answers.png"}
     for ref in refs:
         path = root / ref
         with Image.open(path) as im:
@@ -116,7 +120,7 @@ def test_card_is_deterministic_and_honours_out(dataset, tmp_path):
     assert not (root / "CARD.md").exists()
     assert qa4d_main(["card", str(root), "--out", str(out)]) == 0
     second = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
-    assert first == second and Path("CARD.md") in first and len(first) == 5
+    assert first == second and Path("CARD.md") in first and len(first) == 4
 
 
 def test_card_reports_bad_records_and_shared_scenes(dataset, capsys):

@@ -156,7 +156,7 @@ def test_gallery_in_headless_chromium(dataset, chromium, serve, tmp_path):
     by_id = {r["id"]: r for r in allrecs}
     for c in cards:
         rec = by_id[c["id"][2:]]
-        assert c["data-task"] == rec["task"]
+        assert c["data-task"] == f"{rec['family']}/{rec['task']}" and c["data-task-name"] == rec["task"]
         imgs = [a for t, a in c["tags"] if t == "img"]
         assert [a["src"] for a in imgs] == ["../" + m for m in rec["media"]]
         assert "missing" not in c["text"], c["text"]  # every image loaded over HTTP
@@ -250,7 +250,7 @@ def test_limit_is_round_robin_over_tasks(dataset):
     data = json.loads(re.search(r'<script type="application/json" id="qa4d-data">(.*?)</script>', page, re.S).group(1))
     assert n == len(tasks) and sorted(s["task"] for s in data["samples"]) == tasks
     totals = {t["task"]: (t["shown"], t["total"]) for t in data["tasks"]}
-    assert totals == {t: (1, sum(r["task"] == t for r in records["bench"])) for t in tasks}
+    assert totals == {f"4dpqa/{t}": (1, sum(r["task"] == t for r in records["bench"])) for t in tasks}
 
 
 def test_view_reports_missing_media(dataset, capsys):

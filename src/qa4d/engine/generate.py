@@ -199,7 +199,8 @@ def _render(task, cand, fmt, choice, env, seed: int) -> dict[str, Any]:
     for pos, t in enumerate(cand["frame_indices"]):
         if pos in prompts:
             circles = [{"cx": r["cx"], "cy": r["cy"], "r": r["r"], "colour": r["colour"],
-                        **({"label": r["label"]} if r.get("mode") == "mark" else {})} for r in prompts[pos]]
+                        **({"label": r["label"]} if r.get("mode") == "mark" else {}),
+                        **({"text": r["text"]} if r.get("text") else {})} for r in prompts[pos]]
             media.append(prompt_media_path(cand["scene_id"], record_id, pos))
             jobs.append(("prompt", t, pos, circles))
         else:

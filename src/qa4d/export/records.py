@@ -57,16 +57,22 @@ def render_answer(record: Mapping[str, Any]) -> str:
 
 
 def image_lines(record: Mapping[str, Any], placeholder: str, style: str = "default") -> list[str]:
-    """One line per media item, e.g. 'Frame 2: <image>' (templates/prompts.json "image_line";
-    `style` picks a per-format override when the file has one), or 'Image-2: <image>' for a
-    record whose meta.media_kind is "images" (an image set: its questions name Image-k)."""
+    """One line per media item, in media order, e.g. 'Frame 2: <image>' (templates/prompts.json
+    "image_line"; `style` picks a per-format override when the file has one), or 'Image-2: <image>'
+    for a record whose meta.media_kind is "images" (an image set: its questions name Image-k). The
+    Set-of-Marks prefix image of a record (meta.som_image, r4d's marked first frame, media[0]) gets
+    the "marked" line ('Frame 1 (numbered marks): <image>'); the numbering stays the images'
+    positions, as the questions count frames ("1.25 s (frame 4)" is image 4)."""
     lines = prompt_templates()["image_line"]
     tpl = lines.get(style) or lines["default"]
-    if (record.get("meta") or {}).get("media_kind") == "images" and "images" in lines:
+    meta = record.get("meta") or {}
+    if meta.get("media_kind") == "images" and "images" in lines:
         tpl = lines["images"]       # image sets: their questions name "Image-k"
+    som = meta.get("som_image")
+    marked = lines.get("marked", tpl)
     return [
-        tpl.format(placeholder=placeholder, n=i + 1, frame=fr, t=ts)
-        for i, (fr, ts) in enumerate(zip(record["frame_indices"], record["timestamps"]))
+        (marked if som is not None and rel == som else tpl).format(placeholder=placeholder, n=i + 1, frame=fr, t=ts)
+        for i, (rel, fr, ts) in enumerate(zip(record["media"], record["frame_indices"], record["timestamps"]))
     ]
 
 

@@ -2,10 +2,16 @@
 
 Reads DATASET/<split>/samples.jsonl (records validated against the sample schema) and the sizes of
 the media they reference. Writes OUT/index.html (OUT defaults to DATASET/gallery): one card per
-sample with its frames (visual prompts are already drawn into them), the point track drawn over the
-query frame as SVG (filled = visible, hollow = not visible), the question, the options with the
-correct one highlighted, the answer, the measurement and the label; a task filter (also settable
-from the URL, e.g. index.html#task=depth&split=bench) with per-task counts. The page is
+sample of every family with its images (visual prompts, MultiSPA's lettered dots and Set-of-Marks
+marks are already drawn into them), captioned as the questions name them (Image-1, Image-2 for
+image sets; the marked prefix image of a Set-of-Marks record; frame and time otherwise), the point
+track drawn over the query frame as SVG (filled = visible, hollow = not visible), MultiSPA's
+coordinate points (meta.points) and the r4d regions (meta.regions) over their image with the
+<obj_k> -> mark legend, the stated time window (frames inside it highlighted), timebench's frame
+rate and step, the question, the options with the correct one highlighted, the answer, the numeric
+answer value with its unit, the measurement and the label; family, task and split filters (also
+settable from the URL, e.g. index.html#family=r4d&task=r4d/translational&split=bench; a bare task
+name matches it in every family) with per-task counts. The page is
 self-contained and works offline: plain JS and CSS inline, images referenced by paths relative to
 OUT, no network. --limit caps the samples per split, taken round-robin over tasks so every task is
 shown. A bad record or missing image is reported and the exit code is 1; the rest is written.
@@ -29,7 +35,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from qa4d._io import resolve_inside
-from qa4d.export.card import label_text
+from qa4d.export.card import label_text, value_unit
 from qa4d.export.records import render_answer, sorted_options, write_text_atomic
 from qa4d.dataset import SPLITS, DatasetError, RecordError, iter_samples, iter_splits, read_dataset_info
 
@@ -43,6 +49,11 @@ def _is_true_motion(record: dict) -> bool:
     return kind == "true_motion" or "true_motion" in record["task"]
 
 
+def task_key(record: Mapping[str, Any]) -> str:
+    """'family/task': task names are unique within a family only."""
+    return f"{record['family']}/{record['task']}"
+
+
 def select_round_robin(records: Sequence[Mapping[str, Any]], limit: int | None) -> list[Mapping[str, Any]]:
     """At most `limit` records, taking one per task in turn (tasks sorted, file order inside a
     task) so that a small limit still shows every task. limit None or <= 0: all, in file order."""
@@ -50,7 +61,7 @@ def select_round_robin(records: Sequence[Mapping[str, Any]], limit: int | None) 
         return list(records)
     by_task: dict[str, list[Mapping[str, Any]]] = {}
     for r in records:
-        by_task.setdefault(r["task"], []).append(r)
+        by_task.setdefault(task_key(r), []).append(r)
     queues = [by_task[t] for t in sorted(by_task)]
     chosen: list[Mapping[str, Any]] = []
     depth = 0
@@ -102,7 +113,11 @@ def sample_view(record: Mapping[str, Any], split: str, dataset: Path, out_dir: P
         src = Path(os.path.relpath(path.resolve(), out_dir.resolve())).as_posix()
         frames.append({"src": quote(src), "frame": fr, "t": t, "w": w, "h": h, "missing": missing})
     meta = record["meta"]
-    shown_meta = [("measurement", _compact(meta.get("measurement")))]
+    shown_meta = []
+    if "value" in meta:
+        unit = value_unit(record)
+        shown_meta.append(("value", _value_text(meta["value"]) + (f" {unit}" if unit else "")))
+    shown_meta.append(("measurement", _compact(meta.get("measurement"))))
     if "label" in meta:
         shown_meta.append(("label", label_text(meta["label"])))
     shown_meta.append(("objects", _compact(meta.get("objects", []))))
@@ -126,6 +141,8 @@ def sample_view(record: Mapping[str, Any], split: str, dataset: Path, out_dir: P
     return {
         "id": record["id"],
         "split": split,
+        "family": record["family"],
+        "key": f"{record['family']}/{record['task']}",
         "task": record["task"],
         "category": record["category"],
         "scene_id": record["scene_id"],
@@ -137,7 +154,85 @@ def sample_view(record: Mapping[str, Any], split: str, dataset: Path, out_dir: P
         "meta": [[k, v] for k, v in shown_meta],
         "frames": frames,
         "track": track,
+        **media_roles(record),
+        "points": image_points(record),
+        "regions": regions(record),
+        "time_window": _time_window(meta),
+        "timing": timing(record),
     }
+
+
+def _value_text(value: Any) -> str:
+    return value if isinstance(value, str) else _compact(value)
+
+
+def media_roles(record: Mapping[str, Any]) -> dict[str, Any]:
+    """How the images are named: 'images' (an image set, Image-1, Image-2, ...: meta.media_kind),
+    'frames' otherwise; and the index of the Set-of-Marks prefix image (meta.som_image, the first
+    image of an r4d record) or None."""
+    meta = record["meta"]
+    kind = "images" if meta.get("media_kind") == "images" else "frames"
+    som = meta.get("som_image")
+    som_index = record["media"].index(som) if isinstance(som, str) and som in record["media"] else None
+    return {"media_kind": kind, "som_index": som_index}
+
+
+def image_points(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """MultiSPA's referenced points (meta.points: image k, x and y on the 0-999 scale, label) as
+    fractions of the image, for the images the question gives them in coordinates only: an image
+    whose points are drawn (a meta.refs prompt on it) is left as drawn."""
+    meta = record["meta"]
+    pts = meta.get("points")
+    if not isinstance(pts, list):
+        return []
+    drawn = {r.get("media") for r in meta.get("refs") or [] if isinstance(r, dict) and r.get("mode") in ("prompt", "mark")}
+    scale = float(meta.get("scale") or 1000.0)
+    out = []
+    for p in pts:
+        if not isinstance(p, dict) or p.get("image") in drawn or not isinstance(p.get("image"), int):
+            continue
+        if not 0 <= p["image"] < len(record["media"]):
+            continue
+        out.append({"image": p["image"], "x": float(p["x"]) / scale, "y": float(p["y"]) / scale,
+                    "label": str(p.get("label", "")), "raw": [p["x"], p["y"]]})
+    return out
+
+
+def regions(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The <obj_k> regions of a Set-of-Marks record (meta.regions: obj_k -> object_id and the mark's
+    centre as fractions of the marked image), in k order, with the mark number k."""
+    reg = record["meta"].get("regions")
+    if not isinstance(reg, dict):
+        return []
+    def k_of(name: str) -> int:
+        m = re.fullmatch(r"obj_(\d+)", name)
+        return int(m.group(1)) if m else 10**9
+    return [{"name": name, "mark": k_of(name), "object_id": v.get("object_id"), "x": float(v["x"]), "y": float(v["y"])}
+            for name, v in sorted(reg.items(), key=lambda kv: (k_of(kv[0]), kv[0])) if isinstance(v, dict)]
+
+
+def _time_window(meta: Mapping[str, Any]) -> list[float] | None:
+    tw = meta.get("time_window")
+    if isinstance(tw, list) and len(tw) == 2 and all(isinstance(t, (int, float)) for t in tw):
+        return [float(tw[0]), float(tw[1])]
+    return None
+
+
+def timing(record: Mapping[str, Any]) -> str | None:
+    """A clip's stated timing (timebench: meta.fps and meta.step): frame rate, image spacing and
+    the duration from the first image to the last; None for records without a frame rate."""
+    meta = record["meta"]
+    fps = meta.get("fps")
+    if not isinstance(fps, (int, float)) or fps <= 0:
+        return None
+    text = f"{fps:g} fps"
+    step = meta.get("step")
+    if isinstance(step, (int, float)) and step > 0:
+        text += f", one image every {step:g} frames ({step / fps:.3g} s)"
+    ts = record["timestamps"]
+    if len(ts) > 1:
+        text += f", {len(ts)} images over {ts[-1] - ts[0]:.3g} s"
+    return text
 
 
 def _embed_json(data: Any) -> str:
@@ -168,15 +263,20 @@ def write_gallery(
         records = list(tqdm(iter_samples(sp.samples_path, errors), desc=f"view {sp.name}", unit="rec", file=sys.stderr, disable=None))
         problems += [str(e) for e in errors]
         splits.append(sp.name)
-        totals.update(r["task"] for r in records)
+        totals.update(task_key(r) for r in records)
         for r in select_round_robin(records, limit):
             samples.append(sample_view(r, sp.name, dataset, out_dir, problems))
-            shown[r["task"]] += 1
+            shown[task_key(r)] += 1
     info = read_dataset_info(dataset)
     name = str(info.get("name") or dataset.resolve().name)
+    fam_total, fam_shown = Counter(), Counter()
+    for t, n in totals.items():
+        fam_total[t.split("/", 1)[0]] += n
+        fam_shown[t.split("/", 1)[0]] += shown[t]
     payload = {
         "dataset": name,
         "splits": splits,
+        "families": [{"family": f, "total": fam_total[f], "shown": fam_shown[f]} for f in sorted(fam_total)],
         "tasks": [{"task": t, "total": totals[t], "shown": shown[t]} for t in sorted(totals)],
         "samples": samples,
     }

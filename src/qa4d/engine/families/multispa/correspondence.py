@@ -120,7 +120,10 @@ class CorrespondenceMCQ(_Correspondence):
                 colour = cols[1 + LETTERS.index(p["label"])]
                 options[p["label"]] = f"the {colour} circle"
             p["colour"] = colour
-            refs.append({"mode": "prompt", "media": int(p["image"]), "cx": float(u), "cy": float(v), "r": r, "colour": colour})
+            ref = {"mode": "prompt", "media": int(p["image"]), "cx": float(u), "cy": float(v), "r": r, "colour": colour}
+            if p["image"] != 0:
+                ref["text"] = p["label"]  # the candidate's option letter beside its dot, as in MultiSPA
+            refs.append(ref)
         out["options"] = options
         out["meta"]["refs"] = refs
         out["meta"]["value"] = out["answer"]

@@ -212,7 +212,8 @@ class _Comparison(Task):
                        for k, i in enumerate(order)],
         }
         if self.dot:
-            meta["refs"] = [it["circles"][i] for i in order]
+            # each dot carries its option letter beside it, as in MultiSPA's images
+            meta["refs"] = [{**it["circles"][i], "text": LETTERS[k]} for k, i in enumerate(order)]
         return {"question": question, "options": options, "answer": answer, "meta": meta}
 
     def recompute(self, record, scene, thresholds):
