@@ -43,7 +43,6 @@ import numpy as np
 from qa4d._io import write_text_atomic
 from qa4d.answers import find_format
 from qa4d.answers.choices import same_option
-from qa4d.bench import metrics as M
 from qa4d.bench.extract import extract
 from qa4d.bench.predictions import Predictions, read_predictions_file
 from qa4d.bench.types import BenchItem, Extraction, ScoredItem
