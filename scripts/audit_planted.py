@@ -61,7 +61,7 @@ def run(recs: dict[str, list[dict]], word: str) -> dict:
     failed = [t for t in rep["tests"] if t["failed"]]
     text = [t for t in rep["tests"] if t["baseline"] == "text" and t["format"] == "mc"]
     best = min(text, key=lambda t: t["p_value"]) if text else None
-    return {"failures": len(rep["failures"]), "named": any(f"'{word}'" in f for f in rep["failures"]),
+    return {"failures": len(rep["failures"]), "m": sum(t["testable"] for t in rep["tests"]), "named": any(f"'{word}'" in f for f in rep["failures"]),
             "word": any(t["baseline"] == "word" and t.get("word") == word for t in failed),
             "text": any(t["baseline"] == "text" for t in failed), "best_text": best}
 
@@ -107,7 +107,7 @@ def main() -> int:
         res = run(planted(recs, args.word, None), args.word)
         for k in every:
             every[k] += res[k]
-        print(f"{ds}: clean {'FAILED' if clean['failures'] else 'passed'}; every task "
+        print(f"{ds}: clean {'FAILED' if clean['failures'] else 'passed'} (Holm family m = {clean['m']}); every task "
               f"{'caught' if res['named'] else 'missed'} (word test {'yes' if res['word'] else 'no'}, text baseline "
               f"{'yes' if res['text'] else 'no'}; {_best(res['best_text'])}); " + ", ".join(line))
     n = len(args.datasets)

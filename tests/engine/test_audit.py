@@ -500,13 +500,25 @@ def test_numeric_rank_median_answer_fails_and_is_named_a_balanced_one_passes():
 
     # the answer is always the median of the five values, its letter balanced: the position, prior,
     # text and word tests see nothing, the numeric-rank baseline answers every bench item
+    # (fitted on train, scored on bench) and the rank test (train and bench, no fitting) names it
     planted = bias_audit(_numeric_records(30, "t", lambda i: 2), _numeric_records(30, "b", lambda i: 2))
-    assert len(planted["failures"]) == 1, planted["failures"]
-    assert planted["failures"][0].startswith("nf/elapsed (mc): numeric-rank baseline (option at the rank most often "
-                                             "right) 100.0% vs chance 20.0% on 30 bench items, p = ")
-    assert "of 5 options the median (train counts {'median': 30})" in planted["failures"][0]
+    fitted, rank = planted["failures"]
+    assert fitted.startswith("nf/elapsed (mc): numeric-rank baseline (option at the rank most often "
+                             "right) 100.0% vs chance 20.0% on 30 bench items, p = ")
+    assert "of 5 options the median (train counts {'median': 30})" in fitted
+    assert rank.startswith("nf/elapsed (mc): the answer is the median of the 5 numeric options in 60/60 items "
+                           "(train and bench) vs chance 20.0%, p = 1.2e-42")
     (t,) = [t for t in planted["tests"] if t["baseline"] == "numeric_rank"]
     assert t["hits"] == 30 and t["p_value"] == pytest.approx(0.2 ** 30, rel=1e-3) and t["holm_p"] <= 0.01
+    ranks = {t["rank"]: t for t in planted["tests"] if t["baseline"] == "rank" and t["task"] == "elapsed"}
+    assert set(ranks) == {"smallest", "2nd smallest", "median", "2nd largest", "largest"}
+    assert ranks["median"]["p_value"] == pytest.approx(0.2 ** 60, rel=1e-3)
+    assert ranks["smallest"]["hits"] == 0 and not ranks["smallest"]["failed"]   # one-sided: too often only
+    # with 2 bench items the fitted baseline cannot be significant (0.2^2 = 0.04), the rank test
+    # counts train and bench: 10 of 10 at chance 1/5 is
+    small = bias_audit(_numeric_records(8, "t", lambda i: 2), _numeric_records(2, "b", lambda i: 2))
+    (line,) = small["failures"]
+    assert line.startswith("nf/elapsed (mc): the answer is the median of the 5 numeric options in 10/10 items")
     # every rank equally often the answer: nothing fails, the baseline stays near chance
     balanced = bias_audit(_numeric_records(100, "t", lambda i: (i * 3) % 5), _numeric_records(100, "b", lambda i: (i * 2) % 5))
     assert balanced["failures"] == []
@@ -521,17 +533,20 @@ def test_a_shortcut_accepted_by_design_is_reported_with_its_figure_and_not_faile
     bench = _numeric_records(30, "b", lambda i: 2) + _direction_records("fa", 40, "b", False)
     rep = bias_audit(train, bench, accepts={"nf": {"*": {"numeric_rank"}}})
     assert rep["failures"] == []
-    (line,) = rep["accepted"]
+    line, rank = rep["accepted"]  # the fitted baseline, and the rank test with the smallest p
+    assert rank.startswith("nf/elapsed (mc): the answer is the median of the 5 numeric options in 60/60 items")
+    assert rank.endswith("(not in the Holm family: accepted); accepted by design (nf thresholds.json audit_accepts)")
     assert line.startswith("nf/elapsed (mc): numeric-rank baseline (option at the rank most often right) 100.0% vs "
                            "chance 20.0% on 30 bench items, p = 1.1e-21 (not in the Holm family: accepted)")
     assert line.endswith("accepted by design (nf thresholds.json audit_accepts)")
     (t,) = [t for t in rep["tests"] if t["baseline"] == "numeric_rank" and t["task"] == "elapsed"]
     assert t["accepted"] and not t["failed"] and not t["testable"]
-    # kept out of the pool: no pooled numeric-rank test carries its 30 hits
-    assert not any(t["baseline"] == "numeric_rank" and t["task"] == "*" and t["hits"] >= 30 for t in rep["tests"])
+    assert all(t["accepted"] for t in rep["tests"] if t["baseline"] == "rank")
+    # kept out of the pool: no pooled test is made of them
+    assert not any(t["baseline"] in ("numeric_rank", "rank") and t["task"] == "*" for t in rep["tests"])
     # accepting it for another task of the family changes nothing for this one
     rep = bias_audit(train, bench, accepts={"nf": {"other_task": {"numeric_rank"}}})
-    assert len(rep["failures"]) == 1 and rep["accepted"] == []
+    assert len(rep["failures"]) == 2 and rep["accepted"] == []
 
 
 def test_audit_accepts_is_read_from_the_thresholds_file(tmp_path):

@@ -232,9 +232,12 @@ def read_accepts(path: Path) -> dict[str, set[str]]:
 
 
 def accepted_by(accepts: dict[str, dict[str, set[str]]], family: str, task: str, baseline: str) -> bool:
-    """Does `family` accept `baseline` on `task` by design?"""
+    """Does `family` accept, on `task`, the shortcut that `baseline` tests (SHORTCUT: the rank test
+    is the numeric-rank shortcut)?"""
+    from qa4d.engine.audit_baselines import SHORTCUT
+
     fam = accepts.get(family, {})
-    return baseline in fam.get("*", set()) | fam.get(task, set())
+    return SHORTCUT.get(baseline, baseline) in fam.get("*", set()) | fam.get(task, set())
 
 
 def bias_audit(train: list[dict[str, Any]], bench: list[dict[str, Any]], tasks: list[Group] | None = None,
@@ -247,7 +250,8 @@ def bias_audit(train: list[dict[str, Any]], bench: list[dict[str, Any]], tasks: 
     figures and raw p-values but stay out of the Holm family and of the pools, and never fail.
 
     tasks: the (family, task) groups in report order (default: those of the records, sorted).
-    Returns {"tests": [test json...], "failures": [message...], "accepted": [message...],
+    Returns {"tests": [test json...], "failures": [message...], "accepted": [message per group,
+    format and baseline accepted: its test with the smallest p],
     "tasks": {"family/task": distributions and that task's tests}}."""
     accepts = accepts or {}
     if tasks is None:
@@ -267,8 +271,13 @@ def bias_audit(train: list[dict[str, Any]], bench: list[dict[str, Any]], tasks: 
     for t in tests:
         per_task[group_name(t.key)].setdefault("baselines", []).append(t.to_json())
     failures = [describe(t, tests) for t in family if t.failed]
+    best: dict[tuple[str, str, str, str], BiasTest] = {}  # per group, format and baseline: the smallest p
+    for t in family:
+        k = (t.family, t.task, t.answer_format, t.baseline)
+        if t.accepted and (k not in best or t.p_value < best[k].p_value):
+            best[k] = t
     accepted = [describe(t, tests) + f"; accepted by design ({t.family} thresholds.json audit_accepts)"
-                for t in family if t.accepted]
+                for t in family if t.accepted and best[(t.family, t.task, t.answer_format, t.baseline)] is t]
     return {"tests": [t.to_json() for t in family], "failures": failures, "accepted": accepted, "tasks": per_task}
 
 
@@ -298,6 +307,10 @@ def describe(t: BiasTest, tests: list[BiasTest]) -> str:
         return (f"{where} (yesno): question word '{t.details['word']}': the answer is yes for "
                 f"{int(sum(t.hits))}/{t.n} items asking it (train and bench) vs chance 50.0%, "
                 f"p = {format_p(t.p_value)} ({_adjusted(t)}, two-sided)")
+    if t.baseline == "rank":
+        return (f"{where} ({t.answer_format}): the answer is the {t.details['rank']} of the {t.details['options']} "
+                f"numeric options in {int(sum(t.hits))}/{t.n} items (train and bench) vs chance {100 * t.chance:.1f}%, "
+                f"p = {format_p(t.p_value)} ({_adjusted(t)})")
     if t.baseline == "word":
         return (f"{where} ({t.answer_format}): option word '{t.details['word']}' is in the correct option of "
                 f"{int(sum(t.hits))}/{t.n} items offering it (train and bench) vs chance {100 * t.chance:.1f}%, "
@@ -359,23 +372,25 @@ def run(args: argparse.Namespace) -> int:
           f"of {len(report['bias_tests'])} tests that can reach significance (Tarone's screen), "
           f"failing above chance + {100 * tol:g} points", file=out)
     cols = ("position", "prior", "text", "numeric_rank")
-    print(f"{'family/task':<40}{'fmt':<6}{'bench':>6}{'chance':>8}  " + "".join(f"{c:<18}" for c in cols)
-          + "word with the smallest p (train+bench; yes/no: share of yes)", file=out)
+    print(f"{'family/task':<40}{'fmt':<6}{'bench':>6}{'chance':>8}  " + "".join(f"{c:<20}" for c in cols)
+          + "word or rank with the smallest p (train+bench; yes/no: share of yes)", file=out)
     rows: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
     best_word: dict[tuple[str, str], dict[str, Any]] = {}
-    for t in report["bias_tests"]:
+    for t in report["bias_tests"]:  # rows in the order groups first appear
         key = (t["name"], t["format"])
-        if t["baseline"] == "word":
+        row = rows[key]
+        if t["baseline"] in ("word", "rank"):
             if key not in best_word or t["p_value"] < best_word[key]["p_value"]:
                 best_word[key] = t
         else:
-            rows[key][t["baseline"]] = t
+            row[t["baseline"]] = t
     for (name, fmt), row in rows.items():
-        any_t = row.get("text") or next(iter(row.values()))
         w = best_word.get((name, fmt))
-        word = f"'{w['word']}' {w['hits']}/{w['n']} {_cell(w)}" if w else "-"
-        print(f"{name:<40}{fmt:<6}{any_t['n']:>6}{100 * any_t['chance']:>7.0f}%  "
-              + "".join(f"{_cell(row.get(b)):<18}" for b in cols) + word, file=out)
+        any_t = row.get("text") or next(iter(row.values()), None)
+        bench = f"{any_t['n']:>6}{100 * any_t['chance']:>7.0f}%" if any_t else f"{'-':>6}{'-':>8}"
+        what = (f"'{w['word']}'" if w["baseline"] == "word" else f"{w['rank']} of {w['options']}") if w else ""
+        word = f"{what} {w['hits']}/{w['n']} {_cell(w)}" if w else "-"
+        print(f"{name:<40}{fmt:<6}{bench}  " + "".join(f"{_cell(row.get(b)):<20}" for b in cols) + word, file=out)
     for line in report_lines(report["numeric_priors"]):
         print(line, file=out)
     for e in report["schema_errors"][: args.max_report]:

@@ -18,6 +18,9 @@ no information about the answer, so under "no bias" every hit is an independent 
   train for items with as many options. A ladder of distractors that always puts the answer in the
   middle is a shortcut no letter-position test sees.
 
+- rank (mc with numeric options, every rank, one-sided): is the answer the option at that rank
+  more often than 1 / options, over all items of the task (train and bench)? Nothing is fitted.
+
 - word (mc, every option word of a task, two-sided): how often the correct option holds the word,
   over all items of the task (train and bench) where some but not all options hold it, against
   chance (options holding it / options). Nothing is fitted: every word is tested, and the
@@ -167,6 +170,24 @@ def numeric_rank_baseline(task: str, train: list[Record], bench: list[Record]) -
     details = {"rank": {str(k): rank_name(i, k) for k, i in sorted(best.items())},
                "train_counts": {str(k): {rank_name(i, k): c[i] for i in sorted(c)} for k, c in sorted(counts.items())}}
     return BiasTest(task, "mc", "numeric_rank", hits, chances, details)
+
+
+def rank_tests(task: str, records: list[Record]) -> list[BiasTest]:
+    """mc with numeric options: one test per (option count k, rank): is the answer the option at that
+    rank more often than 1/k, over all the task's items (train and bench) whose options are numbers?
+    Nothing is fitted (the numeric-rank twin of the option-word test). One-sided: the k ranks split
+    the items, so a rank that is too rarely right leaves another too often right, which is the one
+    reported."""
+    hits: dict[tuple[int, int], list[bool]] = {}
+    for r in records:
+        ranks = option_ranks(r) if r["answer_format"] == "mc" else None
+        if ranks is None:
+            continue
+        k, answer = len(ranks), ranks[r["answer"]]
+        for i in range(k):
+            hits.setdefault((k, i), []).append(answer == i)
+    return [BiasTest(task, "mc", "rank", h, [1.0 / k] * len(h), {"rank": rank_name(i, k), "options": k})
+            for (k, i), h in sorted(hits.items())]
 
 
 # -- text: mc options -----------------------------------------------------------------------------------
@@ -388,30 +409,34 @@ def family_text_tests(train: list[Record], bench: list[Record], families: list[s
 MC_BASELINES = {"position": position_baseline, "prior": prior_baseline, "text": mc_text_baseline,
                 "numeric_rank": numeric_rank_baseline}
 YESNO_BASELINES = {"prior": yesno_prior_baseline, "text": yesno_text_baseline}
-WORD_TESTS = {"mc": word_tests, "yesno": question_word_tests}
 
 # The one place that says which bias tests apply to an answer format: fitted baselines (train ->
-# bench) and word tests (train + bench). Formats absent here (free, track, number, scalar, vector,
-# coord) get no bias test; numeric ones get the blind priors of `audit_numeric` (its NUMERIC) instead.
-# When the answer-format registry says which audit baseline applies to a format, this lookup (and
-# audit_numeric.NUMERIC) is what it replaces.
-FORMAT_BIAS_TESTS: dict[str, tuple[dict[str, Callable[..., BiasTest]], Callable[..., list[BiasTest]]]] = {
-    "mc": (MC_BASELINES, word_tests),
-    "yesno": (YESNO_BASELINES, question_word_tests),
+# bench) and tests without fitting (train + bench). Formats absent here (free, track, number,
+# scalar, vector, coord) get no bias test; numeric and free ones get the blind priors of
+# `audit_numeric.AUDIT_PRIORS` instead. When the answer-format registry says which audit baseline
+# applies to a format, this lookup (and AUDIT_PRIORS) is what it replaces.
+FORMAT_BIAS_TESTS: dict[str, tuple[dict[str, Callable[..., BiasTest]], tuple[Callable[..., list[BiasTest]], ...]]] = {
+    "mc": (MC_BASELINES, (word_tests, rank_tests)),
+    "yesno": (YESNO_BASELINES, (question_word_tests,)),
 }
-BASELINE_NAMES = sorted({*MC_BASELINES, *YESNO_BASELINES, "word"})
+# The shortcut each test is about, by baseline: what a family's `audit_accepts` names. The rank
+# test and the fitted numeric-rank baseline are two views of one shortcut.
+SHORTCUT = {"position": "position", "prior": "prior", "text": "text", "numeric_rank": "numeric_rank",
+            "rank": "numeric_rank", "word": "word"}
+BASELINE_NAMES = sorted(set(SHORTCUT.values()))
 
 
 def task_tests(task: str, train: list[Record], bench: list[Record], family: str = "") -> list[BiasTest]:
     """Every baseline of every scored format of one (family, task) (a format needs train and bench
     items), then its word tests over train and bench together."""
     out: list[BiasTest] = []
-    for fmt, (table, words_fn) in FORMAT_BIAS_TESTS.items():
+    for fmt, (table, unfitted) in FORMAT_BIAS_TESTS.items():
         tr = [r for r in train if r["answer_format"] == fmt]
         be = [r for r in bench if r["answer_format"] == fmt]
         if tr and be:
             out += [fn(task, tr, be) for fn in table.values()]
-        out += words_fn(task, tr + be)
+        for fn in unfitted:
+            out += fn(task, tr + be)
     for t in out:
         t.family = family
     return [t for t in out if t.n or t.baseline != "numeric_rank"]

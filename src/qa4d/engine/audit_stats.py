@@ -163,7 +163,7 @@ class BiasTest:
 
     task: str                 # task name, or "*" for a pooled test
     answer_format: str        # "mc" or "yesno"
-    baseline: str             # "position", "prior", "text" or "word"
+    baseline: str             # "position", "prior", "text", "numeric_rank"; "word", "rank" (not fitted)
     hits: list[bool]          # per bench item: did the baseline pick the right answer
     chances: list[float]      # per bench item: chance of a right answer by luck
     details: dict[str, Any] = field(default_factory=dict)  # what the baseline learnt (report only)
@@ -243,7 +243,8 @@ def decide(tests: list[BiasTest], alpha: float = ALPHA, tolerance: float = TOLER
 
 
 def pooled(tests: list[BiasTest]) -> list[BiasTest]:
-    """One test per (format, baseline, word): the items of every (family, task) together. A group
+    """One test per (format, baseline, and the word or rank of a test without fitting): the items of
+    every (family, task) together. A group
     made of a single task's test would repeat it, and is left out; accepted tests are not pooled (a
     shortcut one family accepts must not fail the pool)."""
     groups: dict[tuple[str, str, str], BiasTest] = {}
@@ -251,12 +252,11 @@ def pooled(tests: list[BiasTest]) -> list[BiasTest]:
     for t in tests:
         if t.accepted or t.task == "*":
             continue
-        sources[(t.answer_format, t.baseline, t.details.get("word", ""))] += t.n > 0
-        word = t.details.get("word", "")
-        key = (t.answer_format, t.baseline, word)
+        what = {k: t.details[k] for k in ("word", "rank", "options") if k in t.details and t.baseline in ("word", "rank")}
+        key = (t.answer_format, t.baseline, repr(sorted(what.items())))
+        sources[key] += t.n > 0
         if key not in groups:
-            groups[key] = BiasTest("*", t.answer_format, t.baseline, [], [], {"word": word} if word else {},
-                                   both_sides=t.both_sides)
+            groups[key] = BiasTest("*", t.answer_format, t.baseline, [], [], dict(what), both_sides=t.both_sides)
         groups[key].hits += t.hits
         groups[key].chances += t.chances
     return [groups[k] for k in sorted(groups) if sources[k] > 1]
