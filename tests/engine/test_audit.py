@@ -564,3 +564,37 @@ def test_audit_accepts_is_read_from_the_thresholds_file(tmp_path):
         read_accepts(p)
     # the published TimeBench layout puts the true duration at the median of its five options
     assert family_accepts(["timebench", "4dpqa"]) == {"timebench": {"*": {"numeric_rank"}}}
+
+
+def test_text_baseline_fitted_over_a_family_learns_a_cue_its_tasks_share():
+    # four tasks of family "fw", 6 train and 2 bench items each, the correct option always ends in
+    # "clearly": a per-task model scores 2 bench items (at best 0.25^2, never significant); the
+    # family's model is fitted on the 24 train items and scores all 8 bench items
+    from qa4d.engine.audit import bias_audit
+    from qa4d.engine.audit_baselines import family_text_tests
+
+    colours = ["red", "blue", "green", "pink", "gold", "grey", "teal", "plum"]
+
+    def recs(task, n, prefix):
+        out = []
+        for i in range(n):
+            opts = [f"the {colours[(i + j) % 8]} {task} ball" for j in range(4)]
+            letter = "ABCD"[(i + len(task)) % 4]
+            out.append(_fam_mc("fw", task, opts[0] + " clearly", opts[1:], letter, f"fw/{task}/{prefix}{i}",
+                               question=f"Which {task} ball is nearest?"))
+        return out
+
+    tasks = ["cube", "cone", "disc", "ring"]
+    train = [r for t in tasks for r in recs(t, 6, "t")]
+    bench = [r for t in tasks for r in recs(t, 2, "b")]
+    (fam,) = family_text_tests(train, bench, ["fw"])
+    assert (fam.family, fam.task, fam.n, sum(fam.hits)) == ("fw", "*", 8, 8)
+    assert fam.details["leading_features"][0]["feature"] == "clearly"
+    rep = bias_audit(train, bench)
+    (t,) = [t for t in rep["tests"] if t["family"] == "fw" and t["task"] == "*" and t["baseline"] == "text"]
+    assert t["failed"] and t["p_value"] == pytest.approx(0.25 ** 8, rel=1e-3)
+    assert any(f.startswith("fw (all tasks pooled) (mc): text baseline 100.0% vs chance 25.0% on 8 bench items")
+               and "'clearly' (in 24/24 correct options, 0/72 wrong)" in f for f in rep["failures"])
+    assert not any(t["task"] != "*" and t["baseline"] == "text" and t["failed"] for t in rep["tests"])
+    # a family with one task gets no family-wide test (it would repeat the task's own)
+    assert family_text_tests([r for r in train if r["task"] == "cube"], [r for r in bench if r["task"] == "cube"], ["fw"]) == []

@@ -394,7 +394,10 @@ def family_text_tests(train: list[Record], bench: list[Record], families: list[s
     model sees a handful each."""
     out: list[BiasTest] = []
     for fam in families:
-        for fmt, fn in (("mc", mc_text_baseline), ("yesno", yesno_text_baseline)):
+        for fmt, (fitted, _) in FORMAT_BIAS_TESTS.items():
+            fn = fitted.get("text")
+            if fn is None:
+                continue
             tr = [r for r in train if r["family"] == fam and r["answer_format"] == fmt]
             be = [r for r in bench if r["family"] == fam and r["answer_format"] == fmt]
             if tr and be and len({r["task"] for r in tr + be}) > 1:

@@ -1,13 +1,14 @@
 """Blind priors of numeric and one-word answers, scored under the bench's own metric.
 
 A model that never sees the images can still answer a numeric question with a typical value.
-For every task with number / scalar / vector / coord records (meta.value) this fits on train the
-per-task median and the mean (component-wise for vectors and coordinates) and scores each on
+For every (family, task) with number / scalar / vector / coord records (meta.value) this fits on
+train the median and the mean (component-wise for vectors and coordinates) and scores each on
 bench with the metric `qa4d eval` uses (MultiSPA: scalar and vector within 20 % relative L2 error,
-coordinates within 5 % of the image width; number: mean relative accuracy). For free answers it
-scores the train majority answer by exact match. It also summarises each task's value
-distribution (quantiles of the value, or of its norm for vectors). Reported, not failed: numeric
-answers have no chance level to test against, the figure says how much a blind guess gets.
+coordinates within 5 % of the image width, each record's meta.scale; number: mean relative
+accuracy). For free answers it scores the train majority answer by exact match. It also summarises
+each group's value distribution (quantiles of the value, or of its norm for vectors). Reported, not
+failed: numeric answers have no chance level to test against, the figure says how much a blind
+guess gets. Which prior a format gets is one lookup, AUDIT_PRIORS.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from typing import Any
 import numpy as np
 
 from qa4d.bench import metrics as M
-
-NUMERIC = ("number", "scalar", "vector", "coord")
-
 
 def _values(records: list[dict[str, Any]]) -> np.ndarray:
     return np.array([np.atleast_1d(np.asarray(r["meta"]["value"], dtype=np.float64)) for r in records])
