@@ -1,7 +1,8 @@
 """What `qa4d audit` can detect at a given size: the figures of docs/engine.md ("What the audit can
 and cannot detect"), from the exact binomial test and Holm's correction (no simulation).
 
-For a task with n bench items and chance c (1/2 for yes/no and 2-option mc, 1/4 for 4-option mc),
+For a task with n bench items and chance c (1/2 for yes/no and 2-option mc, 1/4 for 4-option mc,
+1/5 for 5-option mc: STI, TimeBench and their numeric-rank baseline),
 and a family of m tests (Holm's first, strictest step tests at alpha / m):
 - flagged at: the smallest observed accuracy above chance the test calls significant;
 - found 80%: the smallest true accuracy above chance that is significant with probability 0.8;
@@ -29,7 +30,7 @@ from machine import machine_line  # noqa: E402
 from qa4d.engine.audit_stats import detectable_excess, excess_for_power, resolving_size  # noqa: E402
 
 SIZES = (20, 50, 100, 300, 1000)
-CHANCES = ((2, 0.5), (4, 0.25))
+CHANCES = ((2, 0.5), (4, 0.25), (5, 0.2))
 
 
 def pts(x: float | None) -> str:
@@ -47,7 +48,7 @@ def table(alpha: float, m: int) -> list[str]:
             cells += [pts(detectable_excess(n, c, level)), pts(excess_for_power(n, c, level, 0.8))]
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
     res = ", ".join(f"{k} options {resolving_size(c, level)}" for k, c in CHANCES)
-    words = ", ".join(f"{k} options {math.ceil(math.log(level / 2) / math.log(1 / k))}" for k in (2, 3, 4))
+    words = ", ".join(f"{k} options {math.ceil(math.log(level / 2) / math.log(1 / k))}" for k in (2, 3, 4, 5))
     lines += ["", f"Items before an observed 5-point excess can be significant: {res}.",
               f"Items (train + bench) before a word on every correct option is found: {words}.", ""]
     return lines

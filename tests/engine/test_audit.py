@@ -121,10 +121,10 @@ def test_biased_task_fails(yesno_dataset, tmp_path):
         edit(ds, split, lambda recs: [r for r in recs if not (r["task"] == task and r["answer"] == "no")])
     r = run_audit(ds)
     assert r.returncode == 1
-    line = next(x for x in r.stdout.splitlines() if x.startswith(f"BIAS {task} (yesno): answer-prior baseline"))
+    line = next(x for x in r.stdout.splitlines() if x.startswith(f"BIAS 4dpqa/{task} (yesno): answer-prior baseline"))
     n_bench = sum(1 for x in (ds / "bench" / "samples.jsonl").read_text().splitlines() if f'"task": "{task}"' in x)
     assert f"100.0% vs chance 50.0% on {n_bench} bench items, p = " in line
-    assert "BIAS depth" not in r.stdout
+    assert "BIAS 4dpqa/depth" not in r.stdout
     rep = json.loads((ds / "audit.json").read_text())
     assert rep["disagreements"] == []
     (t,) = [t for t in rep["bias_tests"] if t["task"] == task and t["baseline"] == "prior"]
@@ -293,10 +293,10 @@ def test_wording_leak_fails_text_baseline_but_not_answer_prior(yesno_dataset, tm
         edit(ds, split, leak)
     r = run_audit(ds)
     assert r.returncode == 1, r.stdout
-    line = next(x for x in r.stdout.splitlines() if x.startswith(f"BIAS {task} (yesno): text baseline"))
+    line = next(x for x in r.stdout.splitlines() if x.startswith(f"BIAS 4dpqa/{task} (yesno): text baseline"))
     assert "; most telling features: for no: " in line
     assert any(f"'{w}'" in line.split("; for yes: ")[1] for w in phrase)
-    assert "answer-prior" not in r.stdout and "BIAS depth" not in r.stdout
+    assert "answer-prior" not in r.stdout and "BIAS 4dpqa/depth" not in r.stdout
     rep = json.loads((ds / "audit.json").read_text())
     assert rep["disagreements"] == []
     by = {(t["task"], t["baseline"]): t for t in rep["bias_tests"] if t["format"] == "yesno"}
@@ -305,7 +305,7 @@ def test_wording_leak_fails_text_baseline_but_not_answer_prior(yesno_dataset, tm
     assert by[(task, "text")]["leading_features"]["yes"][0][0] in phrase
     assert not by[("depth", "text")]["failed"]
     # the question-word test names the planted words too, counting train and bench items
-    named = [x for x in r.stdout.splitlines() if x.startswith(f"BIAS {task} (yesno): question word ")]
+    named = [x for x in r.stdout.splitlines() if x.startswith(f"BIAS 4dpqa/{task} (yesno): question word ")]
     assert any(f"question word '{w}'" in x for x in named for w in ("true", "it", "that"))
 
 
@@ -372,7 +372,7 @@ def test_a_word_planted_on_one_task_fails_and_is_named(sim8, tmp_path):
     rep = json.loads((ds / "audit.json").read_text())
     assert rep["disagreements"] == []
     bias = [x for x in r.stdout.splitlines() if x.startswith("BIAS ")]
-    assert bias and all(x.startswith("BIAS depth (mc): ") for x in bias), bias
+    assert bias and all(x.startswith("BIAS 4dpqa/depth (mc): ") for x in bias), bias
     assert f"option word 'clearly' is in the correct option of {n}/{n} items" in bias[0]
     (t,) = [t for t in rep["bias_tests"] if t["failed"]]
     assert t["p_value"] == pytest.approx(2 * 0.25 ** n, rel=1e-3)  # two-sided: twice the upper tail and t["holm_p"] <= 0.01
@@ -421,3 +421,180 @@ def test_a_record_failing_the_schema_is_reported_and_left_out_of_the_bias_tests(
     rep = audit(ds)
     assert not rep["ok"] and [e["id"] for e in rep["schema_errors"]] == [victim["id"]]
     assert rep["checked"] == sum(rep["records"].values()) - 1
+
+
+# -- (family, task) groups, the numeric-rank baseline and shortcuts accepted by design ------------------
+
+def _fam_mc(family, task, answer_text, others, letter, rid, question="Which way does it move?"):
+    r = _mc(answer_text, others, letter=letter, rid=rid)
+    r.update(family=family, task=task, question=question, meta={})
+    return r
+
+
+def _direction_records(family, n, prefix, biased):
+    """4-option direction items of task "counting"; biased: the answer is always "left" (a text
+    prior); else every direction is the answer equally often. Letters cycle through A-D."""
+    dirs = ["left", "right", "up", "down"]
+    out = []
+    for i in range(n):
+        ans = "left" if biased else dirs[(i * 3) % 4]
+        out.append(_fam_mc(family, "counting", ans, [d for d in dirs if d != ans], "ABCD"[i % 4], f"{family}/{prefix}{i}"))
+    return out
+
+
+def test_two_families_sharing_a_task_name_are_tested_apart():
+    # families "fa" and "fb" both have a task "counting"; only fb's answer is always "left". Grouped
+    # by task name alone the two would be one group; grouped by (family, task) only fb/counting fails
+    from qa4d.engine.audit import bias_audit
+
+    train = _direction_records("fa", 40, "t", False) + _direction_records("fb", 40, "t", True)
+    bench = _direction_records("fa", 40, "b", False) + _direction_records("fb", 40, "b", True)
+    rep = bias_audit(train, bench)
+    assert set(rep["tasks"]) == {"fa/counting", "fb/counting"}
+    assert rep["tasks"]["fb/counting"]["bench"]["mc_answer_texts"] == {"left": 40}
+    named = [f.split(" (")[0] for f in rep["failures"]]
+    assert "fb/counting" in named and not any(n.startswith("fa") for n in named), rep["failures"]
+    prior = next(f for f in rep["failures"] if f.startswith("fb/counting (mc): answer-prior baseline 100.0%"))
+    assert "'left' (40/40)" in prior
+    fa = [t for t in rep["tests"] if t["family"] == "fa" and t["task"] == "counting"]
+    assert fa and not any(t["failed"] for t in fa)
+    assert {t["n"] for t in fa if t["baseline"] == "prior"} == {40}   # fa's own 40 bench items only
+
+
+def _numeric_records(n, prefix, rank_of_answer, family="nf", task="elapsed"):
+    """5-option items whose options are a ladder of durations ('0.50 s' ...) in the TimeBench
+    layout (x0.25 .. x4), rotated over the letters; the answer is the option at rank_of_answer(i)
+    (0 = smallest). Bench ('b') values differ from train ones, so the answer-text prior has nothing
+    to learn."""
+    out = []
+    for i in range(n):
+        base = 1.0 + 0.04 * i + (0.02 if prefix == "b" else 0.0)  # bench values never seen in train
+        values = [round(base * f, 2) for f in (0.25, 0.5, 1.0, 2.0, 4.0)]
+        letters = "ABCDE"[i % 5:] + "ABCDE"[: i % 5]            # a rotation: the answer's letter cycles
+        opts = {L: f"{v:.2f} s" for L, v in zip(letters, values)}
+        r = {"id": f"{family}/{prefix}{i}", "family": family, "task": task, "answer_format": "mc",
+             "question": "How much time passes between the first and the last frame?",
+             "options": dict(sorted(opts.items())), "answer": letters[rank_of_answer(i)], "meta": {}}
+        out.append(r)
+    return out
+
+
+def test_numeric_rank_helpers():
+    from qa4d.engine.audit_baselines import option_number, option_ranks, rank_name
+
+    assert option_number("1.25 s") == 1.25 and option_number("-0.40 m/s²") == -0.4 and option_number("3") == 3.0
+    assert option_number("\u22122 m") == -2.0
+    assert option_number("12 cm") == 12.0 and option_number("0.33 m/s²") == 0.33 and option_number(" 2 times ") == 2.0
+    assert option_number("[396, 809]") is None and option_number("not moving") is None
+    assert option_number("the object circled in red in frame 2") is None and option_number("2 m 3") is None
+    assert option_number('{"dimensions": [20, 20, 33]}') is None and option_number("1.5.2") is None
+    assert option_ranks({"options": {"A": "2", "B": "0", "C": "3", "D": "1"}}) == {"B": 0, "D": 1, "A": 2, "C": 3}
+    assert option_ranks({"options": {"A": "2", "B": "2 m"}}) is None          # a tie has no rank
+    assert option_ranks({"options": {"A": "2", "B": "no cube there"}}) is None
+    assert [rank_name(i, 5) for i in range(5)] == ["smallest", "2nd smallest", "median", "2nd largest", "largest"]
+    assert [rank_name(i, 4) for i in range(4)] == ["smallest", "2nd smallest", "2nd largest", "largest"]
+
+
+def test_numeric_rank_median_answer_fails_and_is_named_a_balanced_one_passes():
+    from qa4d.engine.audit import bias_audit
+
+    # the answer is always the median of the five values, its letter balanced: the position, prior,
+    # text and word tests see nothing, the numeric-rank baseline answers every bench item
+    # (fitted on train, scored on bench) and the rank test (train and bench, no fitting) names it
+    planted = bias_audit(_numeric_records(30, "t", lambda i: 2), _numeric_records(30, "b", lambda i: 2))
+    fitted, rank = planted["failures"]
+    assert fitted.startswith("nf/elapsed (mc): numeric-rank baseline (option at the rank most often "
+                             "right) 100.0% vs chance 20.0% on 30 bench items, p = ")
+    assert "of 5 options the median (train counts {'median': 30})" in fitted
+    assert rank.startswith("nf/elapsed (mc): the answer is the median of the 5 numeric options in 60/60 items "
+                           "(train and bench) vs chance 20.0%, p = 1.2e-42")
+    (t,) = [t for t in planted["tests"] if t["baseline"] == "numeric_rank"]
+    assert t["hits"] == 30 and t["p_value"] == pytest.approx(0.2 ** 30, rel=1e-3) and t["holm_p"] <= 0.01
+    ranks = {t["rank"]: t for t in planted["tests"] if t["baseline"] == "rank" and t["task"] == "elapsed"}
+    assert set(ranks) == {"smallest", "2nd smallest", "median", "2nd largest", "largest"}
+    assert ranks["median"]["p_value"] == pytest.approx(0.2 ** 60, rel=1e-3)
+    assert ranks["smallest"]["hits"] == 0 and not ranks["smallest"]["failed"]   # one-sided: too often only
+    # with 2 bench items the fitted baseline cannot be significant (0.2^2 = 0.04), the rank test
+    # counts train and bench: 10 of 10 at chance 1/5 is
+    small = bias_audit(_numeric_records(8, "t", lambda i: 2), _numeric_records(2, "b", lambda i: 2))
+    (line,) = small["failures"]
+    assert line.startswith("nf/elapsed (mc): the answer is the median of the 5 numeric options in 10/10 items")
+    # every rank equally often the answer: nothing fails, the baseline stays near chance
+    balanced = bias_audit(_numeric_records(100, "t", lambda i: (i * 3) % 5), _numeric_records(100, "b", lambda i: (i * 2) % 5))
+    assert balanced["failures"] == []
+    (t,) = [t for t in balanced["tests"] if t["baseline"] == "numeric_rank"]
+    assert t["n"] == 100 and abs(t["accuracy"] - 0.2) <= 0.06 and not t["failed"]
+
+
+def test_a_shortcut_accepted_by_design_is_reported_with_its_figure_and_not_failed():
+    from qa4d.engine.audit import bias_audit
+
+    train = _numeric_records(30, "t", lambda i: 2) + _direction_records("fa", 40, "t", False)
+    bench = _numeric_records(30, "b", lambda i: 2) + _direction_records("fa", 40, "b", False)
+    rep = bias_audit(train, bench, accepts={"nf": {"*": {"numeric_rank"}}})
+    assert rep["failures"] == []
+    line, rank = rep["accepted"]  # the fitted baseline, and the rank test with the smallest p
+    assert rank.startswith("nf/elapsed (mc): the answer is the median of the 5 numeric options in 60/60 items")
+    assert rank.endswith("(not in the Holm family: accepted); accepted by design (nf thresholds.json audit_accepts)")
+    assert line.startswith("nf/elapsed (mc): numeric-rank baseline (option at the rank most often right) 100.0% vs "
+                           "chance 20.0% on 30 bench items, p = 1.1e-21 (not in the Holm family: accepted)")
+    assert line.endswith("accepted by design (nf thresholds.json audit_accepts)")
+    (t,) = [t for t in rep["tests"] if t["baseline"] == "numeric_rank" and t["task"] == "elapsed"]
+    assert t["accepted"] and not t["failed"] and not t["testable"]
+    assert all(t["accepted"] for t in rep["tests"] if t["baseline"] == "rank")
+    # kept out of the pool: no pooled test is made of them
+    assert not any(t["baseline"] in ("numeric_rank", "rank") and t["task"] == "*" for t in rep["tests"])
+    # accepting it for another task of the family changes nothing for this one
+    rep = bias_audit(train, bench, accepts={"nf": {"other_task": {"numeric_rank"}}})
+    assert len(rep["failures"]) == 2 and rep["accepted"] == []
+
+
+def test_audit_accepts_is_read_from_the_thresholds_file(tmp_path):
+    from qa4d.engine.audit import family_accepts, read_accepts
+
+    p = tmp_path / "thresholds.json"
+    p.write_text(json.dumps({"default": {}, "audit_accepts": ["numeric_rank"]}))
+    assert read_accepts(p) == {"*": {"numeric_rank"}}
+    p.write_text(json.dumps({"default": {}, "audit_accepts": {"elapsed_time": ["numeric_rank", "position"]}}))
+    assert read_accepts(p) == {"elapsed_time": {"numeric_rank", "position"}}
+    p.write_text(json.dumps({"default": {}}))
+    assert read_accepts(p) == {}
+    p.write_text(json.dumps({"default": {}, "audit_accepts": ["median"]}))
+    with pytest.raises(ValueError, match=r"thresholds.json: audit_accepts: 'median' \(for every task\) is not a baseline name"):
+        read_accepts(p)
+    # the published TimeBench layout puts the true duration at the median of its five options
+    assert family_accepts(["timebench", "4dpqa"]) == {"timebench": {"*": {"numeric_rank"}}}
+
+
+def test_text_baseline_fitted_over_a_family_learns_a_cue_its_tasks_share():
+    # four tasks of family "fw", 6 train and 2 bench items each, the correct option always ends in
+    # "clearly": a per-task model scores 2 bench items (at best 0.25^2, never significant); the
+    # family's model is fitted on the 24 train items and scores all 8 bench items
+    from qa4d.engine.audit import bias_audit
+    from qa4d.engine.audit_baselines import family_text_tests
+
+    colours = ["red", "blue", "green", "pink", "gold", "grey", "teal", "plum"]
+
+    def recs(task, n, prefix):
+        out = []
+        for i in range(n):
+            opts = [f"the {colours[(i + j) % 8]} {task} ball" for j in range(4)]
+            letter = "ABCD"[(i + len(task)) % 4]
+            out.append(_fam_mc("fw", task, opts[0] + " clearly", opts[1:], letter, f"fw/{task}/{prefix}{i}",
+                               question=f"Which {task} ball is nearest?"))
+        return out
+
+    tasks = ["cube", "cone", "disc", "ring"]
+    train = [r for t in tasks for r in recs(t, 6, "t")]
+    bench = [r for t in tasks for r in recs(t, 2, "b")]
+    (fam,) = family_text_tests(train, bench, ["fw"])
+    assert (fam.family, fam.task, fam.n, sum(fam.hits)) == ("fw", "*", 8, 8)
+    assert fam.details["leading_features"][0]["feature"] == "clearly"
+    rep = bias_audit(train, bench)
+    (t,) = [t for t in rep["tests"] if t["family"] == "fw" and t["task"] == "*" and t["baseline"] == "text"]
+    assert t["failed"] and t["p_value"] == pytest.approx(0.25 ** 8, rel=1e-3)
+    assert any(f.startswith("fw (all tasks pooled) (mc): text baseline 100.0% vs chance 25.0% on 8 bench items")
+               and "'clearly' (in 24/24 correct options, 0/72 wrong)" in f for f in rep["failures"])
+    assert not any(t["task"] != "*" and t["baseline"] == "text" and t["failed"] for t in rep["tests"])
+    # a family with one task gets no family-wide test (it would repeat the task's own)
+    assert family_text_tests([r for r in train if r["task"] == "cube"], [r for r in bench if r["task"] == "cube"], ["fw"]) == []

@@ -13,6 +13,14 @@ no information about the answer, so under "no bias" every hit is an independent 
   trained as correct / wrong option, scoring every option of a bench item and picking the best;
   (yes/no): a multinomial naive Bayes over the question's word unigrams and bigrams -> yes / no.
 
+- numeric_rank (mc whose options are numbers, one number each, all different): the option at
+  the rank among the options' values (smallest, 2nd smallest, ..., largest) most often correct in
+  train for items with as many options. A ladder of distractors that always puts the answer in the
+  middle is a shortcut no letter-position test sees.
+
+- rank (mc with numeric options, every rank, one-sided): is the answer the option at that rank
+  more often than 1 / options, over all items of the task (train and bench)? Nothing is fitted.
+
 - word (mc, every option word of a task, two-sided): how often the correct option holds the word,
   over all items of the task (train and bench) where some but not all options hold it, against
   chance (options holding it / options). Nothing is fitted: every word is tested, and the
@@ -103,6 +111,84 @@ def yesno_prior_baseline(task: str, train: list[Record], bench: list[Record]) ->
     majority = "yes" if counts["yes"] >= counts["no"] else "no"
     return BiasTest(task, "yesno", "prior", [r["answer"] == majority for r in bench], [0.5] * len(bench),
                     {"majority": majority, "train_counts": {"no": counts["no"], "yes": counts["yes"]}})
+
+
+# -- numeric rank --------------------------------------------------------------------------------------
+
+_NUMBER_OPTION = re.compile(r"\s*([-+\u2212]?[0-9]+(?:\.[0-9]+)?)(?:\s*[^\s0-9]+){0,2}\s*")
+
+
+def option_number(text: str) -> float | None:
+    """The number an option is: a number, optionally followed by a unit of at most two words
+    ('1.25 s' -> 1.25, '-0.40 m/s²' -> -0.4, '3' -> 3.0, '12 cm' -> 12.0); None for any other text
+    (a 3D box, '[396, 809]', 'the cube in frame 2')."""
+    m = _NUMBER_OPTION.fullmatch(text)
+    return float(m.group(1).replace("\u2212", "-")) if m else None
+
+
+def option_ranks(r: Record) -> dict[str, int] | None:
+    """Per letter the rank of its option's value among the item's options (0 = smallest), or None
+    when some option is not a single number or two options state the same value."""
+    values = {L: option_number(t) for L, t in r["options"].items()}
+    if len(values) < 2 or any(v is None for v in values.values()) or len(set(values.values())) < len(values):
+        return None
+    order = sorted(values, key=lambda L: values[L])
+    return {L: i for i, L in enumerate(order)}
+
+
+def rank_name(rank: int, k: int) -> str:
+    """'smallest', '2nd smallest', 'median' (odd k), '2nd largest', 'largest' of k options."""
+    if k % 2 and rank == k // 2:
+        return "median"
+    if rank < k / 2:
+        return "smallest" if rank == 0 else f"{_ordinal(rank + 1)} smallest"
+    top = k - rank
+    return "largest" if top == 1 else f"{_ordinal(top)} largest"
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def numeric_rank_baseline(task: str, train: list[Record], bench: list[Record]) -> BiasTest:
+    """mc with numeric options: per option count k, the rank most often correct in train (ties: the
+    smallest rank); scored on the bench items whose options are numbers. A bench item whose k was
+    never seen in train is answered by the hash tie-break (chance)."""
+    counts: dict[int, Counter[int]] = {}
+    for r in train:
+        ranks = option_ranks(r)
+        if ranks is not None:
+            counts.setdefault(len(ranks), Counter())[ranks[r["answer"]]] += 1
+    best = {k: min(c, key=lambda i: (-c[i], i)) for k, c in counts.items()}
+    items = [(r, ranks) for r in bench if (ranks := option_ranks(r)) is not None]
+
+    def pick(r: Record, ranks: dict[str, int]) -> str:
+        want = best.get(len(ranks))
+        return _pick(r, lambda L: float(ranks[L] == want))
+
+    hits = [pick(r, ranks) == r["answer"] for r, ranks in items]
+    chances = [1.0 / len(ranks) for _, ranks in items]
+    details = {"rank": {str(k): rank_name(i, k) for k, i in sorted(best.items())},
+               "train_counts": {str(k): {rank_name(i, k): c[i] for i in sorted(c)} for k, c in sorted(counts.items())}}
+    return BiasTest(task, "mc", "numeric_rank", hits, chances, details)
+
+
+def rank_tests(task: str, records: list[Record]) -> list[BiasTest]:
+    """mc with numeric options: one test per (option count k, rank): is the answer the option at that
+    rank more often than 1/k, over all the task's items (train and bench) whose options are numbers?
+    Nothing is fitted (the numeric-rank twin of the option-word test). One-sided: the k ranks split
+    the items, so a rank that is too rarely right leaves another too often right, which is the one
+    reported."""
+    hits: dict[tuple[int, int], list[bool]] = {}
+    for r in records:
+        ranks = option_ranks(r) if r["answer_format"] == "mc" else None
+        if ranks is None:
+            continue
+        k, answer = len(ranks), ranks[r["answer"]]
+        for i in range(k):
+            hits.setdefault((k, i), []).append(answer == i)
+    return [BiasTest(task, "mc", "rank", h, [1.0 / k] * len(h), {"rank": rank_name(i, k), "options": k})
+            for (k, i), h in sorted(hits.items())]
 
 
 # -- text: mc options -----------------------------------------------------------------------------------
@@ -299,22 +385,66 @@ def question_word_tests(task: str, records: list[Record]) -> list[BiasTest]:
             for w in sorted(hits)]
 
 
+# -- text baselines fitted over a whole family ---------------------------------------------------------
+
+def family_text_tests(train: list[Record], bench: list[Record], families: list[str]) -> list[BiasTest]:
+    """Per family and format (mc, yes/no) with at least two tasks: the text baseline fitted on all
+    the family's train items of that format and scored on all its bench items (task "*"). A cue
+    shared by the family's tasks (a word its templates put on every correct option, a wording used
+    only for true statements) is learnt from every task's train items at once, where a per-task
+    model sees a handful each."""
+    out: list[BiasTest] = []
+    for fam in families:
+        for f in formats():
+            entry, fmt = FORMAT_BIAS_TESTS.get(f.audit_baseline), f.name
+            fn = entry[0].get("text") if entry else None
+            if fn is None:
+                continue
+            tr = [r for r in train if r["family"] == fam and r["answer_format"] == fmt]
+            be = [r for r in bench if r["family"] == fam and r["answer_format"] == fmt]
+            if tr and be and len({r["task"] for r in tr + be}) > 1:
+                t = fn("*", tr, be)
+                t.family = fam
+                out.append(t)
+    return out
+
+
 # -- all baselines of one task ----------------------------------------------------------------------------
 
-MC_BASELINES = {"position": position_baseline, "prior": prior_baseline, "text": mc_text_baseline}
+MC_BASELINES = {"position": position_baseline, "prior": prior_baseline, "text": mc_text_baseline,
+                "numeric_rank": numeric_rank_baseline}
 YESNO_BASELINES = {"prior": yesno_prior_baseline, "text": yesno_text_baseline}
-BASELINES = {"options": MC_BASELINES, "yesno": YESNO_BASELINES}  # by AnswerFormat.audit_baseline
+
+# The bias tests of each audit-baseline kind (`AnswerFormat.audit_baseline` in qa4d.answers says
+# which kind a format gets): fitted baselines (train -> bench) and tests without fitting (train +
+# bench). Kinds absent here get no bias test; numeric and free answers get the blind priors of
+# `audit_numeric.AUDIT_PRIORS` instead.
+FORMAT_BIAS_TESTS: dict[str, tuple[dict[str, Callable[..., BiasTest]], tuple[Callable[..., list[BiasTest]], ...]]] = {
+    "options": (MC_BASELINES, (word_tests, rank_tests)),
+    "yesno": (YESNO_BASELINES, (question_word_tests,)),
+}
+# The shortcut each test is about, by baseline: what a family's `audit_accepts` names. The rank
+# test and the fitted numeric-rank baseline are two views of one shortcut.
+SHORTCUT = {"position": "position", "prior": "prior", "text": "text", "numeric_rank": "numeric_rank",
+            "rank": "numeric_rank", "word": "word"}
+BASELINE_NAMES = sorted(set(SHORTCUT.values()))
 
 
-def task_tests(task: str, train: list[Record], bench: list[Record]) -> list[BiasTest]:
-    """Every baseline of every scored format of one task (a format needs train and bench items)."""
+def task_tests(task: str, train: list[Record], bench: list[Record], family: str = "") -> list[BiasTest]:
+    """Every baseline of every scored format of one (family, task) (a format needs train and bench
+    items), then its word tests over train and bench together."""
     out: list[BiasTest] = []
-    for f in formats():  # the formats whose audit baseline is one of these tables, in registry order
-        table, fmt = BASELINES.get(f.audit_baseline), f.name
-        if table is None:
+    for f in formats():  # formats whose registry entry names one of these kinds, in registry order
+        entry, fmt = FORMAT_BIAS_TESTS.get(f.audit_baseline), f.name
+        if entry is None:
             continue
+        table, unfitted = entry
         tr = [r for r in train if r["answer_format"] == fmt]
         be = [r for r in bench if r["answer_format"] == fmt]
         if tr and be:
             out += [fn(task, tr, be) for fn in table.values()]
-    return out
+        for fn in unfitted:
+            out += fn(task, tr + be)
+    for t in out:
+        t.family = family
+    return [t for t in out if t.n or t.baseline != "numeric_rank"]

@@ -158,11 +158,12 @@ def excess_for_power(n: int, chance: float, level: float, power: float = 0.8) ->
 
 @dataclass
 class BiasTest:
-    """One blind baseline scored on one group of bench items (a task and format, or pooled)."""
+    """One blind baseline scored on one group of bench items: a (family, task) and format, all tasks
+    of one family (task "*"), or all tasks of all families (family "", task "*")."""
 
     task: str                 # task name, or "*" for a pooled test
     answer_format: str        # "mc" or "yesno"
-    baseline: str             # "position", "prior", "text" or "word"
+    baseline: str             # "position", "prior", "text", "numeric_rank"; "word", "rank" (not fitted)
     hits: list[bool]          # per bench item: did the baseline pick the right answer
     chances: list[float]      # per bench item: chance of a right answer by luck
     details: dict[str, Any] = field(default_factory=dict)  # what the baseline learnt (report only)
@@ -172,6 +173,20 @@ class BiasTest:
     testable: bool = True     # kept by Tarone's screen
     significant: bool = False
     failed: bool = False
+    family: str = ""          # the task's family ("" for a test pooled over every family)
+    accepted: bool = False    # a shortcut the family accepts by design: reported, never failed
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(family, task): the group the test is about."""
+        return (self.family, self.task)
+
+    @property
+    def name(self) -> str:
+        """'family/task', 'family (all tasks pooled)' or 'all tasks pooled' (printed in reports)."""
+        if self.task != "*":
+            return f"{self.family}/{self.task}" if self.family else self.task
+        return f"{self.family} (all tasks pooled)" if self.family else "all tasks pooled"
 
     @property
     def n(self) -> int:
@@ -186,11 +201,11 @@ class BiasTest:
         return float(np.mean(self.chances)) if self.n else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"task": self.task, "format": self.answer_format, "baseline": self.baseline, "n": self.n,
+        return {"family": self.family, "task": self.task, "name": self.name, "format": self.answer_format, "baseline": self.baseline, "n": self.n,
                 "hits": int(sum(self.hits)), "accuracy": round(self.accuracy, 4), "chance": round(self.chance, 4),
                 "p_value": _sig(self.p_value), "holm_p": _sig(self.adjusted_p),
                 "min_p_value": _sig(min_p_value(self.chances, self.both_sides)), "testable": self.testable,
-                "significant": self.significant,
+                "significant": self.significant, "accepted": self.accepted,
                 "failed": self.failed, **self.details}
 
 
@@ -201,13 +216,19 @@ def _sig(p: float) -> float:
 def decide(tests: list[BiasTest], alpha: float = ALPHA, tolerance: float = TOLERANCE) -> list[BiasTest]:
     """Fill p-values, the family (Tarone's screen), Holm decisions and the failure verdicts.
 
-    All `tests` form one family: Holm at `alpha` over those that pass the screen. A significant
-    test fails when its accuracy is more than `tolerance` above chance (or, two-sided, away from it).
+    All `tests` but the accepted ones form one family: Holm at `alpha` over those that pass the
+    screen. A significant test fails when its accuracy is more than `tolerance` above chance (or,
+    two-sided, away from it). An accepted test (a shortcut its family declares by design) gets its
+    raw p-value, stays out of the family (it is not a hypothesis under test) and never fails.
     Returns the tests with at least one item, in input order."""
     tests = [t for t in tests if t.n]
     for t in tests:
         hits = int(sum(t.hits))
         t.p_value = two_sided(hits, t.chances) if t.both_sides else upper_tail(hits, t.chances)
+    for t in tests:
+        if t.accepted:
+            t.testable, t.adjusted_p, t.significant, t.failed = False, 1.0, False, False
+    everything, tests = tests, [t for t in tests if not t.accepted]
     screen = tarone([min_p_value(t.chances, t.both_sides) for t in tests], alpha)
     family = [t for t, keep in zip(tests, screen) if keep]
     for t, keep in zip(tests, screen):
@@ -218,21 +239,24 @@ def decide(tests: list[BiasTest], alpha: float = ALPHA, tolerance: float = TOLER
         effect = abs(t.accuracy - t.chance) if t.both_sides else t.accuracy - t.chance
         t.adjusted_p, t.significant = adj, r
         t.failed = r and effect > tolerance + 1e-12
-    return tests
+    return everything
 
 
 def pooled(tests: list[BiasTest]) -> list[BiasTest]:
-    """One test per (format, baseline, word): the items of every task together. A group made of a
-    single task's test would repeat it, and is left out."""
+    """One test per (format, baseline, and the word or rank of a test without fitting): the items of
+    every (family, task) together. A group
+    made of a single task's test would repeat it, and is left out; accepted tests are not pooled (a
+    shortcut one family accepts must not fail the pool)."""
     groups: dict[tuple[str, str, str], BiasTest] = {}
     sources: Counter[tuple[str, str, str]] = Counter()
     for t in tests:
-        sources[(t.answer_format, t.baseline, t.details.get("word", ""))] += t.n > 0
-        word = t.details.get("word", "")
-        key = (t.answer_format, t.baseline, word)
+        if t.accepted or t.task == "*":
+            continue
+        what = {k: t.details[k] for k in ("word", "rank", "options") if k in t.details and t.baseline in ("word", "rank")}
+        key = (t.answer_format, t.baseline, repr(sorted(what.items())))
+        sources[key] += t.n > 0
         if key not in groups:
-            groups[key] = BiasTest("*", t.answer_format, t.baseline, [], [], {"word": word} if word else {},
-                                   both_sides=t.both_sides)
+            groups[key] = BiasTest("*", t.answer_format, t.baseline, [], [], dict(what), both_sides=t.both_sides)
         groups[key].hits += t.hits
         groups[key].chances += t.chances
     return [groups[k] for k in sorted(groups) if sources[k] > 1]
