@@ -26,6 +26,7 @@ from qa4d.engine.families.sti.motion import SpeedAcceleration as _STISpeed
 from qa4d.engine.families.sti.static import DimensionMeasurement as _STIDimension
 from qa4d.engine.families.sti.static import SpatialRelationship as _STISpatial
 from qa4d.engine.families.sti.static import VideoGrounding as _STIGrounding
+from qa4d.engine.families.vlm4d._base import VLM4DTask, pick, spin, translates, visible_pool
 from qa4d.engine.families.vlm4d.false_positive import FalsePositive as _VLM4DFalsePositive
 from qa4d.engine.families.vlm4d.rotational import Rotational as _VLM4DRotational
 from qa4d.engine.families.vlm4d.translational import Translational as _VLM4DTranslational
@@ -178,3 +179,63 @@ class SpatialRelationship(Marked, _STISpatial):
 @register_task
 class SpeedAcceleration(Marked, _STISpeed):
     category = "speed_acceleration"
+
+
+# ------------------------------------------------------------------------------ counting
+
+COUNT_MARKS = 3                                    # marked objects per counting question
+COUNTS = tuple(range(COUNT_MARKS + 1))             # the four options: 0, 1, 2, 3
+MOTIONS = ("translating", "rotating")
+
+
+def in_class(scene, oid: int, motion: str, frames, th) -> bool | None:
+    """Does the object translate (largest distance from its first centre >= the high
+    `translate_m`; not when <= the low one) or spin about the vertical (`spin`: a clear turn of a
+    non-round object; not when it never turns more than `spin_static_deg`)? None: too close to call."""
+    if motion == "translating":
+        return translates(scene, oid, frames, th)
+    s = spin(scene, oid, frames, th)
+    return None if s is None else s != "not_spinning"
+
+
+@register_task
+class Counting(Marked, VLM4DTask):
+    """How many of the marked objects <obj_1>, <obj_2>, <obj_3> translate, or spin about their
+    vertical axis, during the clip: R4D-Bench's counting category as a region question. Every
+    marked object is clearly in or clearly out of the class (dead bands of `in_class`); the answer
+    is drawn uniformly among the counts the segment can give (then balanced per motion and count),
+    and the four options are always 0, 1, 2 and 3, so neither an option nor its rank tells the
+    answer. The camera's carrier is never marked."""
+
+    name = "counting"
+    category = "counting"
+    caption_only = False
+
+    def items(self, ctx, seg, frames, rng, exclude):
+        out = []
+        pool = visible_pool(ctx, seg, exclude)
+        for motion in MOTIONS:
+            klass = {o: in_class(ctx.scene, o, motion, frames, ctx.thresholds) for o in pool}
+            yes = [o for o in pool if klass[o] is True]
+            no = [o for o in pool if klass[o] is False]
+            lo, hi = max(0, COUNT_MARKS - len(no)), min(COUNT_MARKS, len(yes))
+            if lo > hi:
+                ctx.skip(self.name, f"{motion}: fewer than {COUNT_MARKS} objects clearly in or out of the class")
+                continue
+            n = int(rng.integers(lo, hi + 1))
+            objs = pick(rng, yes, n) + pick(rng, no, COUNT_MARKS - n)
+            objs = [objs[int(i)] for i in rng.permutation(len(objs))]
+            out.append({"objects": objs, "label": f"n:{n}", "key": f"{motion}:{n}",
+                        "option_keys": [f"n:{k}" for k in COUNTS if k != n],
+                        "meta": {"motion": motion, "style": f"counting_{motion}"}})
+        return out
+
+    def truth(self, scene, record, frames, th):
+        meta = record["meta"]
+        flags = [in_class(scene, int(o), meta["motion"], frames, th) for o in meta["objects"]]
+        if len(flags) != COUNT_MARKS or None in flags:
+            return None
+        return f"n:{sum(flags)}"
+
+    def wrong(self, scene, record, key, true, frames, th):
+        return key != true and key in {f"n:{k}" for k in COUNTS}
