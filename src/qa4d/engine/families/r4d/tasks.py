@@ -26,9 +26,8 @@ from qa4d.engine.families.sti.motion import SpeedAcceleration as _STISpeed
 from qa4d.engine.families.sti.static import DimensionMeasurement as _STIDimension
 from qa4d.engine.families.sti.static import SpatialRelationship as _STISpatial
 from qa4d.engine.families.sti.static import VideoGrounding as _STIGrounding
-from qa4d.engine.families.vlm4d._base import VLM4DTask, pick, spin, translates, visible_pool
-from qa4d.engine.families.vlm4d.false_positive import FalsePositive as _VLM4DFalsePositive
-from qa4d.engine.families.vlm4d.rotational import Rotational as _VLM4DRotational
+from qa4d.engine.families.vlm4d._base import DIRECTIONS, VLM4DTask, direction, pick, spin, translates, visible_pool
+from qa4d.engine.families.vlm4d.false_positive import still
 from qa4d.engine.families.vlm4d.translational import Translational as _VLM4DTranslational
 from qa4d.engine.registry import register_task
 from qa4d.engine.writer import prompt_media_path
@@ -137,33 +136,82 @@ class DisplacementPathLength(Marked, _STIDisplacement):
     category = "displacement_path_length"
 
 
-@register_task
-class Rotational(Marked, _VLM4DRotational):
-    """Which way the marked object spins (clockwise / counter-clockwise, seen from above). An object
-    that does not spin is a "did not happen" question: R4D-Bench files it under false positives,
-    and kept here it would make "not spinning" the common answer; it is dropped (the option stays
-    as a distractor)."""
+ROTATION_KEYS = ("ccw", "cw", "still_no_spin", "moving_no_spin")
 
+
+def rotation_label(scene, oid: int, frames, th) -> str | None:
+    """ccw / cw (a clear spin about the vertical, `vlm4d._base.spin`), or for an object whose
+    orientation never strays more than `spin_static_deg`: moving_no_spin when it translates
+    (largest distance from its first centre >= the high `translate_m`), still_no_spin when it does
+    not (<= the low one); None when any of it is too close to call."""
+    s = spin(scene, oid, frames, th)
+    if s is None or s in ("ccw", "cw"):
+        return s
+    t = translates(scene, oid, frames, th)
+    return None if t is None else "moving_no_spin" if t else "still_no_spin"
+
+
+@register_task
+class Rotational(Marked, VLM4DTask):
+    """Which way the marked object spins about its vertical axis, seen from above, if at all. The
+    four options are always clockwise / counter-clockwise / "not spinning, and staying in place" /
+    "moving without spinning": four mutually exclusive statements, each the answer of a quarter of
+    the questions (labels balanced), so no option is there only to be wrong. (VLM4D's own set has
+    "no <object> there" as the fourth, which a mark can never make true: kept, it would be a
+    free elimination for a model; so would "not spinning" if only spinning objects were asked.)"""
+
+    name = "rotational"
     category = "rotational"
     caption_only = False   # a mark needs no unique caption
 
     def items(self, ctx, seg, frames, rng, exclude):
         out = []
-        for it in super().items(ctx, seg, frames, rng, exclude):
-            if it["label"] == "not_spinning":
-                ctx.skip(self.name, "not spinning (a false positive, not asked here)")
+        for oid in pick(rng, visible_pool(ctx, seg, exclude), ctx.config.samples_per_segment):
+            lab = rotation_label(ctx.scene, oid, frames, ctx.thresholds)
+            if lab is None:
+                ctx.skip(self.name, "no clear spin, or not clearly moving / still")
                 continue
-            out.append(it)
+            out.append({"objects": [oid], "label": lab, "option_keys": [k for k in ROTATION_KEYS if k != lab],
+                        "meta": {"reference": "above", **({"fp": lab} if lab.endswith("no_spin") else {})}})
         return out
+
+    def truth(self, scene, record, frames, th):
+        return rotation_label(scene, record["meta"]["objects"][0], frames, th)
+
+
+FP_KEYS = ("not_moving",) + DIRECTIONS
 
 
 @register_task
-class FalsePositive(Marked, _VLM4DFalsePositive):
-    """Only the "did not happen" kind (the marked object does not move, with moving-left/right
-    controls); "no <object> there" questions are dropped: a mark cannot point at nothing."""
+class FalsePositive(Marked, VLM4DTask):
+    """Only the "did not happen" kind: does the marked object move, and which way? "not moving"
+    when it never leaves its first place (<= the low `translate_m`) nor turns; objects moving
+    clearly in one direction (the `translational` label: left, right, towards / away from the
+    camera, up, down) are the controls. Labels are balanced and the three distractors are drawn
+    among the other answers with their frequencies (as in `translational`), so every option is
+    the answer of its share of the questions; "no <object> there" is never offered (a mark cannot
+    point at nothing, so it could never be right)."""
 
+    name = "false_positive"
     category = "false_positive"
     caption_only = False
+
+    def items(self, ctx, seg, frames, rng, exclude):
+        sc, th = ctx.scene, ctx.thresholds
+        out = []
+        for oid in pick(rng, visible_pool(ctx, seg, exclude), ctx.config.samples_per_segment):
+            lab = self.truth(sc, {"meta": {"objects": [oid]}}, frames, th)
+            if lab is None:
+                ctx.skip(self.name, "neither still nor one clear direction")
+                continue
+            out.append({"objects": [oid], "label": lab, "valid_keys": [k for k in FP_KEYS if k != lab],
+                        "meta": {"fp": "not_moving" if lab == "not_moving" else "control"}})
+        return out
+
+    def truth(self, scene, record, frames, th):
+        oid = record["meta"]["objects"][0]
+        s = still(scene, oid, frames, th)
+        return None if s is None else "not_moving" if s else direction(scene, oid, frames, th)
 
 
 @register_task
