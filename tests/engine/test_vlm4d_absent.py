@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pytest
 
 from qa4d.engine.families.vlm4d import _base as vb
 
@@ -58,3 +59,28 @@ def test_a_category_present_in_the_scene_is_never_drawn_and_rarer_eligibility_is
 def test_without_present_names_the_phase_1_draw_stands():
     cand = absent_cand(["duck", "toy"])
     assert vb.matched_absent(cand, {"left": 3, "eligible:duck": 1}, np.random.default_rng(0)) is cand
+
+
+# ------------------------------------------------------------------------------ counting: rank of the answer
+
+
+def test_count_ranks_are_spread_to_a_uniform_marginal():
+    """Answers 0 can only be the smallest option; with a quarter of the answers at each of 0..3
+    the only uniform solution puts n at rank n, and with more large counts the ranks of the large
+    ones are pushed up until every rank holds a quarter of the questions."""
+    from qa4d.engine.families.vlm4d.counting import rank_weights, window
+
+    w = rank_weights({0: 10, 1: 10, 2: 10, 3: 10})
+    for n in range(4):
+        assert np.allclose(w[n], np.eye(4)[n], atol=0.02)
+    counts = {0: 22, 1: 12, 2: 22, 3: 8, 4: 6, 5: 4, 7: 4}   # shaped like the 64-scene demo's
+    w = rank_weights(counts)
+    marg = sum(counts[n] * w[n] for n in counts)
+    assert all(w[n][r] == 0 for n in counts for r in range(4) if r > n)   # no option below 0
+    assert marg[0] == pytest.approx(22, abs=0.5)                            # answers 0: rank 0, nothing else
+    assert np.allclose(marg[1:], (78 - 22) / 3, atol=0.5)                   # the rest evenly
+    assert window(0, 0) == [0, 1, 2, 3] and window(5, 2) == [3, 4, 5, 6]
+    # feasible shares: exactly uniform
+    counts = {0: 5, 1: 10, 2: 10, 3: 10, 6: 5}
+    marg = sum(counts[n] * rank_weights(counts)[n] for n in counts)
+    assert np.allclose(marg, 10, atol=1e-2)
