@@ -1,4 +1,5 @@
-"""The r4d tasks: the vlm4d and sti tasks, their objects referred to by Set-of-Marks marks.
+"""The r4d tasks: the vlm4d and sti tasks, their objects referred to by Set-of-Marks marks, plus
+counting over marks and rotational / false-positive option sets in which every option can be right.
 
 `Marked` goes before a vlm4d / sti task class: phase 1 keeps the parent's candidates (measurement,
 label, dead bands, options all the parent's) and, for each, draws a numbered mark per object asked
