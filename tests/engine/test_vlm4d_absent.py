@@ -84,3 +84,16 @@ def test_count_ranks_are_spread_to_a_uniform_marginal():
     counts = {0: 5, 1: 10, 2: 10, 3: 10, 6: 5}
     marg = sum(counts[n] * rank_weights(counts)[n] for n in counts)
     assert np.allclose(marg, 10, atol=1e-2)
+
+
+def test_zero_counts_are_kept_to_a_quarter():
+    from qa4d.engine.families.vlm4d.counting import rank_weights, zero_keep
+
+    assert zero_keep({0: 10, 1: 10, 2: 10, 3: 10}) == 1.0
+    counts = {0: 26, 1: 9, 2: 11, 3: 10, 4: 6, 5: 3, 6: 1, 7: 1}   # the 64-scene demo's before the cap
+    keep = zero_keep(counts)
+    assert keep == pytest.approx(41 / (3 * 26))
+    kept = {**counts, 0: keep * 26}
+    assert kept[0] / sum(kept.values()) == pytest.approx(0.25)
+    marg = sum(kept[n] * rank_weights(kept)[n] for n in kept)
+    assert np.allclose(marg / marg.sum(), 0.25, atol=0.005)   # now every rank a quarter

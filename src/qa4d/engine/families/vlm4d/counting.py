@@ -6,6 +6,7 @@ import numpy as np
 
 from qa4d.engine import measure
 from qa4d.engine.families.vlm4d import _events
+from qa4d.engine.kinds.base import Skip
 from qa4d.engine.families.vlm4d._base import VLM4DTask, band, camera_mount, pick, spin, translates, visible_pool
 from qa4d.engine.registry import register_task
 
@@ -28,6 +29,17 @@ def rank_weights(counts: dict[int, int], n_options: int = N_OPTIONS, iterations:
         factor = np.where(marg > 0, (total / n_options) / np.maximum(marg, 1e-12), 1.0)
         q = {n: (q[n] * factor) / (q[n] * factor).sum() for n in ns}
     return q
+
+
+def zero_keep(counts: dict[int, float], n_options: int = N_OPTIONS) -> float:
+    """Share of the 0 answers to keep so that they are at most 1 / n_options of all answers: a 0
+    is always the smallest option, so beyond that share "pick the smallest" (and the answer 0)
+    would beat chance whatever the ranks of the others. 1.0 when they already are."""
+    c0 = float(counts.get(0, 0))
+    rest = float(sum(c for k, c in counts.items() if k != 0))
+    if c0 <= 0 or c0 * n_options <= c0 + rest:
+        return 1.0
+    return rest / ((n_options - 1) * c0)
 
 
 def window(n: int, rank: int, n_options: int = N_OPTIONS) -> list[int]:
@@ -110,6 +122,11 @@ class Counting(VLM4DTask):
                 counts[k] = counts.get(k, 0) + int(c)
         n = int(cand["label"][2:])
         counts.setdefault(n, 1)
+        keep = zero_keep(counts)
+        if n == 0 and keep < 1.0 and float(rng.random()) >= keep:
+            raise Skip("count 0 beyond a quarter of the task's answers")
+        if keep < 1.0:
+            counts[0] = keep * counts[0]
         w = rank_weights(counts)[n]
         rank = int(rng.choice(N_OPTIONS, p=w))
         keys = [f"n:{k}" for k in window(n, rank) if k != n]
