@@ -65,13 +65,22 @@ def test_toy_answers_are_the_closed_form_ones(toy):
         by_task.setdefault(r["task"], []).append(r)
     assert {"translational", "dimension_measurement", "displacement_path_length", "rotational",
             "false_positive", "video_grounding", "spatial_relationship"} <= set(by_task)
-    assert all(len(r["options"]) == (4 if r["task"] in ("translational", "rotational", "false_positive") else 5)
+    # (counting needs three clear marks: the chair's is too close to the red ball's here;
+    # tests/engine/test_r4d_counting.py has its own scene)
+    assert all(len(r["options"]) == (4 if r["task"] in ("translational", "rotational", "false_positive", "counting") else 5)
                for r in recs)
-    for r in by_task["rotational"]:  # the chair spins counter-clockwise; still balls are not asked
-        assert r["meta"]["objects"] == [3] and r["meta"]["label"] == "ccw"
+
+    for r in by_task["rotational"]:  # the chair spins counter-clockwise, the red ball moves, the blue one stays
+        want = {1: "moving_no_spin", 2: "still_no_spin", 3: "ccw"}[r["meta"]["objects"][0]]
+        assert r["meta"]["label"] == want
+        assert sorted(r["options"].values()) == sorted(["clockwise", "counter-clockwise", "moving without spinning",
+                                                        "not spinning, and staying in place"])
+        assert not any("there" in o for o in r["options"].values())
     for r in by_task["false_positive"]:  # no "no <object> there": every question has a mark
         want = {1: "right", 2: "not_moving", 3: "not_moving"}[r["meta"]["objects"][0]]
         assert r["meta"]["label"] == want and "absent_category" not in r["meta"] and "<obj_1>" in r["question"]
+        assert not any("there" in o for o in r["options"].values()) and r["options"][r["answer"]] == \
+            {"right": "right", "not_moving": "not moving"}[want]
     for r in by_task["spatial_relationship"]:
         assert len(r["meta"]["regions"]) == 2 and "<obj_2>" in r["question"]
     for r in by_task["translational"]:

@@ -256,6 +256,39 @@ def test_grounding_and_relation_options_pass_the_check_and_catch_a_swap(boxes):
     assert any("does not match" in p for p in sr.check(bad, scene, TH))
 
 
+def test_relation_distractors_come_from_the_answered_relations(boxes):
+    """Options are drawn among the relations that are answers (env.pool): when (as on simulated
+    ground planes) every answer is level in height, no option says "higher" or "lower", so the
+    word "height" is in all five options or none and cannot tell the answer. With answers uniform
+    over the pool, each relation is right in 1/5 of the questions offering it."""
+    scene = boxes[1]
+    sr = SpatialRelationship()
+    it = item([3, 1], [0])
+    truth = sr.measure(scene, it, TH)
+    assert truth == "right,level,level"
+    answered = ["right,level,level", "left,level,level", "right,farther,level", "left,nearer,level",
+                "centred,farther,level", "centred,nearer,level"]
+    cand = candidate(sr, scene, it)
+    env = RenderEnv(scene_meta=scene.meta, config=GenerateConfig(scenes="-", out="-"),
+                    pool={lab: 3 for lab in answered})
+    offered = {lab: 0 for lab in answered}
+    for c in range(200):
+        out = sr.render(cand, "mc", c % 5, np.random.default_rng(c), env)
+        labels = list(out["meta"]["option_labels"].values())
+        assert set(labels) <= set(answered) and len(set(labels)) == 5
+        assert all("height" in t for t in out["options"].values())
+        assert sr.check(as_record(sr, out), scene, TH) == []
+        for lab in labels:
+            offered[lab] += lab != truth
+    # the four distractors are a uniform draw of the five other answered relations: 160 each
+    assert all(120 <= n <= 200 for lab, n in offered.items() if lab != truth), offered
+    # too few answered relations: those first, then other clearly false ones fill the set
+    env.pool = {"right,level,level": 2, "left,level,level": 2}
+    for c in range(5):
+        labels = list(sr.render(cand, "mc", c, np.random.default_rng(c), env)["meta"]["option_labels"].values())
+        assert "left,level,level" in labels and len(set(labels)) == 5
+
+
 # ------------------------------------------------------------------------------ end to end
 
 

@@ -145,3 +145,52 @@ def test_simulated_bench_scores_1_for_oracle_and_obedient(dataset, model):
     assert r.returncode == 0, r.stderr
     overall = json.loads((root / model / "metrics.json").read_text())["overall"]
     assert overall["n"] > 0 and overall["accuracy"] == 1.0
+
+
+# ------------------------------------------------------------------------------ uniform rank (preset)
+
+
+def test_published_layout_puts_the_answer_at_the_median(scene):
+    """The default (TimeBench's own design): the true duration is always the 3rd of 5 by size."""
+    for seed in range(20):
+        got, cfg, _ = cands(scene, seed)
+        for c in got:
+            out = render(c, cfg, seed % 5)
+            vals = sorted(float(v.split()[0]) for v in out["options"].values())
+            assert vals.index(out["meta"]["value"]) == 2
+
+
+def test_uniform_rank_ladder_puts_the_answer_at_every_rank_and_passes_the_check(scene):
+    """Preset timebench-uniform-rank: ratios 2^(j - k) for a rank k drawn per segment; 24 frame
+    intervals at 24 fps are 1.00 s, so rank k gives the options 2^(j - k) s written out below."""
+    from qa4d.engine.registry import thresholds_for
+
+    th = thresholds_for("timebench", "test", {"timebench": {"uniform_rank": 1}})   # as the preset sets it
+    task = get_task("timebench", "elapsed_time")
+    want = {0: ["1.00 s", "2.00 s", "4.00 s", "8.00 s", "16.00 s"], 1: ["0.50 s", "1.00 s", "2.00 s", "4.00 s", "8.00 s"],
+            2: ["0.25 s", "0.50 s", "1.00 s", "2.00 s", "4.00 s"], 3: ["0.12 s", "0.25 s", "0.50 s", "1.00 s", "2.00 s"],
+            4: ["0.06 s", "0.12 s", "0.25 s", "0.50 s", "1.00 s"]}
+    ranks = Counter()
+    for seed in range(300):
+        cfg = GenerateConfig(scenes="", out="", seed=seed, segment_frames=25, media_frames=5)
+        ctx = SceneContext(scene=scene, config=cfg, thresholds=th, family="timebench")
+        for c in task.candidates(ctx):
+            out = render(c, cfg, seed % 5)
+            vals = sorted(out["options"].values(), key=lambda v: float(v.split()[0]))
+            rank = vals.index(out["options"][out["answer"]])
+            ranks[rank] += 1
+            assert task.check(out, scene, th) == []
+            if c["frame_indices"] == [0, 6, 12, 18, 24] and c["fps"] == 24.0:
+                assert vals == want[rank] and out["meta"]["value"] == 1.0
+            # the published check rejects a ladder other than 0.25x..4x
+            if rank != 2:
+                assert any("option_ratios" in p for p in task.check(out, scene, get_family("timebench").thresholds("test")))
+    n = sum(ranks.values())
+    assert set(ranks) == {0, 1, 2, 3, 4} and all(abs(k - n / 5) < 6 * (n * 0.16) ** 0.5 for k in ranks.values()), ranks
+
+
+def test_uniform_rank_preset_is_registered():
+    from qa4d.engine.presets import load_preset
+
+    s = load_preset("timebench-uniform-rank")
+    assert s["families"] == ["timebench"] and s["thresholds"] == {"timebench": {"uniform_rank": 1}}

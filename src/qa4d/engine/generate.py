@@ -323,6 +323,7 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None,
             n_opts = (lambda c, k=task.options_count(cfg): min(k, len(c.get("items", ())) or k))
             chosen = assign_choices(fmts, n_opts, rng_for(cfg.seed, "choices", task.name, s))
             pool = Counter(c["key"] for c in kept)
+            pool.update(t for c in kept for t in c.get("pool_tags", ()))   # a task's own tags (vlm4d: names)
             for cand, fmt, choice in chosen:
                 chosen_all.setdefault(cand["scene_id"], []).append(
                     (order[task.key], cand["uid"], task, cand, fmt, choice, pool))

@@ -135,7 +135,8 @@ class RenderEnv:
 
     scene_meta: Any                 # SceneMeta of the candidate's scene (captions)
     config: GenerateConfig
-    pool: dict[str, int]            # label key -> count among the task's selected candidates (distractors)
+    pool: dict[str, int]            # label key -> count among the task's selected candidates (distractors), plus
+                                    # the counts of the candidates' own "pool_tags" (strings a task chooses)
 
 
 # ------------------------------------------------------------------------------ text helpers

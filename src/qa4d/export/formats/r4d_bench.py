@@ -8,8 +8,12 @@ Writes, per split, `test.json` (bench split; other splits `<split>.json`): a JSO
 
 with every path relative to OUT (evaluate with `--media-root OUT`). Only multiple-choice records
 fit the format; the export counts the others and leaves them out. The video is the record's frames encoded as an
-MPEG-4 (Part 2) MP4 by PyAV, each frame at its record timestamp (pts in milliseconds), so the
-times the loader decodes are the record's `timestamps`; odd frame sizes get one black row/column
+MPEG-4 (Part 2) MP4 by PyAV, each frame at its record timestamp minus the first one's (pts in
+milliseconds): a video starts at 0 s, as every reader (qa4d's `bench.media.sample_video` too)
+counts its times. A question that states times (`meta.time_window`, the sti / r4d families: "At
+1.25 s (frame 4)", in the record's own clock, seconds of the scene) is re-based the same way:
+every stated time of `time_window` is rewritten as seconds since the first frame of the video,
+so a stated time is the time of the video frame it names. Odd frame sizes get one black row/column
 (4:2:0 chroma needs even sizes). The colour conversion is done here (`rgb_to_yuv420p`) and the
 encoder runs single-threaded, so the same dataset gives the same bytes. A record whose timestamps do not increase is not a video: left out.
 
@@ -40,6 +44,32 @@ TIME_BASE = fractions.Fraction(1, 1000)
 CODEC = "mpeg4"        # FFmpeg's own MPEG-4 Part 2 encoder: same input, same bytes (libx264 was not, run to run)
 BIT_RATE = 8_000_000
 _PRIVATE = ("_frames", "_timestamps", "_som_src")
+
+
+_TIME = re.compile(r"(?<![0-9.])([0-9]+\.[0-9]{2}) s\b")
+
+
+def rebase_times(question: str, time_window: Sequence[float] | None, start: float, rid: str = "") -> str:
+    """`question` with each stated time of `time_window` ("1.25 s", 2 decimals as the sti / r4d
+    families write them) replaced by that time minus `start` (the first video frame's record
+    time); other text unchanged. A stated window time missing from the question is an error."""
+    if not time_window:
+        return question
+    new = {f"{float(t):.2f}": f"{float(t) - float(start):.2f}" for t in time_window}
+    found = set()
+
+    def sub(m: re.Match) -> str:
+        if m.group(1) not in new:
+            return m.group(0)
+        found.add(m.group(1))
+        return f"{new[m.group(1)]} s"
+
+    out = _TIME.sub(sub, question)
+    missing = sorted(set(new) - found)
+    if missing:
+        raise ExportError(f"record {rid!r}: meta.time_window {list(time_window)} but the question does not state "
+                          f"{', '.join(m + ' s' for m in missing)}")
+    return out
 
 
 def safe_name(record_id: str) -> str:
@@ -126,7 +156,7 @@ class R4DBenchExporter(Exporter):
             "id": rid,
             "benchmark": str(meta.get("source_benchmark") or "qa4d"),
             "task": record["task"],
-            "question": record["question"],
+            "question": rebase_times(record["question"], meta.get("time_window"), ts[0], rid),
             "options": [text for _, text in options],
             "answer": answer,
             "video": f"{VIDEO_DIR}/{name}.mp4",

@@ -3,9 +3,11 @@
 Each question refers to its objects as `<obj_1>`, `<obj_2>`, ... bound to numbered marks drawn at
 the objects' innermost mask pixels on the first shown frame; that marked image is the record's
 first image (`meta.som_image`), shown before the frames (R4D-Bench sends it as a prefix image).
-The measurements, labels, options and audit checks are those of the `vlm4d` family (4 options)
-and of the `sti` family (5 options); this family only changes how objects are referred to.
-See docs/families/r4d.md.
+The measurements and dead bands are those of the `vlm4d` family (4 options) and of the `sti`
+family (5 options); translational and the five sti-derived tasks are their parents' with marks.
+counting (how many of three marks translate / spin), rotational and false_positive have their own
+option sets, because a mark cannot point at nothing: VLM4D's "no <object> there" would never be
+right. See docs/families/r4d.md.
 """
 
 from pathlib import Path

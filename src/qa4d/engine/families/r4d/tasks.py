@@ -1,4 +1,5 @@
-"""The r4d tasks: the vlm4d and sti tasks, their objects referred to by Set-of-Marks marks.
+"""The r4d tasks: the vlm4d and sti tasks, their objects referred to by Set-of-Marks marks, plus
+counting over marks and rotational / false-positive option sets in which every option can be right.
 
 `Marked` goes before a vlm4d / sti task class: phase 1 keeps the parent's candidates (measurement,
 label, dead bands, options all the parent's) and, for each, draws a numbered mark per object asked
@@ -26,8 +27,8 @@ from qa4d.engine.families.sti.motion import SpeedAcceleration as _STISpeed
 from qa4d.engine.families.sti.static import DimensionMeasurement as _STIDimension
 from qa4d.engine.families.sti.static import SpatialRelationship as _STISpatial
 from qa4d.engine.families.sti.static import VideoGrounding as _STIGrounding
-from qa4d.engine.families.vlm4d.false_positive import FalsePositive as _VLM4DFalsePositive
-from qa4d.engine.families.vlm4d.rotational import Rotational as _VLM4DRotational
+from qa4d.engine.families.vlm4d._base import DIRECTIONS, VLM4DTask, direction, pick, spin, translates, visible_pool
+from qa4d.engine.families.vlm4d.false_positive import still
 from qa4d.engine.families.vlm4d.translational import Translational as _VLM4DTranslational
 from qa4d.engine.registry import register_task
 from qa4d.engine.writer import prompt_media_path
@@ -136,33 +137,82 @@ class DisplacementPathLength(Marked, _STIDisplacement):
     category = "displacement_path_length"
 
 
-@register_task
-class Rotational(Marked, _VLM4DRotational):
-    """Which way the marked object spins (clockwise / counter-clockwise, seen from above). An object
-    that does not spin is a "did not happen" question: R4D-Bench files it under false positives,
-    and kept here it would make "not spinning" the common answer; it is dropped (the option stays
-    as a distractor)."""
+ROTATION_KEYS = ("ccw", "cw", "still_no_spin", "moving_no_spin")
 
+
+def rotation_label(scene, oid: int, frames, th) -> str | None:
+    """ccw / cw (a clear spin about the vertical, `vlm4d._base.spin`), or for an object whose
+    orientation never strays more than `spin_static_deg`: moving_no_spin when it translates
+    (largest distance from its first centre >= the high `translate_m`), still_no_spin when it does
+    not (<= the low one); None when any of it is too close to call."""
+    s = spin(scene, oid, frames, th)
+    if s is None or s in ("ccw", "cw"):
+        return s
+    t = translates(scene, oid, frames, th)
+    return None if t is None else "moving_no_spin" if t else "still_no_spin"
+
+
+@register_task
+class Rotational(Marked, VLM4DTask):
+    """Which way the marked object spins about its vertical axis, seen from above, if at all. The
+    four options are always clockwise / counter-clockwise / "not spinning, and staying in place" /
+    "moving without spinning": four mutually exclusive statements, each the answer of a quarter of
+    the questions (labels balanced), so no option is there only to be wrong. (VLM4D's own set has
+    "no <object> there" as the fourth, which a mark can never make true: kept, it would be a
+    free elimination for a model; so would "not spinning" if only spinning objects were asked.)"""
+
+    name = "rotational"
     category = "rotational"
     caption_only = False   # a mark needs no unique caption
 
     def items(self, ctx, seg, frames, rng, exclude):
         out = []
-        for it in super().items(ctx, seg, frames, rng, exclude):
-            if it["label"] == "not_spinning":
-                ctx.skip(self.name, "not spinning (a false positive, not asked here)")
+        for oid in pick(rng, visible_pool(ctx, seg, exclude), ctx.config.samples_per_segment):
+            lab = rotation_label(ctx.scene, oid, frames, ctx.thresholds)
+            if lab is None:
+                ctx.skip(self.name, "no clear spin, or not clearly moving / still")
                 continue
-            out.append(it)
+            out.append({"objects": [oid], "label": lab, "option_keys": [k for k in ROTATION_KEYS if k != lab],
+                        "meta": {"reference": "above", **({"fp": lab} if lab.endswith("no_spin") else {})}})
         return out
+
+    def truth(self, scene, record, frames, th):
+        return rotation_label(scene, record["meta"]["objects"][0], frames, th)
+
+
+FP_KEYS = ("not_moving",) + DIRECTIONS
 
 
 @register_task
-class FalsePositive(Marked, _VLM4DFalsePositive):
-    """Only the "did not happen" kind (the marked object does not move, with moving-left/right
-    controls); "no <object> there" questions are dropped: a mark cannot point at nothing."""
+class FalsePositive(Marked, VLM4DTask):
+    """Only the "did not happen" kind: does the marked object move, and which way? "not moving"
+    when it never leaves its first place (<= the low `translate_m`) nor turns; objects moving
+    clearly in one direction (the `translational` label: left, right, towards / away from the
+    camera, up, down) are the controls. Labels are balanced and the three distractors are drawn
+    among the other answers with their frequencies (as in `translational`), so every option is
+    the answer of its share of the questions; "no <object> there" is never offered (a mark cannot
+    point at nothing, so it could never be right)."""
 
+    name = "false_positive"
     category = "false_positive"
     caption_only = False
+
+    def items(self, ctx, seg, frames, rng, exclude):
+        sc, th = ctx.scene, ctx.thresholds
+        out = []
+        for oid in pick(rng, visible_pool(ctx, seg, exclude), ctx.config.samples_per_segment):
+            lab = self.truth(sc, {"meta": {"objects": [oid]}}, frames, th)
+            if lab is None:
+                ctx.skip(self.name, "neither still nor one clear direction")
+                continue
+            out.append({"objects": [oid], "label": lab, "valid_keys": [k for k in FP_KEYS if k != lab],
+                        "meta": {"fp": "not_moving" if lab == "not_moving" else "control"}})
+        return out
+
+    def truth(self, scene, record, frames, th):
+        oid = record["meta"]["objects"][0]
+        s = still(scene, oid, frames, th)
+        return None if s is None else "not_moving" if s else direction(scene, oid, frames, th)
 
 
 @register_task
@@ -178,3 +228,63 @@ class SpatialRelationship(Marked, _STISpatial):
 @register_task
 class SpeedAcceleration(Marked, _STISpeed):
     category = "speed_acceleration"
+
+
+# ------------------------------------------------------------------------------ counting
+
+COUNT_MARKS = 3                                    # marked objects per counting question
+COUNTS = tuple(range(COUNT_MARKS + 1))             # the four options: 0, 1, 2, 3
+MOTIONS = ("translating", "rotating")
+
+
+def in_class(scene, oid: int, motion: str, frames, th) -> bool | None:
+    """Does the object translate (largest distance from its first centre >= the high
+    `translate_m`; not when <= the low one) or spin about the vertical (`spin`: a clear turn of a
+    non-round object; not when it never turns more than `spin_static_deg`)? None: too close to call."""
+    if motion == "translating":
+        return translates(scene, oid, frames, th)
+    s = spin(scene, oid, frames, th)
+    return None if s is None else s != "not_spinning"
+
+
+@register_task
+class Counting(Marked, VLM4DTask):
+    """How many of the marked objects <obj_1>, <obj_2>, <obj_3> translate, or spin about their
+    vertical axis, during the clip: R4D-Bench's counting category as a region question. Every
+    marked object is clearly in or clearly out of the class (dead bands of `in_class`); the answer
+    is drawn uniformly among the counts the segment can give (then balanced per motion and count),
+    and the four options are always 0, 1, 2 and 3, so neither an option nor its rank tells the
+    answer. The camera's carrier is never marked."""
+
+    name = "counting"
+    category = "counting"
+    caption_only = False
+
+    def items(self, ctx, seg, frames, rng, exclude):
+        out = []
+        pool = visible_pool(ctx, seg, exclude)
+        for motion in MOTIONS:
+            klass = {o: in_class(ctx.scene, o, motion, frames, ctx.thresholds) for o in pool}
+            yes = [o for o in pool if klass[o] is True]
+            no = [o for o in pool if klass[o] is False]
+            lo, hi = max(0, COUNT_MARKS - len(no)), min(COUNT_MARKS, len(yes))
+            if lo > hi:
+                ctx.skip(self.name, f"{motion}: fewer than {COUNT_MARKS} objects clearly in or out of the class")
+                continue
+            n = int(rng.integers(lo, hi + 1))
+            objs = pick(rng, yes, n) + pick(rng, no, COUNT_MARKS - n)
+            objs = [objs[int(i)] for i in rng.permutation(len(objs))]
+            out.append({"objects": objs, "label": f"n:{n}", "key": f"{motion}:{n}",
+                        "option_keys": [f"n:{k}" for k in COUNTS if k != n],
+                        "meta": {"motion": motion, "style": f"counting_{motion}"}})
+        return out
+
+    def truth(self, scene, record, frames, th):
+        meta = record["meta"]
+        flags = [in_class(scene, int(o), meta["motion"], frames, th) for o in meta["objects"]]
+        if len(flags) != COUNT_MARKS or None in flags:
+            return None
+        return f"n:{sum(flags)}"
+
+    def wrong(self, scene, record, key, true, frames, th):
+        return key != true and key in {f"n:{k}" for k in COUNTS}

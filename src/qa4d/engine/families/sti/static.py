@@ -159,16 +159,20 @@ class SpatialRelationship(STITask):
         return {"false": [lab for lab in RELATIONS if clearly_false(lab, comps, th)]}
 
     def options(self, item, value, choice, rng, params):
-        """4 clearly false relations, drawn with the frequencies of the answers (env.pool, +0.5 so
-        every one can be drawn): a relation is offered about as often as it is the answer."""
-        others = list(params["false"])
+        """4 clearly false relations drawn uniformly among the other relations that are answers of
+        the task's selected questions (env.pool), and only when those are too few, uniformly among
+        the remaining clearly false ones. Answers are balanced over their relations ("equal"), so the
+        5 options are a uniform draw from the answered relations with the answer uniform among them:
+        no option word (e.g. "height", when nearly every answer is level) tells the answer."""
         pool = params.get("pool") or {}
-        picked = []
-        while len(picked) < self.n_options - 1 and others:
-            w = np.array([pool.get(lab, 0) + 0.5 for lab in others])
-            picked.append(others.pop(int(rng.choice(len(others), p=w / w.sum()))))
+        false = [lab for lab in params["false"] if lab != value]
+        answered = [lab for lab in false if pool.get(lab, 0) > 0]
+        rest = [lab for lab in false if pool.get(lab, 0) <= 0]
+        picked = [answered[int(i)] for i in rng.permutation(len(answered))][: self.n_options - 1]
+        picked += [rest[int(i)] for i in rng.permutation(len(rest))][: self.n_options - 1 - len(picked)]
         if len(picked) < self.n_options - 1:
             raise Skip("too few clearly false relations")
+        picked = [picked[int(i)] for i in rng.permutation(len(picked))]
         labels = picked[:choice] + [value] + picked[choice:]
         return ([self.phrases[lab] for lab in labels],
                 {"option_labels": {LETTERS[i]: lab for i, lab in enumerate(labels)}})

@@ -9,7 +9,10 @@ and `meta.step`. The question states the rate and the step, which is what a mode
 4D-RGPT model gets the times through its timestamp encoding instead; qa4d writes them in
 `timestamps` for such models). Options: the true duration and the other multiples of timing.json
 (0.25x, 0.5x, 2x, 4x), each rounded to 2 decimals from the exact duration, in random order; the
-correct position cycles over A-E (engine `assign_choices`).
+correct position cycles over A-E (engine `assign_choices`). That published layout always makes the
+answer the median option; with the threshold `uniform_rank` = 1 (preset `timebench-uniform-rank`)
+the five ratios are instead a ladder by factors of 2 holding 1 at a rank drawn uniformly per
+segment (`ladder`), so neither the letter nor the rank of the answer tells it.
 """
 
 from __future__ import annotations
@@ -43,6 +46,15 @@ def duration_s(frames: list[int], fps: float) -> float:
     return (frames[-1] - frames[0]) / float(fps)
 
 
+def ladder(rank: int, n: int = 5) -> list[float]:
+    """n ratios 2^(j - rank), j = 0..n-1, ascending: 1 is the rank-th smallest (0-based)."""
+    return [2.0 ** (j - int(rank)) for j in range(n)]
+
+
+def published_ratios() -> list[float]:
+    return [float(r) for r in TIMING["ratios"]]
+
+
 def option_text(seconds: float) -> str:
     d = int(TIMING["decimals"])
     return f"{round(seconds, d):.{d}f} s"
@@ -72,7 +84,10 @@ class ElapsedTime(Task):
             if duration_s(frames, fps) < float(ctx.thresholds.min_duration_s):
                 ctx.skip(self.name, "clip shorter than min_duration_s")
                 continue
-            out.append(self.clip_candidate(ctx, seg, frames, step, fps))
+            cand = self.clip_candidate(ctx, seg, frames, step, fps)
+            if int(ctx.thresholds.uniform_rank):
+                cand["ratios"] = ladder(int(rng.integers(self.n_options)), self.n_options)
+            out.append(cand)
         return out
 
     def clip_candidate(self, ctx, seg, frames: list[int], step: int, fps: float) -> dict[str, Any]:
@@ -86,7 +101,7 @@ class ElapsedTime(Task):
     def render(self, cand, fmt, choice, rng, env):
         if fmt != "mc":
             raise ValueError(f"{self.name}: unsupported answer format {fmt!r}")
-        others = [float(r) for r in TIMING["ratios"] if float(r) != 1.0]
+        others = [float(r) for r in cand.get("ratios", published_ratios()) if float(r) != 1.0]
         ratios = [others[int(i)] for i in rng.permutation(len(others))]
         ratios.insert(int(choice), 1.0)
         options = {LETTERS[i]: option_text(r * cand["measurement"]) for i, r in enumerate(ratios)}
@@ -120,9 +135,18 @@ class ElapsedTime(Task):
         want_ts = [round((t - frames[0]) / fps, 6) for t in frames]
         if record.get("timestamps") != want_ts:
             problems.append(f"timestamps {record.get('timestamps')} are not the clip times {want_ts}")
-        want_opts = sorted(option_text(float(r) * got["measurement"]) for r in TIMING["ratios"])
-        if sorted((record.get("options") or {}).values()) != want_opts:
-            problems.append(f"options {record.get('options')} are not {want_opts}")
+        ratios = meta.get("option_ratios") or {}
+        mode = None if thresholds is None else int(thresholds.uniform_rank)   # None: either layout
+        layouts = ([published_ratios()] if mode == 0 else []) + \
+            ([ladder(k, self.n_options) for k in range(self.n_options)] if mode != 0 else [])
+        if sorted(float(r) for r in ratios.values()) not in [sorted(x) for x in layouts]:
+            problems.append(f"meta.option_ratios {ratios} is not {published_ratios() if mode == 0 else 'a ladder of 5 ratios by factors of 2 holding 1'}")
+        for letter, text in (record.get("options") or {}).items():
+            r = ratios.get(letter)
+            if r is None or text != option_text(float(r) * got["measurement"]):
+                problems.append(f"option {letter} {text!r} is not {r!r} x the duration")
+        if len(record.get("options") or {}) != self.n_options or len(set((record.get("options") or {}).values())) != self.n_options:
+            problems.append(f"options {record.get('options')} are not {self.n_options} distinct texts")
         if (record.get("options") or {}).get(record.get("answer")) != option_text(got["measurement"]):
             problems.append(f"answer {record.get('answer')!r} is not the option {option_text(got['measurement'])!r}")
         return problems

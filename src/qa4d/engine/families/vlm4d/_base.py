@@ -210,7 +210,7 @@ class VLM4DTask(Task):
                 out.append(self.new_candidate(
                     ctx, seg, len(out), objects=[int(o) for o in it["objects"]], refs=refs, label=it["label"],
                     key=it.get("key", pool_key(it["label"])), formats=["mc"],
-                    **{k: list(it[k]) for k in ("option_keys", "valid_keys") if k in it},
+                    **{k: list(it[k]) for k in ("option_keys", "valid_keys", "pool_tags", "absent_choices") if k in it},
                     group="ego" if mount is not None else "exo", extra_meta=_jsonable(it.get("meta", {})),
                 ))
         return out
@@ -219,6 +219,8 @@ class VLM4DTask(Task):
         if fmt != "mc":
             raise ValueError(f"{self.key}: only mc")
         t = _templates(self)
+        if cand.get("absent_choices"):
+            cand = matched_absent(cand, env.pool, rng)
         slots = {f"obj{i + 1}": phrase(r, env.scene_meta, rng, env.config.coord_style) for i, r in enumerate(cand["refs"])}
         if slots:
             slots["obj"] = slots["obj1"]
@@ -296,12 +298,32 @@ def draw(valid: Sequence[str], pool: dict[str, int], rng, k: int = 3) -> list[st
     return out
 
 
+def name_tag(scene, oid: int) -> str | None:
+    """"name:<category>|<size>|<colour>" of an object whose caption reads "the {size} {colour}
+    {category}" with words of vocab.json (the simulator's captions), else None. Present objects
+    asked about carry it as a pool tag, so absent ones can be named like them (`matched_absent`)."""
+    o = scene.objects[scene.object_index(oid)]
+    words = o.caption.split()
+    cat = o.category.split()
+    v = vocab()
+    if len(words) != 3 + len(cat) or words[0] != "the" or words[3:] != cat:
+        return None
+    if words[1] not in v["absent_sizes"] or words[2] not in v["absent_colours"]:
+        return None
+    return f"name:{o.category}|{words[1]}|{words[2]}"
+
+
 def absent_item(scene, rng, others: list[str], fixed: bool, skip: Sequence[str] = ()) -> dict[str, Any] | None:
     """A question about a category absent from the scene (answer "no <category> there"), with
-    `others` as its fixed options (fixed) or its clearly false candidates (else). Categories in
-    `skip` (those the task seldom asks about when present) are not used: a category named mostly
-    when absent would give the answer away."""
-    absent = [c for c in vocab()["absent_categories"] if c not in skip and is_absent(scene, c)]
+    `others` as its fixed options (fixed) or its clearly false candidates (else).
+
+    The category and the caption it is named by ("the {size} {colour} {category}") are drawn in
+    phase 2 (`matched_absent`) like the names of the present objects the task asks about, so which
+    category, size or colour word a question holds says nothing about whether the object is there.
+    The phase-1 draw below (uniform; categories in `skip`, those the task seldom asks about when
+    present, left out) is used only when the task has no named present objects to match."""
+    choices = [c for c in vocab()["absent_categories"] if is_absent(scene, c)]
+    absent = [c for c in choices if c not in skip]
     if not absent:
         return None
     c = absent[int(rng.integers(len(absent)))]
@@ -309,7 +331,32 @@ def absent_item(scene, rng, others: list[str], fixed: bool, skip: Sequence[str] 
     name = f"the {v['absent_sizes'][int(rng.integers(len(v['absent_sizes'])))]} " \
            f"{v['absent_colours'][int(rng.integers(len(v['absent_colours'])))]} {c}"
     return {"objects": [], "label": f"absent:{c}", "key": "absent", ("option_keys" if fixed else "valid_keys"): others,
+            "absent_choices": choices, "pool_tags": [f"eligible:{x}" for x in choices],
             "meta": {"fp": "absent", "absent_category": c, "absent_name": name}}
+
+
+def matched_absent(cand: dict[str, Any], pool: dict[str, int], rng) -> dict[str, Any]:
+    """The absent candidate with its category and name drawn from the names of the present objects
+    of the task's selected questions (pool tags "name:<category>|<size>|<colour>"), among the
+    categories absent from its scene. A name's weight is its count divided by the number of absent
+    questions whose scene lacks its category ("eligible:<category>"), so each name is drawn about
+    as often, relative to its count, whatever scenes it is absent from: P(absent | name) is then the
+    same for every name. Unchanged when no present name fits (the phase-1 draw stands)."""
+    choices = set(cand["absent_choices"])
+    tags, weights = [], []
+    for tag, n in sorted(pool.items()):
+        if not tag.startswith("name:") or n <= 0:
+            continue
+        cat = tag[5:].split("|")[0]
+        if cat in choices:
+            tags.append(tag)
+            weights.append(float(n) / max(1.0, float(pool.get(f"eligible:{cat}", 0))))
+    if not tags:
+        return cand
+    w = np.asarray(weights)
+    cat, size, colour = tags[int(rng.choice(len(tags), p=w / w.sum()))][5:].split("|")
+    extra = {**cand["extra_meta"], "absent_category": cat, "absent_name": f"the {size} {colour} {cat}"}
+    return {**cand, "label": f"absent:{cat}", "extra_meta": extra}
 
 
 def visible_pool(ctx, seg, exclude: set[int]) -> list[int]:

@@ -5,7 +5,7 @@ moving clearly left or right; the four answers are equally frequent, so neither 
 nor "something happens" is the default."""
 
 from qa4d.engine.families.vlm4d._base import (
-    VLM4DTask, absent_item, category_of, direction, is_absent, max_shift, pick, spin, visible_pool, vocab,
+    VLM4DTask, absent_item, category_of, name_tag, direction, is_absent, max_shift, pick, spin, visible_pool, vocab,
 )
 from qa4d.engine.registry import register_task
 
@@ -40,6 +40,7 @@ class FalsePositive(VLM4DTask):
                 continue
             keys = [k for k in SET if k != lab] + [f"absent:{category_of(sc, oid)}"]
             out.append({"objects": [oid], "label": lab, "option_keys": keys,
+                        "pool_tags": [t for t in [name_tag(sc, oid)] if t],
                         "meta": {"fp": "not_moving" if s else "control", "style": "translational"}})
         # agents seldom stand still or drive straight left/right: not named as absent either
         a = absent_item(sc, rng, list(SET), fixed=True, skip=vocab()["agent_categories"])

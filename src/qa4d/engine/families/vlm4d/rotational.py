@@ -6,7 +6,7 @@ object whose orientation stays put, "no <object> there" for a category absent fr
 (these two are false-positive answers, marked `meta.fp`)."""
 
 from qa4d.engine.families.vlm4d._base import (
-    VLM4DTask, absent_item, category_of, is_absent, pick, spin, visible_pool, vocab,
+    VLM4DTask, absent_item, category_of, name_tag, is_absent, pick, spin, visible_pool, vocab,
 )
 from qa4d.engine.registry import register_task
 
@@ -26,7 +26,8 @@ class Rotational(VLM4DTask):
                 continue
             keys = [k for k in ("ccw", "cw", "not_spinning") if k != lab] + [f"absent:{category_of(ctx.scene, oid)}"]
             meta = {"reference": "above", **({"fp": "not_spinning"} if lab == "not_spinning" else {})}
-            out.append({"objects": [oid], "label": lab, "option_keys": keys, "meta": meta})
+            out.append({"objects": [oid], "label": lab, "option_keys": keys, "meta": meta,
+                        "pool_tags": [t for t in [name_tag(ctx.scene, oid)] if t]})
         # round objects are asked about only when still: not named as absent either
         a = absent_item(ctx.scene, rng, ["ccw", "cw", "not_spinning"], fixed=True,
                         skip=vocab()["spin_symmetric_categories"])
