@@ -194,3 +194,27 @@ def test_uniform_rank_preset_is_registered():
 
     s = load_preset("timebench-uniform-rank")
     assert s["families"] == ["timebench"] and s["thresholds"] == {"timebench": {"uniform_rank": 1}}
+
+
+def test_prompts_never_show_the_clip_times(dataset):
+    """The clip's times are the answer: neither the bench prompt nor a trainer export may state
+    them (a prompt with 'taken at 0.00, ..., 2.40 seconds' is answered by reading it off)."""
+    from qa4d.bench.registry import get_benchmark
+    from qa4d.export.records import image_lines
+
+    root, ds = dataset
+    bench = get_benchmark("qa4d")()
+    items = list(bench.load(ds / "bench"))
+    assert items
+    for it in items:
+        prompt = bench.build_prompt(it, "do")
+        assert "taken at" not in prompt and "seconds." not in prompt.split("?")[0][-40:]
+        last = f"{float(it.meta['timestamps'][-1]):.2f}"
+        assert last not in prompt.replace(it.options[it.answer], ""), prompt  # the answer only as an option
+    for rec in read_samples(ds / "bench" / "samples.jsonl"):
+        lines = image_lines({**rec, "meta": {**rec["meta"], "times_hidden": True}}, "<image>")
+        assert all("s" not in ln.split(":")[0] for ln in lines)
+    # a clip record without the flag does state its times (the rule is the flag, not the family)
+    it = items[0]
+    it.meta["times_hidden"] = False
+    assert "taken at" in bench.build_prompt(it, "do")

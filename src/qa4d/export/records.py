@@ -68,6 +68,8 @@ def image_lines(record: Mapping[str, Any], placeholder: str, style: str = "defau
     meta = record.get("meta") or {}
     if meta.get("media_kind") == "images" and "images" in lines:
         tpl = lines["images"]       # image sets: their questions name "Image-k"
+    if meta.get("times_hidden") and "{t}" in tpl:
+        tpl = lines["default"]      # the clip's times are the answer (timebench): never in the prompt
     som = meta.get("som_image")
     marked = lines.get("marked", tpl)
     return [

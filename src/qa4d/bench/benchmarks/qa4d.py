@@ -98,9 +98,10 @@ class QA4D(Benchmark):
         parts = []
         ts = item.meta.get("timestamps")
         if (isinstance(ts, list) and ts and len(ts) == len(item.media) and (frames is None or frames >= len(ts))
-                and item.meta.get("media_kind") != "images"):
+                and item.meta.get("media_kind") != "images" and not item.meta.get("times_hidden")):
             # frames are not evenly spaced in general: say when each was taken (only when all are
-            # shown; image sets such as MultiSPA's Image-1, Image-2 are not a clip: no times)
+            # shown; image sets such as MultiSPA's Image-1, Image-2 are not a clip: no times; a
+            # record whose answer is a time, meta.times_hidden, never shows them)
             parts.append("The frames were taken at " + ", ".join(f"{float(t):.2f}" for t in ts) + " seconds.")
         parts.append(item.question.strip())
         if item.options:

@@ -111,6 +111,7 @@ class ElapsedTime(Task):
         question = _fill(_pick(rng, _templates(self).questions["mc"], f"{self.name} mc"), **slots)
         meta = {"objects": [], "value": cand["value"], "unit": "s", "measurement": cand["measurement"],
                 "fps": cand["fps"], "step": cand["step"], "segment": cand["segment"],
+                "times_hidden": True,  # the clip's times are the answer: never show them to the model
                 "option_ratios": {LETTERS[i]: r for i, r in enumerate(ratios)}}
         return {"question": question, "options": options, "answer": LETTERS[int(choice)], "meta": meta}
 
