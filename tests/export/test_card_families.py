@@ -138,7 +138,7 @@ def test_card_sections_per_family_with_the_planted_numbers(fam_dataset):
         for s in ("train", "bench"):
             for task in {r["task"] for r in recs[s] if r["family"] == fam}:
                 assert int(rows[task][s]) == sum(r["family"] == fam and r["task"] == task for r in recs[s])
-    assert "Documentation: [`docs/families/multispa.md`](" in md
+    assert "Documentation: `docs/families/multispa.md` in the qa4d repository" in md
     num = table(sec["multispa: numeric answers"])
     depth = {r["split"]: r for r in num if r["task"] == "depth_estimation_coord"}
     assert depth["train"]["unit"] == "mm" and int(depth["train"]["n"]) == 5

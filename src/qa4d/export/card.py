@@ -18,7 +18,6 @@ import argparse
 import io
 import json
 import math
-import os
 import re
 import sys
 from collections import Counter
@@ -38,7 +37,6 @@ CARD_FILE = "CARD.md"
 PLOT_DIR = "card"
 SPLIT_COLORS = {"train": "#4C72B0", "bench": "#DD8452"}
 FAMILIES_PATH = Path(__file__).resolve().parent / "templates" / "families.json"
-REPO_DOCS_ROOT = Path(__file__).resolve().parents[3]  # a source checkout: <repo>/src/qa4d/export
 MAX_TEXT_VALUES = 12   # answer texts per task shown; the rest are summed as "other"
 MAX_TEXT_CHARS = 48
 MAX_INT_BINS = 40      # integer values spanning at most this many units get one bin per integer
@@ -356,18 +354,11 @@ def _settings_section(info: Mapping[str, Any]) -> list[str]:
     return ["", "## Generation settings", "", f"From `dataset.json`.{note}", "", md_table(["setting", "value"], rows, 2)]
 
 
-def doc_link(family: str, out_dir: Path | None) -> str:
-    """The family's documentation page as a Markdown link (relative to the card when the qa4d
-    source checkout with docs/ is on this machine), else as its repository path."""
-    desc = family_descriptions().get(family, {})
-    doc = desc.get("doc")
-    if not doc:
-        return ""
-    target = REPO_DOCS_ROOT / doc
-    if out_dir is not None and target.is_file():
-        rel = Path(os.path.relpath(target, Path(out_dir).resolve())).as_posix()
-        return f"[`{doc}`]({rel})"
-    return f"`{doc}` in the qa4d repository"
+def doc_link(family: str, out_dir: Path | None = None) -> str:
+    """The family's documentation page, named by its path in the qa4d repository (not a link
+    relative to this machine's checkout: the card's bytes must not depend on where it is written)."""
+    doc = family_descriptions().get(family, {}).get("doc")
+    return f"`{doc}` in the qa4d repository" if doc else ""
 
 
 def _family_section(stats: DatasetStats, family: str, plots: Mapping[str, str], out_dir: Path | None) -> list[str]:
