@@ -134,6 +134,12 @@ def check_scenes(
                 bar.update(1)
     finally:
         bar.close()
+    return mark_shared_ids(reports)
+
+
+def mark_shared_ids(reports: list[SceneReport]) -> list[SceneReport]:
+    """Add to each report whose scene_id another report also has a problem naming the others (in
+    place; every scene of such a group is then invalid, none wins). Returns `reports`."""
     by_id: dict[str, list[SceneReport]] = {}
     for r in reports:
         if r.scene_id is not None:
