@@ -22,6 +22,10 @@ child's user+sys and memory its peak RSS, both from os.wait4, so they hold on a 
         and writing included). With --compare, OLD_SRC is another version's src/ tree (e.g.
         `git archive REV src | tar -x -C OLD`): runs alternate between the two and the datasets
         must have the same bytes (sha256 of every file but the .work/ directory).
+    --workers-compare --scenes DIR [--compare OLD_SRC] [--repeat 5]
+        wall and CPU of `qa4d generate --workers 1` and `--workers 2` (runs alternate), the wall
+        speed-up of the medians, and whether all datasets have the same bytes. Wall time is only
+        meaningful on an otherwise idle machine (the load average is printed).
     --memory --scenes DIR [--times 10]
         peak memory of `qa4d generate` on DIR and on DIR cloned --times times (hard links, new
         scene ids), and of `qa4d score` on synthetic VLM4D-style responses, 20,000 items (the
@@ -53,10 +57,11 @@ def main() -> None:
     ap.add_argument("--compare", help="with --process: src/ tree of another version to compare against")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--memory", action="store_true", help="peak memory of generate and score at 1x and --times x")
+    ap.add_argument("--workers-compare", action="store_true", help="wall and CPU of generate --workers 1 vs 2")
     ap.add_argument("--times", type=int, default=10)
     ap.add_argument("--score-items", type=int, default=20000)
     args = ap.parse_args()
-    if args.process or args.memory:
+    if args.process or args.memory or args.workers_compare:
         from bench_process import process_main  # scripts/bench_process.py
 
         process_main(args)

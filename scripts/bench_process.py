@@ -48,9 +48,9 @@ def count_samples(root: Path) -> int:
     return sum(len((root / s / "samples.jsonl").read_text().splitlines()) for s in ("train", "bench"))
 
 
-def generate(src: Path, scenes: Path, out: Path, seed: int) -> dict[str, float]:
+def generate(src: Path, scenes: Path, out: Path, seed: int, workers: int = 1) -> dict[str, float]:
     r = run_child(["generate", "--scenes", str(scenes), "--out", str(out), "--seed", str(seed),
-                   "--bench-fraction", "0.3", "--workers", "1"], src)
+                   "--bench-fraction", "0.3", "--workers", str(workers)], src)
     r["samples"] = count_samples(out)
     return r
 
@@ -79,6 +79,48 @@ def bench_process(args, tmp: Path) -> None:
         same = len(digests["before"] | digests["after"]) == 1
         med = {k: sorted(r["cpu"] for r in v)[len(v) // 2] for k, v in rows.items()}
         print(f"speed-up (median cpu): {med['before'] / med['after']:.2f}x; identical datasets: {same}")
+
+
+# ------------------------------------------------------------------------------ workers
+
+
+def bench_workers(args, tmp: Path) -> None:
+    """`qa4d generate --workers 1` against `--workers 2` (and, with --compare, the same for another
+    src/ tree), alternating, --repeat times: wall and CPU (user+sys of the process and its workers)
+    per run, the wall speed-up of the medians, and whether every dataset has the same bytes."""
+    versions = {"this": ROOT / "src"}
+    if args.compare:
+        versions = {"before": Path(args.compare).resolve(), "after": ROOT / "src"}
+    rows: dict[tuple[str, int], list[dict[str, float]]] = {(v, w): [] for v in versions for w in (1, 2)}
+    digests: set[str] = set()
+    loads = [os.getloadavg()[0]]
+    for rep in range(args.repeat):
+        for name, src in versions.items():
+            for w in (1, 2):
+                out = tmp / f"{name}_w{w}_{rep}"
+                rows[(name, w)].append(generate(src, Path(args.scenes), out, args.seed, workers=w))
+                digests.add(dataset_digest(out))
+                loads.append(os.getloadavg()[0])
+    print(f"qa4d generate --workers 1 vs 2, whole process  {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {machine_line()}")
+    print(f"scenes: {args.scenes}, seed {args.seed}, {args.repeat} runs each, load average (1 min) "
+          f"{min(loads):.1f}-{max(loads):.1f} during the runs")
+
+    def med(xs):
+        return sorted(xs)[len(xs) // 2]
+
+    def secs(rs, key):
+        return ", ".join(f"{r[key]:.2f}" for r in rs)
+
+    for name in versions:
+        for w in (1, 2):
+            rs = rows[(name, w)]
+            print(f"{name:>7} --workers {w}: {rs[0]['samples']} QA pairs, wall s {secs(rs, 'wall')}; "
+                  f"cpu s {secs(rs, 'cpu')}; peak {max(r['rss_mib'] for r in rs):.0f} MiB")
+        w1, w2 = rows[(name, 1)], rows[(name, 2)]
+        print(f"{name:>7}: speed-up of --workers 2 (median wall) {med([r['wall'] for r in w1]) / med([r['wall'] for r in w2]):.2f}x, "
+              f"cpu ratio {med([r['cpu'] for r in w2]) / med([r['cpu'] for r in w1]):.2f}")
+    print(f"identical datasets (sha256 of every file but .work/, all runs): {len(digests) == 1}")
 
 
 # ------------------------------------------------------------------------------ memory
@@ -151,10 +193,12 @@ def bench_memory(args, tmp: Path) -> None:
 
 def process_main(args) -> None:
     if not args.scenes:
-        raise SystemExit("--process / --memory need --scenes DIR (e.g. from `qa4d simulate`)")
+        raise SystemExit("--process / --memory / --workers-compare need --scenes DIR (e.g. from `qa4d simulate`)")
     tmp = Path(tempfile.mkdtemp(prefix="qa4d_bench_proc_"))
     if args.process:
         bench_process(args, tmp)
+    if getattr(args, "workers_compare", False):
+        bench_workers(args, tmp)
     if args.memory:
         bench_memory(args, tmp)
     print(f"(outputs in {tmp})")
