@@ -3,7 +3,8 @@
 
 Runs `qa4d generate` in one process (one core) on a scene directory (or on scenes it simulates
 first) and times its parts:
-  - check:      validating every scene first (the checks of `qa4d validate`, frames decoded in full);
+  - check:      validating every scene (the checks of `qa4d validate`, frames decoded in full),
+                the first thing phase 1 does for a scene;
   - candidates: phase 1 (sampling, geometry, labels, references), all tasks;
   - wording:    phase 2 rendering of questions/answers (text only);
   - media:      writing the JPEG images: frames shared per scene, and per-sample frames with
@@ -97,7 +98,7 @@ def main() -> None:
                     counts[key] += 1
         return wrapper
 
-    gen.check_scenes = timed("check", gen.check_scenes)
+    gen.check_scene = timed("check", gen.check_scene)
     gen._phase1 = timed("phase1", real_phase1)
     gen._render = timed("render", real_render)
     writer.MediaWriter.shared_frame = timed("shared", real_shared)
@@ -134,6 +135,7 @@ def main() -> None:
         encode_jpeg(loaded[sid].frame(frame), 90)
     codec = cpu() - t
 
+    timing["phase1"] -= timing["check"]  # phase 1's worker function checks the scene first
     base = timing["phase1"] + timing["render"]
     text_rate = n / base
     per_sample_base = base / n
