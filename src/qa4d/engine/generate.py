@@ -219,9 +219,10 @@ def _run_phase1(found: list[Path], out: Path, cfg: GenerateConfig, fp: str, ex) 
     """Phase 1 of every scene directory in the executor's workers; results in `found` order. A
     scene whose id another directory claims too is only checked (both are invalid), so two
     scenes never write one candidates file."""
-    claimed = Counter(i for i in map(_claimed_id, found) if i is not None)
+    ids = [_claimed_id(d) for d in found]
+    claimed = Counter(i for i in ids if i is not None)
     cfg_json = cfg.to_json()
-    jobs = [(str(d), str(out), cfg_json, fp, claimed[_claimed_id(d)] <= 1) for d in found]
+    jobs = [(str(d), str(out), cfg_json, fp, claimed[i] <= 1) for d, i in zip(found, ids)]
     results: list[dict[str, Any] | None] = [None] * len(jobs)
     bar = tqdm(total=len(jobs), desc="check + candidates", unit="scene", disable=None, file=sys.stderr)
     try:
