@@ -27,10 +27,10 @@ child's user+sys and memory its peak RSS, both from os.wait4, so they hold on a 
         wall and CPU of `qa4d generate --workers 1` and `--workers 2` (runs alternate), the wall
         speed-up of the medians, and whether all datasets have the same bytes. Wall time is only
         meaningful on an otherwise idle machine (the load average is printed).
-    --memory --scenes DIR [--times 10]
+    --memory --scenes DIR [--times 10] [--compare OLD_SRC] [--memory-workers 1] [--score-items 20000]
         peak memory of `qa4d generate` on DIR and on DIR cloned --times times (hard links, new
         scene ids), and of `qa4d score` on synthetic VLM4D-style responses, 20,000 items (the
-        count scripts/bench_eval.py scores) and --times as many.
+        count scripts/bench_eval.py scores) and --times as many (--score-items 0: no score).
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ def main() -> None:
     ap.add_argument("--memory", action="store_true", help="peak memory of generate and score at 1x and --times x")
     ap.add_argument("--workers-compare", action="store_true", help="wall and CPU of generate --workers 1 vs 2")
     ap.add_argument("--times", type=int, default=10)
+    ap.add_argument("--memory-workers", type=int, default=1, help="with --memory: generate's --workers")
     ap.add_argument("--score-items", type=int, default=20000)
     args = ap.parse_args()
     if args.process or args.memory or args.workers_compare:

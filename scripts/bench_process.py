@@ -26,7 +26,7 @@ import resource, sys
 from qa4d.cli import main
 code = main(sys.argv[2:])
 ru = resource.getrusage(resource.RUSAGE_SELF)
-open(sys.argv[1], "w").write(repr(ru.ru_utime + ru.ru_stime))
+open(sys.argv[1], "w").write(f"{ru.ru_utime + ru.ru_stime!r} {ru.ru_maxrss}")
 sys.exit(code)
 """
 
@@ -44,8 +44,9 @@ def run_child(argv: list[str], src: Path, self_cpu: Path | None = None) -> dict[
     if proc.returncode != 0:
         raise SystemExit(f"qa4d {' '.join(argv)}: exit {proc.returncode}\n{err.decode()[-2000:]}")
     r = {"cpu": ru.ru_utime + ru.ru_stime, "rss_mib": ru.ru_maxrss / 1024, "wall": time.time() - t}
-    if self_cpu:
-        r["self_cpu"] = float(self_cpu.read_text())
+    if self_cpu:  # the command's own CPU s and peak MiB (ru_maxrss of a waited process covers its workers too)
+        cpu, rss = self_cpu.read_text().split()
+        r["self_cpu"], r["self_rss_mib"] = float(cpu), int(rss) / 1024
     return r
 
 
@@ -197,15 +198,28 @@ def synthetic_vlm4d(n: int, root: Path, seed: int = 0) -> tuple[Path, Path]:
 
 
 def bench_memory(args, tmp: Path) -> None:
-    src, scenes = ROOT / "src", Path(args.scenes).resolve()
+    """Peak memory of generate (with --compare: also another src/ tree's; `--memory-workers 2`:
+    also the command's own peak beside its workers') and of score (skipped with --score-items 0)."""
+    scenes = Path(args.scenes).resolve()
+    versions = {"this": ROOT / "src"}
+    if args.compare:
+        versions = {"before": Path(args.compare).resolve(), "after": ROOT / "src"}
     n_scenes = sum(1 for p in scenes.iterdir() if (p / "scene.json").is_file())
     big = clone_scenes(scenes, tmp / f"scenes_x{args.times}", args.times)
     print(f"peak memory (ru_maxrss of the process)  {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {machine_line()}")
+    workers = getattr(args, "memory_workers", 1)
     for label, d, k in (("1x", scenes, 1), (f"{args.times}x", big, args.times)):
-        r = generate(src, d, tmp / f"mem_gen_{label}", args.seed)
-        print(f"generate {label}: {n_scenes * k} scenes -> {r['samples']} QA pairs: peak {r['rss_mib']:.0f} MiB, "
-              f"cpu {r['cpu']:.1f} s ({r['samples'] / r['cpu']:.1f} QA pairs / cpu-s)")
+        for name, src in versions.items():
+            out = tmp / f"mem_gen_{name}_{label}"
+            r = generate(src, d, out, args.seed, workers=workers, self_cpu=True)
+            print(f"{name:>6} generate --workers {workers} {label}: {n_scenes * k} scenes -> {r['samples']} QA pairs: "
+                  f"peak {r['rss_mib']:.0f} MiB (the command itself {r['self_rss_mib']:.0f} MiB), "
+                  f"cpu {r['cpu']:.1f} s ({r['samples'] / r['cpu']:.1f} QA pairs / cpu-s), "
+                  f"dataset sha256 {dataset_digest(out)[:16]}, load {os.getloadavg()[0]:.1f}", flush=True)
+    if not args.score_items:
+        return
+    src = ROOT / "src"
     for label, n in (("1x", args.score_items), (f"{args.times}x", args.score_items * args.times)):
         ann, pred = synthetic_vlm4d(n, tmp)
         r = run_child(["score", "--benchmark", "vlm4d", "--annotations", str(ann), "--predictions", str(pred),

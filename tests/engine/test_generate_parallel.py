@@ -130,3 +130,26 @@ def ray_cluster():
 def test_ray_same_bytes_as_local_every_file(ray_cluster, toy_scenes, toy_dataset, tmp_path):
     gen.generate(cfg(toy_scenes, tmp_path / "ray"), log=lambda m: None, executor=ExecutorConfig(kind="ray"))
     assert tree(tmp_path / "ray") == tree(toy_dataset)
+
+
+def test_ctrl_c_in_the_command_during_the_wording_step_then_resume(toy_scenes, toy_dataset, tmp_path, monkeypatch):
+    """Ctrl-C reaches the command while two workers word and write media (after it appended the
+    first scene's records): nothing is left of samples.jsonl, and the resumed run (which removes
+    the temporaries of the killed workers) ends with the bytes of an uninterrupted run."""
+    out = tmp_path / "ds"
+    real_in_order = gen.in_order
+
+    def interrupted(outcomes):
+        for n, d in enumerate(real_in_order(outcomes)):
+            if n == 1:
+                raise KeyboardInterrupt
+            yield d
+
+    monkeypatch.setattr(gen, "in_order", interrupted)
+    ex = ExecutorConfig(workers=2, start_method="fork")
+    with pytest.raises(KeyboardInterrupt):
+        gen.generate(cfg(toy_scenes, out), log=lambda m: None, executor=ex)
+    assert not list(out.glob("*/samples.jsonl")) and not list(out.glob("*/.samples.jsonl*"))
+    monkeypatch.setattr(gen, "in_order", real_in_order)
+    gen.generate(cfg(toy_scenes, out), log=lambda m: None, executor=ex)
+    assert tree(out) == tree(toy_dataset)
