@@ -186,7 +186,10 @@ def _phase1(job: tuple[str, str, dict[str, Any], str, bool]) -> dict[str, Any]:
     scene_dir, out, cfg_json, fp, unique = job
     report = check_scene(scene_dir, check_frames=True)
     res: dict[str, Any] = {"report": report, "reused": False, "error": None, "source": None, "descs": {}, "skips": {}}
-    if not (report.ok and unique and report.scene_id is not None):
+    if not (report.ok and report.scene_id is not None):
+        return res
+    if not unique:  # the command marks it invalid too, unless its scene.json changed meanwhile
+        res["error"] = f"scene_id {report.scene_id!r} was claimed by another scene when the run started"
         return res
     cfg = GenerateConfig.from_json(cfg_json)
     tasks = resolve_tasks(cfg.families, cfg.tasks)
