@@ -481,13 +481,14 @@ def _run_phase2(jobs: list[tuple], images: int, out: Path, task_names: list[str]
         bar.close()
     return made
 
+
 # ------------------------------------------------------------------------------ the run
 
 
 def _warm_up(tasks) -> None:
     """Import and load here, once, what every worker would otherwise load for itself (SciPy's
     ndimage, Pillow's codecs, the templates, the record schema): forked workers share it. Costs
-    this process about 0.25 s; saves each worker as much in each of the two parallel steps."""
+    this process about 0.25 CPU s (SciPy 0.2 s), which every worker would otherwise pay again."""
     import scipy.ndimage  # noqa: F401  (qa4d.engine.measure imports it on first use)
     from PIL import Image
 
