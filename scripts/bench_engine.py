@@ -99,7 +99,7 @@ def main() -> None:
                     counts[key] += 1
         return wrapper
 
-    gen.check_scene = timed("check", gen.check_scene)
+    gen.check_scene_arrays = timed("check", gen.check_scene_arrays)
     gen._phase1 = timed("phase1", real_phase1)
     gen._render = timed("render", real_render)
     writer.MediaWriter.shared_frame = timed("shared", real_shared)

@@ -49,8 +49,8 @@ from qa4d.engine.writer import (
     prompt_media_path,
     write_json,
 )
-from qa4d.scene.format import META_FILE, SceneError, load_scene, read_meta
-from qa4d.scene.validate import SceneReport, check_scene, mark_shared_ids, scene_dirs
+from qa4d.scene.format import META_FILE, Scene, SceneError, load_scene, read_meta
+from qa4d.scene.validate import SceneReport, check_scene_arrays, mark_shared_ids, scene_dirs
 
 DATASET_FORMAT = "qa4d.dataset/1"
 SAMPLES = "samples.jsonl"
@@ -151,12 +151,14 @@ def scene_candidates(scene, cfg: GenerateConfig, tasks) -> dict[str, Any]:
     return {"candidates": cands, "skips": skips}
 
 
-def _compute_candidates(scene_dir: str, scene_id: str, cfg: GenerateConfig, tasks, fp: str) -> dict[str, Any]:
-    """The candidates file's content for one scene (an unusable scene gets its error instead)."""
+def _compute_candidates(scene_dir: str, scene_id: str, cfg: GenerateConfig, tasks, fp: str,
+                        arrays: dict | None = None) -> dict[str, Any]:
+    """The candidates file's content for one scene (an unusable scene gets its error instead).
+    `arrays`: the scene's arrays as the check read them (else read from arrays.npz)."""
     result: dict[str, Any] = {"scene_id": scene_id, "fingerprint": fp, "error": None, "candidates": {}, "skips": {}}
     scene = None
     try:
-        scene = load_scene(scene_dir)
+        scene = Scene(Path(scene_dir), read_meta(scene_dir), arrays)
         result.update(scene_candidates(scene, cfg, tasks))
     except Exception as e:  # noqa: BLE001
         # a scene that passed validation but still cannot be used: reported, never fatal for the run
@@ -184,7 +186,7 @@ def _phase1(job: tuple[str, str, dict[str, Any], str, bool]) -> dict[str, Any]:
     claims its id), its candidates -- read from its file or computed and written there. Returns
     {"report", "reused", "error", "source", "descs": {task: [describe() tuples]}, "skips"}."""
     scene_dir, out, cfg_json, fp, unique = job
-    report = check_scene(scene_dir, check_frames=True)
+    report, arrays = check_scene_arrays(scene_dir, check_frames=True)
     res: dict[str, Any] = {"report": report, "reused": False, "error": None, "source": None, "descs": {}, "skips": {}}
     if not (report.ok and report.scene_id is not None):
         return res
@@ -197,7 +199,7 @@ def _phase1(job: tuple[str, str, dict[str, Any], str, bool]) -> dict[str, Any]:
     data = _read_candidates(path, fp)
     res["reused"] = data is not None
     if data is None:
-        data = _compute_candidates(scene_dir, report.scene_id, cfg, tasks, fp)
+        data = _compute_candidates(scene_dir, report.scene_id, cfg, tasks, fp, arrays)
         write_json(path, data)
     res["error"] = data.get("error")
     if not res["error"]:
