@@ -3,7 +3,8 @@
 
 Runs `qa4d generate` in one process (one core) on a scene directory (or on scenes it simulates
 first) and times its parts:
-  - check:      validating every scene first (the checks of `qa4d validate`, frames decoded in full);
+  - check:      validating every scene (the checks of `qa4d validate`, frames decoded in full),
+                the first thing phase 1 does for a scene;
   - candidates: phase 1 (sampling, geometry, labels, references), all tasks;
   - wording:    phase 2 rendering of questions/answers (text only);
   - media:      writing the JPEG images: frames shared per scene, and per-sample frames with
@@ -22,10 +23,14 @@ child's user+sys and memory its peak RSS, both from os.wait4, so they hold on a 
         and writing included). With --compare, OLD_SRC is another version's src/ tree (e.g.
         `git archive REV src | tar -x -C OLD`): runs alternate between the two and the datasets
         must have the same bytes (sha256 of every file but the .work/ directory).
-    --memory --scenes DIR [--times 10]
+    --workers-compare --scenes DIR [--compare OLD_SRC] [--repeat 5]
+        wall and CPU of `qa4d generate --workers 1` and `--workers 2` (runs alternate), the wall
+        speed-up of the medians, and whether all datasets have the same bytes. Wall time is only
+        meaningful on an otherwise idle machine (the load average is printed).
+    --memory --scenes DIR [--times 10] [--compare OLD_SRC] [--memory-workers 1] [--score-items 20000]
         peak memory of `qa4d generate` on DIR and on DIR cloned --times times (hard links, new
         scene ids), and of `qa4d score` on synthetic VLM4D-style responses, 20,000 items (the
-        count scripts/bench_eval.py scores) and --times as many.
+        count scripts/bench_eval.py scores) and --times as many (--score-items 0: no score).
 """
 
 from __future__ import annotations
@@ -53,10 +58,12 @@ def main() -> None:
     ap.add_argument("--compare", help="with --process: src/ tree of another version to compare against")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--memory", action="store_true", help="peak memory of generate and score at 1x and --times x")
+    ap.add_argument("--workers-compare", action="store_true", help="wall and CPU of generate --workers 1 vs 2")
     ap.add_argument("--times", type=int, default=10)
+    ap.add_argument("--memory-workers", type=int, default=1, help="with --memory: generate's --workers")
     ap.add_argument("--score-items", type=int, default=20000)
     args = ap.parse_args()
-    if args.process or args.memory:
+    if args.process or args.memory or args.workers_compare:
         from bench_process import process_main  # scripts/bench_process.py
 
         process_main(args)
@@ -92,7 +99,7 @@ def main() -> None:
                     counts[key] += 1
         return wrapper
 
-    gen.check_scenes = timed("check", gen.check_scenes)
+    gen.check_scene_arrays = timed("check", gen.check_scene_arrays)
     gen._phase1 = timed("phase1", real_phase1)
     gen._render = timed("render", real_render)
     writer.MediaWriter.shared_frame = timed("shared", real_shared)
@@ -129,6 +136,7 @@ def main() -> None:
         encode_jpeg(loaded[sid].frame(frame), 90)
     codec = cpu() - t
 
+    timing["phase1"] -= timing["check"]  # phase 1's worker function checks the scene first
     base = timing["phase1"] + timing["render"]
     text_rate = n / base
     per_sample_base = base / n

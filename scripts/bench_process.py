@@ -20,18 +20,34 @@ from machine import machine_line  # scripts/machine.py
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_child(argv: list[str], src: Path) -> dict[str, float]:
-    """Run `python -m qa4d.cli ARGV` with PYTHONPATH=src; its CPU seconds, peak MiB and wall."""
+# qa4d.cli.main in a child that also reports its own CPU time (without its workers') to a file
+SELF_CPU = """
+import resource, sys
+from qa4d.cli import main
+code = main(sys.argv[2:])
+ru = resource.getrusage(resource.RUSAGE_SELF)
+open(sys.argv[1], "w").write(f"{ru.ru_utime + ru.ru_stime!r} {ru.ru_maxrss}")
+sys.exit(code)
+"""
+
+
+def run_child(argv: list[str], src: Path, self_cpu: Path | None = None) -> dict[str, float]:
+    """Run `python -m qa4d.cli ARGV` with PYTHONPATH=src; its CPU seconds (its workers' included),
+    peak MiB and wall; with `self_cpu` (a scratch file) also "self_cpu", the command's own CPU."""
     env = {**os.environ, "PYTHONPATH": str(src)}
     t = time.time()
-    proc = subprocess.Popen([sys.executable, "-m", "qa4d.cli", *argv], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cmd = [sys.executable, "-c", SELF_CPU, str(self_cpu)] if self_cpu else [sys.executable, "-m", "qa4d.cli"]
+    proc = subprocess.Popen([*cmd, *argv], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     err = proc.stderr.read()
     _, status, ru = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"qa4d {' '.join(argv)}: exit {proc.returncode}\n{err.decode()[-2000:]}")
-    return {"cpu": ru.ru_utime + ru.ru_stime, "rss_mib": ru.ru_maxrss / 1024, "wall": time.time() - t}
+    r = {"cpu": ru.ru_utime + ru.ru_stime, "rss_mib": ru.ru_maxrss / 1024, "wall": time.time() - t}
+    if self_cpu:  # the command's own CPU s and peak MiB (ru_maxrss of a waited process covers its workers too)
+        cpu, rss = self_cpu.read_text().split()
+        r["self_cpu"], r["self_rss_mib"] = float(cpu), int(rss) / 1024
+    return r
 
 
 def dataset_digest(root: Path) -> str:
@@ -48,9 +64,10 @@ def count_samples(root: Path) -> int:
     return sum(len((root / s / "samples.jsonl").read_text().splitlines()) for s in ("train", "bench"))
 
 
-def generate(src: Path, scenes: Path, out: Path, seed: int) -> dict[str, float]:
+def generate(src: Path, scenes: Path, out: Path, seed: int, workers: int = 1, self_cpu: bool = False) -> dict[str, float]:
     r = run_child(["generate", "--scenes", str(scenes), "--out", str(out), "--seed", str(seed),
-                   "--bench-fraction", "0.3", "--workers", "1"], src)
+                   "--bench-fraction", "0.3", "--workers", str(workers)], src,
+                  self_cpu=out.with_name(out.name + ".cpu") if self_cpu else None)
     r["samples"] = count_samples(out)
     return r
 
@@ -79,6 +96,54 @@ def bench_process(args, tmp: Path) -> None:
         same = len(digests["before"] | digests["after"]) == 1
         med = {k: sorted(r["cpu"] for r in v)[len(v) // 2] for k, v in rows.items()}
         print(f"speed-up (median cpu): {med['before'] / med['after']:.2f}x; identical datasets: {same}")
+
+
+# ------------------------------------------------------------------------------ workers
+
+
+def bench_workers(args, tmp: Path) -> None:
+    """`qa4d generate --workers 1` against `--workers 2` (and, with --compare, the same for another
+    src/ tree), alternating, --repeat times: wall and CPU (user+sys of the process and its workers)
+    per run, the wall speed-up of the medians, and whether every dataset has the same bytes."""
+    versions = {"this": ROOT / "src"}
+    if args.compare:
+        versions = {"before": Path(args.compare).resolve(), "after": ROOT / "src"}
+    rows: dict[tuple[str, int], list[dict[str, float]]] = {(v, w): [] for v in versions for w in (1, 2)}
+    digests: set[str] = set()
+    loads = [os.getloadavg()[0]]
+    for rep in range(args.repeat):
+        for name, src in versions.items():
+            for w in (1, 2):
+                out = tmp / f"{name}_w{w}_{rep}"
+                rows[(name, w)].append(generate(src, Path(args.scenes), out, args.seed, workers=w, self_cpu=True))
+                digests.add(dataset_digest(out))
+                loads.append(os.getloadavg()[0])
+    print(f"qa4d generate --workers 1 vs 2, whole process  {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {machine_line()}")
+    print(f"scenes: {args.scenes}, seed {args.seed}, {args.repeat} runs each, load average (1 min) "
+          f"{min(loads):.1f}-{max(loads):.1f} during the runs")
+
+    def med(xs):
+        return sorted(xs)[len(xs) // 2]
+
+    def secs(rs, key):
+        return ", ".join(f"{r[key]:.2f}" for r in rs)
+
+    for name in versions:
+        for w in (1, 2):
+            rs = rows[(name, w)]
+            print(f"{name:>7} --workers {w}: {rs[0]['samples']} QA pairs, wall s {secs(rs, 'wall')}; "
+                  f"cpu s {secs(rs, 'cpu')} (the command's own {secs(rs, 'self_cpu')}); "
+                  f"peak {max(r['rss_mib'] for r in rs):.0f} MiB")
+        w1, w2 = rows[(name, 1)], rows[(name, 2)]
+        # what an idle machine would take: one worker = its CPU time; two = the command's own CPU
+        # (taken as serial, an upper bound) + half the workers' CPU (taken as evenly shared)
+        idle1 = med([r["cpu"] for r in w1])
+        idle2 = med([r["self_cpu"] + (r["cpu"] - r["self_cpu"]) / 2 for r in w2])
+        print(f"{name:>7}: speed-up of --workers 2, median wall {med([r['wall'] for r in w1]) / med([r['wall'] for r in w2]):.2f}x; "
+              f"from CPU times (idle-machine estimate) {idle1 / idle2:.2f}x; "
+              f"cpu ratio {med([r['cpu'] for r in w2]) / idle1:.2f}")
+    print(f"identical datasets (sha256 of every file but .work/, all runs): {len(digests) == 1}")
 
 
 # ------------------------------------------------------------------------------ memory
@@ -133,15 +198,28 @@ def synthetic_vlm4d(n: int, root: Path, seed: int = 0) -> tuple[Path, Path]:
 
 
 def bench_memory(args, tmp: Path) -> None:
-    src, scenes = ROOT / "src", Path(args.scenes).resolve()
+    """Peak memory of generate (with --compare: also another src/ tree's; `--memory-workers 2`:
+    also the command's own peak beside its workers') and of score (skipped with --score-items 0)."""
+    scenes = Path(args.scenes).resolve()
+    versions = {"this": ROOT / "src"}
+    if args.compare:
+        versions = {"before": Path(args.compare).resolve(), "after": ROOT / "src"}
     n_scenes = sum(1 for p in scenes.iterdir() if (p / "scene.json").is_file())
     big = clone_scenes(scenes, tmp / f"scenes_x{args.times}", args.times)
     print(f"peak memory (ru_maxrss of the process)  {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {machine_line()}")
+    workers = getattr(args, "memory_workers", 1)
     for label, d, k in (("1x", scenes, 1), (f"{args.times}x", big, args.times)):
-        r = generate(src, d, tmp / f"mem_gen_{label}", args.seed)
-        print(f"generate {label}: {n_scenes * k} scenes -> {r['samples']} QA pairs: peak {r['rss_mib']:.0f} MiB, "
-              f"cpu {r['cpu']:.1f} s ({r['samples'] / r['cpu']:.1f} QA pairs / cpu-s)")
+        for name, src in versions.items():
+            out = tmp / f"mem_gen_{name}_{label}"
+            r = generate(src, d, out, args.seed, workers=workers, self_cpu=True)
+            print(f"{name:>6} generate --workers {workers} {label}: {n_scenes * k} scenes -> {r['samples']} QA pairs: "
+                  f"peak {r['rss_mib']:.0f} MiB (the command itself {r['self_rss_mib']:.0f} MiB), "
+                  f"cpu {r['cpu']:.1f} s ({r['samples'] / r['cpu']:.1f} QA pairs / cpu-s), "
+                  f"dataset sha256 {dataset_digest(out)[:16]}, load {os.getloadavg()[0]:.1f}", flush=True)
+    if not args.score_items:
+        return
+    src = ROOT / "src"
     for label, n in (("1x", args.score_items), (f"{args.times}x", args.score_items * args.times)):
         ann, pred = synthetic_vlm4d(n, tmp)
         r = run_child(["score", "--benchmark", "vlm4d", "--annotations", str(ann), "--predictions", str(pred),
@@ -151,10 +229,12 @@ def bench_memory(args, tmp: Path) -> None:
 
 def process_main(args) -> None:
     if not args.scenes:
-        raise SystemExit("--process / --memory need --scenes DIR (e.g. from `qa4d simulate`)")
+        raise SystemExit("--process / --memory / --workers-compare need --scenes DIR (e.g. from `qa4d simulate`)")
     tmp = Path(tempfile.mkdtemp(prefix="qa4d_bench_proc_"))
     if args.process:
         bench_process(args, tmp)
+    if getattr(args, "workers_compare", False):
+        bench_workers(args, tmp)
     if args.memory:
         bench_memory(args, tmp)
     print(f"(outputs in {tmp})")

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how pixel-coordinate references are written (normalised [0,1] or pixels; normalised)")
     parser.add_argument("--jpeg-quality", type=int, default=None, help="(90)")
     parser.add_argument("--thresholds", default=None, help="JSON file of threshold overrides: keys of the families' thresholds.json, or {family: {...}} per family")
-    parser.add_argument("--workers", type=int, default=None, help="processes for the per-scene phase (1)")
+    parser.add_argument("--workers", type=int, default=None, help="processes for the per-scene work: scene check, candidates, wording, media (1)")
     add_executor_arguments(parser)
 
 

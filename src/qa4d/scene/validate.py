@@ -62,6 +62,13 @@ def validate_scene(scene_dir: str | Path, check_frames: bool = True) -> list[Pro
 def check_scene(scene_dir: str | Path, check_frames: bool = True) -> SceneReport:
     """Check one scene directory. Never raises on bad data: an unexpected error while reading or
     checking becomes a problem too."""
+    return check_scene_arrays(scene_dir, check_frames)[0]
+
+
+def check_scene_arrays(scene_dir: str | Path, check_frames: bool = True) -> tuple[SceneReport, dict[str, np.ndarray] | None]:
+    """`check_scene`, and the arrays of arrays.npz it read (every member, as np.load gives it) when
+    the scene has no problem, else None: a caller that goes on to use the scene (qa4d generate)
+    need not decompress them again (qa4d.scene.format.Scene(root, meta, arrays))."""
     scene_dir = Path(scene_dir)
     name = str(scene_dir)
     report = SceneReport(scene_dir, None)
@@ -70,23 +77,24 @@ def check_scene(scene_dir: str | Path, check_frames: bool = True) -> SceneReport
         report.problems.append(Problem(name, field, message))
 
     stage = META_FILE
+    arrays = None
     try:
         meta = _check_meta(scene_dir, bad)
         if meta is None:
-            return report
+            return report, None
         if isinstance(meta.get("scene_id"), str):
             report.scene_id = meta["scene_id"]
         stage = ARRAYS_FILE
         arrays = _load_arrays(scene_dir, bad)
         if arrays is None:
-            return report
+            return report, None
         _check_arrays(meta, arrays, bad)
         _check_partial(meta, arrays, bad)
         stage = "frames"
         _check_frames(scene_dir, meta, bad, decode=check_frames)
     except Exception as e:  # noqa: BLE001  (whatever is broken, the scene is reported, not fatal)
         bad(stage, f"cannot be checked ({_describe(e)})")
-    return report
+    return report, (arrays if report.ok else None)
 
 
 def scene_dirs(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
@@ -134,6 +142,12 @@ def check_scenes(
                 bar.update(1)
     finally:
         bar.close()
+    return mark_shared_ids(reports)
+
+
+def mark_shared_ids(reports: list[SceneReport]) -> list[SceneReport]:
+    """Add to each report whose scene_id another report also has a problem naming the others (in
+    place; every scene of such a group is then invalid, none wins). Returns `reports`."""
     by_id: dict[str, list[SceneReport]] = {}
     for r in reports:
         if r.scene_id is not None:
