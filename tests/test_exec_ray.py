@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pytest
@@ -147,21 +148,31 @@ def test_eval_same_bytes_as_local(cluster, bench, tmp_path):
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
 
 
-def kill_when(argv: list[str], ready, **env_extra: str) -> None:
-    """Run `qa4d ARGV` in a process that joins the module's Ray; SIGKILL it once ready() holds,
-    then wait until the cluster stopped the dead driver's tasks (their workers are killed by Ray)."""
-    env = dict(os.environ, **env_extra,
-               PYTHONPATH=os.pathsep.join([str(Path(qa4d.__file__).parents[1]), str(Path(__file__).parents[1]),
-                                           os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen([sys.executable, "-m", "qa4d.cli", *argv], env=env,
+class Stopped(NamedTuple):
+    code: int       # the command's exit code (-9 when killed)
+    stderr: str
+
+
+def stop_when(argv: list[str], ready: Callable[[], bool], sig: int) -> Stopped:
+    """Run `qa4d ARGV` in a process that joins the module's Ray and send `sig` once ready() holds:
+    SIGINT to its process group, as Ctrl-C in a terminal does, or SIGKILL to the command alone.
+    Returns once the command ended and the cluster no longer runs its tasks (Ctrl-C: the command
+    cancelled them; kill -9: Ray stops the tasks of a dead driver)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(qa4d.__file__).parents[1]),
+                                                       str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-m", "qa4d.cli", *argv], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 300
         while proc.poll() is None and time.monotonic() < deadline and not ready():
             time.sleep(0.05)
         assert proc.poll() is None, proc.stderr.read().decode()
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+        if sig == signal.SIGINT:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(sig)
+        code = proc.wait(120)
+        stderr = proc.stderr.read().decode()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -169,54 +180,94 @@ def kill_when(argv: list[str], ready, **env_extra: str) -> None:
     deadline = time.monotonic() + 60
     while running_tasks() and time.monotonic() < deadline:
         time.sleep(0.2)
+    return Stopped(code, stderr)
 
 
-def running_tasks() -> int:
-    """Ray worker processes now running a qa4d task (Ray names them after the task: ray::_ray_call)."""
-    n = 0
+def running_tasks() -> list[int]:
+    """The Ray worker processes of this module's cluster (descendants of this process) now running
+    a qa4d task (Ray names them after the task: ray::_ray_call)."""
+    parent: dict[int, int] = {}
+    tasks = []
     for d in Path("/proc").iterdir():
         try:
-            n += d.name.isdigit() and (d / "cmdline").read_bytes().startswith(b"ray::_ray_call")
+            if d.name.isdigit():
+                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if (d / "cmdline").read_bytes().startswith(b"ray::_ray_call"):
+                    tasks.append(int(d.name))
         except OSError:
             pass
-    return n
+    me = os.getpid()
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            pid = parent.get(pid, 0)
+            if pid == me:
+                return True
+        return False
+    return [pid for pid in tasks if ours(pid)]
+
+
+def interrupted(stop: Stopped) -> bool:
+    """The command ended as Ctrl-C ends it: exit code 130 and one line saying so."""
+    return stop.code == 130 and "interrupted" in stop.stderr and "Traceback" not in stop.stderr
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray's task processes in /proc")
-def test_killed_ray_simulate_resumes_to_the_same_bytes(cluster, tmp_path):
+def test_stopped_ray_simulate_resumes_to_the_bytes_of_a_local_run(cluster, tmp_path):
+    """Ctrl-C, then kill -9 of the resumed run, then the same command to the end."""
     sim = ["--scenes", "6", "--frames", "6", "--size", "64", "--seed", "7", "--tracks-per-object", "8",
            "--background-tracks", "16"]
     assert main(["simulate", "--out", str(tmp_path / "whole"), *sim]) == 0
-    out = tmp_path / "killed"
-    kill_when(["simulate", "--out", str(out), *sim, "--executor", "ray", "--ray-address", cluster],
-              lambda: out.is_dir() and any(p.name.startswith("sim7_") for p in out.iterdir()))
-    done_before = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
-    assert 1 <= len(done_before) < 6
-    assert main(["simulate", "--out", str(out), *sim, "--executor", "ray"]) == 0
+    out = tmp_path / "stopped"
+    argv = ["simulate", "--out", str(out), *sim, "--executor", "ray", "--ray-address", cluster]
+
+    def scenes() -> list[str]:
+        return sorted(p.name for p in out.iterdir() if p.name.startswith("sim7_")) if out.is_dir() else []
+
+    stop = stop_when(argv, lambda: len(scenes()) >= 1, signal.SIGINT)
+    assert interrupted(stop), stop
+    assert not running_tasks()                     # the command cancelled its tasks
+    first = scenes()
+    assert 1 <= len(first) < 6
+    stop = stop_when(argv, lambda: len(scenes()) > len(first), signal.SIGKILL)
+    assert stop.code == -signal.SIGKILL
+    assert len(first) < len(scenes()) < 6
+    assert main(argv) == 0
     assert tree(out) == tree(tmp_path / "whole")   # no temporary left, every scene once, same bytes
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray's task processes in /proc")
-def test_killed_ray_eval_resumes_to_the_same_bytes(cluster, bench, tmp_path):
+def test_stopped_ray_eval_resumes_to_the_bytes_of_a_local_run(cluster, bench, tmp_path):
+    """Ctrl-C, then kill -9 of the resumed run, then the same command to the end."""
     assert main(eval_args(bench, tmp_path / "whole")) == 0
-    run = tmp_path / "killed"
+    run = tmp_path / "stopped"
     preds = run / "predictions.jsonl"
-    # killed once a few answers are saved (items from the fourth on take 0.5 s each)
-    (bench / "delay").write_text("0.5")
+    argv = eval_args(bench, run, "--executor", "ray", "--ray-address", cluster)
+
+    def answered() -> int:
+        return len(preds.read_bytes().splitlines()) if preds.exists() else 0
+
+    (bench / "delay").write_text("0.5")   # items from the fourth on take 0.5 s each
     try:
-        kill_when(eval_args(bench, run, "--executor", "ray", "--ray-address", cluster),
-                  lambda: preds.exists() and len(preds.read_bytes().splitlines()) >= 3)
+        stop = stop_when(argv, lambda: answered() >= 3, signal.SIGINT)
+        assert interrupted(stop), stop
+        assert not running_tasks()
+        first = answered()
+        assert 3 <= first < 14
+        stop = stop_when(argv, lambda: answered() >= first + 2, signal.SIGKILL)
+        assert stop.code == -signal.SIGKILL
+        assert first + 2 <= answered() < 14
     finally:
         (bench / "delay").unlink()
-    partial = preds.read_bytes().splitlines()
-    assert 3 <= len(partial) < 14
-    assert main(eval_args(bench, run, "--executor", "ray")) == 0
+    assert main(argv) == 0
     lines = [json.loads(x) for x in preds.read_text().splitlines()]
     assert len(lines) == len({r["id"] for r in lines}) == 14   # nothing lost, nothing asked twice
     for name in RESULTS:
         assert (run / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+    assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in (tmp_path / "whole").iterdir())
 
 
 def test_ray_address_needs_ray_executor(tmp_path, capsys):
     assert main(["simulate", "--out", str(tmp_path), "--ray-address", "x:1"]) == 2
     assert "--ray-address needs --executor ray" in capsys.readouterr().err
+

@@ -28,7 +28,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
-from qa4d._procs import init_worker, sigint_deferred, stop_executor
+from qa4d._procs import init_worker, sigint_deferred, sigint_flagged, stop_executor
 
 EXECUTORS = ("local", "ray")
 
@@ -187,36 +187,61 @@ class RayExecutor(Executor):
         cwd = os.getcwd()
         todo = iter(enumerate(jobs))
         pending: dict[Any, int] = {}
-        try:
-            while True:
-                # twice the task slots the cluster has now: a growing (autoscaling) cluster always
-                # sees queued tasks, and a huge job list is not all queued at once
-                limit = window or max(2 * int(self.cluster_cpus() / max(self.cpus_per_task, 1e-3)), 2)
-                while len(pending) < limit:
-                    nxt = next(todo, None)
-                    if nxt is None:
+        # Ctrl-C only sets a flag that this loop polls: a KeyboardInterrupt raised inside Ray's own
+        # waiting can be lost there (seen with Ray 2.60: the run went on to its end)
+        with sigint_flagged() as interrupted:
+            try:
+                refill = True
+                while True:
+                    if interrupted():
+                        raise KeyboardInterrupt
+                    if refill:
+                        self._submit(fn, cwd, todo, pending, window)
+                    if not pending:
                         break
-                    pending[self._remote.remote(fn, cwd, nxt[1])] = nxt[0]
-                if not pending:
-                    break
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                for ref in ready:
-                    i = pending.pop(ref)
-                    try:
-                        result = ray.get(ref)
-                    except ray.exceptions.RayTaskError as e:  # the function raised: its own exception
-                        yield Done(i, None, _cause(e))
-                    except ray.exceptions.RayError as e:  # the worker died (after Ray's retries)
-                        yield Done(i, None, e)
-                    else:
-                        yield Done(i, result, None)
-        except BaseException:  # Ctrl-C, a fatal error, or the caller stopped early: cancel the rest
-            for ref in pending:
-                try:
-                    ray.cancel(ref, force=True)
-                except Exception:  # noqa: BLE001 (already finished or gone)
-                    pass
-            raise
+                    ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+                    refill = bool(ready)
+                    for ref in ready:
+                        yield self._outcome(pending.pop(ref), ref)
+            except BaseException:  # Ctrl-C, a fatal error, or the caller stopped early: cancel the rest
+                self._cancel(list(pending))
+                raise
+
+    def _submit(self, fn: Callable[[Any], Any], cwd: str, todo: Iterator[tuple[int, Any]], pending: dict[Any, int],
+                window: int | None) -> None:
+        """Send jobs until `pending` holds `window` of them, by default twice the task slots the
+        cluster has now: a growing (autoscaling) cluster always sees queued tasks, and a huge job
+        list is not all queued at once."""
+        limit = window or max(2 * int(self.cluster_cpus() / max(self.cpus_per_task, 1e-3)), 2)
+        while len(pending) < limit:
+            nxt = next(todo, None)
+            if nxt is None:
+                break
+            pending[self._remote.remote(fn, cwd, nxt[1])] = nxt[0]
+
+    def _outcome(self, index: int, ref: Any) -> Done:
+        ray = self._ray
+        try:
+            return Done(index, ray.get(ref), None)
+        except ray.exceptions.RayTaskError as e:  # the function raised: its own exception
+            return Done(index, None, _cause(e))
+        except ray.exceptions.RayError as e:  # the worker died (after Ray's retries)
+            return Done(index, None, e)
+
+    def _cancel(self, refs: list[Any], timeout: float = 10.0) -> None:
+        """Stop the tasks of `refs` (killing their workers) and wait until Ray reports them ended,
+        so that the caller's clean-up (temporaries of unfinished scenes) runs after their last write."""
+        ray = self._ray
+        for ref in refs:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 (already finished or gone)
+                pass
+        if refs:
+            try:
+                ray.wait(refs, num_returns=len(refs), timeout=timeout)
+            except Exception:  # noqa: BLE001 (the cluster went away: nothing left to wait for)
+                pass
 
     def close(self) -> None:
         if self._owns and self._ray.is_initialized():
