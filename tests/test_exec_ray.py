@@ -106,17 +106,25 @@ def test_convert_same_bytes_and_failures_as_local(cluster, tmp_path, capsys):
 
 
 # The answer depends on the item alone: the first options letter whose text sorts first, so the
-# expected bytes do not depend on which worker answered or when. The delay is read from a file
-# beside the model: Ray's workers were started by this test process and do not see the
-# environment of a command that joins the cluster later.
+# expected bytes do not depend on which worker answered or when. A file "hold" beside the model
+# holds back the items from number N on (N its content) until it changes or goes: the test stops
+# a command while its workers wait there, so the command is surely in mid-run. Ray's workers were
+# started by this test process and do not see the environment of a command that joins the
+# cluster later, hence a file.
 MODEL = '''
 import pathlib, time
 def answer(prompt, images, item):
     assert len(images) == 2
-    delay_file = pathlib.Path(__file__).with_name("delay")
-    delay = float(delay_file.read_text()) if delay_file.exists() else 0.0
-    if delay and int(item.id.split("-")[-1]) >= 3:
-        time.sleep(delay)
+    hold = pathlib.Path(__file__).with_name("hold")
+    n = int(item.id.split("-")[-1])
+    while True:
+        try:
+            if n < int(hold.read_text()):
+                break
+        except (OSError, ValueError):   # no hold (or being rewritten)
+            if not hold.exists():
+                break
+        time.sleep(0.05)
     if item.options:
         return "Answer: " + min(item.options, key=lambda k: (item.options[k], k))
     return "Answer: yes"
@@ -151,6 +159,7 @@ def test_eval_same_bytes_as_local(cluster, bench, tmp_path):
 class Stopped(NamedTuple):
     code: int       # the command's exit code (-9 when killed)
     stderr: str
+    signals: str    # the command's signal masks when it was sent the signal (shown when a test fails)
 
 
 def stop_when(argv: list[str], ready: Callable[[], bool], sig: int) -> Stopped:
@@ -160,13 +169,20 @@ def stop_when(argv: list[str], ready: Callable[[], bool], sig: int) -> Stopped:
     cancelled them; kill -9: Ray stops the tasks of a dead driver)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(qa4d.__file__).parents[1]),
                                                        str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen([sys.executable, "-m", "qa4d.cli", *argv], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # a process started while SIGINT is ignored (as in a job a shell put in the background) ignores
+    # Ctrl-C too: the command gets Python's default handler, whatever this test process has
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "qa4d.cli", *argv], env=env, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    finally:
+        signal.signal(signal.SIGINT, before)
     try:
         deadline = time.monotonic() + 300
         while proc.poll() is None and time.monotonic() < deadline and not ready():
             time.sleep(0.05)
         assert proc.poll() is None, proc.stderr.read().decode()
+        masks = " ".join(ln for ln in Path(f"/proc/{proc.pid}/status").read_text().splitlines() if ln.startswith("Sig"))
         if sig == signal.SIGINT:
             os.killpg(proc.pid, signal.SIGINT)
         else:
@@ -180,7 +196,7 @@ def stop_when(argv: list[str], ready: Callable[[], bool], sig: int) -> Stopped:
     deadline = time.monotonic() + 60
     while running_tasks() and time.monotonic() < deadline:
         time.sleep(0.2)
-    return Stopped(code, stderr)
+    return Stopped(code, stderr, masks)
 
 
 def running_tasks() -> list[int]:
@@ -247,18 +263,19 @@ def test_stopped_ray_eval_resumes_to_the_bytes_of_a_local_run(cluster, bench, tm
     def answered() -> int:
         return len(preds.read_bytes().splitlines()) if preds.exists() else 0
 
-    (bench / "delay").write_text("0.5")   # items from the fourth on take 0.5 s each
+    hold = bench / "hold"
     try:
-        stop = stop_when(argv, lambda: answered() >= 3, signal.SIGINT)
+        hold.write_text("3")     # items 0-2 are answered, the others wait
+        stop = stop_when(argv, lambda: answered() == 3, signal.SIGINT)
         assert interrupted(stop), stop
         assert not running_tasks()
-        first = answered()
-        assert 3 <= first < 14
-        stop = stop_when(argv, lambda: answered() >= first + 2, signal.SIGKILL)
+        assert answered() == 3
+        hold.write_text("6")     # the resumed run answers 3-5, then waits
+        stop = stop_when(argv, lambda: answered() == 6, signal.SIGKILL)
         assert stop.code == -signal.SIGKILL
-        assert first + 2 <= answered() < 14
+        assert answered() == 6
     finally:
-        (bench / "delay").unlink()
+        hold.unlink()
     assert main(argv) == 0
     lines = [json.loads(x) for x in preds.read_text().splitlines()]
     assert len(lines) == len({r["id"] for r in lines}) == 14   # nothing lost, nothing asked twice

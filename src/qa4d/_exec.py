@@ -28,7 +28,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
-from qa4d._procs import init_worker, sigint_deferred, sigint_flagged, stop_executor
+from qa4d._procs import init_worker, sigint_deferred, stop_executor
 
 EXECUTORS = ("local", "ray")
 
@@ -187,25 +187,23 @@ class RayExecutor(Executor):
         cwd = os.getcwd()
         todo = iter(enumerate(jobs))
         pending: dict[Any, int] = {}
-        # Ctrl-C only sets a flag that this loop polls: a KeyboardInterrupt raised inside Ray's own
-        # waiting can be lost there (seen with Ray 2.60: the run went on to its end)
-        with sigint_flagged() as interrupted:
-            try:
-                refill = True
-                while True:
-                    if interrupted():
-                        raise KeyboardInterrupt
-                    if refill:
-                        self._submit(fn, cwd, todo, pending, window)
-                    if not pending:
-                        break
-                    ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
-                    refill = bool(ready)
-                    for ref in ready:
-                        yield self._outcome(pending.pop(ref), ref)
-            except BaseException:  # Ctrl-C, a fatal error, or the caller stopped early: cancel the rest
+        try:
+            while True:
+                self._submit(fn, cwd, todo, pending, window)
+                if not pending:
+                    break
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    yield self._outcome(pending.pop(ref), ref)
+        except BaseException:  # Ctrl-C, a fatal error, or the caller stopped early: stop the rest
+            if self._owns:
+                # Ray ends a driver's tasks when it disconnects. Cancelling them first can abort
+                # this process: Ray 2.60's task manager fails a check ("Tried to complete task that
+                # was not pending") when a forced cancel races with a task's reply.
+                self.close()
+            else:  # the caller's Ray stays connected: cancel
                 self._cancel(list(pending))
-                raise
+            raise
 
     def _submit(self, fn: Callable[[Any], Any], cwd: str, todo: Iterator[tuple[int, Any]], pending: dict[Any, int],
                 window: int | None) -> None:
@@ -228,19 +226,12 @@ class RayExecutor(Executor):
         except ray.exceptions.RayError as e:  # the worker died (after Ray's retries)
             return Done(index, None, e)
 
-    def _cancel(self, refs: list[Any], timeout: float = 10.0) -> None:
-        """Stop the tasks of `refs` (killing their workers) and wait until Ray reports them ended,
-        so that the caller's clean-up (temporaries of unfinished scenes) runs after their last write."""
+    def _cancel(self, refs: list[Any]) -> None:
         ray = self._ray
         for ref in refs:
             try:
                 ray.cancel(ref, force=True)
             except Exception:  # noqa: BLE001 (already finished or gone)
-                pass
-        if refs:
-            try:
-                ray.wait(refs, num_returns=len(refs), timeout=timeout)
-            except Exception:  # noqa: BLE001 (the cluster went away: nothing left to wait for)
                 pass
 
     def close(self) -> None:

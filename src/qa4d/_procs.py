@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import signal
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Iterator
 import sys
 import threading
 import time
@@ -73,34 +73,6 @@ def sigint_deferred() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a pending Ctrl-C is raised now
-
-
-@contextmanager
-def sigint_flagged() -> Iterator[Callable[[], bool]]:
-    """Within the block a first Ctrl-C only sets a flag, read by calling the function yielded; a
-    second one raises KeyboardInterrupt at once. For loops that wait in foreign code which may
-    swallow a KeyboardInterrupt raised inside it (Ray's waits): the loop polls the flag and raises
-    KeyboardInterrupt itself. A Ctrl-C the loop did not act on is raised when the block ends. The
-    handler before is restored; where SIGINT is ignored, or outside the main thread (signals go
-    to the main thread), nothing changes and the flag stays unset.
-    """
-    hit = threading.Event()
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) in (
-            signal.SIG_IGN, None):
-        yield hit.is_set
-        return
-
-    def handler(signum, frame):
-        if hit.is_set():
-            raise KeyboardInterrupt
-        hit.set()
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield hit.is_set
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if hit.is_set():
-        raise KeyboardInterrupt
 
 
 def stop_executor(pool) -> None:
