@@ -101,6 +101,9 @@ def main() -> int:
     args = ap.parse_args()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
     env.pop("RAY_ADDRESS", None)
+    # a command started while SIGINT is ignored (this script run as a background job) would ignore
+    # Ctrl-C too: the commands get Python's default handler
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print(f"# {machine_line()}, Ray {ray_version()}")
     print("| stop | exit code | command ended after | processes it started still alive (seconds after the signal) "
           "| resumed = local run |\n|---|---:|---:|---|---|")

@@ -165,8 +165,8 @@ class Stopped(NamedTuple):
 def stop_when(argv: list[str], ready: Callable[[], bool], sig: int) -> Stopped:
     """Run `qa4d ARGV` in a process that joins the module's Ray and send `sig` once ready() holds:
     SIGINT to its process group, as Ctrl-C in a terminal does, or SIGKILL to the command alone.
-    Returns once the command ended and the cluster no longer runs its tasks (Ctrl-C: the command
-    cancelled them; kill -9: Ray stops the tasks of a dead driver)."""
+    Returns once the command ended and the cluster no longer runs its tasks (Ray stops the tasks
+    of a driver that disconnected, on Ctrl-C, or died, on kill -9)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(qa4d.__file__).parents[1]),
                                                        str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")]))
     # a process started while SIGINT is ignored (as in a job a shell put in the background) ignores
@@ -242,7 +242,7 @@ def test_stopped_ray_simulate_resumes_to_the_bytes_of_a_local_run(cluster, tmp_p
 
     stop = stop_when(argv, lambda: len(scenes()) >= 1, signal.SIGINT)
     assert interrupted(stop), stop
-    assert not running_tasks()                     # the command cancelled its tasks
+    assert not running_tasks()                     # its tasks ended with it
     first = scenes()
     assert 1 <= len(first) < 6
     stop = stop_when(argv, lambda: len(scenes()) > len(first), signal.SIGKILL)
