@@ -170,6 +170,7 @@ def main() -> int:
     ap.add_argument("--items", type=int, default=48)
     ap.add_argument("--work-ms", type=float, default=100.0)
     ap.add_argument("--repeat", type=int, default=1, help="runs of each configuration (medians; default 1)")
+    ap.add_argument("--only", choices=["simulate", "eval"], help="run one verb's rows only")
     args = ap.parse_args()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")]))
     # Ray >= 2.5x starts local clusters with token authentication (token in ~/.ray/auth_token); the
@@ -201,57 +202,17 @@ def _round_robin(configs: dict[str, list[str]], repeat: int, run) -> dict[str, l
 def _runs(args: argparse.Namespace, env: dict[str, str], qa4d: list[str], address: str, cluster: int) -> int:
     ray = ["--executor", "ray", "--ray-address", address]
     lines: list[str] = []
+    notes: list[str] = []
     same: dict[str, bool] = {}
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         start = [timed([sys.executable, "-c", "import ray; ray.init(include_dashboard=False); ray.shutdown()"], env)
                  for _ in range(args.repeat)]
         lines.append(row("`ray.init()` + shutdown alone (a local Ray's start-up)", start, None))
-
-        sim = ["simulate", "--scenes", str(args.scenes), "--frames", str(args.frames), "--size", str(args.size)]
-
-        def simulate(name: str, extra: list[str], k: int) -> dict[str, float]:
-            out = t / f"sim_{name}_{k}"
-            m = timed(qa4d + sim + ["--out", str(out), *extra], env, cluster if name == "ray" else None)
-            m["same"] = same_tree(t / "sim_w1_0", out)
-            if k or name != "w1":
-                shutil.rmtree(out)
-            return m
-
-        runs = _round_robin({"w1": ["--workers", "1"], "w2": ["--workers", "2"], "ray": ray}, args.repeat, simulate)
-        label = f"simulate {args.scenes} scenes x {args.frames} frames, {args.size} px"
-        for name, what in (("w1", "--workers 1"), ("w2", "--workers 2"), ("ray", "--executor ray (2 CPUs)")):
-            lines.append(row(f"{label}, {what}", runs[name], runs["w1"]))
-            same[f"simulate {what}"] = all(m["same"] for m in runs[name])
-        frames = args.scenes * args.frames
-        notes = [f"simulate: {frames / median([m['cpu'] for m in runs['w1']]):.1f} frames per CPU second with "
-                 f"1 worker, {frames / median([m['cpu'] for m in runs['ray']]):.1f} on Ray"]
-
-        sys.path.insert(0, str(ROOT))
-        from tests.bench.tiny_bench import write_split  # the tests' tiny qa4d split
-
-        write_split(t / "ds", "bench", args.items, seed=0)
-        (t / "model.py").write_text(MODEL.format(work_ms=args.work_ms))
-        ev = ["eval", "--benchmark", str(t / "ds" / "bench"), "--model", f"python:{t / 'model.py'}:answer",
-              "--frames", "2", "--no-score"]
-
-        def evaluate(name: str, extra: list[str], k: int) -> dict[str, float]:
-            out = t / f"ev_{name}_{k}"
-            m = timed(qa4d + ev + ["--out", str(out), *extra], env, cluster if name == "ray" else None)
-            got, want = (out / "predictions.jsonl").read_bytes(), (t / "ev_c1_0" / "predictions.jsonl").read_bytes()
-            # threads append answers as they arrive: the same lines, not always in item order
-            m["same"] = got == want if name != "c2" else sorted(got.splitlines()) == sorted(want.splitlines())
-            return m
-
-        runs = _round_robin({"c1": ["--concurrency", "1"], "c2": ["--concurrency", "2"], "ray": ray}, args.repeat,
-                            evaluate)
-        label = f"eval {args.items} items, ~{args.work_ms:.0f} ms CPU each"
-        for name, what in (("c1", "--concurrency 1"), ("c2", "--concurrency 2 (threads)"),
-                           ("ray", "--executor ray (2 CPUs)")):
-            lines.append(row(f"{label}, {what}", runs[name], runs["c1"]))
-            same[f"eval {what}"] = all(m["same"] for m in runs[name])
-        per_item = [(r["cpu"] - c["cpu"]) / args.items for r, c in zip(runs["ray"], runs["c1"])]
-        notes.append(f"eval: Ray's extra CPU {1000 * median(per_item):.0f} ms per item (median over runs)")
+        if args.only in (None, "simulate"):
+            _simulate_rows(args, t, qa4d, ray, env, cluster, lines, notes, same)
+        if args.only in (None, "eval"):
+            _eval_rows(args, t, qa4d, ray, env, cluster, lines, notes, same)
     print(HEADER)
     print("\n".join(lines))
     print()
@@ -259,6 +220,57 @@ def _runs(args: argparse.Namespace, env: dict[str, str], qa4d: list[str], addres
     print("outputs identical to the one-worker run's, every run (eval with threads: the same lines): "
           + ", ".join(f"{k} {v}" for k, v in same.items()))
     return 0 if all(same.values()) else 1
+
+
+def _simulate_rows(args, t: Path, qa4d: list[str], ray: list[str], env: dict[str, str], cluster: int,
+                   lines: list[str], notes: list[str], same: dict[str, bool]) -> None:
+    sim = ["simulate", "--scenes", str(args.scenes), "--frames", str(args.frames), "--size", str(args.size)]
+
+    def simulate(name: str, extra: list[str], k: int) -> dict[str, float]:
+        out = t / f"sim_{name}_{k}"
+        m = timed(qa4d + sim + ["--out", str(out), *extra], env, cluster if name == "ray" else None)
+        m["same"] = same_tree(t / "sim_w1_0", out)
+        if k or name != "w1":
+            shutil.rmtree(out)
+        return m
+
+    runs = _round_robin({"w1": ["--workers", "1"], "w2": ["--workers", "2"], "ray": ray}, args.repeat, simulate)
+    label = f"simulate {args.scenes} scenes x {args.frames} frames, {args.size} px"
+    for name, what in (("w1", "--workers 1"), ("w2", "--workers 2"), ("ray", "--executor ray (2 CPUs)")):
+        lines.append(row(f"{label}, {what}", runs[name], runs["w1"]))
+        same[f"simulate {what}"] = all(m["same"] for m in runs[name])
+    frames = args.scenes * args.frames
+    notes.append(f"simulate: {frames / median([m['cpu'] for m in runs['w1']]):.1f} frames per CPU second with "
+                 f"1 worker, {frames / median([m['cpu'] for m in runs['ray']]):.1f} on Ray")
+
+
+def _eval_rows(args, t: Path, qa4d: list[str], ray: list[str], env: dict[str, str], cluster: int,
+               lines: list[str], notes: list[str], same: dict[str, bool]) -> None:
+    sys.path.insert(0, str(ROOT))
+    from tests.bench.tiny_bench import write_split  # the tests' tiny qa4d split
+
+    write_split(t / "ds", "bench", args.items, seed=0)
+    (t / "model.py").write_text(MODEL.format(work_ms=args.work_ms))
+    ev = ["eval", "--benchmark", str(t / "ds" / "bench"), "--model", f"python:{t / 'model.py'}:answer",
+          "--frames", "2", "--no-score"]
+
+    def evaluate(name: str, extra: list[str], k: int) -> dict[str, float]:
+        out = t / f"ev_{name}_{k}"
+        m = timed(qa4d + ev + ["--out", str(out), *extra], env, cluster if name == "ray" else None)
+        got, want = (out / "predictions.jsonl").read_bytes(), (t / "ev_c1_0" / "predictions.jsonl").read_bytes()
+        # threads append answers as they arrive: the same lines, not always in item order
+        m["same"] = got == want if name != "c2" else sorted(got.splitlines()) == sorted(want.splitlines())
+        return m
+
+    runs = _round_robin({"c1": ["--concurrency", "1"], "c2": ["--concurrency", "2"], "ray": ray}, args.repeat,
+                        evaluate)
+    label = f"eval {args.items} items, ~{args.work_ms:.0f} ms CPU each"
+    for name, what in (("c1", "--concurrency 1"), ("c2", "--concurrency 2 (threads)"),
+                       ("ray", "--executor ray (2 CPUs)")):
+        lines.append(row(f"{label}, {what}", runs[name], runs["c1"]))
+        same[f"eval {what}"] = all(m["same"] for m in runs[name])
+    per_item = [(r["cpu"] - c["cpu"]) / args.items for r, c in zip(runs["ray"], runs["c1"])]
+    notes.append(f"eval: Ray's extra CPU {1000 * median(per_item):.0f} ms per item (median over runs)")
 
 
 if __name__ == "__main__":
