@@ -1,20 +1,23 @@
 #!/usr/bin/env python
 """Scaling of `--executor local|ray` on this machine: wall time and CPU time of whole commands.
 
+One command reproduces the table of docs/scale.md ("Measured scaling"), Markdown on stdout:
+
+    PYTHONPATH=src .venv/bin/python scripts/bench_executor.py [--repeat 3]
+
 Runs, each as a fresh process into a fresh directory:
-  simulate   --workers 1, --workers 2, --executor ray
-  eval       a CPU-bound python: model (about --work-ms of NumPy per item) with --concurrency 1,
-             --concurrency 2 (threads), --executor ray
+  simulate   --workers 1, --workers 2, --executor ray            (--scenes x --frames at --size px)
+  eval       a CPU-bound python: model (about --work-ms of NumPy per item, calibrated on CPU time)
+             with --concurrency 1, --concurrency 2 (threads), --executor ray
 The Ray runs join a running local Ray with 2 CPUs (started once by this script, as a cluster
 would be); `ray.init(); ray.shutdown()` alone is timed too: the start-up a run without
---ray-address pays on top. CPU time is the user + system time of the command (and the processes
-it waited for) plus, for Ray runs, what the cluster's processes (GCS, raylet, workers) used
-meanwhile (from /proc, Linux only). The load average is printed before and after each command,
-since a busy machine changes every figure. Outputs of the local and Ray runs are compared byte
-for byte.
-docs/scale.md records the numbers.
-
-    .venv/bin/python scripts/bench_executor.py [--scenes 8] [--frames 16] [--size 160] [--items 48]
+--ray-address pays on top. With --repeat N the runs go round-robin N times (so a change of load
+hits every configuration alike) and the table gives medians. CPU time is the user + system time
+of the command (and the processes it waited for) plus, for Ray runs, what the cluster's processes
+(GCS, raylet, workers) used meanwhile (from /proc, Linux only). The load average is recorded
+before and after each command: on a busy machine the wall times (and so the speed-ups) mean
+little; the CPU times hold up better. Every output is compared byte for byte with the one-worker
+run's.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import datetime as dt
 import filecmp
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,6 +53,8 @@ def answer(prompt, images, item):
 def _calibrate():
     import time
     a = np.random.default_rng(0).random((64, 64))
+    for _ in range(50):        # warm-up: the first calls are slower and would shrink the work
+        a = np.linalg.qr(a)[0]
     t0 = time.process_time()   # CPU time: a busy machine must not shrink the work
     for _ in range(200):
         a = np.linalg.qr(a)[0]
@@ -122,7 +128,10 @@ def timed(cmd: list[str], env: dict[str, str], cluster: int | None = None) -> di
     if proc.returncode not in (0, 3):
         sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime) + cluster_cpu
-    return {"wall": wall, "cpu": cpu, "load0": load0, "load1": os.getloadavg()[0]}
+    m = {"wall": wall, "cpu": cpu, "load0": load0, "load1": os.getloadavg()[0]}
+    print(f"  {' '.join(cmd[2:4])} ... {' '.join(cmd[-2:])}: wall {wall:.1f} s, CPU {cpu:.1f} s, "
+          f"load {m['load0']:.1f} -> {m['load1']:.1f}", file=sys.stderr, flush=True)   # progress
+    return m
 
 
 def same_tree(a: Path, b: Path) -> bool:
@@ -133,18 +142,35 @@ def same_tree(a: Path, b: Path) -> bool:
     return not mismatch and not errors and all(same_tree(a / d, b / d) for d in cmp.common_dirs)
 
 
-def row(name: str, m: dict[str, float], base: float | None) -> str:
-    speed = f"{base / m['wall']:.2f}x" if base else "1.00x"
-    return (f"| {name} | {m['wall']:.1f} | {m['cpu']:.1f} | {speed} | {m['load0']:.1f} -> {m['load1']:.1f} |")
+def median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def row(name: str, ms: list[dict[str, float]], base: list[dict[str, float]] | None) -> str:
+    """One table row: medians over the repeats, wall speed-up and CPU ratio against `base`."""
+    wall, cpu = median([m["wall"] for m in ms]), median([m["cpu"] for m in ms])
+    speed = f"{median([m['wall'] for m in base]) / wall:.2f}x" if base else ""
+    ratio = f"{cpu / median([m['cpu'] for m in base]):.2f}" if base else ""
+    loads = [m["load0"] for m in ms] + [m["load1"] for m in ms]
+    return (f"| {name} | {len(ms)} | {wall:.1f} | {cpu:.1f} | {speed} | {ratio} | "
+            f"{min(loads):.1f}-{max(loads):.1f} |")
+
+
+HEADER = ("| run | runs | wall s (median) | CPU s (median) | speed-up, wall | CPU vs 1 worker | load average |\n"
+          "|---|---:|---:|---:|---:|---:|---|")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scenes", type=int, default=8)
-    ap.add_argument("--frames", type=int, default=16)
-    ap.add_argument("--size", type=int, default=160)
+    ap.add_argument("--scenes", type=int, default=16)
+    ap.add_argument("--frames", type=int, default=32)
+    ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--items", type=int, default=48)
     ap.add_argument("--work-ms", type=float, default=100.0)
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each configuration (medians; default 1)")
+    ap.add_argument("--only", choices=["simulate", "eval"], help="run one verb's rows only")
     args = ap.parse_args()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")]))
     # Ray >= 2.5x starts local clusters with token authentication (token in ~/.ray/auth_token); the
@@ -152,7 +178,8 @@ def main() -> int:
     env.setdefault("RAY_AUTH_MODE", "token")
     qa4d = [sys.executable, "-m", "qa4d.cli"]
     print(f"# {machine_line()}, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
-    print("| run | wall s | CPU s | speed-up | load average before -> after |\n|---|---:|---:|---:|---|")
+    print(f"# {' '.join(sys.argv[1:]) or '(defaults)'}: simulate {args.scenes} scenes x {args.frames} frames at "
+          f"{args.size} px; eval {args.items} items of ~{args.work_ms:.0f} ms CPU; {args.repeat} run(s) each\n")
     holder = subprocess.Popen([sys.executable, "-c", HOLDER], env=env, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     address = holder.stdout.readline().strip()
@@ -163,43 +190,87 @@ def main() -> int:
         holder.wait(120)
 
 
+def _round_robin(configs: dict[str, list[str]], repeat: int, run) -> dict[str, list[dict[str, float]]]:
+    """`run(name, extra, k)` for every configuration, round-robin `repeat` times."""
+    out: dict[str, list[dict[str, float]]] = {name: [] for name in configs}
+    for k in range(repeat):
+        for name, extra in configs.items():
+            out[name].append(run(name, extra, k))
+    return out
+
+
 def _runs(args: argparse.Namespace, env: dict[str, str], qa4d: list[str], address: str, cluster: int) -> int:
     ray = ["--executor", "ray", "--ray-address", address]
+    lines: list[str] = []
+    notes: list[str] = []
+    same: dict[str, bool] = {}
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
-        start = timed([sys.executable, "-c", "import ray; ray.init(include_dashboard=False); ray.shutdown()"], env)
-        print(row("ray.init() + shutdown alone (local Ray)", start, None).replace("| 1.00x |", "| |"))
-        sim = ["simulate", "--scenes", str(args.scenes), "--frames", str(args.frames), "--size", str(args.size)]
-        runs = {}
-        for name, extra in (("w1", ["--workers", "1"]), ("w2", ["--workers", "2"]), ("ray", ray)):
-            runs[name] = timed(qa4d + sim + ["--out", str(t / f"sim_{name}"), *extra], env,
-                               cluster if name == "ray" else None)
-        base = runs["w1"]["wall"]
-        label = f"simulate {args.scenes} scenes x {args.frames} frames, {args.size} px"
-        for name in ("w1", "w2", "ray"):
-            print(row(f"{label}, {name}", runs[name], base))
-        print(f"simulate: {args.scenes * args.frames / runs['w1']['cpu']:.1f} frames per CPU second with 1 worker, "
-              f"{args.scenes * args.frames / runs['ray']['cpu']:.1f} on Ray")
-        same = same_tree(t / "sim_w1", t / "sim_ray") and same_tree(t / "sim_w1", t / "sim_w2")
-        print(f"simulate outputs identical: {same}")
+        start = [timed([sys.executable, "-c", "import ray; ray.init(include_dashboard=False); ray.shutdown()"], env)
+                 for _ in range(args.repeat)]
+        lines.append(row("`ray.init()` + shutdown alone (a local Ray's start-up)", start, None))
+        if args.only in (None, "simulate"):
+            _simulate_rows(args, t, qa4d, ray, env, cluster, lines, notes, same)
+        if args.only in (None, "eval"):
+            _eval_rows(args, t, qa4d, ray, env, cluster, lines, notes, same)
+    print(HEADER)
+    print("\n".join(lines))
+    print()
+    print("\n".join(notes))
+    print("outputs identical to the one-worker run's, every run (eval with threads: the same lines): "
+          + ", ".join(f"{k} {v}" for k, v in same.items()))
+    return 0 if all(same.values()) else 1
 
-        sys.path.insert(0, str(ROOT))
-        from tests.bench.tiny_bench import write_split  # the tests' tiny qa4d split
 
-        write_split(t / "ds", "bench", args.items, seed=0)
-        (t / "model.py").write_text(MODEL.format(work_ms=args.work_ms))
-        ev = ["eval", "--benchmark", str(t / "ds" / "bench"), "--model", f"python:{t / 'model.py'}:answer",
-              "--frames", "2", "--no-score"]
-        runs = {}
-        for name, extra in (("c1", ["--concurrency", "1"]), ("c2", ["--concurrency", "2"]), ("ray", ray)):
-            runs[name] = timed(qa4d + ev + ["--out", str(t / f"ev_{name}"), *extra], env,
-                               cluster if name == "ray" else None)
-        base = runs["c1"]["wall"]
-        for name in ("c1", "c2", "ray"):
-            print(row(f"eval {args.items} items, ~{args.work_ms:.0f} ms CPU each, {name}", runs[name], base))
-        same = (t / "ev_c1" / "predictions.jsonl").read_bytes() == (t / "ev_ray" / "predictions.jsonl").read_bytes()
-        print(f"eval predictions identical (c1 vs ray): {same}")
-    return 0
+def _simulate_rows(args, t: Path, qa4d: list[str], ray: list[str], env: dict[str, str], cluster: int,
+                   lines: list[str], notes: list[str], same: dict[str, bool]) -> None:
+    sim = ["simulate", "--scenes", str(args.scenes), "--frames", str(args.frames), "--size", str(args.size)]
+
+    def simulate(name: str, extra: list[str], k: int) -> dict[str, float]:
+        out = t / f"sim_{name}_{k}"
+        m = timed(qa4d + sim + ["--out", str(out), *extra], env, cluster if name == "ray" else None)
+        m["same"] = same_tree(t / "sim_w1_0", out)
+        if k or name != "w1":
+            shutil.rmtree(out)
+        return m
+
+    runs = _round_robin({"w1": ["--workers", "1"], "w2": ["--workers", "2"], "ray": ray}, args.repeat, simulate)
+    label = f"simulate {args.scenes} scenes x {args.frames} frames, {args.size} px"
+    for name, what in (("w1", "--workers 1"), ("w2", "--workers 2"), ("ray", "--executor ray (2 CPUs)")):
+        lines.append(row(f"{label}, {what}", runs[name], runs["w1"]))
+        same[f"simulate {what}"] = all(m["same"] for m in runs[name])
+    frames = args.scenes * args.frames
+    notes.append(f"simulate: {frames / median([m['cpu'] for m in runs['w1']]):.1f} frames per CPU second with "
+                 f"1 worker, {frames / median([m['cpu'] for m in runs['ray']]):.1f} on Ray")
+
+
+def _eval_rows(args, t: Path, qa4d: list[str], ray: list[str], env: dict[str, str], cluster: int,
+               lines: list[str], notes: list[str], same: dict[str, bool]) -> None:
+    sys.path.insert(0, str(ROOT))
+    from tests.bench.tiny_bench import write_split  # the tests' tiny qa4d split
+
+    write_split(t / "ds", "bench", args.items, seed=0)
+    (t / "model.py").write_text(MODEL.format(work_ms=args.work_ms))
+    ev = ["eval", "--benchmark", str(t / "ds" / "bench"), "--model", f"python:{t / 'model.py'}:answer",
+          "--frames", "2", "--no-score"]
+
+    def evaluate(name: str, extra: list[str], k: int) -> dict[str, float]:
+        out = t / f"ev_{name}_{k}"
+        m = timed(qa4d + ev + ["--out", str(out), *extra], env, cluster if name == "ray" else None)
+        got, want = (out / "predictions.jsonl").read_bytes(), (t / "ev_c1_0" / "predictions.jsonl").read_bytes()
+        # threads append answers as they arrive: the same lines, not always in item order
+        m["same"] = got == want if name != "c2" else sorted(got.splitlines()) == sorted(want.splitlines())
+        return m
+
+    runs = _round_robin({"c1": ["--concurrency", "1"], "c2": ["--concurrency", "2"], "ray": ray}, args.repeat,
+                        evaluate)
+    label = f"eval {args.items} items, ~{args.work_ms:.0f} ms CPU each"
+    for name, what in (("c1", "--concurrency 1"), ("c2", "--concurrency 2 (threads)"),
+                       ("ray", "--executor ray (2 CPUs)")):
+        lines.append(row(f"{label}, {what}", runs[name], runs["c1"]))
+        same[f"eval {what}"] = all(m["same"] for m in runs[name])
+    per_item = [(r["cpu"] - c["cpu"]) / args.items for r, c in zip(runs["ray"], runs["c1"])]
+    notes.append(f"eval: Ray's extra CPU {1000 * median(per_item):.0f} ms per item (median over runs)")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pytest
@@ -105,17 +106,25 @@ def test_convert_same_bytes_and_failures_as_local(cluster, tmp_path, capsys):
 
 
 # The answer depends on the item alone: the first options letter whose text sorts first, so the
-# expected bytes do not depend on which worker answered or when. The delay is read from a file
-# beside the model: Ray's workers were started by this test process and do not see the
-# environment of a command that joins the cluster later.
+# expected bytes do not depend on which worker answered or when. A file "hold" beside the model
+# holds back the items from number N on (N its content) until it changes or goes: the test stops
+# a command while its workers wait there, so the command is surely in mid-run. Ray's workers were
+# started by this test process and do not see the environment of a command that joins the
+# cluster later, hence a file.
 MODEL = '''
 import pathlib, time
 def answer(prompt, images, item):
     assert len(images) == 2
-    delay_file = pathlib.Path(__file__).with_name("delay")
-    delay = float(delay_file.read_text()) if delay_file.exists() else 0.0
-    if delay and int(item.id.split("-")[-1]) >= 3:
-        time.sleep(delay)
+    hold = pathlib.Path(__file__).with_name("hold")
+    n = int(item.id.split("-")[-1])
+    while True:
+        try:
+            if n < int(hold.read_text()):
+                break
+        except (OSError, ValueError):   # no hold (or being rewritten)
+            if not hold.exists():
+                break
+        time.sleep(0.05)
     if item.options:
         return "Answer: " + min(item.options, key=lambda k: (item.options[k], k))
     return "Answer: yes"
@@ -147,21 +156,39 @@ def test_eval_same_bytes_as_local(cluster, bench, tmp_path):
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
 
 
-def kill_when(argv: list[str], ready, **env_extra: str) -> None:
-    """Run `qa4d ARGV` in a process that joins the module's Ray; SIGKILL it once ready() holds,
-    then wait until the cluster stopped the dead driver's tasks (their workers are killed by Ray)."""
-    env = dict(os.environ, **env_extra,
-               PYTHONPATH=os.pathsep.join([str(Path(qa4d.__file__).parents[1]), str(Path(__file__).parents[1]),
-                                           os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen([sys.executable, "-m", "qa4d.cli", *argv], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+class Stopped(NamedTuple):
+    code: int       # the command's exit code (-9 when killed)
+    stderr: str
+    signals: str    # the command's signal masks when it was sent the signal (shown when a test fails)
+
+
+def stop_when(argv: list[str], ready: Callable[[], bool], sig: int) -> Stopped:
+    """Run `qa4d ARGV` in a process that joins the module's Ray and send `sig` once ready() holds:
+    SIGINT to its process group, as Ctrl-C in a terminal does, or SIGKILL to the command alone.
+    Returns once the command ended and the cluster no longer runs its tasks (Ray stops the tasks
+    of a driver that disconnected, on Ctrl-C, or died, on kill -9)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(qa4d.__file__).parents[1]),
+                                                       str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")]))
+    # a process started while SIGINT is ignored (as in a job a shell put in the background) ignores
+    # Ctrl-C too: the command gets Python's default handler, whatever this test process has
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "qa4d.cli", *argv], env=env, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    finally:
+        signal.signal(signal.SIGINT, before)
     try:
         deadline = time.monotonic() + 300
         while proc.poll() is None and time.monotonic() < deadline and not ready():
             time.sleep(0.05)
         assert proc.poll() is None, proc.stderr.read().decode()
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+        masks = " ".join(ln for ln in Path(f"/proc/{proc.pid}/status").read_text().splitlines() if ln.startswith("Sig"))
+        if sig == signal.SIGINT:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(sig)
+        code = proc.wait(120)
+        stderr = proc.stderr.read().decode()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -169,54 +196,95 @@ def kill_when(argv: list[str], ready, **env_extra: str) -> None:
     deadline = time.monotonic() + 60
     while running_tasks() and time.monotonic() < deadline:
         time.sleep(0.2)
+    return Stopped(code, stderr, masks)
 
 
-def running_tasks() -> int:
-    """Ray worker processes now running a qa4d task (Ray names them after the task: ray::_ray_call)."""
-    n = 0
+def running_tasks() -> list[int]:
+    """The Ray worker processes of this module's cluster (descendants of this process) now running
+    a qa4d task (Ray names them after the task: ray::_ray_call)."""
+    parent: dict[int, int] = {}
+    tasks = []
     for d in Path("/proc").iterdir():
         try:
-            n += d.name.isdigit() and (d / "cmdline").read_bytes().startswith(b"ray::_ray_call")
+            if d.name.isdigit():
+                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if (d / "cmdline").read_bytes().startswith(b"ray::_ray_call"):
+                    tasks.append(int(d.name))
         except OSError:
             pass
-    return n
+    me = os.getpid()
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            pid = parent.get(pid, 0)
+            if pid == me:
+                return True
+        return False
+    return [pid for pid in tasks if ours(pid)]
+
+
+def interrupted(stop: Stopped) -> bool:
+    """The command ended as Ctrl-C ends it: exit code 130 and one line saying so."""
+    return stop.code == 130 and "interrupted" in stop.stderr and "Traceback" not in stop.stderr
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray's task processes in /proc")
-def test_killed_ray_simulate_resumes_to_the_same_bytes(cluster, tmp_path):
+def test_stopped_ray_simulate_resumes_to_the_bytes_of_a_local_run(cluster, tmp_path):
+    """Ctrl-C, then kill -9 of the resumed run, then the same command to the end."""
     sim = ["--scenes", "6", "--frames", "6", "--size", "64", "--seed", "7", "--tracks-per-object", "8",
            "--background-tracks", "16"]
     assert main(["simulate", "--out", str(tmp_path / "whole"), *sim]) == 0
-    out = tmp_path / "killed"
-    kill_when(["simulate", "--out", str(out), *sim, "--executor", "ray", "--ray-address", cluster],
-              lambda: out.is_dir() and any(p.name.startswith("sim7_") for p in out.iterdir()))
-    done_before = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
-    assert 1 <= len(done_before) < 6
-    assert main(["simulate", "--out", str(out), *sim, "--executor", "ray"]) == 0
+    out = tmp_path / "stopped"
+    argv = ["simulate", "--out", str(out), *sim, "--executor", "ray", "--ray-address", cluster]
+
+    def scenes() -> list[str]:
+        return sorted(p.name for p in out.iterdir() if p.name.startswith("sim7_")) if out.is_dir() else []
+
+    stop = stop_when(argv, lambda: len(scenes()) >= 1, signal.SIGINT)
+    assert interrupted(stop), stop
+    assert not running_tasks()                     # its tasks ended with it
+    first = scenes()
+    assert 1 <= len(first) < 6
+    stop = stop_when(argv, lambda: len(scenes()) > len(first), signal.SIGKILL)
+    assert stop.code == -signal.SIGKILL
+    assert len(first) < len(scenes()) < 6
+    assert main(argv) == 0
     assert tree(out) == tree(tmp_path / "whole")   # no temporary left, every scene once, same bytes
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray's task processes in /proc")
-def test_killed_ray_eval_resumes_to_the_same_bytes(cluster, bench, tmp_path):
+def test_stopped_ray_eval_resumes_to_the_bytes_of_a_local_run(cluster, bench, tmp_path):
+    """Ctrl-C, then kill -9 of the resumed run, then the same command to the end."""
     assert main(eval_args(bench, tmp_path / "whole")) == 0
-    run = tmp_path / "killed"
+    run = tmp_path / "stopped"
     preds = run / "predictions.jsonl"
-    # killed once a few answers are saved (items from the fourth on take 0.5 s each)
-    (bench / "delay").write_text("0.5")
+    argv = eval_args(bench, run, "--executor", "ray", "--ray-address", cluster)
+
+    def answered() -> int:
+        return len(preds.read_bytes().splitlines()) if preds.exists() else 0
+
+    hold = bench / "hold"
     try:
-        kill_when(eval_args(bench, run, "--executor", "ray", "--ray-address", cluster),
-                  lambda: preds.exists() and len(preds.read_bytes().splitlines()) >= 3)
+        hold.write_text("3")     # items 0-2 are answered, the others wait
+        stop = stop_when(argv, lambda: answered() == 3, signal.SIGINT)
+        assert interrupted(stop), stop
+        assert not running_tasks()
+        assert answered() == 3
+        hold.write_text("6")     # the resumed run answers 3-5, then waits
+        stop = stop_when(argv, lambda: answered() == 6, signal.SIGKILL)
+        assert stop.code == -signal.SIGKILL
+        assert answered() == 6
     finally:
-        (bench / "delay").unlink()
-    partial = preds.read_bytes().splitlines()
-    assert 3 <= len(partial) < 14
-    assert main(eval_args(bench, run, "--executor", "ray")) == 0
+        hold.unlink()
+    assert main(argv) == 0
     lines = [json.loads(x) for x in preds.read_text().splitlines()]
     assert len(lines) == len({r["id"] for r in lines}) == 14   # nothing lost, nothing asked twice
     for name in RESULTS:
         assert (run / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+    assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in (tmp_path / "whole").iterdir())
 
 
 def test_ray_address_needs_ray_executor(tmp_path, capsys):
     assert main(["simulate", "--out", str(tmp_path), "--ray-address", "x:1"]) == 2
     assert "--ray-address needs --executor ray" in capsys.readouterr().err
+

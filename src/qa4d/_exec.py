@@ -189,34 +189,50 @@ class RayExecutor(Executor):
         pending: dict[Any, int] = {}
         try:
             while True:
-                # twice the task slots the cluster has now: a growing (autoscaling) cluster always
-                # sees queued tasks, and a huge job list is not all queued at once
-                limit = window or max(2 * int(self.cluster_cpus() / max(self.cpus_per_task, 1e-3)), 2)
-                while len(pending) < limit:
-                    nxt = next(todo, None)
-                    if nxt is None:
-                        break
-                    pending[self._remote.remote(fn, cwd, nxt[1])] = nxt[0]
+                self._submit(fn, cwd, todo, pending, window)
                 if not pending:
                     break
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
-                    i = pending.pop(ref)
-                    try:
-                        result = ray.get(ref)
-                    except ray.exceptions.RayTaskError as e:  # the function raised: its own exception
-                        yield Done(i, None, _cause(e))
-                    except ray.exceptions.RayError as e:  # the worker died (after Ray's retries)
-                        yield Done(i, None, e)
-                    else:
-                        yield Done(i, result, None)
-        except BaseException:  # Ctrl-C, a fatal error, or the caller stopped early: cancel the rest
-            for ref in pending:
-                try:
-                    ray.cancel(ref, force=True)
-                except Exception:  # noqa: BLE001 (already finished or gone)
-                    pass
+                    yield self._outcome(pending.pop(ref), ref)
+        except BaseException:  # Ctrl-C, a fatal error, or the caller stopped early: stop the rest
+            if self._owns:
+                # Ray ends a driver's tasks when it disconnects. Cancelling them first can abort
+                # this process: Ray 2.60's task manager fails a check ("Tried to complete task that
+                # was not pending") when a forced cancel races with a task's reply.
+                self.close()
+            else:  # the caller's Ray stays connected: cancel
+                self._cancel(list(pending))
             raise
+
+    def _submit(self, fn: Callable[[Any], Any], cwd: str, todo: Iterator[tuple[int, Any]], pending: dict[Any, int],
+                window: int | None) -> None:
+        """Send jobs until `pending` holds `window` of them, by default twice the task slots the
+        cluster has now: a growing (autoscaling) cluster always sees queued tasks, and a huge job
+        list is not all queued at once."""
+        limit = window or max(2 * int(self.cluster_cpus() / max(self.cpus_per_task, 1e-3)), 2)
+        while len(pending) < limit:
+            nxt = next(todo, None)
+            if nxt is None:
+                break
+            pending[self._remote.remote(fn, cwd, nxt[1])] = nxt[0]
+
+    def _outcome(self, index: int, ref: Any) -> Done:
+        ray = self._ray
+        try:
+            return Done(index, ray.get(ref), None)
+        except ray.exceptions.RayTaskError as e:  # the function raised: its own exception
+            return Done(index, None, _cause(e))
+        except ray.exceptions.RayError as e:  # the worker died (after Ray's retries)
+            return Done(index, None, e)
+
+    def _cancel(self, refs: list[Any]) -> None:
+        ray = self._ray
+        for ref in refs:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 (already finished or gone)
+                pass
 
     def close(self) -> None:
         if self._owns and self._ray.is_initialized():

@@ -38,7 +38,9 @@ import argparse
 import functools
 import itertools
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator
 
 from qa4d._exec import ExecutorConfig, ExecutorError, add_executor_arguments, check_arguments
 from qa4d.bench.benchmarks.base import BenchmarkFormatError
@@ -122,118 +124,159 @@ def model_factory(args: argparse.Namespace):
                                                                  if not k.startswith("_")}))
 
 
+class _Exit(Exception):
+    """Ends `qa4d eval` with exit code `code` after one line (the message) on stderr."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class _Source:
+    """The benchmark of the arguments and where its items are."""
+
+    benchmark: Any
+    annotations: Path
+    media_root: Path | None
+    limit: int | None
+    frames: int | None       # frames per item: --frames, else the benchmark's default
+
+    def items(self) -> Iterator[Any]:
+        """The items, read again for each pass (only ids are held while the model runs)."""
+        return itertools.islice(self.benchmark.iter_items(self.annotations, self.media_root), self.limit)
+
+
 def run(args: argparse.Namespace) -> int:
-    err = lambda m: print(f"qa4d eval: {m}", file=sys.stderr)  # noqa: E731
+    """`qa4d eval`: ask, then score; returns the exit code (see the module docstring)."""
+    judge = None
+    try:
+        source = _open_benchmark(args)
+        _check_items(source, _checked_model_class(args))
+        result, judge = _ask(args, source)
+        code = _report_answers(args, result)
+        if not args.no_score:
+            _score(args, source, judge)
+        return code
+    except _Exit as e:
+        print(f"qa4d eval: {e}", file=sys.stderr)
+        return e.code
+    finally:
+        if judge is not None:
+            judge.close()
+
+
+def _open_benchmark(args: argparse.Namespace) -> _Source:
     if args.frames is not None and args.frames <= 0:
-        err("--frames must be a positive number")
-        return 1
+        raise _Exit(1, "--frames must be a positive number")
     try:
         benchmark, annotations, media_root, split_dir = resolve_benchmark(args)
         args.split_dir = split_dir  # the prior baseline fits on the train split next to it
     except (RunError, ValueError, OSError) as e:
-        err(str(e))
-        return 1
-    limit = None if args.limit is None else max(0, args.limit)
+        raise _Exit(1, str(e)) from None
+    return _Source(benchmark, annotations, media_root, None if args.limit is None else max(0, args.limit),
+                   args.frames or getattr(benchmark, "default_frames", None))
 
-    def items():
-        """The items, read again for each pass (only ids are held while the model runs)."""
-        return itertools.islice(benchmark.iter_items(annotations, media_root), limit)
 
-    frames = args.frames or getattr(benchmark, "default_frames", None)
+def _checked_model_class(args: argparse.Namespace):
+    """The model's class, once --batch-size and the executor arguments are checked."""
     if args.batch_size < 1:
-        err("--batch-size must be at least 1")
-        return 1
+        raise _Exit(1, "--batch-size must be at least 1")
     problem = check_arguments(args)
     if problem:
-        err(problem)
-        return 1
+        raise _Exit(1, problem)
     try:
-        model_cls = model_class(args.model)
+        return model_class(args.model)
     except ModelConfigError as e:
-        err(str(e))
-        return 2
-    # One pass over the benchmark before the model is built: every record is read (a bad one stops
-    # here), and media are checked (loading weights or probing a server is wasted work when files
-    # are missing). Blind models (needs_images False) never read media: no check.
-    needs_media = getattr(model_cls, "needs_images", True)
-    counted = [0]
+        raise _Exit(2, str(e)) from None
+
+
+def _check_items(source: _Source, model_cls: Any) -> None:
+    """One pass over the benchmark before the model is built: every record is read (a bad one stops
+    here), and media are checked (loading weights or probing a server is wasted work when files
+    are missing). Blind models (needs_images False) never read media: no check."""
+    counted = 0
 
     def counting():
-        for it in items():
-            counted[0] += 1
+        nonlocal counted
+        for it in source.items():
+            counted += 1
             yield it
     try:
-        problems = benchmark.check_media(counting(), media_root) if needs_media else None
+        problems = (source.benchmark.check_media(counting(), source.media_root)
+                    if getattr(model_cls, "needs_images", True) else None)
         if problems is None:
-            counted[0] = sum(1 for _ in items())
+            counted = sum(1 for _ in source.items())
     except (RunError, ValueError, OSError) as e:
-        err(str(e))
-        return 1
-    if not counted[0]:
-        err(f"{annotations}: no items to evaluate")
-        return 1
+        raise _Exit(1, str(e)) from None
+    if not counted:
+        raise _Exit(1, f"{source.annotations}: no items to evaluate")
     if problems:
-        err(str(MediaMissing(problems)))
-        return 1
+        raise _Exit(1, str(MediaMissing(problems)))
 
+
+def _run_info(args: argparse.Namespace, source: _Source) -> dict[str, Any]:
+    """What run.json records about the run (and what must match to resume it)."""
+    return {
+        "benchmark": getattr(source.benchmark, "name", args.benchmark),
+        "annotations": str(Path(source.annotations).resolve()),
+        "media_root": None if source.media_root is None else str(Path(source.media_root).resolve()),
+        "model": args.model,
+        "mode": args.mode,
+        "frames": source.frames,
+        "seed": args.seed,
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                 if not k.startswith("_") and k != "api_key"},
+    }
+
+
+def _ask(args: argparse.Namespace, source: _Source):
+    """Build the model (and the judge) and ask it every item not answered yet: (RunResult, judge)."""
     model = judge = None
     try:
         model = build_model(args)
         judge = LLMJudge.from_args(args)
-        run_info = {
-            "benchmark": getattr(benchmark, "name", args.benchmark),
-            "annotations": str(Path(annotations).resolve()),
-            "media_root": None if media_root is None else str(Path(media_root).resolve()),
-            "model": args.model,
-            "mode": args.mode,
-            "frames": frames,
-            "seed": args.seed,
-            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                     if not k.startswith("_") and k != "api_key"},
-        }
         remote = args.executor != "local"
-        result = run_model(benchmark, items, model, args.out, media_root=media_root, mode=args.mode,
-                           frames=frames, batch_size=args.batch_size, run_info=run_info,
+        result = run_model(source.benchmark, source.items, model, args.out, media_root=source.media_root,
+                           mode=args.mode, frames=source.frames, batch_size=args.batch_size,
+                           run_info=_run_info(args, source),
                            executor=ExecutorConfig.from_args(args) if remote else None,
                            model_factory=model_factory(args) if remote else None)
     except ModelConfigError as e:
-        err(str(e))
-        return 2
+        raise _Exit(2, str(e)) from None
     except RunInterrupted as e:
-        err(str(e))
-        return 130
+        raise _Exit(130, str(e)) from None
     # BenchmarkFormatError: a record changed into a bad one since the first pass
     except (RunError, ExecutorError, BenchmarkFormatError) as e:
-        err(str(e))
-        return 1
+        raise _Exit(1, str(e)) from None
     finally:
         if model is not None:
             model.close()
+    return result, judge
 
+
+def _report_answers(args: argparse.Namespace, result: Any) -> int:
+    """Print what was answered; the exit code so far (3 when some items failed)."""
     print(f"{result.answered} of {result.items} items answered ({result.asked} asked now, "
           f"{result.skipped} from before, {len(result.errors)} failed) -> {args.out}/predictions.jsonl",
           file=sys.stderr)
-    code = 3 if result.errors else 0
-    if result.errors:
-        first = next(iter(result.errors.items()))
-        err(f"{len(result.errors)} item(s) failed (first: {first[0]}: {first[1]}); "
-            "they count as wrong; run the same command again to retry them")
-    if args.no_score:
-        if judge is not None:
-            judge.close()
-        return code
+    if not result.errors:
+        return 0
+    first = next(iter(result.errors.items()))
+    print(f"qa4d eval: {len(result.errors)} item(s) failed (first: {first[0]}: {first[1]}); "
+          "they count as wrong; run the same command again to retry them", file=sys.stderr)
+    return 3
+
+
+def _score(args: argparse.Namespace, source: _Source, judge: Any) -> None:
+    name = getattr(source.benchmark, "name", args.benchmark)
     try:
-        metrics = score_run(benchmark, list(items()), args.out, guess=args.guess, judge=judge, seed=args.seed,
-                            title=f"{args.model} on {getattr(benchmark, 'name', args.benchmark)} ({args.mode})")
+        metrics = score_run(source.benchmark, list(source.items()), args.out, guess=args.guess, judge=judge,
+                            seed=args.seed, title=f"{args.model} on {name} ({args.mode})")
     except ModelConfigError as e:
-        err(f"judge: {e}")
-        return 2
-    finally:
-        if judge is not None:
-            judge.close()
+        raise _Exit(2, f"judge: {e}") from None
     overall = metrics.get("overall", {})
     acc = overall.get("accuracy")
     print(f"accuracy {acc:.4f} on {overall.get('n')} items ({overall.get('unparsed')} unparsed) -> "
           f"{args.out}/metrics.json, report.md, report.html" if isinstance(acc, (int, float)) else
           f"scored -> {args.out}/metrics.json", file=sys.stderr)
-    return code

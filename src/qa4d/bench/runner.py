@@ -150,129 +150,168 @@ def run_model(
     if batch_size < 1:
         raise RunError(f"batch size must be at least 1, got {batch_size}")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if remove_stale_temporaries(out_dir):
-        log(f"{out_dir}: removed temporary files left by an interrupted run")
     info = dict(run_info or {})
     info.setdefault("mode", mode)
     info.setdefault("frames", frames)
-    info["model_info"] = model.describe()
-    previous = _check_resume(out_dir, info)
-
+    previous = _open_run_dir(out_dir, model, info, log)
     each: Callable[[], Iterable[BenchItem]] = items if callable(items) else (lambda: items)
-    ids: list[str] = []                 # item order; the items themselves are read again per pass
-    seen: set[str] = set()
-    dups: list[str] = []
-    for it in each():
-        if it.id in seen:
-            dups.append(it.id)
-        seen.add(it.id)
-        ids.append(it.id)
-    if dups:
-        dups = sorted(set(dups))
-        raise RunError(f"the benchmark has duplicate item ids ({', '.join(dups[:10])}); answers would collide")
-
-    # blind models (needs_images False) never read media, so missing media do not stop them
-    check = getattr(benchmark, "check_media", None) if model.needs_images else None
-    problems = list(check(each(), media_root)) if check is not None else []
-    if problems:
-        raise MediaMissing(problems)
-
+    ids = _item_ids(each())
+    _check_media(benchmark, model, each, media_root)
     batching = batch_size > 1 and bool(getattr(model, "supports_batching", False))
     if batch_size > 1 and not batching:
         log(f"batch size {batch_size} ignored: model {getattr(model, 'name', 'model')} answers one item at a time")
 
     pred_path = out_dir / PREDICTIONS
+    todo = _resume(pred_path, ids, out_dir, log)
+    _record_start(out_dir, info, previous, {"items": len(ids), "to_ask": todo.n_todo, "skipped": todo.skipped})
+
+    # the items still to ask, read from the benchmark as their batches are sent (none held ahead)
+    batches = _batches((it for it in each() if it.id not in todo.answered), batch_size if batching else 1)
+    saver = _Saver(PredictionWriter(pred_path))
+    bar = tqdm(total=todo.n_todo, desc=f"eval {getattr(model, 'name', 'model')}", unit="item",
+               disable=None if progress is None else not progress, file=sys.stderr, dynamic_ncols=True)
+    fatal: BaseException | None = None   # a ModelConfigError that stopped the local asking
+    try:
+        if executor is not None and executor.kind != "local":
+            if model_factory is None:
+                raise RunError(f"--executor {executor.kind} needs a model factory the workers can call")
+            job = _BatchJob(model_factory, uuid.uuid4().hex, benchmark, media_root, mode, frames, batch_size)
+            _ask_on_executor(executor, job, batches, saver.save, saver.shower(bar))
+        else:
+            stop = threading.Event()
+            asker = _Asker(benchmark, model, media_root, mode, frames, batching, stop, saver.save, log)
+            fatal = _ask_in_threads(asker, max(1, int(getattr(model, "concurrency", 1) or 1)), batches, stop,
+                                    saver.shower(bar), log)
+    except KeyboardInterrupt:
+        raise RunInterrupted(
+            f"interrupted: {todo.skipped + saver.answered} of {len(ids)} items answered and saved in {pred_path}; "
+            "run the same command again to continue"
+        ) from None
+    finally:
+        bar.close()
+        saver.writer.close()
+    if fatal is not None:
+        raise fatal
+    return _finish_run(out_dir, info, model, ids, saver, todo.skipped)
+
+
+def _open_run_dir(out_dir: Path, model: Model, info: dict[str, Any],
+                  log: Callable[[str], None]) -> dict[str, Any] | None:
+    """Create `out_dir` (removing temporaries of an interrupted run), add the model's description
+    to `info` (the run.json to be) and check that the directory may be resumed with this run;
+    returns the old run.json, or None."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if remove_stale_temporaries(out_dir):
+        log(f"{out_dir}: removed temporary files left by an interrupted run")
+    info["model_info"] = model.describe()
+    return _check_resume(out_dir, info)
+
+
+def _item_ids(items: Iterable[BenchItem]) -> list[str]:
+    """The item ids in order; RunError when one occurs twice (the answers would collide)."""
+    ids: list[str] = []
+    seen: set[str] = set()
+    dups: set[str] = set()
+    for it in items:
+        if it.id in seen:
+            dups.add(it.id)
+        seen.add(it.id)
+        ids.append(it.id)
+    if dups:
+        raise RunError(f"the benchmark has duplicate item ids ({', '.join(sorted(dups)[:10])}); answers would collide")
+    return ids
+
+
+def _check_media(benchmark: Any, model: Model, each: Callable[[], Iterable[BenchItem]], media_root: Any) -> None:
+    """MediaMissing (listing every missing file) unless the model is blind (`needs_images` False:
+    it reads no media, so missing media do not stop it)."""
+    check = getattr(benchmark, "check_media", None) if model.needs_images else None
+    problems = list(check(each(), media_root)) if check is not None else []
+    if problems:
+        raise MediaMissing(problems)
+
+
+@dataclass
+class _Todo:
+    answered: set[str]   # ids of the benchmark answered by earlier starts (skipped now)
+    n_todo: int          # items to ask now (never asked, or failed before)
+    skipped: int
+
+
+def _resume(pred_path: Path, ids: list[str], out_dir: Path, log: Callable[[str], None]) -> _Todo:
+    """What earlier starts left in predictions.jsonl. The file is rewritten (atomically) when it
+    needed a repair, or to drop the error lines of items asked again now: one line per id."""
+    seen = set(ids)
     state = read_predictions_file(pred_path, missing_ok=True)
     todo_ids = seen - state.responses.keys()
-    n_items, n_todo = len(ids), len(todo_ids)
     retried = sorted(i for i in state.errors if i in todo_ids)
-    # Rewrite (atomically) when repairing, or to drop error lines of items asked again now, so the
-    # file keeps one line per id.
     if state.needs_rewrite or retried:
         rewrite_predictions(pred_path, state, keep={rid for rid in state.lines
                                                    if rid in state.responses or rid not in todo_ids})
         for r in state.problems:
             log(f"repaired: {r}")
-    skipped = n_items - n_todo
-    answered_before = state.responses.keys() & seen
-    del state, seen, todo_ids
+    skipped = len(ids) - len(todo_ids)
     if skipped:
-        log(f"resuming {out_dir}: {skipped} of {n_items} items already answered"
+        log(f"resuming {out_dir}: {skipped} of {len(ids)} items already answered"
             + (f", {len(retried)} failed before and asked again" if retried else ""))
+    return _Todo(state.responses.keys() & seen, len(todo_ids), skipped)
 
+
+def _record_start(out_dir: Path, info: dict[str, Any], previous: dict[str, Any] | None,
+                  counts: dict[str, int]) -> None:
+    """run.json as this start begins (the first start's time is kept across resumes)."""
     started = _now()
     info.update({
         "started": started,
         "first_started": (previous or {}).get("first_started", started),
         "finished": None,
         "python": platform.python_version(),
-        "counts": {"items": n_items, "to_ask": n_todo, "skipped": skipped},
+        "counts": counts,
     })
     write_json_atomic(out_dir / RUN_JSON, info)
 
-    writer = PredictionWriter(pred_path)
-    stop = threading.Event()
-    new_errors: dict[str, str] = {}
-    answered_now = 0
-    lock = threading.Lock()
 
-    def save(rec: dict[str, Any]) -> dict[str, Any]:
-        nonlocal answered_now
-        writer.append(rec)
-        with lock:
+class _Saver:
+    """Appends each record to predictions.jsonl (from any thread) and counts answers and errors."""
+
+    def __init__(self, writer: PredictionWriter):
+        self.writer = writer
+        self.answered = 0
+        self.errors: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def save(self, rec: dict[str, Any]) -> dict[str, Any]:
+        self.writer.append(rec)
+        with self._lock:
             if rec["response"] is None:
-                new_errors[rec["id"]] = rec["error"]
+                self.errors[rec["id"]] = rec["error"]
             else:
-                answered_now += 1
+                self.answered += 1
         return rec
 
-    size = batch_size if batching else 1
-    # the items still to ask, read from the benchmark as their batches are sent (none held ahead)
-    batches = _batches((it for it in each() if it.id not in answered_before), size)
-    bar = tqdm(total=n_todo, desc=f"eval {getattr(model, 'name', 'model')}", unit="item",
-               disable=None if progress is None else not progress, file=sys.stderr, dynamic_ncols=True)
+    def shower(self, bar: Any) -> Callable[[list[dict[str, Any]]], None]:
+        """What shows a batch's saved records on the progress bar."""
+        def shown(recs: list[dict[str, Any]]) -> None:
+            if recs:
+                bar.update(len(recs))
+                if any(r["response"] is None for r in recs):
+                    bar.set_postfix(errors=len(self.errors), refresh=False)
+        return shown
 
-    def shown(recs: list[dict[str, Any]]) -> None:
-        if recs:
-            bar.update(len(recs))
-            if any(r["response"] is None for r in recs):
-                bar.set_postfix(errors=len(new_errors), refresh=False)
 
-    fatal: BaseException | None = None
-    try:
-        if executor is not None and executor.kind != "local":
-            if model_factory is None:
-                raise RunError(f"--executor {executor.kind} needs a model factory the workers can call")
-            job = _BatchJob(model_factory, uuid.uuid4().hex, benchmark, media_root, mode, frames, batch_size)
-            _ask_on_executor(executor, job, batches, save, shown)
-        else:
-            asker = _Asker(benchmark, model, media_root, mode, frames, batching, stop, save, log)
-            fatal = _ask_in_threads(asker, max(1, int(getattr(model, "concurrency", 1) or 1)), batches, stop,
-                                    shown, log)
-    except KeyboardInterrupt:
-        raise RunInterrupted(
-            f"interrupted: {skipped + answered_now} of {n_items} items answered and saved in {pred_path}; "
-            "run the same command again to continue"
-        ) from None
-    finally:
-        bar.close()
-        writer.close()
-
-    if fatal is not None:
-        raise fatal
-
-    final = read_predictions_file(pred_path, missing_ok=True)
+def _finish_run(out_dir: Path, info: dict[str, Any], model: Model, ids: list[str], saver: _Saver,
+                skipped: int) -> RunResult:
+    """Count the run's outcome from predictions.jsonl and record it in run.json."""
+    final = read_predictions_file(out_dir / PREDICTIONS, missing_ok=True)
     errors = {i: final.errors[i] for i in ids if i in final.errors and i not in final.responses}
     answered = sum(1 for i in ids if i in final.responses)
+    asked = saver.answered + len(saver.errors)
     info["finished"] = _now()
     info["model_info"] = model.describe()  # now with request counters
-    info["counts"] = {
-        "items": n_items, "answered": answered, "errors": len(errors),
-        "asked": answered_now + len(new_errors), "skipped": skipped,
-    }
+    info["counts"] = {"items": len(ids), "answered": answered, "errors": len(errors), "asked": asked,
+                      "skipped": skipped}
     write_json_atomic(out_dir / RUN_JSON, info)
-    return RunResult(out_dir, n_items, answered, errors, answered_now + len(new_errors), skipped)
+    return RunResult(out_dir, len(ids), answered, errors, asked, skipped)
 
 
 def _batches(items: Iterable[BenchItem], size: int) -> Iterator[list[BenchItem]]:
