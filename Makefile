@@ -5,7 +5,7 @@ QA4D := $(VENV)/bin/qa4d
 OUT ?= out/demo
 SEED ?= 0
 # question families of the demo dataset (qa4d generate --families)
-FAMILIES ?= 4dpqa multispa vlm4d sti timebench
+FAMILIES ?= 4dpqa multispa vlm4d sti r4d timebench
 
 .PHONY: demo demo-convert test install system-deps bench clean train-demo
 
