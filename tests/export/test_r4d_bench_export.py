@@ -142,3 +142,21 @@ def test_som_image_must_be_present_even_if_null(tmp_path):
     with pytest.raises(BenchmarkFormatError, match=r"record 0, field 'som_image': missing"):
         get_benchmark("r4d-bench")().load(tmp_path)
     assert Path(tmp_path / "test.json").exists()
+
+
+def test_an_image_set_record_is_left_out_not_reported_bad(exported, tmp_path):
+    """MultiSPA-style image sets (meta.media_kind "images": Image-1 may be later than Image-2) are
+    not clips: counted as left out, while a clip record beside them is exported."""
+    root, _ = exported
+    ds = tmp_path / "ds"
+    (ds / "bench").mkdir(parents=True)
+    shutil.copytree(root / "ds" / "media", ds / "media")
+    clip = next(r for r in read_samples(root / "ds" / "bench" / "samples.jsonl") if r["answer_format"] == "mc")
+    images = dict(clip, id=clip["id"] + "-set", media=clip["media"][::-1][:2],
+                  frame_indices=clip["frame_indices"][::-1][:2], timestamps=clip["timestamps"][::-1][:2],
+                  meta=dict(clip["meta"], media_kind="images"))
+    (ds / "bench" / "samples.jsonl").write_text(json.dumps(clip) + "\n" + json.dumps(images) + "\n")
+    res = export_dataset(ds, "r4d-bench", tmp_path / "out", split="bench")
+    assert res.errors == [] and res.counts == {"bench": 1}
+    assert res.skipped == {"bench: image sets (r4d-bench holds videos only)": 1}
+    assert [row["id"] for row in json.loads((tmp_path / "out" / "test.json").read_text())] == [clip["id"]]

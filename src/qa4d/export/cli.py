@@ -128,8 +128,9 @@ def export_dataset(
         rows = []
         records = iter_samples(sp.samples_path, record_errors)
         for record in tqdm(records, desc=f"export {fmt} {sp.name}", unit="rec", file=sys.stderr, disable=None):
-            if exporter.answer_formats and record.get("answer_format") not in exporter.answer_formats:
-                reason = f"{sp.name}: answer_format {record.get('answer_format')} ({fmt} holds {', '.join(exporter.answer_formats)} only)"
+            why = exporter.left_out(record)
+            if why is not None:
+                reason = f"{sp.name}: {why}"
                 result.skipped[reason] = result.skipped.get(reason, 0) + 1
                 continue
             try:

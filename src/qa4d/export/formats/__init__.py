@@ -55,8 +55,18 @@ class Exporter:
     name: str = ""
     placeholder: str = IMAGE_TOKEN
     answer_formats: tuple[str, ...] = ()   # the answer formats the format can hold (empty: all)
+    videos_only: bool = False              # True: image sets (meta.media_kind "images") are left out
 
     # -- per record ------------------------------------------------------------------------
+    def left_out(self, record: Mapping[str, Any]) -> str | None:
+        """Why a well-formed record has no place in this format (None: it has one); such records
+        are counted as left out, not reported as bad."""
+        if self.answer_formats and record.get("answer_format") not in self.answer_formats:
+            return f"answer_format {record.get('answer_format')} ({self.name} holds {', '.join(self.answer_formats)} only)"
+        if self.videos_only and (record.get("meta") or {}).get("media_kind") == "images":
+            return f"image sets ({self.name} holds videos only)"
+        return None
+
     def user_text(self, record: Mapping[str, Any]) -> str:
         """Image lines (one placeholder each, in media order) then the rendered prompt."""
         return "\n".join(image_lines(record, self.placeholder, self.name) + [render_prompt(record)])

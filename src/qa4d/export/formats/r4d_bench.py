@@ -131,6 +131,7 @@ def encode_video(frames: Sequence[Path], timestamps: Sequence[float], out: Path)
 @register_exporter("r4d-bench")
 class R4DBenchExporter(Exporter):
     answer_formats = ("mc",)
+    videos_only = True  # R4D-Bench items are clips; MultiSPA's image sets have no place in it
 
     def row(self, record: Mapping[str, Any], images: Sequence[str]) -> dict[str, Any]:
         rid = record["id"]
