@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from qa4d.sources.sim.deal import _pick
 from qa4d.sources.sim.motion import scripted_pose
-from qa4d.sources.sim.spec import ObjectSpec, PropSpec
+from qa4d.sources.sim.spec import Motion, ObjectSpec, PropSpec
 
 
 def _place(rng: np.random.Generator, placed: list[tuple[np.ndarray, float]], radius: float, disc: float) -> np.ndarray:
@@ -73,3 +74,29 @@ def _sample_props(rng: np.random.Generator, cat: dict[str, Any], cam_azim: float
             )
         )
     return out
+
+
+def draw_asset(rng: np.random.Generator, cat: dict[str, Any], pool: list[str]) -> tuple:
+    """A random asset of `pool` (weighted as the catalogue says) at a random scale: (name, its
+    catalogue entry, scale, extent (x, y, z) in metres, URDF path, footprint radius). Draws from
+    `rng` in a fixed order (asset, scale, variant), which the scenes' bytes depend on."""
+    name = _pick(rng, pool, [float(cat["objects"][n].get("weight", 1.0)) for n in pool])
+    a = cat["objects"][name]
+    scale = float(rng.uniform(*a["scale"]))
+    ext = tuple(float(v) * scale for v in a["unit_extent"])
+    urdf = a.get("urdf", "")
+    if "{index" in urdf:
+        urdf = urdf.format(index=int(rng.integers(0, int(a.get("num_variants", 1)))))
+    return name, a, scale, ext, urdf, 0.5 * float(np.hypot(ext[0], ext[1]))
+
+
+def object_spec(oid: int, drawn: tuple, xy, yaw_deg: float) -> ObjectSpec:
+    """The ObjectSpec of an asset `drawn` by draw_asset, standing still at `xy` turned `yaw_deg`."""
+    name, a, scale, ext, urdf, _ = drawn
+    return ObjectSpec(
+        id=oid, asset=name, category=a["category"], urdf=urdf, primitive=a.get("primitive", ""), scale=scale,
+        colour="", rgba=(1.0, 1.0, 1.0, 1.0), keep_texture=bool(a.get("keep_texture", False)),
+        upright_rpy_deg=tuple(float(v) for v in a["upright_rpy_deg"]), approx_extent=ext,
+        position=(float(xy[0]), float(xy[1]), 0.0), yaw_deg=yaw_deg, motion=Motion(),
+        is_agent=bool(a.get("agent", False)), forward_axis=tuple(float(v) for v in a.get("forward_axis", (1, 0, 0))),
+    )

@@ -13,7 +13,7 @@ from qa4d.sources.sim.camera import camera_pose
 from qa4d.sources.sim.camera_paths import CAM_MOVE_REL, CAMERA_SLOTS, _sample_camera
 from qa4d.sources.sim.captions import assign_captions
 from qa4d.sources.sim.deal import _pick, _stratum, scene_name, scene_rng
-from qa4d.sources.sim.layout import _path_clear, _place, _sample_props
+from qa4d.sources.sim.layout import _path_clear, _place, _sample_props, draw_asset, object_spec
 from qa4d.sources.sim.programs import (
     AGENT_MOTIONS,
     SPIN_NONE,
@@ -59,36 +59,11 @@ def sample_mixed_scene(
     placed: list[tuple[np.ndarray, float]] = []
     for i in range(k):
         pool = agent_names if i < n_agents else other_names
-        name = _pick(rng, pool, [float(cat["objects"][n].get("weight", 1.0)) for n in pool])
-        a = cat["objects"][name]
-        scale = float(rng.uniform(*a["scale"]))
-        ext = tuple(float(v) * scale for v in a["unit_extent"])
-        urdf = a.get("urdf", "")
-        if "{index" in urdf:
-            urdf = urdf.format(index=int(rng.integers(0, int(a.get("num_variants", 1)))))
-        radius = 0.5 * float(np.hypot(ext[0], ext[1]))
+        drawn = draw_asset(rng, cat, pool)
+        radius = drawn[5]
         xy = _place(rng, placed, radius, disc=1.2)
         placed.append((xy, radius))
-        objects.append(
-            ObjectSpec(
-                id=i + 1,
-                asset=name,
-                category=a["category"],
-                urdf=urdf,
-                primitive=a.get("primitive", ""),
-                scale=scale,
-                colour="",
-                rgba=(1.0, 1.0, 1.0, 1.0),
-                keep_texture=bool(a.get("keep_texture", False)),
-                upright_rpy_deg=tuple(float(v) for v in a["upright_rpy_deg"]),
-                approx_extent=ext,
-                position=(float(xy[0]), float(xy[1]), 0.0),
-                yaw_deg=float(rng.uniform(-180, 180)),
-                motion=Motion(),
-                is_agent=bool(a.get("agent", False)),
-                forward_axis=tuple(float(v) for v in a.get("forward_axis", (1, 0, 0))),
-            )
-        )
+        objects.append(object_spec(i + 1, drawn, xy, float(rng.uniform(-180, 180))))
     assign_captions(objects, rng)
     camera = _sample_camera(rng, eye, target, fov, slot)
     cam0 = camera_pose(camera, 0.0)  # the first camera: object directions are relative to it

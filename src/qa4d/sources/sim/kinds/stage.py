@@ -10,10 +10,10 @@ import numpy as np
 
 from qa4d.sources.sim.camera import camera_pose
 from qa4d.sources.sim.camera_paths import CAMERA_SLOTS, _sample_camera
-from qa4d.sources.sim.deal import _pick, _stratum, scene_rng
-from qa4d.sources.sim.layout import _path_clear, _place
+from qa4d.sources.sim.deal import _stratum, scene_rng
+from qa4d.sources.sim.layout import _path_clear, _place, draw_asset, object_spec
 from qa4d.sources.sim.motion import closed_form_object_pose
-from qa4d.sources.sim.spec import CameraSpec, Motion, ObjectSpec
+from qa4d.sources.sim.spec import CameraSpec, ObjectSpec
 
 
 class _Stage:
@@ -61,28 +61,14 @@ class _Stage:
 
     def add(self, pool: list[str], xy: np.ndarray | None = None, disc: float = 1.2) -> ObjectSpec:
         """A new object of a random asset from `pool`, placed clear of the others unless `xy`."""
-        rng, cat = self.rng, self.cat
-        name = _pick(rng, pool, [float(cat["objects"][n].get("weight", 1.0)) for n in pool])
-        a = cat["objects"][name]
-        scale = float(rng.uniform(*a["scale"]))
-        ext = tuple(float(v) * scale for v in a["unit_extent"])
-        urdf = a.get("urdf", "")
-        if "{index" in urdf:
-            urdf = urdf.format(index=int(rng.integers(0, int(a.get("num_variants", 1)))))
-        radius = 0.5 * float(np.hypot(ext[0], ext[1]))
+        rng = self.rng
+        drawn = draw_asset(rng, self.cat, pool)
+        radius = drawn[5]
         fixed = xy is not None
         if not fixed:
             xy = _place(rng, self.placed, radius, disc=disc)
         self.placed.append((np.asarray(xy, dtype=np.float64), radius))
-        obj = ObjectSpec(
-            id=len(self.objects) + 1, asset=name, category=a["category"], urdf=urdf,
-            primitive=a.get("primitive", ""), scale=scale, colour="", rgba=(1.0, 1.0, 1.0, 1.0),
-            keep_texture=bool(a.get("keep_texture", False)),
-            upright_rpy_deg=tuple(float(v) for v in a["upright_rpy_deg"]), approx_extent=ext,
-            position=(float(xy[0]), float(xy[1]), 0.0), yaw_deg=float(rng.uniform(-180, 180)), motion=Motion(),
-            is_agent=bool(a.get("agent", False)),
-            forward_axis=tuple(float(v) for v in a.get("forward_axis", (1, 0, 0))),
-        )
+        obj = object_spec(len(self.objects) + 1, drawn, xy, float(rng.uniform(-180, 180)))
         self.objects.append(obj)
         for _ in range(30 if not fixed else 0):  # clear of the camera's path as well
             if self.clear_of_camera(obj):
