@@ -41,7 +41,7 @@ def _random_scores(items: list[BenchItem]) -> np.ndarray:
     return np.array([score_item(it, extract(model.generate("", [], it), it))[1] for it in items])
 
 
-@pytest.mark.parametrize("fmt,k", [("mc", 2), ("mc", 3), ("mc", 4), ("mc", 5), ("yesno", 2)])
+@pytest.mark.parametrize("fmt,k", [("mc", 2), ("mc", 3), ("mc", 4), ("mc", 5), ("yesno", 2), ("free", 2), ("free", 3)])
 def test_random_scores_chance_on_finite_answer_sets(fmt, k):
     """Over 3000 items the random model's mean score is the format's chance within 4 binomial
     standard deviations (a failure by chance has probability < 1e-4)."""
@@ -51,6 +51,9 @@ def test_random_scores_chance_on_finite_answer_sets(fmt, k):
     for i in range(n):
         if fmt == "mc":
             items.append(_item(i, fmt, letters[i % k], options={L: f"choice {L.lower()}" for L in letters}))
+        elif fmt == "free":  # a closed set of words (MultiSPA's directions), named in meta.choices
+            words = ["left", "right", "not moving"][:k]
+            items.append(_item(i, fmt, words[i % k].upper(), meta={"choices": words + [words[0].title()]}))
         else:
             items.append(_item(i, fmt, ("yes", "no")[i % 2]))
     chance = np.array([get_format(fmt).chance(it) for it in items])

@@ -2,8 +2,10 @@
 
 Read: a statement of the answer (final answer, <answer> tag, backticks, "Answer:"), else a short
 quoted value (`quoted`, MultiSPA's "move 'left'"), else the whole reply (`whole_text`). Scored:
-exact match after normalize_text (case, whitespace, surrounding punctuation); chance 0 (an open
-answer). Random: "unknown". Prior: the task's most frequent answer. Audit: the train majority.
+exact match after normalize_text (case, whitespace, surrounding punctuation). Chance: 1/K when
+the record names its K possible answers in `meta.choices` (a closed set, e.g. MultiSPA's
+'left' or 'right'), else 0 (an open answer). Random: one of `meta.choices` drawn uniformly, else
+"unknown". Prior: the task's most frequent answer. Audit: the train majority.
 """
 
 from __future__ import annotations
@@ -35,3 +37,22 @@ class FreeText(AnswerFormat):
     def score(self, item, ex):
         ok = normalize_text(ex.value) == normalize_text(item.answer)
         return ok, float(ok), {}
+
+    def chance(self, item: Item) -> float:
+        choices = _choices(item)
+        return 1.0 / len(choices) if choices else 0.0
+
+    def random_reply(self, item: Item, rng) -> str:
+        choices = _choices(item)
+        if not choices:
+            return super().random_reply(item, rng)
+        return f"Answer: {choices[int(rng.integers(len(choices)))]}"
+
+
+def _choices(item: Item) -> list[str]:
+    """The distinct answers a closed free-text question allows (meta.choices), in their order."""
+    raw = (getattr(item, "meta", None) or {}).get("choices") or []
+    seen: dict[str, str] = {}
+    for c in raw:
+        seen.setdefault(normalize_text(str(c)), str(c))
+    return list(seen.values())

@@ -107,6 +107,9 @@ def test_eval_oracle_and_obedient_score_one_random_and_prior_low(dataset):
         assert acc[m]["overall"]["accuracy"] == 1.0
     for m in ("random", "prior"):
         assert acc[m]["overall"]["accuracy"] < 0.5
+    # direction questions name their two answers ("Answer 'left' or 'right'"): chance is 1/2 there
+    moves = {t: v for t, v in acc["random"]["by_task"].items() if t.endswith("_movement")}
+    assert moves and all(v["chance"] == 0.5 for v in moves.values())
     # reported per task and per Table 2 row (the family's categories)
     assert set(acc["oracle"]["by_category"]) <= {
         "depth_comparison", "depth_value", "vc_coordinate", "vc_mcq", "camera_orientation_direction",

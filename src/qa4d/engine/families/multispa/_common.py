@@ -202,7 +202,7 @@ class WordTask(Task):
                          options=" or ".join(f"'{w}'" for w in self.vocabulary))
         answer = _fill(_pick(rng, t.answers["free"], f"{self.name} free answer"), answer=cand["value"])
         meta = {"objects": [], "value": cand["value"], "label": cand["label"], "segment": cand["segment"],
-                "measurement": cand["measurement"],
+                "measurement": cand["measurement"], "choices": list(self.vocabulary),
                 "media_kind": "images"}
         return {"question": question, "options": None, "answer": answer, "meta": meta}
 
