@@ -411,6 +411,13 @@ def _choices(options: dict[str, Any], letters: bool) -> _Choices:
     return c
 
 
+def compiled_choices(options: dict[str, Any], letters: bool = True) -> _Choices:
+    """The compiled option set that `extract_choice(text, options, letters=letters)` reads with
+    (for `extract_compiled`); its `group` maps each key to its option's normalized text, so two
+    keys name the same option text when their groups are equal (`same_option`)."""
+    return _choices(_as_text(options), letters)
+
+
 def _span_here_or_next_line(body: str, end: int, span: str) -> str:
     """`span`, or when it holds no word (the answer follows on its own line), the next non-empty line."""
     if _WORD_CHAR_RE.search(span):
@@ -502,10 +509,16 @@ def extract_choice(text: str, options: dict[str, str], *, letters: bool = True) 
     options: {"A": "left", ...}; for yes/no pass {"yes": "yes", "no": "no"} and letters=False.
     Returns the option key (letter, or "yes"/"no") or an unparsed Extraction.
     """
+    return extract_compiled(text, _choices(options, letters))
+
+
+def extract_compiled(text: str, c: _Choices) -> Extraction:
+    """`extract_choice` with the option set already compiled (`compiled_choices`): for callers
+    that read many replies to one option set."""
     body = strip_reasoning(text)
     if not body:
         return Extraction(None, "unparsed", "")
-    r = _Reply(body, _choices(options, letters))
+    r = _Reply(body, c)
     for rule in _RULES:
         ex = rule(r)
         if ex is not None:
@@ -668,8 +681,9 @@ def _last_statement(body: str, low: str, c: _Choices) -> Extraction | None:
     h = _HEADS[0][1].search(low, max(0, p - 16), p)
     if h is None:
         return None
-    for kw in ("option", "choice", "correct", "accurate"):
-        if low.rfind(kw) >= h.start():
+    hs = h.start()
+    for kw in ("option", "choice", "correct", "accurate"):  # no such word from the head on
+        if low.find(kw, hs) != -1:
             return None
     conn = _CONNECTOR_RE.match(low, p + 6)
     if conn is None or not (conn.group("conn").strip() or h.group(0)[0] == "f"):

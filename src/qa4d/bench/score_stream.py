@@ -232,6 +232,16 @@ def _score_items(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S, 
                                                                  cols.rule_code, cols.profile)
     rules = cols.rules
     mc_fast = judge is None
+    # the stock mc format reads with choices.extract_choice: each option set (one dict shared by
+    # the items that repeat it, as the loaders share them) is compiled once, kept by the dict's id
+    # while `compiled` holds the dict
+    from qa4d.answers import get_format  # noqa: PLC0415
+    from qa4d.answers.choices import compiled_choices, extract_compiled  # noqa: PLC0415
+    from qa4d.answers.mc import MultipleChoice  # noqa: PLC0415
+    from qa4d.bench import extract as E  # noqa: PLC0415
+
+    direct = extract is E.extract and type(get_format("mc")).extract is MultipleChoice.extract
+    compiled: dict[int, tuple[dict, Any]] = {}
     first = None
     append = lines.append
     for item in S._progress(items):
@@ -244,15 +254,25 @@ def _score_items(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S, 
         groups = item.groups if own_groups else groupings(item)
         if mc_fast and response is not None and item.answer_format == "mc" and type(iid) is str:
             opts = item.options or {}
+            c = None
+            if direct:
+                entry = compiled.get(id(opts))
+                if entry is None or entry[0] is not opts:
+                    if len(compiled) >= 4096:
+                        compiled.clear()
+                    entry = compiled[id(opts)] = (opts, compiled_choices(opts))
+                c = entry[1]
             if len(response) <= MEMO_CHARS:
                 key = (response, *opts, *opts.values())
                 ex = memo.get(key)
                 if ex is None:
                     if len(memo) >= MEMO_ENTRIES:
                         memo.clear()
-                    ex = memo[key] = extract(response, item)
-            else:
+                    ex = memo[key] = extract(response, item) if c is None else extract_compiled(response, c)
+            elif c is None:
                 ex = extract(response, item)
+            else:
+                ex = extract_compiled(response, c)
             value, answer = ex.value, item.answer
             if (value is None and not guess) or type(value) is str:
                 pkey = (item.task, item.category, len(opts), id(groups) if own_groups else tuple(groups.items()))
@@ -269,7 +289,14 @@ def _score_items(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S, 
                     if value is None:
                         ok, xs = False, "null"
                     else:
-                        ok, xs = value == answer or same_option(opts, value, answer), enc(value)
+                        if value == answer:
+                            ok = True
+                        elif c is None:
+                            ok = same_option(opts, value, answer)
+                        else:  # same_option with the compiled set's groups
+                            grp = c.group
+                            ok = value in grp and answer in grp and grp[value] == grp[answer]
+                        xs = enc(value)
                     rule = ex.rule
                     rs = rule_text.get(rule)
                     if rs is None:
