@@ -200,6 +200,7 @@ class VLM4D(Benchmark):
         question_types: dict[str, str] = {}  # one string per distinct question_type ("multiple-choice")
         name = path.name
         seen: dict[tuple, tuple] = {}  # (question, answer, choices' keys and texts) -> what they give
+        shared_options: dict[tuple, dict] = {}  # choices' keys and texts -> the first such dict
         for i, rec in enumerate(data):
             data[i] = None  # the parsed record is not needed once its item is built
             # the published shape, checked field by field; anything else gets the helpers' precise errors
@@ -228,6 +229,8 @@ class VLM4D(Benchmark):
             else:
                 published = _published_choices(choices)
                 options = choices if published else _options(choices, path, i)
+                # one dict per distinct option set (its keys and texts): the scorer compiles each once
+                options = shared_options.setdefault((*options, *options.values()), options)
                 answer_text = answer if type(answer) is str else str(answer)
                 letter = _letter(answer_text, options, path, i)
                 if options[letter] == answer_text:
@@ -244,6 +247,7 @@ class VLM4D(Benchmark):
                 if key is not None and published:
                     if len(seen) >= 65536:
                         seen.clear()
+                        shared_options.clear()
                     seen[key] = (options, letter, answer_text, task, fp)
             if split == "real":
                 view = "exo-centric" if _id_number(rid, path, i) <= exo_max else "ego-centric"
