@@ -200,6 +200,7 @@ class VLM4D(Benchmark):
         question_types: dict[str, str] = {}  # one string per distinct question_type ("multiple-choice")
         name = path.name
         seen: dict[tuple, tuple] = {}  # (question, answer, choices' keys and texts) -> what they give
+        media_of: dict[str, str] = {}  # video URL -> its media path
         shared_options: dict[tuple, dict] = {}  # choices' keys and texts -> the first such dict
         for i, rec in enumerate(data):
             data[i] = None  # the parsed record is not needed once its item is built
@@ -250,18 +251,25 @@ class VLM4D(Benchmark):
                         shared_options.clear()
                     seen[key] = (options, letter, answer_text, task, fp)
             if split == "real":
-                view = "exo-centric" if _id_number(rid, path, i) <= exo_max else "ego-centric"
+                tail = rid[rid.rfind("_") + 1:] if type(rid) is str else ""  # _id_number's common case
+                number = int(tail) if tail.isdigit() and tail.isascii() else _id_number(rid, path, i)
+                view = "exo-centric" if number <= exo_max else "ego-centric"
                 gkey = (split, view)
                 groups = shared_groups.get(gkey) or shared_groups.setdefault(gkey, {"split": split, "view": view})
             else:
                 kind = "synthetic false-positive" if fp else "synthetic directional"
                 gkey = (split, kind)
                 groups = shared_groups.get(gkey) or shared_groups.setdefault(gkey, {"split": split, "synthetic_type": kind})
+            media = media_of.get(video)  # a video is asked about by several questions
+            if media is None:
+                if len(media_of) >= 65536:
+                    media_of.clear()
+                media = media_of[video] = _media_from_url(video)
             # positional: id, benchmark, task, question, answer, answer_format, options, category,
             # media, media_kind, prefix_images, groups, meta
             append(BenchItem(
                 f"{stem}/{rid}", "vlm4d", task, question, letter, "mc", options,
-                split, [_media_from_url(video)], "video", [], groups,
+                split, [media], "video", [], groups,
                 {"source_id": str(rid), "file": name, "answer_text": answer_text,
                  "question_type": question_types.setdefault(qtype, qtype) if type(qtype := rec.get("question_type")) is str
                  else qtype, "video_url": video},
