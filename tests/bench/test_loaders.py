@@ -359,3 +359,6 @@ def test_vlm4d_repeated_questions_give_the_items_of_records_read_alone(tmp_path)
     p.write_text(json.dumps(recs[:2] + [dict(base, id="validation_9", answer="sideways")]))
     with pytest.raises(BenchmarkFormatError, match=r"record 2, field 'answer': answer 'sideways' is not one"):
         bench("vlm4d").load(p)
+    p.write_text(json.dumps(recs[:3] + [recs[1]]))
+    with pytest.raises(BenchmarkFormatError, match=r"record 3, field 'id': duplicate id 'synthetic_mc/validation_2' \(first at record 1\)"):
+        bench("vlm4d").load(p)
