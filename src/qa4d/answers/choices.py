@@ -518,7 +518,15 @@ def extract_compiled(text: str, c: _Choices) -> Extraction:
     body = strip_reasoning(text)
     if not body:
         return Extraction(None, "unparsed", "")
-    r = _Reply(body, c)
+    low = body.lower()
+    if len(low) != len(body):  # a few characters change length when lower-cased ("İ")
+        low = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in body)
+    if _S._QUICK:  # rule 1's common case first (what `_rule_statements` would try first)
+        quick = _last_statement(body, low, c)
+        if quick is not None:
+            return quick
+    r = _Reply(body, c, low)
+    r.tried_last = _S._QUICK
     for rule in _RULES:
         ex = rule(r)
         if ex is not None:
@@ -530,12 +538,10 @@ class _Reply:
     """A reply being read: its text, lower-cased text (same length), the option set, and what the
     earlier rules learnt that later ones need."""
 
-    def __init__(self, body: str, c: _Choices):
+    def __init__(self, body: str, c: _Choices, low: str):
         self.body, self.c = body, c
-        low = body.lower()
-        if len(low) != len(body):  # a few characters change length when lower-cased ("İ")
-            low = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in body)
-        self.low = low
+        self.low = low  # body.lower(), the same length
+        self.tried_last = False  # _last_statement was tried (and found nothing)
         self.final_but_nothing = False  # a "final answer" statement named no option
         self.walks: list[tuple[re.Match, bool]] | None = None  # _walk_mentions, once computed
 
@@ -557,7 +563,7 @@ def _rule_statements(r: _Reply) -> Extraction | None:
     low, body, c = r.low, r.body, r.c
     if not ("answer" in low or "option" in low or "correct" in low or "accurate" in low or "choice" in low):
         return None
-    quick = _last_statement(body, low, c) if _S._QUICK else None
+    quick = _last_statement(body, low, c) if _S._QUICK and not r.tried_last else None
     if quick is not None:
         return quick
     for _, span, whole, final in reversed(_statements(body, low)):
