@@ -121,6 +121,19 @@ def _canon(text: str, numbers: bool = False) -> str:
 
 
 _WORD_MAP_NUMBERS = {**_VARIANTS, **_NUMBERS}
+_OPTION_CANON: dict[tuple[str, bool, bool], str] = {}
+
+
+def _option_canon(text: str, numbers: bool) -> str:
+    """`_canon` of an option's text, kept: a benchmark's option sets repeat the same few texts
+    ("left", "not moving"), each read several ways when a set is compiled."""
+    key = (text, numbers, _S._QUICK)
+    s = _OPTION_CANON.get(key)
+    if s is None:
+        if len(_OPTION_CANON) > 65536:
+            _OPTION_CANON.clear()
+        s = _OPTION_CANON[key] = _canon(text, numbers)
+    return s
 
 
 # ASCII punctuation kept as a token gets spaces around it; other ASCII that is not part of a word
@@ -205,7 +218,7 @@ class _Choices:
             self.group[k] = g
             first_of.setdefault(g, k)
         self.first_of = first_of
-        self.a_text = _canon(options.get("A", "\0"), numbers=True).strip()
+        self.a_text = _option_canon(options.get("A", "\0"), True).strip()
         terms = self._terms(canonical=True)
         self.canonical = terms is not None
         if terms is None:  # two options read alike once canonical ("up" and "upwards"): compare literally
@@ -213,13 +226,14 @@ class _Choices:
         self.terms = terms
         self.term_set = {t for t, _ in terms}
         # each option's own text, for spotting "B: right" in a walk through the options
-        self.own = {k: self.canon(v, numbers=True).strip(" .") for k, v in options.items()}
+        self.own = {k: (_option_canon(v, True) if self.canonical else _literal(v)).strip(" .")
+                    for k, v in options.items()}
         self.own_lower = {k: v.strip().lower() for k, v in options.items()}
         # the first word of each option's text when it is a number followed by more ("3 times")
-        self.first_word = {k: w[0] for k, v in options.items() if len(w := _canon(v, numbers=True).split()) > 1}
+        self.first_word = {k: w[0] for k, v in options.items() if len(w := _option_canon(v, True).split()) > 1}
         self.by_text = {}  # an option's exact text -> its key (first of a group)
-        for k, v in options.items():
-            self.by_text.setdefault(normalize_text(v), k)
+        for k in options:
+            self.by_text.setdefault(self.group[k], k)  # the group is normalize_text of the text
 
     def _terms(self, canonical: bool) -> list[tuple[str, str]] | None:
         """[(term, group)] longest first: each option's canonical text (with and without number
@@ -230,9 +244,9 @@ class _Choices:
         full: set[str] = set()
         for k, v in self.options.items():
             g = self.group[k]
-            forms = {_canon(v, numbers=True), _canon(v)} if canonical else {_literal(v)}
+            forms = {_option_canon(v, True), _option_canon(v, False)} if canonical else {_literal(v)}
             forms = {t.strip(" .") for t in forms} - {""}
-            core = _direction_core(_canon(v)) if canonical else None
+            core = _direction_core(_option_canon(v, False)) if canonical else None
             full |= forms
             for t in [*forms, *([core] if core else [])]:
                 if owner.get(t, g) != g:
