@@ -325,3 +325,40 @@ def test_vlm4d_short_path_gives_the_items_of_the_plain_rules(tmp_path):
             assert got == want, (stem, i)
         tasks |= {it.task for it in items}
     assert tasks == {"translational", "rotational", "counting", "false-positive"}
+
+
+def test_vlm4d_repeated_questions_give_the_items_of_records_read_alone(tmp_path):
+    """A file that repeats a question (same text, answer and choices) reads each repeat once and
+    shares it; every item must still be the one its record gives in a file of its own, including
+    near repeats (another answer case, an integer answer, choices in another order or with a
+    number), and a repeat whose answer is not an option still fails, naming its record."""
+    base = json.loads((VLM4D_DIR / "synthetic_mc.json").read_text())[0]
+    choices = dict(base["choices"])
+    first = next(iter(choices.values()))
+    variants = [
+        {},
+        {"answer": f"  {first.upper()} "},
+        {"choices": dict(reversed(list(choices.items())))},
+        {"choices": {**choices, "A": 3}, "answer": 3},
+        {"choices": {**choices, "A": 3}, "answer": "3"},
+        {"question": base["question"] + " Answer briefly."},
+        {},
+    ]
+    recs = [dict(base, **v, id=f"validation_{i + 1}") for i, v in enumerate(variants)]
+    p = tmp_path / "synthetic_mc.json"
+    p.write_text(json.dumps(recs))
+    together = bench("vlm4d").load(p)
+    alone = []
+    for r in recs:
+        p.write_text(json.dumps([r]))
+        alone += bench("vlm4d").load(p)
+    assert together == alone
+    assert together[0].options is together[-1].options  # one shared dict for the exact repeat
+    assert together[0].options == together[-1].options == choices
+    assert together[3].answer == together[4].answer and together[3].options["A"] == "3"
+    p.write_text(json.dumps(recs[:2] + [dict(base, id="validation_9", answer="sideways")]))
+    with pytest.raises(BenchmarkFormatError, match=r"record 2, field 'answer': answer 'sideways' is not one"):
+        bench("vlm4d").load(p)
+    p.write_text(json.dumps(recs[:3] + [recs[1]]))
+    with pytest.raises(BenchmarkFormatError, match=r"record 3, field 'id': duplicate id 'synthetic_mc/validation_2' \(first at record 1\)"):
+        bench("vlm4d").load(p)

@@ -95,6 +95,23 @@ def test_extraction_shortcuts_agree_with_the_general_reading(varied):
             "last_letter", "unparsed"} <= rules
 
 
+def test_compiled_option_sets_read_as_the_general_reading(varied):
+    """The scorer's path (one compiled set per options dict, `extract_compiled`, option texts'
+    canonical forms kept across sets) gives what `extract_choice` gives with every shortcut off."""
+    b, items, responses, _ = varied
+    pairs = [(resp, it) for it in items for k, resp in responses.items() if k.startswith(it.id + "#")]
+    try:
+        _quick_reading()
+        C._OPTION_CANON.clear()
+        compiled = [C.extract_compiled(r, C.compiled_choices(it.options)) for r, it in pairs]
+        _general_reading()
+        general = [C.extract_choice(r, it.options) for r, it in pairs]
+    finally:
+        _quick_reading()
+    assert compiled == general
+    assert sum(e.value is not None for e in compiled) > len(compiled) // 2
+
+
 def _reference_rows(bench, items, responses, errors):
     """scored.jsonl the plain way: general extraction, the scorer's criteria written out,
     json.dumps(json_safe(dataclasses.asdict(...)))."""

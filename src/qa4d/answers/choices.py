@@ -121,6 +121,19 @@ def _canon(text: str, numbers: bool = False) -> str:
 
 
 _WORD_MAP_NUMBERS = {**_VARIANTS, **_NUMBERS}
+_OPTION_CANON: dict[tuple[str, bool, bool], str] = {}
+
+
+def _option_canon(text: str, numbers: bool) -> str:
+    """`_canon` of an option's text, kept: a benchmark's option sets repeat the same few texts
+    ("left", "not moving"), each read several ways when a set is compiled."""
+    key = (text, numbers, _S._QUICK)
+    s = _OPTION_CANON.get(key)
+    if s is None:
+        if len(_OPTION_CANON) > 65536:
+            _OPTION_CANON.clear()
+        s = _OPTION_CANON[key] = _canon(text, numbers)
+    return s
 
 
 # ASCII punctuation kept as a token gets spaces around it; other ASCII that is not part of a word
@@ -205,7 +218,7 @@ class _Choices:
             self.group[k] = g
             first_of.setdefault(g, k)
         self.first_of = first_of
-        self.a_text = _canon(options.get("A", "\0"), numbers=True).strip()
+        self.a_text = _option_canon(options.get("A", "\0"), True).strip()
         terms = self._terms(canonical=True)
         self.canonical = terms is not None
         if terms is None:  # two options read alike once canonical ("up" and "upwards"): compare literally
@@ -213,13 +226,14 @@ class _Choices:
         self.terms = terms
         self.term_set = {t for t, _ in terms}
         # each option's own text, for spotting "B: right" in a walk through the options
-        self.own = {k: self.canon(v, numbers=True).strip(" .") for k, v in options.items()}
+        self.own = {k: (_option_canon(v, True) if self.canonical else _literal(v)).strip(" .")
+                    for k, v in options.items()}
         self.own_lower = {k: v.strip().lower() for k, v in options.items()}
         # the first word of each option's text when it is a number followed by more ("3 times")
-        self.first_word = {k: w[0] for k, v in options.items() if len(w := _canon(v, numbers=True).split()) > 1}
+        self.first_word = {k: w[0] for k, v in options.items() if len(w := _option_canon(v, True).split()) > 1}
         self.by_text = {}  # an option's exact text -> its key (first of a group)
-        for k, v in options.items():
-            self.by_text.setdefault(normalize_text(v), k)
+        for k in options:
+            self.by_text.setdefault(self.group[k], k)  # the group is normalize_text of the text
 
     def _terms(self, canonical: bool) -> list[tuple[str, str]] | None:
         """[(term, group)] longest first: each option's canonical text (with and without number
@@ -230,9 +244,9 @@ class _Choices:
         full: set[str] = set()
         for k, v in self.options.items():
             g = self.group[k]
-            forms = {_canon(v, numbers=True), _canon(v)} if canonical else {_literal(v)}
+            forms = {_option_canon(v, True), _option_canon(v, False)} if canonical else {_literal(v)}
             forms = {t.strip(" .") for t in forms} - {""}
-            core = _direction_core(_canon(v)) if canonical else None
+            core = _direction_core(_option_canon(v, False)) if canonical else None
             full |= forms
             for t in [*forms, *([core] if core else [])]:
                 if owner.get(t, g) != g:
@@ -411,6 +425,13 @@ def _choices(options: dict[str, Any], letters: bool) -> _Choices:
     return c
 
 
+def compiled_choices(options: dict[str, Any], letters: bool = True) -> _Choices:
+    """The compiled option set that `extract_choice(text, options, letters=letters)` reads with
+    (for `extract_compiled`); its `group` maps each key to its option's normalized text, so two
+    keys name the same option text when their groups are equal (`same_option`)."""
+    return _choices(_as_text(options), letters)
+
+
 def _span_here_or_next_line(body: str, end: int, span: str) -> str:
     """`span`, or when it holds no word (the answer follows on its own line), the next non-empty line."""
     if _WORD_CHAR_RE.search(span):
@@ -502,10 +523,24 @@ def extract_choice(text: str, options: dict[str, str], *, letters: bool = True) 
     options: {"A": "left", ...}; for yes/no pass {"yes": "yes", "no": "no"} and letters=False.
     Returns the option key (letter, or "yes"/"no") or an unparsed Extraction.
     """
+    return extract_compiled(text, _choices(options, letters))
+
+
+def extract_compiled(text: str, c: _Choices) -> Extraction:
+    """`extract_choice` with the option set already compiled (`compiled_choices`): for callers
+    that read many replies to one option set."""
     body = strip_reasoning(text)
     if not body:
         return Extraction(None, "unparsed", "")
-    r = _Reply(body, _choices(options, letters))
+    low = body.lower()
+    if len(low) != len(body):  # a few characters change length when lower-cased ("İ")
+        low = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in body)
+    if _S._QUICK:  # rule 1's common case first (what `_rule_statements` would try first)
+        quick = _last_statement(body, low, c)
+        if quick is not None:
+            return quick
+    r = _Reply(body, c, low)
+    r.tried_last = _S._QUICK
     for rule in _RULES:
         ex = rule(r)
         if ex is not None:
@@ -517,12 +552,10 @@ class _Reply:
     """A reply being read: its text, lower-cased text (same length), the option set, and what the
     earlier rules learnt that later ones need."""
 
-    def __init__(self, body: str, c: _Choices):
+    def __init__(self, body: str, c: _Choices, low: str):
         self.body, self.c = body, c
-        low = body.lower()
-        if len(low) != len(body):  # a few characters change length when lower-cased ("İ")
-            low = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in body)
-        self.low = low
+        self.low = low  # body.lower(), the same length
+        self.tried_last = False  # _last_statement was tried (and found nothing)
         self.final_but_nothing = False  # a "final answer" statement named no option
         self.walks: list[tuple[re.Match, bool]] | None = None  # _walk_mentions, once computed
 
@@ -544,7 +577,7 @@ def _rule_statements(r: _Reply) -> Extraction | None:
     low, body, c = r.low, r.body, r.c
     if not ("answer" in low or "option" in low or "correct" in low or "accurate" in low or "choice" in low):
         return None
-    quick = _last_statement(body, low, c) if _S._QUICK else None
+    quick = _last_statement(body, low, c) if _S._QUICK and not r.tried_last else None
     if quick is not None:
         return quick
     for _, span, whole, final in reversed(_statements(body, low)):
@@ -668,8 +701,9 @@ def _last_statement(body: str, low: str, c: _Choices) -> Extraction | None:
     h = _HEADS[0][1].search(low, max(0, p - 16), p)
     if h is None:
         return None
-    for kw in ("option", "choice", "correct", "accurate"):
-        if low.rfind(kw) >= h.start():
+    hs = h.start()
+    for kw in ("option", "choice", "correct", "accurate"):  # no such word from the head on
+        if low.find(kw, hs) != -1:
             return None
     conn = _CONNECTOR_RE.match(low, p + 6)
     if conn is None or not (conn.group("conn").strip() or h.group(0)[0] == "f"):

@@ -44,8 +44,11 @@ _ANSWER_COLON_RE = re.compile(r"(?<![A-Za-z])answer\s*[:：]\s*(?P<span>[^\n]*)"
 def normalize_text(text: Any) -> str:
     """Lower-case, collapse whitespace, strip surrounding quotes, markup and punctuation."""
     s = str(text).strip().lower()
-    s = re.sub(r"\s+", " ", s)
+    s = _SPACES_RE.sub(" ", s)
     return s.strip(" \t\"'`*_.,;:!?()[]{}")
+
+
+_SPACES_RE = re.compile(r"\s+")
 
 
 def backtick_spans(body: str) -> list[str]:

@@ -33,10 +33,12 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-from PIL import Image, ImageOps
+
+if TYPE_CHECKING:  # PIL is imported where images are read: scoring needs none (a tenth of its start-up)
+    from PIL import Image
 
 from qa4d._io import resolve_inside
 from qa4d.bench.types import BenchItem
@@ -217,12 +219,16 @@ def exif_orientation(im: Image.Image) -> int | None:
 def upright_rgb(im: Image.Image) -> Image.Image:
     """An opened image decoded, turned upright (EXIF orientation applied) and converted to RGB."""
     if exif_orientation(im) not in (1, None):
+        from PIL import ImageOps  # noqa: PLC0415
+
         im = ImageOps.exif_transpose(im)
     return im.convert("RGB")  # a new image even when already RGB (the file may close)
 
 
 def read_upright_rgb(source: str | Path | bytes) -> Image.Image:
     """Decode an image file (a path, or its bytes) as RGB, upright."""
+    from PIL import Image  # noqa: PLC0415
+
     with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
         return upright_rgb(im)
 
@@ -239,6 +245,8 @@ def downscale_to_side(im: Image.Image, max_side: int | None) -> Image.Image:
         return im
     w, h = im.size
     scale = max_side / max(w, h)
+    from PIL import Image  # noqa: PLC0415
+
     return im.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
 
 

@@ -111,15 +111,18 @@ def _read_lines(f, path: Path, state: Predictions, keep_lines: bool) -> None:
             except orjson.JSONDecodeError:
                 rec = None
             # the common line, {"id": str, "response": str, ...}, is taken as it is
-            if type(rec) is dict and type(rec.get("id")) is str and type(rec.get("response")) is str:
-                rid = rec["id"]
+            if type(rec) is dict:
+                rid, response = rec.get("id"), rec.get("response")
+            else:
+                rid = response = None
+            if type(rid) is str and type(response) is str:
                 if rid in answered_on:
                     state.problems.append(
                         f"{path}:{lineno}: id {rid!r} answered again; this answer replaces the one on line "
                         f"{answered_on[rid]} (the last answer wins)")
                 if errors:
                     errors.pop(rid, None)
-                responses[rid] = rec["response"]
+                responses[rid] = response
                 if keep_lines:
                     lines[rid] = raw + b"\n" if is_tail else raw
                 answered_on[rid] = lineno

@@ -227,11 +227,22 @@ def _score_items(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S, 
     #   -> (profile code, '", "task": ..., "correct": ' text, groups text); None: not plain
     profiles: dict[tuple, tuple[int, str, str] | None] = {}
     held: list[dict] = []
-    rule_text: dict[str, str] = {}
+    rule_info: dict[str, tuple[str, int]] = {}  # rule -> (its JSON text, its code)
+    answer_text: dict[str, str] = {}  # answer -> ', "answer": "B"'
     score_col, correct_col, judged_col, rule_col, profile_col = (cols.score, cols.correct, cols.judged,
                                                                  cols.rule_code, cols.profile)
     rules = cols.rules
     mc_fast = judge is None
+    # the stock mc format reads with choices.extract_choice: each option set (one dict shared by
+    # the items that repeat it, as the loaders share them) is compiled once, kept by the dict's id
+    # while `compiled` holds the dict
+    from qa4d.answers import get_format  # noqa: PLC0415
+    from qa4d.answers.choices import compiled_choices, extract_compiled  # noqa: PLC0415
+    from qa4d.answers.mc import MultipleChoice  # noqa: PLC0415
+    from qa4d.bench import extract as E  # noqa: PLC0415
+
+    direct = extract is E.extract and type(get_format("mc")).extract is MultipleChoice.extract
+    compiled: dict[int, tuple[dict, Any]] = {}
     first = None
     append = lines.append
     for item in S._progress(items):
@@ -244,15 +255,25 @@ def _score_items(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S, 
         groups = item.groups if own_groups else groupings(item)
         if mc_fast and response is not None and item.answer_format == "mc" and type(iid) is str:
             opts = item.options or {}
+            c = None
+            if direct:
+                entry = compiled.get(id(opts))
+                if entry is None or entry[0] is not opts:
+                    if len(compiled) >= 4096:
+                        compiled.clear()
+                    entry = compiled[id(opts)] = (opts, compiled_choices(opts))
+                c = entry[1]
             if len(response) <= MEMO_CHARS:
-                key = (response, *opts, *opts.values())
-                ex = memo.get(key)
-                if ex is None:
+                key = (response, *opts, *opts.values()) if c is None else (response, c)
+                hit = memo.get(key)
+                if hit is None:
                     if len(memo) >= MEMO_ENTRIES:
                         memo.clear()
-                    ex = memo[key] = extract(response, item)
+                    hit = memo[key] = [extract(response, item) if c is None else extract_compiled(response, c), None]
+                ex = hit[0]
             else:
-                ex = extract(response, item)
+                hit = None
+                ex = extract(response, item) if c is None else extract_compiled(response, c)
             value, answer = ex.value, item.answer
             if (value is None and not guess) or type(value) is str:
                 pkey = (item.task, item.category, len(opts), id(groups) if own_groups else tuple(groups.items()))
@@ -262,28 +283,36 @@ def _score_items(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S, 
                         profiles.clear()
                         held.clear()
                     prof = _profile(cols, item, groups, chance_of(item), enc, plain_object)
+                    if prof is not None:  # the text after the answer up to the extra object
+                        prof = (prof[0], prof[1], f', "groups": {prof[2]}, "error": null, "judged": false, "extra": ')
                     profiles[pkey] = prof
                     held.append(groups)
                 if prof is not None and type(answer) is str:
-                    code, task_part, groups_text = prof
+                    code, task_part, tail = prof
                     if value is None:
-                        ok, xs = False, "null"
-                    else:
-                        ok, xs = value == answer or same_option(opts, value, answer), enc(value)
-                    rule = ex.rule
-                    rs = rule_text.get(rule)
-                    if rs is None:
-                        rs = rule_text[rule] = enc(rule)
-                    span = ex.text
-                    extra = f'{{"span": {enc(span[:200])}}}' if span else "{}"
-                    append(f'{{"id": {enc(iid)}{task_part}{"true" if ok else "false"}, '
-                           f'"score": {"1.0" if ok else "0.0"}, "extracted": {xs}, "rule": {rs}, '
-                           f'"answer": {enc(answer)}, "groups": {groups_text}, "error": null, '
-                           f'"judged": false, "extra": {extra}}}')
+                        ok = False
+                    elif value == answer:
+                        ok = True
+                    elif c is None:
+                        ok = same_option(opts, value, answer)
+                    else:  # same_option with the compiled set's groups
+                        grp = c.group
+                        ok = value in grp and answer in grp and grp[value] == grp[answer]
+                    # the line's parts that depend on the extraction alone, once per memoised one
+                    parts = hit[1] if hit is not None else None
+                    if parts is None:
+                        parts = _ex_parts(ex, rule_info, enc)
+                        if hit is not None:
+                            hit[1] = parts
+                    middle, rule, rcode, extra = parts
+                    at = answer_text.get(answer)
+                    if at is None:
+                        at = answer_text[answer] = f', "answer": {enc(answer)}'
+                    append(f'{{"id": {enc(iid)}{task_part}{_OK_TEXT if ok else _NOT_OK_TEXT}{middle}{at}{tail}{extra}}}')
                     score_col.append(1.0 if ok else 0.0)
                     correct_col.append(1 if ok else 0)
                     judged_col.append(0)
-                    rule_col.append(_RULE_CODE.get(rule, 0))
+                    rule_col.append(rcode)
                     profile_col.append(code)
                     rules[rule] = rules.get(rule, 0) + 1
                     continue
@@ -292,6 +321,23 @@ def _score_items(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S, 
         cols.add_scored(s, item.category, chance_of(item))
         append(scored_line(s))
     return first or ""
+
+
+_OK_TEXT = 'true, "score": 1.0, "extracted": '
+_NOT_OK_TEXT = 'false, "score": 0.0, "extracted": '
+
+
+def _ex_parts(ex: Extraction, rule_info: dict, enc) -> tuple[str, str, int, str]:
+    """(the extracted value and rule as line text, the rule, its code, the extra object's text)
+    of a multiple-choice extraction whose value is a string or None."""
+    rule = ex.rule
+    info = rule_info.get(rule)
+    if info is None:
+        info = rule_info[rule] = (enc(rule), _RULE_CODE.get(rule, 0))
+    xs = "null" if ex.value is None else enc(ex.value)
+    span = ex.text
+    extra = f'{{"span": {enc(span[:200])}}}' if span else "{}"
+    return f'{xs}, "rule": {info[0]}', rule, info[1], extra
 
 
 def _profile(cols: ScoreColumns, item: BenchItem, groups: dict, chance: float, enc, plain_object):

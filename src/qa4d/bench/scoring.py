@@ -126,7 +126,11 @@ def resolve_prediction_ids(benchmark, items: list[BenchItem], responses: dict[st
     later: list[tuple[str, str, bool]] = []
     unknown: list[str] = []
     ambiguous: dict[str, list[str]] = {}
-    for table, is_error in ((responses, False), (errors, True)):
+    tables: tuple = ((responses, False), (errors, True))
+    if known.issuperset(responses) and known.issuperset(errors):  # every id is an item's own
+        out_r, out_e = dict(responses), dict(errors)  # what the loop below gives, in one step
+        tables = ()
+    for table, is_error in tables:
         for pid, value in table.items():
             if pid in known:
                 (out_e if is_error else out_r)[pid] = value

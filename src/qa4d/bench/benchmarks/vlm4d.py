@@ -199,45 +199,77 @@ class VLM4D(Benchmark):
         shared_groups: dict[tuple, dict[str, str]] = {}  # a file has two or three: one dict each, shared
         question_types: dict[str, str] = {}  # one string per distinct question_type ("multiple-choice")
         name = path.name
+        seen: dict[tuple, tuple] = {}  # (question, answer, choices' keys and texts) -> what they give
+        media_of: dict[str, str] = {}  # video URL -> its media path
+        shared_options: dict[tuple, dict] = {}  # choices' keys and texts -> the first such dict
         for i, rec in enumerate(data):
             data[i] = None  # the parsed record is not needed once its item is built
             # the published shape, checked field by field; anything else gets the helpers' precise errors
+            ok = False
             if type(rec) is dict:
-                rid, question, video, choices, answer = (rec.get("id"), rec.get("question"), rec.get("video"),
-                                                         rec.get("choices"), rec.get("answer"))
-                ok = (type(rid) in _ID_TYPES and type(question) is str and type(video) is str
-                      and type(choices) is dict and type(answer) in _ANSWER_TYPES)
-            else:
-                ok = False
+                try:
+                    rid, question, video, choices, answer = (rec["id"], rec["question"], rec["video"],
+                                                             rec["choices"], rec["answer"])
+                except KeyError:  # a field is missing: `_fields` names it
+                    pass
+                else:
+                    ok = (type(rid) in _ID_TYPES and type(question) is str and type(video) is str
+                          and type(choices) is dict and type(answer) in _ANSWER_TYPES)
             if not ok:
                 rid, question, video, choices, answer = _fields(rec, path, i)
-            options = choices if _published_choices(choices) else _options(choices, path, i)
-            answer_text = answer if type(answer) is str else str(answer)
-            letter = _letter(answer_text, options, path, i)
-            if options[letter] == answer_text:
-                answer_text = options[letter]  # the same text: one string for both
-            low_answer = answer_text.strip().lower()
-            if fp_match(low_answer):
-                task = "false-positive"
-            elif counting_match(question.strip().lower()):
-                task = "counting"
+            # a question of the published shape (text answer, "A".. with text values) whose
+            # question, answer and choices an earlier record had: that record's options (one
+            # shared dict), letter, answer text, task and false-positive reading
+            key = (question, answer, *choices, *choices.values()) if type(answer) is str else None
+            try:
+                known = seen.get(key) if key is not None else None
+            except TypeError:  # a choice that is a list or an object: the checks below report it
+                key = known = None
+            if known is not None:
+                options, letter, answer_text, task, fp = known
             else:
-                blob = (question + " " + " ".join(options.values())).lower()
-                task = "rotational" if _may_rotate(blob) and rotational_search(blob) else "translational"
+                published = _published_choices(choices)
+                options = choices if published else _options(choices, path, i)
+                # one dict per distinct option set (its keys and texts): the scorer compiles each once
+                options = shared_options.setdefault((*options, *options.values()), options)
+                answer_text = answer if type(answer) is str else str(answer)
+                letter = _letter(answer_text, options, path, i)
+                if options[letter] == answer_text:
+                    answer_text = options[letter]  # the same text: one string for both
+                low_answer = answer_text.strip().lower()
+                if fp_match(low_answer):
+                    task = "false-positive"
+                elif counting_match(question.strip().lower()):
+                    task = "counting"
+                else:
+                    blob = (question + " " + " ".join(options.values())).lower()
+                    task = "rotational" if _may_rotate(blob) and rotational_search(blob) else "translational"
+                fp = low_answer == "no" or low_answer.startswith("no ")  # is_false_positive_answer
+                if key is not None and published:
+                    if len(seen) >= 65536:
+                        seen.clear()
+                        shared_options.clear()
+                    seen[key] = (options, letter, answer_text, task, fp)
             if split == "real":
-                view = "exo-centric" if _id_number(rid, path, i) <= exo_max else "ego-centric"
+                tail = rid[rid.rfind("_") + 1:] if type(rid) is str else ""  # _id_number's common case
+                number = int(tail) if tail.isdigit() and tail.isascii() else _id_number(rid, path, i)
+                view = "exo-centric" if number <= exo_max else "ego-centric"
                 gkey = (split, view)
                 groups = shared_groups.get(gkey) or shared_groups.setdefault(gkey, {"split": split, "view": view})
             else:
-                fp = low_answer == "no" or low_answer.startswith("no ")  # is_false_positive_answer
                 kind = "synthetic false-positive" if fp else "synthetic directional"
                 gkey = (split, kind)
                 groups = shared_groups.get(gkey) or shared_groups.setdefault(gkey, {"split": split, "synthetic_type": kind})
+            media = media_of.get(video)  # a video is asked about by several questions
+            if media is None:
+                if len(media_of) >= 65536:
+                    media_of.clear()
+                media = media_of[video] = _media_from_url(video)
             # positional: id, benchmark, task, question, answer, answer_format, options, category,
             # media, media_kind, prefix_images, groups, meta
             append(BenchItem(
                 f"{stem}/{rid}", "vlm4d", task, question, letter, "mc", options,
-                split, [_media_from_url(video)], "video", [], groups,
+                split, [media], "video", [], groups,
                 {"source_id": str(rid), "file": name, "answer_text": answer_text,
                  "question_type": question_types.setdefault(qtype, qtype) if type(qtype := rec.get("question_type")) is str
                  else qtype, "video_url": video},
