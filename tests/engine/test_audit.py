@@ -598,3 +598,29 @@ def test_text_baseline_fitted_over_a_family_learns_a_cue_its_tasks_share():
     assert not any(t["task"] != "*" and t["baseline"] == "text" and t["failed"] for t in rep["tests"])
     # a family with one task gets no family-wide test (it would repeat the task's own)
     assert family_text_tests([r for r in train if r["task"] == "cube"], [r for r in bench if r["task"] == "cube"], ["fw"]) == []
+
+
+def _free(answer, rid, choices=("left", "right")):
+    return {"id": rid, "family": "f", "task": "camera_x_movement", "answer_format": "free", "options": None,
+            "answer": answer, "question": "Left or right?", "meta": {"choices": list(choices)}}
+
+
+def test_closed_free_text_prior_catches_an_unbalanced_word_and_passes_a_balanced_one():
+    """A free question with a closed answer set (meta.choices) has a chance level (1/K): a bench
+    whose answer is nearly always the train majority fails; a balanced one passes; open answers
+    (no meta.choices) get no test."""
+    from qa4d.engine.audit import bias_audit
+    from qa4d.engine.audit_baselines import closed_free_prior_baseline
+
+    train = [_free("left" if i % 4 else "right", f"t{i}") for i in range(40)]   # majority: left
+    skewed = [_free("Left." if i % 10 else "right", f"b{i}") for i in range(60)]  # 54/60 left
+    (t,) = decide([closed_free_prior_baseline("camera_x_movement", train, skewed)])
+    assert t.details["majority"] == "left" and t.n == 60 and t.chance == 0.5
+    assert sum(t.hits) == 54 and t.failed
+    fair = [_free(("left", "right")[i % 2], f"c{i}") for i in range(60)]
+    (t,) = decide([closed_free_prior_baseline("camera_x_movement", train, fair)])
+    assert sum(t.hits) == 30 and not t.failed
+    rep = bias_audit(train, skewed)
+    assert any("f/camera_x_movement (free)" in f and "always 'left'" in f for f in rep["failures"]), rep["failures"]
+    open_ = [dict(r, meta={}) for r in train], [dict(r, meta={}) for r in skewed]
+    assert bias_audit(*open_)["failures"] == []

@@ -41,6 +41,7 @@ from typing import Any, Callable
 import numpy as np
 
 from qa4d.answers import formats
+from qa4d.answers.statements import normalize_text
 from qa4d.engine.audit_stats import BiasTest
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -111,6 +112,23 @@ def yesno_prior_baseline(task: str, train: list[Record], bench: list[Record]) ->
     majority = "yes" if counts["yes"] >= counts["no"] else "no"
     return BiasTest(task, "yesno", "prior", [r["answer"] == majority for r in bench], [0.5] * len(bench),
                     {"majority": majority, "train_counts": {"no": counts["no"], "yes": counts["yes"]}})
+
+
+def closed_choices(r: Record) -> set[str]:
+    """The normalised answers a free record's question allows (meta.choices); empty: open."""
+    return {normalize_text(str(c)) for c in (r.get("meta") or {}).get("choices") or []}
+
+
+def closed_free_prior_baseline(task: str, train: list[Record], bench: list[Record]) -> BiasTest:
+    """Free answers from a closed set (meta.choices, e.g. MultiSPA's 'left' or 'right'): the train
+    majority (ties: the first in sorted order), chance 1/K. Open answers have no chance level and
+    are left out."""
+    counts = Counter(normalize_text(r["answer"]) for r in train if closed_choices(r))
+    majority = min(counts, key=lambda a: (-counts[a], a)) if counts else ""
+    be = [r for r in bench if closed_choices(r)]
+    return BiasTest(task, "free", "prior", [normalize_text(r["answer"]) == majority for r in be],
+                    [1.0 / len(closed_choices(r)) for r in be],
+                    {"majority": majority, "train_counts": dict(sorted(counts.items()))})
 
 
 # -- numeric rank --------------------------------------------------------------------------------------
@@ -422,6 +440,7 @@ YESNO_BASELINES = {"prior": yesno_prior_baseline, "text": yesno_text_baseline}
 FORMAT_BIAS_TESTS: dict[str, tuple[dict[str, Callable[..., BiasTest]], tuple[Callable[..., list[BiasTest]], ...]]] = {
     "options": (MC_BASELINES, (word_tests, rank_tests)),
     "yesno": (YESNO_BASELINES, (question_word_tests,)),
+    "majority": ({"prior": closed_free_prior_baseline}, ()),  # free text: closed answer sets only
 }
 # The shortcut each test is about, by baseline: what a family's `audit_accepts` names. The rank
 # test and the fitted numeric-rank baseline are two views of one shortcut.
@@ -447,4 +466,6 @@ def task_tests(task: str, train: list[Record], bench: list[Record], family: str 
             out += fn(task, tr + be)
     for t in out:
         t.family = family
-    return [t for t in out if t.n or t.baseline != "numeric_rank"]
+    # a numeric-rank test without numeric options, or a free-text test without closed answer sets,
+    # asked nothing: left out
+    return [t for t in out if t.n or (t.baseline != "numeric_rank" and t.answer_format != "free")]

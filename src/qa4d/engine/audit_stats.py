@@ -162,7 +162,7 @@ class BiasTest:
     of one family (task "*"), or all tasks of all families (family "", task "*")."""
 
     task: str                 # task name, or "*" for a pooled test
-    answer_format: str        # "mc" or "yesno"
+    answer_format: str        # "mc", "yesno", or "free" (closed answer sets)
     baseline: str             # "position", "prior", "text", "numeric_rank"; "word", "rank" (not fitted)
     hits: list[bool]          # per bench item: did the baseline pick the right answer
     chances: list[float]      # per bench item: chance of a right answer by luck
