@@ -10,6 +10,8 @@ the record names its K possible answers in `meta.choices` (a closed set, e.g. Mu
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from qa4d.answers.base import AnswerFormat, Extraction, Item
 from qa4d.answers.registry import register_format
 from qa4d.answers.statements import normalize_text, stated_spans, strip_reasoning
@@ -49,10 +51,14 @@ class FreeText(AnswerFormat):
         return f"Answer: {choices[int(rng.integers(len(choices)))]}"
 
 
-def _choices(item: Item) -> list[str]:
-    """The distinct answers a closed free-text question allows (meta.choices), in their order."""
-    raw = (getattr(item, "meta", None) or {}).get("choices") or []
+def closed_choices(meta: Mapping[str, Any] | None) -> list[str]:
+    """The distinct answers (by normalize_text) a closed free-text question allows, from a record's
+    or item's meta.choices, in their order; [] for an open question."""
     seen: dict[str, str] = {}
-    for c in raw:
+    for c in (meta or {}).get("choices") or []:
         seen.setdefault(normalize_text(str(c)), str(c))
     return list(seen.values())
+
+
+def _choices(item: Item) -> list[str]:
+    return closed_choices(getattr(item, "meta", None))

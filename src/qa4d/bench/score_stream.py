@@ -316,8 +316,7 @@ def _score_items(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S, 
                     profile_col.append(code)
                     rules[rule] = rules.get(rule, 0) + 1
                     continue
-        s = score_one(item, groups if own_groups else groupings(item), response, errors.get(iid), guess=guess,
-                      judge=judge, rng=rng)
+        s = score_one(item, groups, response, errors.get(iid), guess=guess, judge=judge, rng=rng)
         cols.add_scored(s, item.category, chance_of(item))
         append(scored_line(s))
     return first or ""

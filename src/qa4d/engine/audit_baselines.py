@@ -41,6 +41,7 @@ from typing import Any, Callable
 import numpy as np
 
 from qa4d.answers import formats
+from qa4d.answers.free import closed_choices
 from qa4d.answers.statements import normalize_text
 from qa4d.engine.audit_stats import BiasTest
 
@@ -114,20 +115,15 @@ def yesno_prior_baseline(task: str, train: list[Record], bench: list[Record]) ->
                     {"majority": majority, "train_counts": {"no": counts["no"], "yes": counts["yes"]}})
 
 
-def closed_choices(r: Record) -> set[str]:
-    """The normalised answers a free record's question allows (meta.choices); empty: open."""
-    return {normalize_text(str(c)) for c in (r.get("meta") or {}).get("choices") or []}
-
-
 def closed_free_prior_baseline(task: str, train: list[Record], bench: list[Record]) -> BiasTest:
     """Free answers from a closed set (meta.choices, e.g. MultiSPA's 'left' or 'right'): the train
     majority (ties: the first in sorted order), chance 1/K. Open answers have no chance level and
     are left out."""
-    counts = Counter(normalize_text(r["answer"]) for r in train if closed_choices(r))
+    counts = Counter(normalize_text(r["answer"]) for r in train if closed_choices(r.get("meta")))
     majority = min(counts, key=lambda a: (-counts[a], a)) if counts else ""
-    be = [r for r in bench if closed_choices(r)]
-    return BiasTest(task, "free", "prior", [normalize_text(r["answer"]) == majority for r in be],
-                    [1.0 / len(closed_choices(r)) for r in be],
+    be = [(r, n) for r in bench if (n := len(closed_choices(r.get("meta"))))]  # n: how many answers
+    return BiasTest(task, "free", "prior", [normalize_text(r["answer"]) == majority for r, _ in be],
+                    [1.0 / n for _, n in be],
                     {"majority": majority, "train_counts": dict(sorted(counts.items()))})
 
 
