@@ -74,6 +74,14 @@ class Converter:
         """The items (files or directories) under `src` to convert, sorted."""
         raise NotImplementedError
 
+    @staticmethod
+    def npz_files(src: Path) -> list[Path]:
+        """`find` for formats whose items are single .npz files: `src` itself when it is a file,
+        else every .npz file below it, sorted."""
+        if src.is_file():
+            return [src]
+        return sorted(p for p in src.rglob("*.npz") if p.is_file())
+
     def convert(self, item: Path, src: Path, settings: ConvertSettings) -> Converted:
         raise NotImplementedError
 

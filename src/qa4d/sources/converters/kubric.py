@@ -123,7 +123,7 @@ class Kubric(Converter):
         if src.is_file() or (src / "metadata.json").is_file():
             return [src]
         items = [p for p in src.rglob("metadata.json") if p.is_file()]
-        return sorted([p.parent for p in items] + [p for p in src.rglob("*.npz") if p.is_file()])
+        return sorted([p.parent for p in items] + self.npz_files(src))
 
     def convert(self, item: Path, src: Path, settings: ConvertSettings) -> Converted:
         if item.is_dir():

@@ -59,9 +59,7 @@ class Recon(Converter):
     description = "a monocular 4D reconstruction .npz (images, depths, intrinsic(s), cam_c2w), or a directory of them"
 
     def find(self, src: Path) -> list[Path]:
-        if src.is_file():
-            return [src]
-        return sorted(p for p in src.rglob("*.npz") if p.is_file())
+        return self.npz_files(src)
 
     def convert(self, item: Path, src: Path, settings: ConvertSettings) -> Converted:
         data = load_npz(item)

@@ -80,9 +80,7 @@ class TapVid3D(Converter):
     description = "one TAPVid-3D clip .npz, or a directory of them"
 
     def find(self, src: Path) -> list[Path]:
-        if src.is_file():
-            return [src]
-        return sorted(p for p in src.rglob("*.npz") if p.is_file())
+        return self.npz_files(src)
 
     def convert(self, item: Path, src: Path, settings: ConvertSettings) -> Converted:
         data = load_npz(item)
