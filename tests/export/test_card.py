@@ -140,7 +140,7 @@ def test_card_reports_bad_records_and_shared_scenes(dataset, capsys):
 
 
 def test_label_text_reads_every_label_shape():
-    from qa4d.export.card import label_text
+    from qa4d.export.card_stats import label_text
 
     assert label_text(["right", "pan_left"]) == "right + pan_left"
     assert label_text({"move": "backward", "turn": "left"}) == "move backward + turn left"

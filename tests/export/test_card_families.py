@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from qa4d.export.card import collect_stats, histograms, make_figures, answer_bars, label_bars, value_bins, write_card
+from qa4d.export.card import write_card
+from qa4d.export.card_plots import make_figures
+from qa4d.export.card_stats import answer_bars, collect_stats, histograms, label_bars, value_bins
 from tests.export import families_data as fd
 from tests.export.test_card import table
 

@@ -35,7 +35,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from qa4d._io import resolve_inside
-from qa4d.export.card import label_text, value_unit
+from qa4d.export.card_stats import label_text, value_unit
 from qa4d.export.records import render_answer, sorted_options, write_text_atomic
 from qa4d.dataset import SPLITS, DatasetError, RecordError, iter_samples, iter_splits, read_dataset_info
 
