@@ -13,7 +13,8 @@ from .tiny_bench import TinyBench, make_items, read_lines
 
 from qa4d._exec import ExecutorConfig
 from qa4d.bench.models.base import Model
-from qa4d.bench.runner import _ask_on_executor, _batches, _BatchJob, run_model
+from qa4d.bench.asking import BatchJob, ask_on_executor, in_batches
+from qa4d.bench.runner import run_model
 from qa4d.bench.types import BenchItem
 from qa4d.cli import main as qa4d_main
 
@@ -108,14 +109,14 @@ def test_executor_path_reads_each_batch_when_it_is_sent(tmp_path):
         saved.append(rec)
         return rec
 
-    job = _BatchJob(Blind, uuid.uuid4().hex, TinyBench(), tmp_path, "do", None, 1)
-    _ask_on_executor(ExecutorConfig(), job, _batches(source(20), 1), save, lambda recs: None)
+    job = BatchJob(Blind, uuid.uuid4().hex, TinyBench(), tmp_path, "do", None, 1)
+    ask_on_executor(ExecutorConfig(), job, in_batches(source(20), 1), save, lambda recs: None)
     assert [r["id"] for r in saved] == [f"q{i}" for i in range(20)]
     assert all(r["response"] == "Answer: A" for r in saved)
     assert saved_when_read == list(range(20))   # a list built first would read all 20 before any answer
 
     saved.clear()
-    job = _BatchJob(broken_factory, uuid.uuid4().hex, TinyBench(), tmp_path, "do", None, 3)
-    _ask_on_executor(ExecutorConfig(), job, _batches(source(7), 3), save, lambda recs: None)
+    job = BatchJob(broken_factory, uuid.uuid4().hex, TinyBench(), tmp_path, "do", None, 3)
+    ask_on_executor(ExecutorConfig(), job, in_batches(source(7), 3), save, lambda recs: None)
     assert [r["id"] for r in saved] == [f"q{i}" for i in range(7)]
     assert all(r["response"] is None and r["error"] == "RuntimeError: no GPU here" for r in saved)

@@ -23,16 +23,15 @@ import platform
 import sys
 import threading
 import uuid
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from tqdm import tqdm
 
 from qa4d._io import remove_stale_temporaries, write_text_atomic
-from qa4d.bench.media import MediaError, Shown, load_frames, load_prefix_images
-from qa4d.bench.models.base import Model, ModelConfigError, ModelError
+from qa4d.bench.asking import Asker, BatchJob, ask_in_threads, ask_on_executor, in_batches
+from qa4d.bench.models.base import Model
 from qa4d.bench.predictions import (  # noqa: F401 (Predictions, PredictionWriter: re-exported)
     PREDICTIONS,
     Predictions,
@@ -166,22 +165,19 @@ def run_model(
     _record_start(out_dir, info, previous, {"items": len(ids), "to_ask": todo.n_todo, "skipped": todo.skipped})
 
     # the items still to ask, read from the benchmark as their batches are sent (none held ahead)
-    batches = _batches((it for it in each() if it.id not in todo.answered), batch_size if batching else 1)
+    batches = in_batches((it for it in each() if it.id not in todo.answered), batch_size if batching else 1)
     saver = _Saver(PredictionWriter(pred_path))
     bar = tqdm(total=todo.n_todo, desc=f"eval {getattr(model, 'name', 'model')}", unit="item",
                disable=None if progress is None else not progress, file=sys.stderr, dynamic_ncols=True)
-    fatal: BaseException | None = None   # a ModelConfigError that stopped the local asking
     try:
         if executor is not None and executor.kind != "local":
             if model_factory is None:
                 raise RunError(f"--executor {executor.kind} needs a model factory the workers can call")
-            job = _BatchJob(model_factory, uuid.uuid4().hex, benchmark, media_root, mode, frames, batch_size)
-            _ask_on_executor(executor, job, batches, saver.save, saver.shower(bar))
+            job = BatchJob(model_factory, uuid.uuid4().hex, benchmark, media_root, mode, frames, batch_size)
+            ask_on_executor(executor, job, batches, saver.save, saver.shower(bar))
         else:
-            stop = threading.Event()
-            asker = _Asker(benchmark, model, media_root, mode, frames, batching, stop, saver.save, log)
-            fatal = _ask_in_threads(asker, max(1, int(getattr(model, "concurrency", 1) or 1)), batches, stop,
-                                    saver.shower(bar), log)
+            _ask_locally(Asker(benchmark, model, media_root, mode, frames, batching, threading.Event(), saver.save, log),
+                         batches, saver.shower(bar))
     except KeyboardInterrupt:
         raise RunInterrupted(
             f"interrupted: {todo.skipped + saver.answered} of {len(ids)} items answered and saved in {pred_path}; "
@@ -190,9 +186,16 @@ def run_model(
     finally:
         bar.close()
         saver.writer.close()
+    return _finish_run(out_dir, info, model, ids, saver, todo.skipped)
+
+
+def _ask_locally(asker: Asker, batches: Iterable[list[BenchItem]], shown: Callable[[list[dict[str, Any]]], None]) -> None:
+    """The batches on the model's `concurrency` threads; a ModelConfigError that stopped them is
+    raised once the requests in flight are saved."""
+    workers = max(1, int(getattr(asker.model, "concurrency", 1) or 1))
+    fatal = ask_in_threads(asker, workers, batches, asker.stop, shown, asker.log)
     if fatal is not None:
         raise fatal
-    return _finish_run(out_dir, info, model, ids, saver, todo.skipped)
 
 
 def _open_run_dir(out_dir: Path, model: Model, info: dict[str, Any],
@@ -312,214 +315,6 @@ def _finish_run(out_dir: Path, info: dict[str, Any], model: Model, ids: list[str
                       "skipped": skipped}
     write_json_atomic(out_dir / RUN_JSON, info)
     return RunResult(out_dir, len(ids), answered, errors, asked, skipped)
-
-
-def _batches(items: Iterable[BenchItem], size: int) -> Iterator[list[BenchItem]]:
-    """`items` in lists of `size` (the last may be shorter), read only as each list is asked for."""
-    batch: list[BenchItem] = []
-    for it in items:
-        batch.append(it)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-# -- asking the model ------------------------------------------------------------------------------
-class _Asker:
-    """Prepares a batch (media, prompt), asks the model and hands every record to `save` (which
-    writes it, or only collects it in a remote worker); `stop` ends the work early."""
-
-    def __init__(self, benchmark: Any, model: Model, media_root: Any, mode: str, frames: int | None,
-                 batching: bool, stop: threading.Event, save: Callable[[dict[str, Any]], dict[str, Any]],
-                 log: Callable[[str], None]):
-        self.benchmark, self.model, self.media_root, self.mode, self.frames = benchmark, model, media_root, mode, frames
-        self.batching, self.stop, self.save, self.log = batching, stop, save, log
-        self.resolve = getattr(benchmark, "media_paths", None)      # the same paths check_media looked at
-        self.resolve_prefix = getattr(benchmark, "prefix_paths", None)
-        self.as_paths = bool(getattr(model, "accepts_paths", False))
-
-    @staticmethod
-    def failed(item: BenchItem, e: BaseException) -> dict[str, Any]:
-        msg = str(e) if isinstance(e, (ModelError, MediaError)) else f"{type(e).__name__}: {e}"
-        return {"id": item.id, "response": None, "error": msg}
-
-    def prepare(self, item: BenchItem) -> tuple[str, list]:
-        """(prompt, images): the prefix images (e.g. a Set-of-Marks image), then the sampled frames,
-        as a `Shown` list (with the frames' times). Stored images stay paths for models that take
-        paths (`accepts_paths`); video frames are always decoded."""
-        if not self.model.needs_images:
-            # the prompt may state how many frames are shown (blind models: how many would be)
-            return self.benchmark.build_prompt(item, self.mode, frames=self.frames), []
-        prefix = load_prefix_images(item, self.media_root, as_paths=self.as_paths,
-                                    paths=(self.resolve_prefix(item, self.media_root)
-                                           if self.resolve_prefix is not None else None))
-        paths = self.resolve(item, self.media_root) if self.resolve is not None else None
-        sampled = load_frames(item, self.media_root, self.frames, as_paths=self.as_paths, paths=paths)
-        shown = Shown(prefix + sampled.images, n_prefix=len(prefix), times=sampled.timestamps)
-        return self.benchmark.build_prompt(item, self.mode, frames=len(sampled.images)), shown
-
-    def ask_one(self, item: BenchItem, prompt: str, images: list) -> dict[str, Any]:
-        try:
-            text = self.model.generate(prompt, images, item)
-            if not isinstance(text, str):
-                raise ModelError(f"model returned {type(text).__name__}, not text")
-            return {"id": item.id, "response": text}
-        except (ModelConfigError, KeyboardInterrupt, SystemExit):
-            self.stop.set()
-            raise
-        except Exception as e:  # a bad item (or a user callable's bug) is recorded; the run goes on
-            return self.failed(item, e)
-
-    def answer(self, batch: list[BenchItem]) -> list[dict[str, Any]]:
-        """Ask one batch; every record is saved before this returns (none when stopped first)."""
-        saved: list[dict[str, Any]] = []
-        ready: list[tuple[BenchItem, str, list]] = []
-        for item in batch:
-            if self.stop.is_set():
-                return saved
-            try:
-                ready.append((item, *self.prepare(item)))
-            except (KeyboardInterrupt, SystemExit):
-                self.stop.set()
-                raise
-            except Exception as e:  # unreadable media: this item fails, its batch-mates go on
-                saved.append(self.save(self.failed(item, e)))
-        if not ready or self.stop.is_set():
-            return saved
-        if len(ready) == 1 or not self.batching:
-            for item, prompt, images in ready:
-                if self.stop.is_set():
-                    break
-                saved.append(self.save(self.ask_one(item, prompt, images)))
-            return saved
-        try:
-            texts = self.model.generate_batch([r[1] for r in ready], [r[2] for r in ready], [r[0] for r in ready])
-            if not isinstance(texts, (list, tuple)) or len(texts) != len(ready):
-                got = len(texts) if isinstance(texts, (list, tuple)) else type(texts).__name__
-                raise ModelError(f"generate_batch returned {got} answers for {len(ready)} items")
-        except (ModelConfigError, KeyboardInterrupt, SystemExit):
-            self.stop.set()
-            raise
-        except Exception as e:
-            # one bad item must not fail its batch-mates: ask them one at a time to isolate it
-            self.log(f"batch of {len(ready)} failed ({type(e).__name__}: {e}); asking its items one at a time")
-            for item, prompt, images in ready:
-                if self.stop.is_set():
-                    break
-                saved.append(self.save(self.ask_one(item, prompt, images)))
-            return saved
-        for (item, _, _), text in zip(ready, texts):
-            rec = ({"id": item.id, "response": text} if isinstance(text, str) else
-                   self.failed(item, ModelError(f"model returned {type(text).__name__}, not text")))
-            saved.append(self.save(rec))
-        return saved
-
-
-def _ask_in_threads(asker: _Asker, workers: int, batches: Iterable[list[BenchItem]], stop: threading.Event,
-                    shown: Callable[[list[dict[str, Any]]], None],
-                    log: Callable[[str], None]) -> BaseException | None:
-    """The local way: batches on `workers` threads (the model's concurrency); records are saved by
-    the asker as they arrive. Returns a ModelConfigError that stopped the run; on Ctrl-C waits for
-    the requests in flight (so their answers are saved) and raises KeyboardInterrupt."""
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa4d-eval")
-    pending: set[Future] = set()
-    queue = iter(batches)
-    fatal: BaseException | None = None
-    try:
-        while True:
-            # a bounded window keeps decoded frames of at most 2 x workers batches in memory
-            while len(pending) < 2 * workers and not stop.is_set():
-                batch = next(queue, None)
-                if batch is None:
-                    break
-                pending.add(pool.submit(asker.answer, batch))
-            if not pending:
-                break
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in done:
-                try:
-                    shown(f.result())
-                except ModelConfigError as e:
-                    fatal = fatal or e
-                    stop.set()
-            if fatal is not None and not pending:
-                break
-    except KeyboardInterrupt:
-        stop.set()
-        for f in pending:
-            f.cancel()
-        running = [f for f in pending if not f.cancelled()]
-        if running:
-            log(f"interrupted: waiting for {len(running)} request(s) in flight so their answers are saved "
-                "(Ctrl-C again to abandon them)")
-            wait(running)
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return fatal
-
-
-@dataclass
-class _BatchJob:
-    """What a remote worker needs to answer batches: a picklable factory of the model (built once
-    per worker process) and the benchmark's protocol."""
-
-    model_factory: Callable[[], Model]
-    model_key: str                   # the same for every batch of a run: a worker builds its model once
-    benchmark: Any
-    media_root: Any
-    mode: str
-    frames: int | None
-    batch_size: int
-
-
-_WORKER_MODELS: dict[str, Model] = {}
-
-
-def _answer_remote(job: tuple[_BatchJob, list[BenchItem]]) -> list[dict[str, Any]]:
-    """Executor job: the records of one batch, computed in a worker and saved by the run's process."""
-    spec, batch = job
-    cached = _WORKER_MODELS.get(spec.model_key)
-    if cached is None:
-        cached = _WORKER_MODELS[spec.model_key] = spec.model_factory()
-    batching = spec.batch_size > 1 and bool(getattr(cached, "supports_batching", False))
-    asker = _Asker(spec.benchmark, cached, spec.media_root, spec.mode, spec.frames, batching, threading.Event(),
-                   save=lambda rec: rec, log=lambda m: print(m, file=sys.stderr))
-    return asker.answer(batch)
-
-
-def _ask_on_executor(cfg: Any, job: _BatchJob, batches: Iterable[list[BenchItem]],
-                     save: Callable[[dict[str, Any]], dict[str, Any]],
-                     shown: Callable[[list[dict[str, Any]]], None]) -> None:
-    """Batches as jobs of a qa4d._exec executor (e.g. Ray tasks). The records are saved here in
-    batch order, whatever order the batches finish in, so predictions.jsonl has the bytes of a
-    one-at-a-time local run; a batch that finished early waits in memory until its turn (a killed
-    run asks it again). A ModelConfigError from a worker stops the run.
-
-    `batches` is streamed: the executor reads the next job only when a slot of its window frees
-    up, and a batch is held here only from its sending until its records are saved."""
-    from qa4d._exec import in_order, make_executor  # noqa: PLC0415
-
-    sent: dict[int, list[BenchItem]] = {}  # the batches in flight or waiting for their turn
-
-    def jobs() -> Iterator[tuple[_BatchJob, list[BenchItem]]]:
-        for i, b in enumerate(batches):
-            sent[i] = b
-            yield job, b
-
-    with make_executor(cfg) as ex:
-        for d in in_order(ex.run(_answer_remote, jobs())):
-            batch = sent.pop(d.index)
-            if d.error is not None:
-                if isinstance(d.error, (ModelConfigError, KeyboardInterrupt)):
-                    raise d.error
-                # the worker died (after Ray's retries): the batch's items fail and are asked again next time
-                recs = [_Asker.failed(it, d.error) for it in batch]
-            else:
-                recs = d.result
-            shown([save(r) for r in recs])
 
 
 def score_run(
