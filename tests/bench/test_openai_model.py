@@ -13,7 +13,8 @@ from .fake_openai_server import FakeOpenAIServer, decode_data_url
 from .tiny_bench import TinyBench, make_items, read_lines
 
 from qa4d.bench.models.base import ModelConfigError, ModelError
-from qa4d.bench.models.openai import OpenAIChatClient, OpenAIModel, _retry_after_seconds, normalise_base_url
+from qa4d.bench.models.openai import OpenAIChatClient, OpenAIModel
+from qa4d.bench.models.openai_client import _retry_after_seconds, normalise_base_url
 from qa4d.bench.runner import run_model
 
 

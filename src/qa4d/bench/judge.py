@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from qa4d.answers import find_format, get_format
 from qa4d.bench.models.base import ModelConfigError, ModelError
-from qa4d.bench.models.openai import OpenAIChatClient, _api_key
+from qa4d.bench.models.openai_client import OpenAIChatClient, api_key_from_env
 from qa4d.bench.types import BenchItem, Extraction
 
 
@@ -92,7 +92,7 @@ class LLMJudge:
         client = OpenAIChatClient(
             args.judge_base_url,
             args.judge_model,
-            api_key=_api_key(args.judge_api_key_env, "--judge-api-key-env"),
+            api_key=api_key_from_env(args.judge_api_key_env, "--judge-api-key-env"),
             timeout=args.judge_timeout,
             max_retries=args.judge_max_retries,
             backoff=getattr(args, "retry_backoff", 1.0),
