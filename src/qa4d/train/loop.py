@@ -187,6 +187,8 @@ def train(cfg: LoopConfig, modules: dict[str, Any], micro_batches: Callable[[int
     import torch
     from tqdm import tqdm
 
+    if cfg.save_every < 1:
+        raise SystemExit(f"--save-every must be at least 1 (optimiser steps between checkpoints), got {cfg.save_every}")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     params = [p for m in modules.values() for p in m.parameters() if p.requires_grad]
@@ -194,12 +196,7 @@ def train(cfg: LoopConfig, modules: dict[str, Any], micro_batches: Callable[[int
         raise SystemExit("nothing to train: every parameter is frozen")
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     log_path = out / "log.jsonl"
-    start = 0
-    ckpt = latest_checkpoint(out)
-    if ckpt is not None:
-        start = _load_checkpoint(ckpt, modules, optimizer)["step"]
-    rows = [r for r in _read_log(log_path) if r.get("step", 0) <= start]
-    write_bytes_atomic(log_path, "".join(jsonl_line(r) + "\n" for r in rows).encode())
+    start, rows = _resume(out, log_path, modules, optimizer)
     if start >= cfg.steps and (out / "final").is_dir():
         return rows
     for m in modules.values():
@@ -208,21 +205,7 @@ def train(cfg: LoopConfig, modules: dict[str, Any], micro_batches: Callable[[int
                disable=None if cfg.progress else True)
     with open(log_path, "a", encoding="utf-8") as log:
         for step in range(start, cfg.steps):
-            lr = cfg.lr * lr_factor(step, cfg.steps, cfg.warmup_ratio, cfg.schedule)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            optimizer.zero_grad(set_to_none=True)
-            mbs = micro_batches(step)
-            sums: dict[str, float] = {}
-            for mb in mbs:
-                loss, terms = step_loss(mb)
-                (loss / len(mbs)).backward()
-                for k, v in {"loss": loss, **terms}.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach() if hasattr(v, "detach") else v)
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            optimizer.step()
-            row = {"step": step + 1, **{k: v / len(mbs) for k, v in sums.items()}, "lr": lr}
+            row = _optimiser_step(cfg, step, params, optimizer, micro_batches, step_loss)
             if epoch_of is not None:
                 row["epoch"] = epoch_of(step + 1)
             rows.append(row)
@@ -237,6 +220,48 @@ def train(cfg: LoopConfig, modules: dict[str, Any], micro_batches: Callable[[int
     bar.close()
     for m in modules.values():
         m.eval()
+    _write_final(out, save_final)
+    plot_losses(rows, out / "loss.png", title)
+    return rows
+
+
+def _resume(out: Path, log_path: Path, modules: dict[str, Any], optimizer) -> tuple[int, list[dict[str, Any]]]:
+    """(the step to start at, the log rows up to it): the newest complete checkpoint is loaded into
+    `modules` and `optimizer`, and log.jsonl is cut back to its step (0 and [] on a new run)."""
+    start = 0
+    ckpt = latest_checkpoint(out)
+    if ckpt is not None:
+        start = _load_checkpoint(ckpt, modules, optimizer)["step"]
+    rows = [r for r in _read_log(log_path) if r.get("step", 0) <= start]
+    write_bytes_atomic(log_path, "".join(jsonl_line(r) + "\n" for r in rows).encode())
+    return start, rows
+
+
+def _optimiser_step(cfg: LoopConfig, step: int, params: list, optimizer, micro_batches: Callable[[int], Sequence[Any]],
+                    step_loss: Callable[[Any], tuple[Any, dict[str, Any]]]) -> dict[str, Any]:
+    """One optimiser step (0-based `step`) over its micro-batches, gradients accumulated and
+    clipped; returns its log row (step + 1, the mean of each loss term, lr)."""
+    import torch
+
+    lr = cfg.lr * lr_factor(step, cfg.steps, cfg.warmup_ratio, cfg.schedule)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.zero_grad(set_to_none=True)
+    mbs = micro_batches(step)
+    sums: dict[str, float] = {}
+    for mb in mbs:
+        loss, terms = step_loss(mb)
+        (loss / len(mbs)).backward()
+        for k, v in {"loss": loss, **terms}.items():
+            sums[k] = sums.get(k, 0.0) + float(v.detach() if hasattr(v, "detach") else v)
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+    optimizer.step()
+    return {"step": step + 1, **{k: v / len(mbs) for k, v in sums.items()}, "lr": lr}
+
+
+def _write_final(out: Path, save_final: Callable[[Path], None]) -> None:
+    """final/, written by `save_final` into a temporary directory and renamed into place."""
     final = out / "final"
     tmp = out / ".final.tmp"
     if tmp.exists():
@@ -245,8 +270,6 @@ def train(cfg: LoopConfig, modules: dict[str, Any], micro_batches: Callable[[int
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
-    plot_losses(rows, out / "loss.png", title)
-    return rows
 
 
 def config_dict(cfg: Any) -> dict[str, Any]:
