@@ -94,6 +94,34 @@ def _compact(value: Any) -> str:
 
 def sample_view(record: Mapping[str, Any], split: str, dataset: Path, out_dir: Path, problems: list[str]) -> dict[str, Any]:
     """The data one gallery card shows; image sizes are read from the files (header only)."""
+    track = _track(record)
+    return {
+        "id": record["id"],
+        "split": split,
+        "family": record["family"],
+        "key": f"{record['family']}/{record['task']}",
+        "task": record["task"],
+        "category": record["category"],
+        "scene_id": record["scene_id"],
+        "answer_format": record["answer_format"],
+        "question": record["question"],
+        "options": [list(kv) for kv in sorted_options(record)] or None,
+        "answer": record["answer"],
+        "answer_text": render_answer(record),
+        "meta": [[k, v] for k, v in _shown_meta(record, track is not None)],
+        "frames": _frames(record, dataset, out_dir, problems),
+        "track": track,
+        **media_roles(record),
+        "points": image_points(record),
+        "regions": regions(record),
+        "time_window": _time_window(record["meta"]),
+        "timing": timing(record),
+    }
+
+
+def _frames(record: Mapping[str, Any], dataset: Path, out_dir: Path, problems: list[str]) -> list[dict[str, Any]]:
+    """Per image: its path relative to the gallery, scene frame, time and size; an image outside
+    the dataset or unreadable is reported in `problems` and named in 'missing'."""
     frames = []
     for rel, fr, t in zip(record["media"], record["frame_indices"], record["timestamps"]):
         w = h = 0
@@ -112,53 +140,44 @@ def sample_view(record: Mapping[str, Any], split: str, dataset: Path, out_dir: P
             problems.append(f"record {record['id']!r}: cannot read media {path}: {exc}")
         src = Path(os.path.relpath(path.resolve(), out_dir.resolve())).as_posix()
         frames.append({"src": quote(src), "frame": fr, "t": t, "w": w, "h": h, "missing": missing})
+    return frames
+
+
+def _shown_meta(record: Mapping[str, Any], has_track: bool) -> list[tuple[str, str]]:
+    """(name, text) of the meta fields a card lists: the value with its unit, the measurement, the
+    label, the objects, and for a point track its object id."""
     meta = record["meta"]
-    shown_meta = []
+    shown = []
     if "value" in meta:
         unit = value_unit(record)
-        shown_meta.append(("value", _value_text(meta["value"]) + (f" {unit}" if unit else "")))
-    shown_meta.append(("measurement", _compact(meta.get("measurement"))))
+        shown.append(("value", _value_text(meta["value"]) + (f" {unit}" if unit else "")))
+    shown.append(("measurement", _compact(meta.get("measurement"))))
     if "label" in meta:
-        shown_meta.append(("label", label_text(meta["label"])))
-    shown_meta.append(("objects", _compact(meta.get("objects", []))))
-    track = None
-    if "track" in meta and "query" in meta:
-        q = meta["query"]
-        # the track is drawn over the image the query point is given in: meta.query.media when the
-        # engine records it, else the first image showing the query's scene frame
-        idx = q.get("media")
-        if not isinstance(idx, int) or not 0 <= idx < len(record["media"]):
-            idx = record["frame_indices"].index(q["frame"]) if q["frame"] in record["frame_indices"] else 0
-        track = {
-            "query": {"frame": q["frame"], "x": q["x"], "y": q["y"], "visible": True},
-            "points": [{"frame": p["frame"], "x": p["x"], "y": p["y"], "visible": bool(p["visible"])} for p in meta["track"]],
-            "media_index": idx,
-            # true-motion coordinates live in the fixed view of the query frame, not in the images of
-            # the target times: they are drawn over the query frame only
-            "fixed_view": _is_true_motion(record),
-        }
-        shown_meta.append(("object_id", str(meta.get("object_id"))))
+        shown.append(("label", label_text(meta["label"])))
+    shown.append(("objects", _compact(meta.get("objects", []))))
+    if has_track:
+        shown.append(("object_id", str(meta.get("object_id"))))
+    return shown
+
+
+def _track(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A point-track record's query and track points, and the image they are drawn over."""
+    meta = record["meta"]
+    if "track" not in meta or "query" not in meta:
+        return None
+    q = meta["query"]
+    # the track is drawn over the image the query point is given in: meta.query.media when the
+    # engine records it, else the first image showing the query's scene frame
+    idx = q.get("media")
+    if not isinstance(idx, int) or not 0 <= idx < len(record["media"]):
+        idx = record["frame_indices"].index(q["frame"]) if q["frame"] in record["frame_indices"] else 0
     return {
-        "id": record["id"],
-        "split": split,
-        "family": record["family"],
-        "key": f"{record['family']}/{record['task']}",
-        "task": record["task"],
-        "category": record["category"],
-        "scene_id": record["scene_id"],
-        "answer_format": record["answer_format"],
-        "question": record["question"],
-        "options": [list(kv) for kv in sorted_options(record)] or None,
-        "answer": record["answer"],
-        "answer_text": render_answer(record),
-        "meta": [[k, v] for k, v in shown_meta],
-        "frames": frames,
-        "track": track,
-        **media_roles(record),
-        "points": image_points(record),
-        "regions": regions(record),
-        "time_window": _time_window(meta),
-        "timing": timing(record),
+        "query": {"frame": q["frame"], "x": q["x"], "y": q["y"], "visible": True},
+        "points": [{"frame": p["frame"], "x": p["x"], "y": p["y"], "visible": bool(p["visible"])} for p in meta["track"]],
+        "media_index": idx,
+        # true-motion coordinates live in the fixed view of the query frame, not in the images of
+        # the target times: they are drawn over the query frame only
+        "fixed_view": _is_true_motion(record),
     }
 
 
