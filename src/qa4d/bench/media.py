@@ -345,8 +345,9 @@ def encode_mp4(images: Sequence[Image.Image], times: Sequence[float], crf: int =
     (millisecond resolution; the stream's nominal rate from `clip_fps`, `fallback_fps` for one frame).
 
     yuv420p, the format every decoder takes, when width and height are even; yuv444p otherwise
-    (4:2:0 needs even sizes, and the frames are sent at their own size). One encoder thread and
-    bit-exact muxing, so the same frames give the same bytes. All frames must share one size.
+    (4:2:0 needs even sizes, and the frames are sent at their own size). One encoder thread, no
+    macroblock tree and bit-exact muxing, so the same frames give the same bytes. All frames must
+    share one size.
     """
     av = _import_av()
     if not images:
@@ -364,7 +365,9 @@ def encode_mp4(images: Sequence[Image.Image], times: Sequence[float], crf: int =
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4", container_options={"fflags": "+bitexact"}) as container:
         stream = container.add_stream("libx264", rate=clip_fps(times, fallback_fps),
-                                      options={"crf": str(int(crf)), "preset": "medium"})
+                                      # no macroblock tree: with it x264's lookahead gave different bytes for
+                                      # the same frames now and then (e.g. 96x96 frames; asm=0 did not)
+                                      options={"crf": str(int(crf)), "preset": "medium", "x264-params": "mbtree=0"})
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
         stream.codec_context.time_base = ms
