@@ -375,3 +375,18 @@ def test_a_base_url_without_the_api_stops_eval_before_the_first_item(tmp_path, b
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "--base-url" in lines[0] and lines[0].startswith("qa4d eval: ")
     assert not (tmp_path / "run" / "predictions.jsonl").exists() or not (tmp_path / "run" / "predictions.jsonl").read_text()
+
+
+@pytest.mark.parametrize("flag_prefix", ["", "--judge-"])
+def test_retry_settings_that_cannot_work_are_refused_before_any_request(flag_prefix):
+    """--max-retries -1 used to make no attempt at all: every item failed with 'gave up after 0
+    attempts: ' and an empty reason; a negative backoff failed every retried item in time.sleep."""
+    with FakeOpenAIServer() as server:
+        with pytest.raises(ModelConfigError, match=f"^{flag_prefix or '--'}max-retries must be 0 or more, got -1$"):
+            OpenAIChatClient(server.url, "tiny-vlm", max_retries=-1, flag_prefix=flag_prefix)
+        with pytest.raises(ModelConfigError, match="retry-backoff must be 0 or more"):
+            OpenAIChatClient(server.url, "tiny-vlm", backoff=-0.5, flag_prefix=flag_prefix)
+        client = OpenAIChatClient(server.url, "tiny-vlm", max_retries=0, backoff=0.0, flag_prefix=flag_prefix)
+        assert client.chat([{"role": "user", "content": "ITEM q0"}]) == "Answer: A"
+        client.close()
+        assert server.asked_items() == ["q0"]

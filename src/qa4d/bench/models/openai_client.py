@@ -83,6 +83,10 @@ class OpenAIChatClient:
         pool_size: int = 8,
         flag_prefix: str = "",
     ):
+        if int(max_retries) < 0:
+            raise ModelConfigError(f"{flag_prefix or '--'}max-retries must be 0 or more, got {max_retries}")
+        if not float(backoff) >= 0:
+            raise ModelConfigError(f"--retry-backoff must be 0 or more seconds, got {backoff}")
         self.base_url = normalise_base_url(base_url)
         self.model_name = model_name
         self.timeout = float(timeout)
