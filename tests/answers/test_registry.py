@@ -112,3 +112,28 @@ def test_item_score_and_audit_array_metric_agree_with_closed_form(fmt, gt, preds
     arrays = f.score_values(np.array(preds), np.array([gt] * len(preds)), np.full(len(preds), 1000.0))
     assert per_item == pytest.approx(want)
     assert arrays.tolist() == pytest.approx(want)
+
+
+def test_a_family_with_its_own_wording_is_asked_in_it_for_the_formats_it_lists():
+    """record_form: multispa's free and scalar records ask for the value in backticks (its section of
+    instructions.json), its mc records and other families' free records use the generic lines; the
+    unit and coordinate space come from the record as the qa4d benchmark reads them."""
+    from qa4d.answers.forms import family_wording, record_form
+
+    assert family_wording("multispa", "free") == "multispa" and family_wording("multispa", "mc") == "generic"
+    assert family_wording("4dpqa", "free") == family_wording(None, "free") == family_wording("units", "free") == "generic"
+    base = {"question": "q", "options": None, "media": [], "frame_indices": [], "timestamps": []}
+    word = record_form({**base, "family": "multispa", "answer_format": "free", "answer": "`left`",
+                        "meta": {"value": "left", "choices": ["left", "right"]}})
+    assert word.place == "backticks" and "inside backticks" in word.instruction
+    sentence = record_form({**base, "family": "4dpqa", "answer_format": "free", "answer": "It moves left.", "meta": {}})
+    assert sentence.place == "alone" and sentence.instruction == "Answer in one short sentence."
+    mm = record_form({**base, "family": "multispa", "answer_format": "scalar", "answer": "`2418`",
+                      "meta": {"value": 2418, "unit": "mm"}})
+    assert "millimetres" in mm.instruction and "backticks" in mm.instruction
+    point = record_form({**base, "family": "multispa", "answer_format": "coord", "answer": "`[1, 2]`",
+                         "meta": {"value": [1, 2], "space": "per_mille", "scale": 1000.0}})
+    assert point.coords == "per_mille" and "0-1000" in point.instruction
+    letter = record_form({**base, "family": "multispa", "answer_format": "mc", "answer": "A",
+                          "options": {"A": "x", "B": "y"}, "meta": {}})
+    assert letter.instruction == "Answer with the option's letter from the given choices directly."

@@ -35,6 +35,22 @@ def test_balance_cap_limits_dominant_keys_only():
     assert got == {"a": 11, "b": 5, "c": 4, "d": 6}  # cap = ceil(2 x median 5.5)
 
 
+def test_balance_uniform_equalises_each_group_and_drops_a_group_lacking_a_label():
+    """Keys "GROUP:LABEL": every group keeps its rarest label's count of each label; a group
+    without one of the labels the input has is dropped whole."""
+    c = cands({"move:0": 9, "move:1": 4, "move:2": 7, "spin:0": 20, "spin:1": 2, "spin:2": 3, "hop:1": 5, "hop:2": 5})
+    kept, dropped = balance(c, np.random.default_rng(0), mode="uniform")
+    assert Counter(x["key"] for x in kept) == {"move:0": 4, "move:1": 4, "move:2": 4, "spin:0": 2, "spin:1": 2, "spin:2": 2}
+    assert dropped == {"group lacks an answer the others have (cannot be balanced)": 10,
+                       "label cut to balance labels": (9 - 4) + (7 - 4) + (20 - 2) + (3 - 2)}
+    again, _ = balance(list(reversed(c)), np.random.default_rng(0), mode="uniform")
+    assert [x["uid"] for x in kept] == [x["uid"] for x in again]
+    # within each group, whatever the group, the answer is uniform
+    for g in ("move", "spin"):
+        got = Counter(x["key"].split(":")[1] for x in kept if x["key"].startswith(g + ":"))
+        assert len(set(got.values())) == 1 and set(got) == {"0", "1", "2"}
+
+
 def test_formats_follow_weights_within_every_label():
     c = cands({"a": 40, "b": 40})
     for x in c:

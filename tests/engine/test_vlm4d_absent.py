@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-import pytest
 
 from qa4d.engine.families.vlm4d import _base as vb
 
@@ -61,39 +60,33 @@ def test_without_present_names_the_phase_1_draw_stands():
     assert vb.matched_absent(cand, {"left": 3, "eligible:duck": 1}, np.random.default_rng(0)) is cand
 
 
-# ------------------------------------------------------------------------------ counting: rank of the answer
+
+# ------------------------------------------------------------------------------ counting: options 0-3, uniform answers
 
 
-def test_count_ranks_are_spread_to_a_uniform_marginal():
-    """Answers 0 can only be the smallest option; with a quarter of the answers at each of 0..3
-    the only uniform solution puts n at rank n, and with more large counts the ranks of the large
-    ones are pushed up until every rank holds a quarter of the questions."""
-    from qa4d.engine.families.vlm4d.counting import rank_weights, window
+def _count_cand(n: int) -> dict:
+    return {"key": f"translating:{n}", "label": f"n:{n}", "option_keys": [f"n:{k}" for k in range(4) if k != n],
+            "refs": [], "objects": [], "segment": [0, 16], "group": "exo",
+            "extra_meta": {"motion": "translating", "style": "counting_translating"}}
 
-    w = rank_weights({0: 10, 1: 10, 2: 10, 3: 10})
+
+def test_counting_offers_0_to_3_and_asks_only_a_wording_balanced_over_them():
+    """Balancing (mode "uniform") leaves each wording's counts equal; render asks only when the
+    split's pool has every count 0-3 of the wording equally often, and always offers 0, 1, 2, 3."""
+    import pytest
+
+    from qa4d.engine.config import GenerateConfig
+    from qa4d.engine.families.vlm4d.counting import Counting
+    from qa4d.engine.kinds.base import RenderEnv, Skip
+
+    task = Counting()
+    assert task.balance_mode == "uniform"
+    even = {f"translating:{k}": 3 for k in range(4)} | {"rotating:0": 7}
     for n in range(4):
-        assert np.allclose(w[n], np.eye(4)[n], atol=0.02)
-    counts = {0: 22, 1: 12, 2: 22, 3: 8, 4: 6, 5: 4, 7: 4}   # shaped like the 64-scene demo's
-    w = rank_weights(counts)
-    marg = sum(counts[n] * w[n] for n in counts)
-    assert all(w[n][r] == 0 for n in counts for r in range(4) if r > n)   # no option below 0
-    assert marg[0] == pytest.approx(22, abs=0.5)                            # answers 0: rank 0, nothing else
-    assert np.allclose(marg[1:], (78 - 22) / 3, atol=0.5)                   # the rest evenly
-    assert window(0, 0) == [0, 1, 2, 3] and window(5, 2) == [3, 4, 5, 6]
-    # feasible shares: exactly uniform
-    counts = {0: 5, 1: 10, 2: 10, 3: 10, 6: 5}
-    marg = sum(counts[n] * rank_weights(counts)[n] for n in counts)
-    assert np.allclose(marg, 10, atol=1e-2)
-
-
-def test_zero_counts_are_kept_to_a_quarter():
-    from qa4d.engine.families.vlm4d.counting import rank_weights, zero_keep
-
-    assert zero_keep({0: 10, 1: 10, 2: 10, 3: 10}) == 1.0
-    counts = {0: 26, 1: 9, 2: 11, 3: 10, 4: 6, 5: 3, 6: 1, 7: 1}   # the 64-scene demo's before the cap
-    keep = zero_keep(counts)
-    assert keep == pytest.approx(41 / (3 * 26))
-    kept = {**counts, 0: keep * 26}
-    assert kept[0] / sum(kept.values()) == pytest.approx(0.25)
-    marg = sum(kept[n] * rank_weights(kept)[n] for n in kept)
-    assert np.allclose(marg / marg.sum(), 0.25, atol=0.005)   # now every rank a quarter
+        out = task.render(_count_cand(n), "mc", n % 4, np.random.default_rng(n), RenderEnv(None, GenerateConfig("scenes", "out"), even))
+        assert sorted(out["options"].values()) == ["0", "1", "2", "3"]
+        assert out["options"][out["answer"]] == str(n) == out["meta"]["value"]
+    for pool in ({f"translating:{k}": 3 for k in range(3)},                       # no 3 in the split
+                 {"translating:0": 4, "translating:1": 3, "translating:2": 3, "translating:3": 3}):  # uneven
+        with pytest.raises(Skip):
+            task.render(_count_cand(1), "mc", 0, np.random.default_rng(0), RenderEnv(None, GenerateConfig("scenes", "out"), pool))

@@ -165,13 +165,26 @@ def test_simulated_generate_audit_eval(run):
     assert audit.returncode == 0, audit.stdout + audit.stderr
     assert scores == {"oracle": 1.0, "obedient": 1.0}
     recs = [json.loads(x) for s in ("train", "bench") for x in (root / "d" / s / "samples.jsonl").read_text().splitlines()]
-    assert {r["task"] for r in recs} >= {"rotational", "counting", "false_positive"}
+    # counting is asked only when a split has every count 0-3 of a wording (10 small scenes may not)
+    assert {r["task"] for r in recs} >= {"rotational", "false_positive"}
     for r in recs:
         assert len(r["options"]) == 4 and r["options"][r["answer"]] == r["meta"]["value"]
         assert r["meta"]["group"] in ("ego", "exo")
         if r["task"] == "counting":
             assert r["meta"]["motion"] in ("translating", "rotating", "repeated")
             assert (r["meta"]["motion"] == "repeated") == (r["meta"].get("event") in ("hop", "reversal"))
+            assert sorted(r["options"].values()) == ["0", "1", "2", "3"]
+    # counting: per split and wording, every count 0-3 is the answer equally often (uniform over
+    # the options offered, so no option value, rank or wording tells the answer)
+    per: dict = {}
+    for s in ("train", "bench"):
+        for line in (root / "d" / s / "samples.jsonl").read_text().splitlines():
+            r = json.loads(line)
+            if r["task"] == "counting":
+                style = per.setdefault((s, r["meta"]["style"]), {})
+                style[r["meta"]["value"]] = style.get(r["meta"]["value"], 0) + 1
+    for key, got in per.items():
+        assert sorted(got) == ["0", "1", "2", "3"] and len(set(got.values())) == 1, (key, got)
         if r["meta"].get("fp") == "absent":
             assert r["meta"]["objects"] == [] and r["meta"]["value"] == f"no {r['meta']['absent_category']} there"
 

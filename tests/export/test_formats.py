@@ -14,7 +14,8 @@ import pytest
 from qa4d.cli import main as qa4d_main
 from qa4d.export.cli import export_dataset
 from qa4d.export.formats import EXPORTERS, available_formats, get_exporter
-from qa4d.export.records import prompt_templates, render_answer, render_prompt
+from qa4d.answers.forms import record_form
+from qa4d.export.records import render_answer, render_prompt
 from qa4d.dataset import RecordError, iter_splits, read_samples
 
 FORMATS = ["llava", "sharegpt", "llamafactory", "qwen", "internvl"]
@@ -86,7 +87,6 @@ def test_round_trip_recovers_every_record(dataset, tmp_path, fmt):
     out = tmp_path / f"out_{fmt}"
     res = export_dataset(root, fmt, out, split="all")
     assert res.errors == []
-    instructions = prompt_templates()["instruction"]
     for split, recs in records.items():
         rows = load_rows(out, fmt, split)
         assert len(rows) == len(recs) == res.counts[split]
@@ -97,7 +97,8 @@ def test_round_trip_recovers_every_record(dataset, tmp_path, fmt):
             assert n_img == len(images) == len(rec["media"])
             assert question == rec["question"]
             assert options == rec["options"]
-            assert instruction == instructions[rec["answer_format"]]
+            # the answer-format registry's instruction, the line `qa4d eval` shows for the record
+            assert instruction == record_form(rec, "do").instruction
             assert recovered_answer(assistant, rec["answer_format"], options) == rec["answer"]
             # absolute media by default: the very files of the dataset, in the model's order
             assert images == [str((root / m).resolve()) for m in rec["media"]]
@@ -310,4 +311,4 @@ def test_render_prompt_and_answer_formats(dataset):
     assert render_answer(mc) == f"{mc['answer']}. {mc['options'][mc['answer']]}"
     for fmt in ("yesno", "free", "track"):
         assert render_answer(by_fmt[fmt]) == by_fmt[fmt]["answer"]
-        assert render_prompt(by_fmt[fmt]).endswith(prompt_templates()["instruction"][fmt])
+        assert render_prompt(by_fmt[fmt]).endswith("\n" + record_form(by_fmt[fmt], "do").instruction)

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import Any, Mapping
+
 from qa4d.answers.registry import get_format
 
 PROMPT_MODES = ("do", "cot")
@@ -20,6 +22,7 @@ _FORMS = json.loads(Path(__file__).with_name("instructions.json").read_text(enco
 ANSWER_PLACES = ("alone", "final_line", "backticks", "json")
 COORD_SPACES = tuple(_FORMS["coords"])  # "unit" ([0, 1]), "per_mille" (0-1000), "pixels"
 FINAL_LINE = "Therefore, the final answer is: "
+_NOT_WORDINGS = ("_about", "units", "unit_default", "coords")  # instructions.json sections that are not wordings
 
 
 def check_mode(mode: str) -> None:
@@ -92,3 +95,29 @@ def answer_form(fmt: str, mode: str, *, unit: str | None = None, coords: str | N
     if coords is not None:
         text = text.replace("{coords}", _FORMS["coords"][coords])
     return AnswerForm(fmt, mode, place, text, unit=unit, coords=coords)
+
+
+def family_wording(family: str | None, fmt: str) -> str:
+    """The wording a record of `family` asks for a `fmt` answer in: the family's own section of
+    instructions.json when it has that format ("multispa": the value in backticks, as [MS]),
+    else "generic"."""
+    if not family or family in _NOT_WORDINGS or family not in _FORMS:
+        return "generic"
+    own = get_format(fmt).instructions
+    table = own.get(family) if own is not None else _FORMS[family].get(fmt)
+    return family if table else "generic"
+
+
+def record_form(record: Mapping[str, Any], mode: str = "do") -> AnswerForm:
+    """The answer form a generated record (a samples.jsonl line) asks for in `mode`: its family's
+    wording (`family_wording`), the unit its question asks for (meta.response_unit, else
+    meta.unit) and the coordinate space its scorer reads (what the format's `bench_fields` sets in
+    meta.coords: track "unit", coord meta.space). `qa4d eval` on a qa4d split and the trainer
+    exports both ask with it."""
+    fmt = get_format(str(record["answer_format"]))
+    meta = dict(record.get("meta") or {})
+    fmt.bench_fields(dict(record), meta)   # the item's meta as the qa4d benchmark builds it
+    unit = (meta.get("response_unit") or meta.get("unit")) if fmt.has_unit else None
+    coords = meta.get("coords") if fmt.has_coords else None
+    return answer_form(fmt.name, mode, unit=unit, coords=coords,
+                       wording=family_wording(record.get("family"), fmt.name))

@@ -50,8 +50,12 @@ def balance(
     its count); then every label is cut to the smallest remaining count by a random selection.
     mode "cap" (keys that only describe the answer, e.g. the winning object's category in
     comparisons): no key may exceed `cap_factor` x the median key count.
+    mode "uniform" (answers over a fixed option set, keys "GROUP:LABEL", e.g. counts 0-3 per
+    question wording): see `balance_uniform`.
     mode "none": everything is kept. Returns (kept sorted by uid, drop reasons with counts).
     """
+    if mode == "uniform":
+        return balance_uniform(cands, rng)
     groups = group_by_key(cands)
     dropped: dict[str, int] = {}
     if mode == "none" or len(groups) <= 1:
@@ -77,6 +81,42 @@ def balance(
         out.extend(g[int(i)] for i in sorted(idx))
         if len(g) > cap:
             dropped["label cut to balance labels"] = dropped.get("label cut to balance labels", 0) + len(g) - cap
+    return sorted(out, key=lambda c: c["uid"]), dropped
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """("GROUP", "LABEL") of a key "GROUP:LABEL" (the last colon splits; no colon: group "")."""
+    group, _, label = key.rpartition(":")
+    return group, label
+
+
+def balance_uniform(cands: Sequence[dict[str, Any]], rng: np.random.Generator) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Every group asks every label of the split equally often, or is dropped.
+
+    Keys are "GROUP:LABEL". The labels are those of the whole input (the answers a fixed option
+    set offers and the split has); a group that lacks one of them is dropped whole (it could not
+    offer that option as an answer as often as the others), and every other group keeps the same
+    number of candidates per label, its rarest label's count, chosen at random. So within each group
+    (e.g. one question wording) the answer is uniform over the labels. Returns (kept sorted by uid,
+    drop reasons with counts)."""
+    by_group: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for key, g in group_by_key(cands).items():
+        group, label = split_key(key)
+        by_group.setdefault(group, {})[label] = g
+    labels = sorted({label for g in by_group.values() for label in g})
+    out: list[dict[str, Any]] = []
+    dropped: dict[str, int] = {}
+    for group, per_label in sorted(by_group.items()):
+        if sorted(per_label) != labels:
+            why = "group lacks an answer the others have (cannot be balanced)"
+            dropped[why] = dropped.get(why, 0) + sum(len(g) for g in per_label.values())
+            continue
+        cap = min(len(g) for g in per_label.values())
+        for label in labels:
+            g = per_label[label]
+            out.extend(g[int(i)] for i in sorted(rng.permutation(len(g))[:cap]))
+            if len(g) > cap:
+                dropped["label cut to balance labels"] = dropped.get("label cut to balance labels", 0) + len(g) - cap
     return sorted(out, key=lambda c: c["uid"]), dropped
 
 

@@ -4,7 +4,8 @@ Datasets are read through `qa4d.dataset` (records, schema, splits); the export s
 through `qa4d.engine`.
 
 `render_prompt` and `render_answer` produce the user and assistant text every training export uses;
-their wording lives in `templates/prompts.json`.
+their layout (option lines, answers, image lines) lives in `templates/prompts.json`, the answer
+instruction in the answer-format registry (`qa4d.answers.forms.record_form`), as for `qa4d eval`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
+from qa4d.answers.forms import record_form
 from qa4d._io import write_bytes_atomic, write_text_atomic  # noqa: F401 (re-exported for export/)
 
 PROMPTS_PATH = Path(__file__).resolve().parent / "templates" / "prompts.json"
@@ -37,13 +39,15 @@ def sorted_options(record: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def render_prompt(record: Mapping[str, Any]) -> str:
     """The user text of a sample without image placeholders: the question, the options as
-    'A. ...' lines for multiple choice, then a one-line instruction for the answer format."""
+    'A. ...' lines for multiple choice, then the one-line instruction of the record's answer form
+    (qa4d.answers.forms.record_form, direct-output mode): the very instruction `qa4d eval` shows
+    for the record, from the answer-format registry (answers/instructions.json)."""
     t = prompt_templates()
     fmt = record["answer_format"]
     lines = [record["question"].strip()]
     if fmt == "mc":
         lines += [t["option_line"].format(letter=k, text=v) for k, v in sorted_options(record)]
-    lines.append(t["instruction"][fmt])
+    lines.append(record_form(record, "do").instruction)
     return "\n".join(lines)
 
 

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Iterator
 
 from qa4d.answers import FieldError, get_format
+from qa4d.answers.forms import AnswerForm, answer_form, family_wording
 from qa4d.bench.benchmarks.base import (
     Benchmark,
     BenchmarkFormatError,
     check_mode,
     format_options,
+    item_unit,
 )
 from qa4d.bench.media import resolve_media
 from qa4d.bench.registry import register_benchmark
@@ -92,6 +94,14 @@ class QA4D(Benchmark):
 
     def prefix_paths(self, item: BenchItem, media_root: Path | None) -> list[Path]:
         return resolve_media(item, item.prefix_images, self._root(item, media_root), "prefix_images")
+
+    def answer_form(self, item: BenchItem, mode: str = "do") -> AnswerForm:
+        """The record's own answer form (qa4d.answers.forms.record_form: its family's wording, e.g.
+        MultiSPA's value in backticks), the one the trainer exports ask with too."""
+        fmt = get_format(item.answer_format)
+        return answer_form(item.answer_format, mode, unit=item_unit(item) if fmt.has_unit else None,
+                           coords=item.meta.get("coords") if fmt.has_coords else None,
+                           wording=family_wording(item.groups.get("family"), item.answer_format))
 
     def build_prompt(self, item: BenchItem, mode: str = "do", frames: int | None = None) -> str:
         check_mode(mode)

@@ -81,11 +81,11 @@ def test_camera_answers_match_closed_form(dataset):
         seen.add(task)
         if task in AXES:
             i, pos, neg = AXES[task]
-            assert abs(e["d"][i]) > DEAD_M and v == (pos if e["d"][i] > 0 else neg) == r["answer"]
+            assert abs(e["d"][i]) > DEAD_M and v == (pos if e["d"][i] > 0 else neg) and r["answer"] == f"`{v}`"
         elif task in ("camera_yaw_movement", "camera_pitch_movement"):
             ang = e["yaw" if "yaw" in task else "pitch"]
             words = ("left", "right") if "yaw" in task else ("up", "down")
-            assert abs(ang) > DEAD_DEG and v == words[0 if ang > 0 else 1] == r["answer"]
+            assert abs(ang) > DEAD_DEG and v == words[0 if ang > 0 else 1] and r["answer"] == f"`{v}`"
         elif task == "camera_yaw_angle":
             assert v == round(abs(e["yaw"])) and r["answer"] == f"`{v}`" and r["meta"]["unit"] == "deg"
         elif task == "camera_pitch_angle":
@@ -111,8 +111,9 @@ def test_audit_passes_and_catches_a_flipped_word(dataset):
     lines = p.read_text().splitlines()
     k = next(i for i, ln in enumerate(lines) if json.loads(ln)["task"] == "camera_x_movement")
     rec = json.loads(lines[k])
-    flip = {"left": "right", "right": "left"}[rec["answer"]]
-    rec["answer"] = rec["meta"]["value"] = rec["meta"]["label"] = flip
+    flip = {"left": "right", "right": "left"}[rec["meta"]["value"]]
+    rec["meta"]["value"] = rec["meta"]["label"] = flip
+    rec["answer"] = f"`{flip}`"
     lines[k] = json.dumps(rec)
     p.write_text("\n".join(lines) + "\n")
     r = subprocess.run(cli, capture_output=True, text=True)

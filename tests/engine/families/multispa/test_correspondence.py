@@ -55,7 +55,7 @@ def test_correspondence_matches_the_parallax_formula(dataset):
         by_task.setdefault(r["task"], []).append(r)
         if r["task"] == "camera_x_movement":
             a, b = r["frame_indices"]
-            assert r["answer"] == ("right" if b > a else "left")
+            assert r["answer"] == ("`right`" if b > a else "`left`")
             continue
         q = r["meta"]["item"]["point"]
         want = expected(r["frame_indices"], q)

@@ -142,3 +142,33 @@ def test_image_set_prompts_state_no_frame_times(dataset):
     for it in items:
         prompt = bench.build_prompt(it)
         assert "seconds." not in prompt and prompt.startswith(it.question.strip())
+
+
+def test_a_model_answering_as_trained_scores_one_under_the_prompt_it_is_evaluated_with(dataset):
+    """The trainer exports ask with the instruction `qa4d eval` shows (one source: the answer-format
+    registry), direction answers state their word in backticks as that instruction asks, and
+    replying to every bench item exactly as the exported answer reads scores 1.0 through `qa4d score`."""
+    from qa4d.bench.registry import get_benchmark
+    from qa4d.export.records import render_answer, render_prompt
+
+    root, ds = dataset
+    bench = get_benchmark("qa4d")()
+    items = {it.id: it for it in bench.load(ds / "bench")}
+    recs = records(ds, "bench")
+    assert set(items) == {r["id"] for r in recs}
+    preds = []
+    for r in recs:
+        it = items[r["id"]]
+        shown = bench.build_prompt(it, "do").split("\n")[-1]
+        assert render_prompt(r).split("\n")[-1] == shown
+        if r["task"].endswith("_movement"):
+            assert "inside backticks" in shown
+            assert r["answer"] == f"`{r['meta']['value']}`" and r["meta"]["value"] in r["meta"]["choices"]
+        preds.append(json.dumps({"id": r["id"], "response": render_answer(r)}))
+    assert any(r["task"].endswith("_movement") for r in recs)
+    (root / "as_trained.jsonl").write_text("\n".join(preds) + "\n")
+    r = cli("score", "--benchmark", "qa4d", "--annotations", str(ds / "bench"), "--predictions",
+            str(root / "as_trained.jsonl"), "--out", str(root / "as_trained"))
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads((root / "as_trained" / "metrics.json").read_text())
+    assert metrics["overall"]["accuracy"] == 1.0 and metrics["overall"]["n"] == len(recs)

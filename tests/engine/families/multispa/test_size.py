@@ -23,7 +23,11 @@ from qa4d.scene.format import SceneMeta, SceneObject, write_scene
 
 S = 64
 CAMS = {"long": [(-1.3, -2.0, 0.5), (0.0, -2.0, 0.5), (1.3, -2.0, 0.5)],
-        "tall": [(0.0, -0.5, 0.2), (0.0, -0.5, 0.5), (0.0, -0.5, 0.8)]}
+        "tall": [(0.0, -0.5, 0.2), (0.0, -0.5, 0.5), (0.0, -0.5, 0.8)],
+        # two cameras on each side: a camera 2 m away sees 2 tan(30 deg) = 2.31 m of the face, so
+        # x = -1.6 or -1.3 sees [-2, -0.45] or [-2, -0.15], the middle one [-1.15, 1.15]: only a left
+        # and a right one together reach 90 % of 4 m, giving exactly four covering pairs
+        "long5": [(-1.6, -2.0, 0.5), (-1.3, -2.0, 0.5), (0.0, -2.0, 0.5), (1.3, -2.0, 0.5), (1.6, -2.0, 0.5)]}
 
 
 def render(cam, K):
@@ -59,7 +63,7 @@ def build(root, sid):
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("msp_size")
-    for sid in CAMS:
+    for sid in ("long", "tall"):
         build(root / "scenes", sid)
     ds = root / "ds"
     r = subprocess.run([sys.executable, "-m", "qa4d.cli", "generate", "--scenes", str(root / "scenes"), "--out", str(ds),
@@ -93,3 +97,27 @@ def test_size_audit_passes_and_catches_a_wrong_pair(dataset):
     assert r.returncode != 0
     bad = json.loads((ds / "audit.json").read_text())["disagreements"]
     assert [d["id"] for d in bad] == [rec["id"]] and "predicate" in " ".join(bad[0]["problems"])
+
+
+def generate_long5(root, pairs_per_object):
+    build(root / "scenes", "long5")
+    (root / "th.json").write_text(json.dumps({"multispa": {"size_pairs_per_object": pairs_per_object}}))
+    ds = root / f"ds{pairs_per_object}"
+    r = subprocess.run([sys.executable, "-m", "qa4d.cli", "generate", "--scenes", str(root / "scenes"), "--out", str(ds),
+                        "--families", "multispa", "--tasks", "object_length", "--bench-fraction", "0",
+                        "--thresholds", str(root / "th.json"), "--seed", "0"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return ds, read_samples(ds / "train" / "samples.jsonl")
+
+
+def test_several_covering_pairs_of_one_object_are_asked(tmp_path):
+    """size_pairs_per_object (default 4) distinct covering pairs per object and dimension: in
+    `long5` exactly the four left-right pairs cover, each giving the exact 4000 mm; with 2 per
+    object, two of those four."""
+    ds, recs = generate_long5(tmp_path, 4)
+    assert sorted(tuple(sorted(r["frame_indices"])) for r in recs) == [(0, 3), (0, 4), (1, 3), (1, 4)]
+    assert {r["meta"]["value"] for r in recs} == {4000} and len({r["id"] for r in recs}) == 4
+    assert subprocess.run([sys.executable, "-m", "qa4d.cli", "audit", str(ds)], capture_output=True).returncode == 0
+    _, two = generate_long5(tmp_path, 2)
+    got = [tuple(sorted(r["frame_indices"])) for r in two]
+    assert len(set(got)) == 2 and set(got) <= {(0, 3), (0, 4), (1, 3), (1, 4)}

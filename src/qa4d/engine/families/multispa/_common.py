@@ -4,6 +4,7 @@ direction answers (scored by exact match)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -167,7 +168,8 @@ def movement_of(scene: Any, pair: list[int]) -> dict[str, Any]:
 
 
 class WordTask(Task):
-    """A one-word answer ("left", "up", ...) on an image pair, scored by exact match ("free").
+    """A one-word answer ("left", "up", ...) on an image pair, scored by exact match ("free"); the
+    answer states the word in backticks ("`left`"), the form the family's instruction asks for.
 
     Hooks: `word(scene, frames, thresholds)` -> the word, or "" when too close to call."""
 
@@ -217,8 +219,8 @@ class WordTask(Task):
             return [f"label is now too close to call (recorded {meta.get('value')!r})"]
         if meta.get("value") != got or meta.get("label") != got:
             problems.append(f"meta.value is {meta.get('value')!r}, geometry gives {got!r}")
-        if record["answer"].strip() != got:
-            problems.append(f"answer {record['answer']!r} is not {got!r}")
+        if re.findall(r"`([^`]*)`", record["answer"]) != [got]:
+            problems.append(f"answer {record['answer']!r} does not state {got!r} in backticks")
         if not overlap_ok(scene, record["frame_indices"], thresholds):
             problems.append(f"pair {record['frame_indices']} has overlap outside the kept range")
         return problems

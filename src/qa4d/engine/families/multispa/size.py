@@ -8,8 +8,10 @@ frame gives the world extents |R| @ extent; height = dz, length = max(dx, dy), w
 (`qa4d.geometry.coverage.object_size`). Coverage uses the object's points: pixels of its mask
 back-projected through the depth maps of `cloud_frames` frames; a point counts in an image when
 it passes the visibility test ([MS] Eq. 3, tolerance `visibility_tolerance_m`). The pair is one of
-`coverage.covering_pairs` (tolerance 10 %, [MS-code]), drawn at random and shown in random order.
-Objects are named by their caption, asked only when no other object of the scene shares it.
+`coverage.covering_pairs` (tolerance 10 %, [MS-code]); up to `size_pairs_per_object` distinct pairs
+are drawn at random per object and dimension ([MS-code] keeps every minimal covering set of an
+object, not one), each shown in random order. Objects are named by their caption, asked only when
+no other object of the scene shares it.
 """
 
 from __future__ import annotations
@@ -109,8 +111,10 @@ class _Size(SceneItemsMixin, ImageSetTask):
             if not len(pairs):
                 ctx.skip(self.name, "no two images cover the object (or one alone does)")
                 continue
-            a, b = (int(v) for v in pairs[int(rng.integers(len(pairs)))])
-            out.append({"frames": [a, b] if rng.random() < 0.5 else [b, a], "objects": [oid], "object_id": oid})
+            k = min(len(pairs), int(th.size_pairs_per_object))
+            for i in sorted(int(v) for v in rng.choice(len(pairs), size=k, replace=False)):
+                a, b = (int(v) for v in pairs[i])
+                out.append({"frames": [a, b] if rng.random() < 0.5 else [b, a], "objects": [oid], "object_id": oid})
         return out
 
     def value(self, scene, item, media, thresholds):
