@@ -52,7 +52,9 @@ def render_prompt(record: Mapping[str, Any]) -> str:
 
 
 def render_answer(record: Mapping[str, Any]) -> str:
-    """The assistant text of a sample: 'B. <option text>' for multiple choice, else the answer."""
+    """The assistant text of a sample: the option letter alone for multiple choice ('B': what the
+    instruction asks for, VLM4D's Direct Output), else the record's answer (already in its family's
+    stated form). Other layouts (e.g. '{letter}. {text}') are one edit of templates/prompts.json."""
     t = prompt_templates()
     fmt = record["answer_format"]
     if fmt == "mc":
