@@ -69,6 +69,7 @@ def main() -> None:
         process_main(args)
         return
 
+    from qa4d.engine import candidates, wording
     from qa4d.engine import generate as gen
     from qa4d.engine import writer
     from qa4d.engine.config import GenerateConfig
@@ -85,7 +86,7 @@ def main() -> None:
 
     timing = {"check": 0.0, "phase1": 0.0, "render": 0.0, "shared": 0.0, "prompt": 0.0}
     counts = {"shared": 0, "prompt": 0}
-    real_phase1, real_render = gen._phase1, gen._render
+    real_phase1, real_render = gen._phase1, wording._render
     real_shared, real_prompt = writer.MediaWriter.shared_frame, writer.MediaWriter.prompted_frame
 
     def timed(key, fn):
@@ -99,9 +100,9 @@ def main() -> None:
                     counts[key] += 1
         return wrapper
 
-    gen.check_scene_arrays = timed("check", gen.check_scene_arrays)
+    candidates.check_scene_arrays = timed("check", candidates.check_scene_arrays)
     gen._phase1 = timed("phase1", real_phase1)
-    gen._render = timed("render", real_render)
+    wording._render = timed("render", real_render)
     writer.MediaWriter.shared_frame = timed("shared", real_shared)
     writer.MediaWriter.prompted_frame = timed("prompt", real_prompt)
 
