@@ -165,10 +165,8 @@ def _run_phase2(jobs: list[tuple], images: int, out: Path, task_names: list[str]
 
 
 def _warm_up(tasks) -> None:
-    """Import and load here, once, what every worker would otherwise load for itself (SciPy's
-    ndimage, Pillow's codecs, the templates, the record schema): forked workers share it. Costs
-    this process about 0.25 CPU s (SciPy 0.2 s), which every worker would otherwise pay again."""
-    import scipy.ndimage  # noqa: F401  (qa4d.engine.measure imports it on first use)
+    """Import and load here, once, what every worker would otherwise load for itself (Pillow's
+    codecs, the templates, the record schema): forked workers share it."""
     from PIL import Image
 
     from qa4d.dataset.records import _validator
