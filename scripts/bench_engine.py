@@ -23,7 +23,7 @@ child's user+sys and memory its peak RSS, both from os.wait4, so they hold on a 
         and writing included). With --compare, OLD_SRC is another version's src/ tree (e.g.
         `git archive REV src | tar -x -C OLD`): runs alternate between the two and the datasets
         must have the same bytes (sha256 of every file but the .work/ directory).
-    --workers-compare --scenes DIR [--compare OLD_SRC] [--repeat 5]
+    --workers-compare --scenes DIR [--compare OLD_SRC] [--repeat 5] [--pycache DIR]
         wall and CPU of `qa4d generate --workers 1` and `--workers 2` (runs alternate), the wall
         speed-up of the medians, and whether all datasets have the same bytes. Wall time is only
         meaningful on an otherwise idle machine (the load average is printed).
@@ -62,6 +62,9 @@ def main() -> None:
     ap.add_argument("--times", type=int, default=10)
     ap.add_argument("--memory-workers", type=int, default=1, help="with --memory: generate's --workers")
     ap.add_argument("--score-items", type=int, default=20000)
+    ap.add_argument("--pycache", metavar="DIR",
+                    help="whole-process runs keep compiled bytecode in DIR (PYTHONPYCACHEPREFIX), as an installed "
+                         "package does, even when PYTHONDONTWRITEBYTECODE is set")
     args = ap.parse_args()
     if args.process or args.memory or args.workers_compare:
         from bench_process import process_main  # scripts/bench_process.py

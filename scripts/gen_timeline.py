@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_line  # noqa: E402  (scripts/machine.py)
 
 COMMAND_STEPS = ["_settings", "scene_dirs", "_start", "make_executor", "_warm_up", "_run_phase1", "_valid_scenes",
-                 "split_scenes", "_gather", "_plan", "_phase2_jobs", "_run_phase2", "_dataset_info", "write_json"]
+                 "split_scenes", "_gather", "gather", "_plan", "plan", "_phase2_jobs", "_run_phase2", "_dataset_info",
+                 "dataset_info", "write_json"]
 JOBS = ["_phase1", "_phase2"]
 
 CHILD = r"""
@@ -62,8 +63,12 @@ def wrap(mod, name, label):
     timed._timed = True
     timed.__name__, timed.__qualname__, timed.__module__ = fn.__name__, fn.__qualname__, fn.__module__
     setattr(mod, name, timed)
+    home = sys.modules.get(fn.__module__)
+    if home is not None and getattr(home, fn.__name__, None) is fn:  # pickled by its home module's name
+        setattr(home, fn.__name__, timed)
 c0 = cpu()
 import qa4d.cli as cli
+import qa4d.engine.generate  # noqa
 import qa4d.engine.cli  # noqa
 import qa4d.engine.generate as gen
 for n in json.loads(sys.argv[2]):
@@ -103,8 +108,8 @@ def summarise(tl: dict, tick: float = 0.05) -> list[str]:
     first_child = min(e["t0"] for e in evs if e["name"] == "imports")
     rows = {"command": [" "] * int((end - start) / tick + 1)}
     letters = {"imports": "i", "_settings": "s", "scene_dirs": "d", "_start": "t", "make_executor": "x", "_warm_up": "w",
-               "_run_phase1": "1", "_valid_scenes": "v", "split_scenes": "p", "_gather": "g", "_plan": "b",
-               "_phase2_jobs": "j", "_run_phase2": "2", "_dataset_info": "n", "write_json": "o",
+               "_run_phase1": "1", "_valid_scenes": "v", "split_scenes": "p", "_gather": "g", "gather": "g", "_plan": "b", "plan": "b",
+               "_phase2_jobs": "j", "_run_phase2": "2", "_dataset_info": "n", "dataset_info": "n", "write_json": "o",
                "job_phase1": "A", "job_phase2": "B"}
     out = []
 

@@ -12,7 +12,9 @@
 
 Every random draw is keyed by the seed and stable names (sampling.rng_for), so the output bytes
 depend only on the scenes, the settings and the seed -- not on the executor, the worker count or
-how often the run was interrupted.
+how often the run was interrupted. A local pool is forked once for both phases; in each phase the
+jobs start costliest first (phase 1: frames x objects; phase 2: images to write), so the workers
+reach the end of a phase together.
 """
 
 from __future__ import annotations
@@ -63,29 +65,40 @@ def _check_task_settings(cfg: GenerateConfig) -> None:
             raise GenerateError(f"{what}: unknown task(s) {', '.join(unknown)} (known: {', '.join(known)})")
 
 
-def _claimed_id(scene_dir: Path) -> str | None:
-    """The scene_id in a directory's scene.json, or None when it cannot be read (the scene check
-    then says why)."""
+def _claimed_id(scene_dir: Path) -> tuple[str | None, int]:
+    """The scene_id in a directory's scene.json (None when it cannot be read: the scene check
+    then says why) and a rough cost of its phase-1 job: frames x (2 + objects)."""
     try:
         data = json.loads(resolve_inside(scene_dir, META_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
-        return None
-    sid = data.get("scene_id") if isinstance(data, dict) else None
-    return sid if isinstance(sid, str) else None
+        return None, 0
+    if not isinstance(data, dict):
+        return None, 0
+    sid = data.get("scene_id")
+    objects, frames = data.get("objects"), data.get("num_frames")
+    cost = (frames if isinstance(frames, int) else 1) * (2 + (len(objects) if isinstance(objects, list) else 0))
+    return (sid if isinstance(sid, str) else None), cost
+
+
+def costliest_first(costs: list[float]) -> list[int]:
+    """Job indices by decreasing cost, ties in job order: started in this order, the long jobs
+    run early and the short ones fill the end of a phase, so no worker waits long for another's
+    last job (longest processing time first)."""
+    return sorted(range(len(costs)), key=lambda i: (-costs[i], i))
 
 
 def _run_phase1(found: list[Path], out: Path, cfg: GenerateConfig, fp: str, ex) -> list[dict[str, Any]]:
     """Phase 1 of every scene directory in the executor's workers; results in `found` order. A
     scene whose id another directory claims too is only checked (both are invalid), so two
     scenes never write one candidates file."""
-    ids = [_claimed_id(d) for d in found]
+    ids, costs = zip(*[_claimed_id(d) for d in found])
     claimed = Counter(i for i in ids if i is not None)
     cfg_json = cfg.to_json()
     jobs = [(str(d), str(out), cfg_json, fp, claimed[i] <= 1) for d, i in zip(found, ids)]
     results: list[dict[str, Any] | None] = [None] * len(jobs)
     bar = tqdm(total=len(jobs), desc="check + candidates", unit="scene", disable=None, file=sys.stderr)
     try:
-        for d in ex.run(_phase1, jobs):
+        for d in ex.run(_phase1, jobs, order=costliest_first(list(costs))):
             if d.error is not None:
                 raise d.error
             results[d.index] = d.result
@@ -117,29 +130,32 @@ def _valid_scenes(results: list[dict[str, Any]], summary: Summary, log: Callable
     return valid
 
 
-def _phase2_jobs(chosen, pools, split, valid, out: Path, cfg: GenerateConfig) -> list[tuple]:
-    """Phase-2 jobs in output order: split by split, scenes in id order."""
+def _phase2_jobs(chosen, pools, split, valid, out: Path, cfg: GenerateConfig) -> tuple[list[tuple], list[int]]:
+    """Phase-2 jobs in output order (split by split, scenes in id order) and the images each
+    writes (its cost)."""
     cfg_json = cfg.to_json()
-    jobs = []
+    jobs, images = [], []
     for s in SPLITS:
         for sid in sorted(sid for sid in chosen if split[sid] == s):
             items = [(key, uid, fmt, choice) for _, uid, key, fmt, choice, _ in chosen[sid]]
             used = {key: pools[(key, s)] for key, *_ in items}
             jobs.append((str(valid[sid]["report"].path), sid, str(out), cfg_json, s, items, used))
-    return jobs
+            images.append(sum(c[5] for c in chosen[sid]))
+    return jobs, images
 
 
-def _run_phase2(jobs: list[tuple], images: int, out: Path, task_names: list[str], sources: dict[str, str],
+def _run_phase2(jobs: list[tuple], images: list[int], out: Path, task_names: list[str], sources: dict[str, str],
                 skips: dict[str, Counter], ex) -> Made:
-    """Phase 2 in the executor's workers; their records appended in job order to each split's
-    samples.jsonl (written atomically: both files appear when every job is done)."""
+    """Phase 2 in the executor's workers, the jobs writing the most images started first; their
+    records appended in job order to each split's samples.jsonl (written atomically: both files
+    appear when every job is done)."""
     made = Made({s: Counter() for s in SPLITS}, {s: {t: Counter() for t in task_names} for s in SPLITS}, {})
-    bar = tqdm(total=images, desc="media", unit="img", disable=None, file=sys.stderr)
+    bar = tqdm(total=sum(images), desc="media", unit="img", disable=None, file=sys.stderr)
     n = {s: 0 for s in SPLITS}
     try:
         with atomic_file(out / "train" / SAMPLES) as train, atomic_file(out / "bench" / SAMPLES) as bench:
             files = {"train": train, "bench": bench}
-            for d in in_order(ex.run(_phase2, jobs)):
+            for d in in_order(ex.run(_phase2, jobs, order=costliest_first(images))):
                 if d.error is not None:
                     raise d.error
                 sid, s, res = jobs[d.index][1], jobs[d.index][4], d.result
@@ -236,8 +252,7 @@ def generate(cfg: GenerateConfig, log: Callable[[str], None] | None = None,
         split = split_scenes(list(valid), cfg.seed, cfg.bench_fraction)
         g = gather(valid, split, task_names, summary, log)
         chosen, pools = plan(tasks, g, cfg)
-        images = sum(c[5] for items in chosen.values() for c in items)
-        jobs = _phase2_jobs(chosen, pools, split, valid, out, cfg)
+        jobs, images = _phase2_jobs(chosen, pools, split, valid, out, cfg)
         del chosen
         made = _run_phase2(jobs, images, out, task_names, g.sources, g.skips, ex)
     order = {t: i for i, t in enumerate(task_names)}
