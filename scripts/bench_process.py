@@ -95,6 +95,7 @@ def bench_process(args, tmp: Path) -> None:
     print(f"qa4d generate, whole process, --workers 1  {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {machine_line()}")
     print(f"scenes: {args.scenes}, seed {args.seed}, {args.repeat} runs each")
+    print(bytecode_line())
     for name, rs in rows.items():
         cpus = sorted(r["cpu"] for r in rs)
         n = rs[0]["samples"]

@@ -156,7 +156,39 @@ def summarise(tl: dict, tick: float = 0.05) -> list[str]:
         out.append(f"  worker {w}: " + "; ".join(parts))
     for ph, (p0, p1) in phase_end.items():
         out.append(f"  {ph[4:]} spans {p1 - p0:.2f} s wall ({p0 - start:.2f}-{p1 - start:.2f} s)")
+    out.extend(idle_estimate(tl, max(1, len(workers))))
     return out
+
+
+def makespan(costs: list[float], n: int) -> float:
+    """Wall time of jobs with these CPU costs, started in this order on n idle workers (each job
+    goes to the worker that is free first): list scheduling, as the pool does it."""
+    free = [0.0] * n
+    for c in costs:
+        k = free.index(min(free))
+        free[k] += c
+    return max(free)
+
+
+def idle_estimate(tl: dict, n: int) -> list[str]:
+    """What the run would take on an idle machine, from CPU times only (so it holds on a shared
+    machine): the command's CPU outside the phases (the interpreter's start-up counted as its
+    wall), and each phase as the makespan of its jobs' CPU times in the order they started."""
+    evs, cmd = tl["events"], tl["pid"]
+    first_child = min(e["t0"] for e in evs if e["name"] == "imports")
+    total_cmd = sum(e["cpu"] for e in evs if e["pid"] == cmd and e["name"] == "imports")
+    in_phases = {"_run_phase1", "_run_phase2"}
+    steps = sum(e["cpu"] for e in evs if e["pid"] == cmd and e["name"] not in in_phases | {"imports", "end"}
+                and not e["name"].startswith("job"))
+    waits = sum(e["cpu"] for e in evs if e["pid"] == cmd and e["name"] in in_phases)
+    spans = []
+    for ph in ("job_phase1", "job_phase2"):
+        js = sorted((e for e in evs if e["name"] == ph), key=lambda e: e["t0"])
+        spans.append(makespan([e["cpu"] for e in js], n))
+    est = (first_child - tl["start"]) + total_cmd + steps + sum(spans)
+    return [f"idle estimate from CPU times: start-up {first_child - tl['start']:.2f} + imports {total_cmd:.2f} + "
+            f"other command steps {steps:.2f} + phase 1 {spans[0]:.2f} + phase 2 {spans[1]:.2f} = {est:.2f} s "
+            f"(the command's CPU while it waits on the phases, {waits:.2f} s, overlaps them)"]
 
 
 def draw_png(tl: dict, path: Path, title: str) -> None:
