@@ -184,7 +184,7 @@ def idle_estimate(tl: dict, n: int) -> list[str]:
     spans = []
     for ph in ("job_phase1", "job_phase2"):
         js = sorted((e for e in evs if e["name"] == ph), key=lambda e: e["t0"])
-        spans.append(makespan([e["cpu"] for e in js], n))
+        spans.append(makespan([e["cpu"] for e in js], len({e["pid"] for e in js}) or n))  # the phase's workers
     est = (first_child - tl["start"]) + total_cmd + steps + sum(spans)
     return [f"idle estimate from CPU times: start-up {first_child - tl['start']:.2f} + imports {total_cmd:.2f} + "
             f"other command steps {steps:.2f} + phase 1 {spans[0]:.2f} + phase 2 {spans[1]:.2f} = {est:.2f} s "
@@ -202,7 +202,7 @@ def draw_png(tl: dict, path: Path, title: str) -> None:
     lanes = {cmd: 0, **{w: i + 1 for i, w in enumerate(workers)}}
     colours = {"job_phase1": "tab:blue", "job_phase2": "tab:orange", "imports": "tab:gray", "_warm_up": "tab:purple",
                "_run_phase1": "#cfe2f3", "_run_phase2": "#fde9d9"}
-    fig, ax = plt.subplots(figsize=(10, 1 + 0.6 * len(lanes)))
+    fig, ax = plt.subplots(figsize=(10, 2.2 + 0.6 * len(lanes)))
     first_child = min(e["t0"] for e in evs if e["name"] == "imports")
     ax.barh(0, first_child - start, left=0, color="black", height=0.6)
     for e in evs:
@@ -222,7 +222,7 @@ def draw_png(tl: dict, path: Path, title: str) -> None:
                        Patch(color="tab:blue", label="phase 1 job (check + candidates)"),
                        Patch(color="tab:orange", label="phase 2 job (wording, media, validation)"),
                        Patch(color="#cfe2f3", label="command waits on phase 1"), Patch(color="#fde9d9", label="command waits on / appends phase 2")],
-              fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3)
+              fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=3)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     from qa4d._io import atomic_file
