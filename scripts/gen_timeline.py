@@ -202,7 +202,7 @@ def draw_png(tl: dict, path: Path, title: str) -> None:
     lanes = {cmd: 0, **{w: i + 1 for i, w in enumerate(workers)}}
     colours = {"job_phase1": "tab:blue", "job_phase2": "tab:orange", "imports": "tab:gray", "_warm_up": "tab:purple",
                "_run_phase1": "#cfe2f3", "_run_phase2": "#fde9d9"}
-    fig, ax = plt.subplots(figsize=(10, 2.2 + 0.6 * len(lanes)))
+    fig, ax = plt.subplots(figsize=(10, 1.6 + 0.6 * len(lanes)))
     first_child = min(e["t0"] for e in evs if e["name"] == "imports")
     ax.barh(0, first_child - start, left=0, color="black", height=0.6)
     for e in evs:
@@ -222,13 +222,13 @@ def draw_png(tl: dict, path: Path, title: str) -> None:
                        Patch(color="tab:blue", label="phase 1 job (check + candidates)"),
                        Patch(color="tab:orange", label="phase 2 job (wording, media, validation)"),
                        Patch(color="#cfe2f3", label="command waits on phase 1"), Patch(color="#fde9d9", label="command waits on / appends phase 2")],
-              fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=3)
+              fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     from qa4d._io import atomic_file
 
     with atomic_file(path) as f:
-        fig.savefig(f, format="png", dpi=110)
+        fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
 
 
 def main() -> None:
