@@ -23,7 +23,7 @@ child's user+sys and memory its peak RSS, both from os.wait4, so they hold on a 
         and writing included). With --compare, OLD_SRC is another version's src/ tree (e.g.
         `git archive REV src | tar -x -C OLD`): runs alternate between the two and the datasets
         must have the same bytes (sha256 of every file but the .work/ directory).
-    --workers-compare --scenes DIR [--compare OLD_SRC] [--repeat 5]
+    --workers-compare --scenes DIR [--compare OLD_SRC] [--repeat 5] [--pycache DIR]
         wall and CPU of `qa4d generate --workers 1` and `--workers 2` (runs alternate), the wall
         speed-up of the medians, and whether all datasets have the same bytes. Wall time is only
         meaningful on an otherwise idle machine (the load average is printed).
@@ -62,6 +62,9 @@ def main() -> None:
     ap.add_argument("--times", type=int, default=10)
     ap.add_argument("--memory-workers", type=int, default=1, help="with --memory: generate's --workers")
     ap.add_argument("--score-items", type=int, default=20000)
+    ap.add_argument("--pycache", metavar="DIR",
+                    help="whole-process runs keep compiled bytecode in DIR (PYTHONPYCACHEPREFIX), as an installed "
+                         "package does, even when PYTHONDONTWRITEBYTECODE is set")
     args = ap.parse_args()
     if args.process or args.memory or args.workers_compare:
         from bench_process import process_main  # scripts/bench_process.py
@@ -69,6 +72,7 @@ def main() -> None:
         process_main(args)
         return
 
+    from qa4d.engine import candidates, wording
     from qa4d.engine import generate as gen
     from qa4d.engine import writer
     from qa4d.engine.config import GenerateConfig
@@ -85,7 +89,7 @@ def main() -> None:
 
     timing = {"check": 0.0, "phase1": 0.0, "render": 0.0, "shared": 0.0, "prompt": 0.0}
     counts = {"shared": 0, "prompt": 0}
-    real_phase1, real_render = gen._phase1, gen._render
+    real_phase1, real_render = gen._phase1, wording._render
     real_shared, real_prompt = writer.MediaWriter.shared_frame, writer.MediaWriter.prompted_frame
 
     def timed(key, fn):
@@ -99,9 +103,9 @@ def main() -> None:
                     counts[key] += 1
         return wrapper
 
-    gen.check_scene_arrays = timed("check", gen.check_scene_arrays)
+    candidates.check_scene_arrays = timed("check", candidates.check_scene_arrays)
     gen._phase1 = timed("phase1", real_phase1)
-    gen._render = timed("render", real_render)
+    wording._render = timed("render", real_render)
     writer.MediaWriter.shared_frame = timed("shared", real_shared)
     writer.MediaWriter.prompted_frame = timed("prompt", real_prompt)
 

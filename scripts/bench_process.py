@@ -31,10 +31,19 @@ sys.exit(code)
 """
 
 
+# With --pycache DIR, children keep compiled bytecode in DIR (PYTHONPYCACHEPREFIX) as an installed
+# package has it in __pycache__; otherwise they inherit the environment, and under
+# PYTHONDONTWRITEBYTECODE=1 every run compiles qa4d's modules again (about 0.1-0.2 CPU s).
+PYCACHE: str | None = None
+
+
 def run_child(argv: list[str], src: Path, self_cpu: Path | None = None) -> dict[str, float]:
     """Run `python -m qa4d.cli ARGV` with PYTHONPATH=src; its CPU seconds (its workers' included),
     peak MiB and wall; with `self_cpu` (a scratch file) also "self_cpu", the command's own CPU."""
     env = {**os.environ, "PYTHONPATH": str(src)}
+    if PYCACHE:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = PYCACHE
     t = time.time()
     cmd = [sys.executable, "-c", SELF_CPU, str(self_cpu)] if self_cpu else [sys.executable, "-m", "qa4d.cli"]
     proc = subprocess.Popen([*cmd, *argv], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -86,6 +95,7 @@ def bench_process(args, tmp: Path) -> None:
     print(f"qa4d generate, whole process, --workers 1  {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {machine_line()}")
     print(f"scenes: {args.scenes}, seed {args.seed}, {args.repeat} runs each")
+    print(bytecode_line())
     for name, rs in rows.items():
         cpus = sorted(r["cpu"] for r in rs)
         n = rs[0]["samples"]
@@ -122,6 +132,7 @@ def bench_workers(args, tmp: Path) -> None:
     print(f"machine: {machine_line()}")
     print(f"scenes: {args.scenes}, seed {args.seed}, {args.repeat} runs each, load average (1 min) "
           f"{min(loads):.1f}-{max(loads):.1f} during the runs")
+    print(bytecode_line())
 
     def med(xs):
         return sorted(xs)[len(xs) // 2]
@@ -143,6 +154,11 @@ def bench_workers(args, tmp: Path) -> None:
         print(f"{name:>7}: speed-up of --workers 2, median wall {med([r['wall'] for r in w1]) / med([r['wall'] for r in w2]):.2f}x; "
               f"from CPU times (idle-machine estimate) {idle1 / idle2:.2f}x; "
               f"cpu ratio {med([r['cpu'] for r in w2]) / idle1:.2f}")
+        serial = med([r["self_cpu"] for r in w2])
+        par = med([r["cpu"] - r["self_cpu"] for r in w2])
+        print(f"{name:>7}: Amdahl from the parts of --workers 2 (medians): serial (the command's own CPU) {serial:.2f} s, "
+              f"parallel (the workers' CPU) {par:.2f} s; one worker {idle1:.2f} s -> bound "
+              f"{idle1:.2f} / ({serial:.2f} + {par:.2f} / 2) = {idle1 / (serial + par / 2):.2f}x")
     print(f"identical datasets (sha256 of every file but .work/, all runs): {len(digests) == 1}")
 
 
@@ -227,7 +243,23 @@ def bench_memory(args, tmp: Path) -> None:
         print(f"score {label}: {n} items: peak {r['rss_mib']:.0f} MiB, cpu {r['cpu']:.1f} s ({n / r['cpu']:,.0f} items / cpu-s)")
 
 
+def bytecode_line() -> str:
+    if PYCACHE:
+        return f"bytecode: cached in {PYCACHE} (--pycache; the first run of each tree compiles)"
+    off = os.environ.get("PYTHONDONTWRITEBYTECODE")
+    return "bytecode: " + ("not cached (PYTHONDONTWRITEBYTECODE is set: every run compiles qa4d's modules)"
+                           if off else "as the environment has it (__pycache__ next to the sources)")
+
+
 def process_main(args) -> None:
+    global PYCACHE
+    PYCACHE = getattr(args, "pycache", None)
+    if PYCACHE:  # one untimed run per tree fills the cache, so no timed run compiles
+        warm = Path(tempfile.mkdtemp(prefix="qa4d_bench_warm_"))
+        for src in [ROOT / "src"] + ([Path(args.compare).resolve()] if args.compare else []):
+            run_child(["generate", "--help"], src)
+            if args.scenes:
+                generate(src, Path(args.scenes), warm / src.parent.name, args.seed, workers=1)
     if not args.scenes:
         raise SystemExit("--process / --memory / --workers-compare need --scenes DIR (e.g. from `qa4d simulate`)")
     tmp = Path(tempfile.mkdtemp(prefix="qa4d_bench_proc_"))

@@ -1,13 +1,18 @@
 """Where the per-scene (or per-batch) work of a verb runs: `--executor local|ray`.
 
 A stage hands an executor a module-level function and a list of picklable jobs; the executor
-yields one `Done(index, result, error)` per job as jobs finish, in completion order. The stage
+yields one `Done(index, result, error)` per job as jobs finish, in completion order. `order`
+(job indices) is the order in which parallel executors start the jobs, e.g. the costliest first
+so that no worker is left with a long job while the others wait at the end of a phase; it never
+changes a job's index or what `in_order` yields. The stage
 decides what to do with each (write it, count it, report it); `in_order` turns the completions
 into job order where the stage writes something whose order matters. The same function, jobs and
 order give the same files whichever executor ran them.
 
 - `local` (the default): `workers` <= 1 runs the jobs here, one after another; more uses a
-  process pool whose workers ignore Ctrl-C and die with this process (qa4d._procs).
+  process pool whose workers ignore Ctrl-C and die with this process (qa4d._procs). The pool
+  is started by the first `run` and serves every later `run` of the executor until it is
+  closed (a verb with two parallel phases forks its workers once).
 - `ray`: each job is a Ray task (one CPU by default) on the cluster at `--ray-address` (or
   RAY_ADDRESS), or on a local Ray started for this run (and stopped at its end). Workers must see
   the files at the same paths as this process (shared storage; docs/scale.md). A task whose
@@ -87,7 +92,8 @@ class Executor:
     kind = "local"
     parallel = False  # whether jobs run outside this process
 
-    def run(self, fn: Callable[[Any], Any], jobs: Sequence[Any], window: int | None = None) -> Iterator[Done]:
+    def run(self, fn: Callable[[Any], Any], jobs: Sequence[Any], window: int | None = None,
+            order: Sequence[int] | None = None) -> Iterator[Done]:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -103,8 +109,8 @@ class Executor:
 class InlineExecutor(Executor):
     """Every job here, one after another (local with one worker)."""
 
-    def run(self, fn, jobs, window=None):
-        for i, job in enumerate(jobs):
+    def run(self, fn, jobs, window=None, order=None):
+        for i, job in enumerate(jobs):  # one process: the order of the jobs changes nothing
             try:
                 result = fn(job)
             except Exception as e:  # reported like a crashed worker; KeyboardInterrupt goes up
@@ -114,26 +120,35 @@ class InlineExecutor(Executor):
 
 
 class PoolExecutor(Executor):
-    """A local process pool: workers ignore Ctrl-C and die with this process (qa4d._procs)."""
+    """A local process pool: workers ignore Ctrl-C and die with this process (qa4d._procs).
+    One pool serves every `run` until `close`; a failed or interrupted `run` stops it (the next
+    `run` starts another)."""
 
     parallel = True
 
     def __init__(self, workers: int, start_method: str = "spawn"):
         self.workers = workers
         self.start_method = start_method
+        self._pool: cf.ProcessPoolExecutor | None = None
 
-    def run(self, fn, jobs, window=None):
-        if not jobs:
+    def _get_pool(self, n_jobs: int) -> cf.ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = cf.ProcessPoolExecutor(max_workers=max(1, min(self.workers, n_jobs)),
+                                                mp_context=mp.get_context(self.start_method),
+                                                initializer=init_worker, initargs=(os.getpid(),))
+        return self._pool
+
+    def run(self, fn, jobs, window=None, order=None):
+        n = len(jobs) if hasattr(jobs, "__len__") else self.workers
+        if not n:
             return
-        pool = cf.ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)),
-                                      mp_context=mp.get_context(self.start_method),
-                                      initializer=init_worker, initargs=(os.getpid(),))
-        todo = iter(enumerate(jobs))
-        limit = window or len(jobs)
+        pool = self._get_pool(n)
+        todo = iter(_ordered(jobs, order))
+        limit = window or n
         pending: dict[cf.Future, int] = {}
         try:
             while True:
-                with sigint_deferred():  # the workers are started by these submits
+                with sigint_deferred():  # the first submits start the workers
                     while len(pending) < limit:
                         nxt = next(todo, None)
                         if nxt is None:
@@ -142,16 +157,21 @@ class PoolExecutor(Executor):
                 if not pending:
                     break
                 done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                for fut in done:
+                for fut in sorted(done, key=pending.__getitem__):
                     i = pending.pop(fut)
                     try:
                         yield Done(i, fut.result(), None)
                     except Exception as e:  # the function raised, or its process died
                         yield Done(i, None, e)
         except BaseException:  # Ctrl-C, a fatal error, or the caller stopped early: stop now
+            self._pool = None
             stop_executor(pool)
             raise
-        pool.shutdown()
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown()
 
 
 class RayExecutor(Executor):
@@ -182,10 +202,10 @@ class RayExecutor(Executor):
     def cluster_cpus(self) -> int:
         return max(1, int(self._ray.cluster_resources().get("CPU", 1)))
 
-    def run(self, fn, jobs, window=None):
+    def run(self, fn, jobs, window=None, order=None):
         ray = self._ray
         cwd = os.getcwd()
-        todo = iter(enumerate(jobs))
+        todo = iter(_ordered(jobs, order))
         pending: dict[Any, int] = {}
         try:
             while True:
@@ -263,6 +283,16 @@ def make_executor(cfg: ExecutorConfig) -> Executor:
     if cfg.workers > 1:
         return PoolExecutor(cfg.workers, cfg.start_method)
     return InlineExecutor()
+
+
+def _ordered(jobs: Iterable[Any], order: Sequence[int] | None) -> Iterable[tuple[int, Any]]:
+    """(index, job) pairs in `order` (a permutation of the job indices), else in job order."""
+    if order is None:
+        return enumerate(jobs)
+    jobs = list(jobs)
+    if sorted(order) != list(range(len(jobs))):
+        raise ValueError(f"order: expected a permutation of 0..{len(jobs) - 1}")
+    return ((i, jobs[i]) for i in order)
 
 
 def in_order(outcomes: Iterable[Done]) -> Iterator[Done]:

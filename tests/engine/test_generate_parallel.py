@@ -14,8 +14,10 @@ import pytest
 
 from qa4d._exec import ExecutorConfig
 from qa4d.engine import generate as gen
+from qa4d.engine.candidates import Desc, describe
 from qa4d.engine.config import GenerateConfig
 from qa4d.engine.options import assign_choices, assign_formats, balance, cap_balanced
+from qa4d.engine.plan import choose
 from qa4d.engine.registry import resolve_tasks
 from qa4d.engine.sampling import rng_for
 from qa4d.engine.writer import candidates_path
@@ -47,9 +49,9 @@ def test_descriptors_choose_what_full_candidates_choose(toy_scenes, toy_dataset,
                 data = json.loads(candidates_path(toy_dataset, sid).read_text())
                 for cand in data["candidates"].get(task.key, []):
                     full.append(cand)
-                    descs.append(gen.Desc(*gen.describe(cand, task), sid))
+                    descs.append(Desc(*describe(cand, task), sid))
             expected, expected_pool = _choose_full(task, s, full, c)
-            got, pool = gen._choose(task, s, descs, c, Counter())
+            got, pool = choose(task, s, descs, c, Counter())
             assert [(d.uid, f, ch) for d, f, ch in got] == expected, (task.key, s)
             assert list(pool.items()) == list(expected_pool.items())
             compared += len(expected)

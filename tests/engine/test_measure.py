@@ -396,3 +396,17 @@ def test_object_seen_is_whether_object_pixel_finds_a_pixel():
                 assert M.object_seen(scene, 0, t, need) is (n >= need) is (M.object_pixel(scene, 0, t, need) is not None)
     no_mask = make_scene(static_camera(T), [still_object()])
     assert not M.object_seen(no_mask, 0, 0, 0) and M.object_pixel(no_mask, 0, 0, 0) is None
+
+
+def test_object_pixel_is_remembered_per_scene_only():
+    """object_pixel keeps its choices per scene object: asking again gives the same pixel, and a
+    second scene with another mask at the same object and frame gets its own pixel."""
+    a = np.zeros((H, W), np.int32)
+    a[20:31, 30:41] = 1  # centre pixel (35, 25)
+    b = np.zeros((H, W), np.int32)
+    b[2:13, 4:15] = 1  # centre pixel (9, 7)
+    sa, sb = _mask_scene(a), _mask_scene(b)
+    assert M.object_pixel(sa, 0, 0) == M.object_pixel(sa, 0, 0) == (35.5, 25.5)
+    assert M.object_pixel(sb, 0, 0) == (9.5, 7.5)
+    assert M.object_pixel(sa, 0, 0, min_pixels=122) is None  # 121 pixels: the threshold is part of the key
+    assert M.object_pixel(sa, 0, 0) == (35.5, 25.5)

@@ -18,10 +18,12 @@ few known frames remain (labels.py maps NaN to "no label", so such samples are d
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Sequence
 
 import numpy as np
 
+from qa4d.geometry.distance_transform import deepest_pixel
 from qa4d.geometry import (
     in_image,
     project_world,
@@ -416,34 +418,33 @@ def object_pixel(scene: Any, object_index: int, frame: int, min_pixels: int = 20
     Returns the pixel centre (x, y) in pixels ((j + 0.5, i + 0.5)), or None without
     instance_mask or when fewer than `min_pixels` mask pixels are visible.
     """
+    cache = _pixel_cache(scene)
+    key = (object_index, frame, min_pixels)
+    if cache is not None and key in cache:
+        return cache[key]
     mask = _object_mask(scene, object_index, frame)
     if mask is None or np.count_nonzero(mask) < min_pixels:
+        px = None
+    else:
+        i, j = deepest_pixel(mask)
+        px = (float(j) + 0.5, float(i) + 0.5)
+    if cache is not None:
+        cache[key] = px
+    return px
+
+
+# object_pixel's choices per scene object (several tasks ask for the same object and frame); a
+# scene is read-only once loaded, and its entry goes when the scene does
+_PIXELS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
+def _pixel_cache(scene: Any) -> dict | None:
+    """The dict of object_pixel results kept for `scene`, or None for an object that cannot be
+    weakly referenced or hashed (then nothing is cached)."""
+    try:
+        return _PIXELS.setdefault(scene, {})
+    except TypeError:
         return None
-    i, j = deepest_pixel(mask)
-    return (float(j) + 0.5, float(i) + 0.5)
-
-
-def deepest_pixel(mask: np.ndarray) -> tuple[int, int]:
-    """The pixel of a non-empty mask farthest (Euclidean) from every pixel outside it, the image
-    border counting as outside; ties go to the first in raster order.
-
-    mask: (H, W) bool. Returns (row, col).
-
-    The distance transform runs on the mask's bounding box with a one-pixel ring of background
-    around it, not on the whole frame: every ring pixel is outside the mask (in the frame, or past
-    its border), and for a pixel inside the box, any outside pixel beyond the ring has a ring pixel
-    at least as close (clamp its row and column to the ring), so each distance -- and hence the
-    argmax and its raster-order tie-break -- is the whole-frame one.
-    """
-    from scipy.ndimage import distance_transform_edt
-
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    r0, c0 = int(rows[0]), int(cols[0])
-    box = np.zeros((int(rows[-1]) - r0 + 3, int(cols[-1]) - c0 + 3), dtype=bool)
-    box[1:-1, 1:-1] = mask[r0:r0 + box.shape[0] - 2, c0:c0 + box.shape[1] - 2]
-    i, j = np.unravel_index(int(np.argmax(distance_transform_edt(box))), box.shape)
-    return int(i) - 1 + r0, int(j) - 1 + c0
 
 
 def object_seen(scene: Any, object_index: int, frame: int, min_pixels: int = 20) -> bool:
