@@ -81,7 +81,8 @@ def track_visibility(
     """Visibility of tracks: depth test (geometry.depth_test_visibility) and owner == mask id.
 
     tracks_world: (N, T, 3); owners: (N,) object id or 0; intrinsics: (T, 3, 3);
-    cam_to_world: (T, 4, 4); depth, mask: (T, H, W). Returns (N, T) bool.
+    cam_to_world: (T, 4, 4); depth, mask: (T, H, W) (mask: object ids, any integer dtype).
+    Returns (N, T) bool.
     """
     n, t_len, _ = tracks_world.shape
     if n == 0:
@@ -100,4 +101,6 @@ def track_visibility(
     with np.errstate(invalid="ignore"):
         tol = np.maximum(abs_tol, rel_tol * z)
         vis = (z > 0) & (d > 0) & (z - d <= tol)
-    return vis & (np.where(inside, mask[frame, row, col], -1) == owners[:, None])  # -1: outside the image
+    # vis is False outside the image (d is NaN there), so the owner test needs no sentinel, and
+    # holds for a mask of any integer dtype (the simulator's is uint8)
+    return vis & (mask[frame, row, col] == owners[:, None])
