@@ -484,10 +484,13 @@ def encode_png(img: np.ndarray, level: int = 1) -> bytes:
     channels = 1 if a.ndim == 2 else a.shape[2]
     rows = np.empty((h, 1 + w * channels), dtype=np.uint8)
     rows[:, 0] = 0  # filter type None
-    # the pixels after each row's filter byte, as (H, W, C): one copy from any strided view
-    # (a rendered RGBA buffer's [..., :3]) straight into the PNG rows
-    pixels = np.ndarray((h, w, channels), dtype=np.uint8, buffer=rows, offset=1, strides=(1 + w * channels, channels, 1))
-    pixels[...] = a.reshape(h, w, channels)
+    src = a.reshape(h, w, channels)
+    if src.strides[2] == 1:
+        # whole pixels of C bytes at a time, from any view whose channels are adjacent (a rendered
+        # RGBA buffer's [..., :3]) straight into the rows: 2x faster than byte by byte
+        np.copyto(rows[:, 1:].view(f"V{channels}"), src.view(f"V{channels}")[..., 0])
+    else:
+        rows[:, 1:] = src.reshape(h, w * channels)
     colour_type = {1: 0, 3: 2, 4: 6}[channels]
     header = struct.pack(">IIBBBBB", w, h, 8, colour_type, 0, 0, 0)
     return b"".join((
