@@ -29,6 +29,16 @@ def load_mesh(path: str) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(f"{path}: unsupported mesh format {suffix!r} (expected .obj or .stl)")
 
 
+@functools.lru_cache(maxsize=256)
+def scaled_mesh_triangles(path: str, scale: tuple[float, float, float]) -> np.ndarray:
+    """Triangles (F, 3, 3) of a mesh file in its own frame, scaled per axis; read-only, cached per
+    process (an asset's mesh comes back in scene after scene at the same scale)."""
+    verts, faces = load_mesh(path)
+    tris = verts[faces] * np.asarray(scale, dtype=np.float64)
+    tris.flags.writeable = False
+    return tris
+
+
 def _load_obj(path: Path) -> tuple[np.ndarray, np.ndarray]:
     verts: list[list[float]] = []
     faces: list[tuple[int, int, int]] = []
@@ -128,8 +138,7 @@ def body_triangles(client, body: int) -> np.ndarray:
         shape_to_obj = link_to_obj @ _pose_matrix(client, lpos, lorn)
         if geom == GEOM_MESH:
             name = fname.decode() if isinstance(fname, bytes) else str(fname)
-            verts, faces = load_mesh(name)
-            tris = verts[faces] * np.asarray(dims[:3], dtype=np.float64)
+            tris = scaled_mesh_triangles(name, tuple(float(d) for d in dims[:3]))
         elif geom == GEOM_PLANE:
             continue
         else:
