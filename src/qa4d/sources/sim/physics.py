@@ -148,9 +148,11 @@ class World:
         self._up_quat = [_quat_from_matrix(r) for r in self.start_rot]
         # Scripted motions move the centre of the visual box (what the scene's object_to_world
         # and every question measure): a turn pivots about it, not about the URDF origin.
+        # each object's visual box in its object frame: size (3,) and centre (3,)
+        self.boxes = [extent_and_centre(t) if len(t) else (np.zeros(3), np.zeros(3)) for t in self.triangles]
         self._box_offset = [  # box centre minus object origin at the start, world axes
-            yaw_rotation(o.yaw_deg) @ r @ (extent_and_centre(t)[1] if len(t) else np.zeros(3))
-            for o, r, t in zip(spec.objects, self.start_rot, self.triangles)
+            yaw_rotation(o.yaw_deg) @ r @ centre
+            for o, r, (_, centre) in zip(spec.objects, self.start_rot, self.boxes)
         ]
         self._settle()
         self.frame = -1

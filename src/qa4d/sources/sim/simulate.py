@@ -22,7 +22,7 @@ from qa4d._io import remove_stale_temporaries
 from qa4d._exec import ExecutorConfig, make_executor
 from qa4d.geometry.camera import intrinsics_from_fov
 from qa4d.scene.format import META_FILE, SceneMeta, SceneObject, read_meta, write_scene
-from qa4d.sources.sim.meshes import extent_and_centre, sample_surface
+from qa4d.sources.sim.meshes import sample_surface
 from qa4d.sources.sim.physics import World
 from qa4d.sources.sim.render import Renderer, RenderSettings, depth_buffer_to_z
 from qa4d.sources.sim.camera import scene_camera_pose
@@ -94,7 +94,7 @@ def simulate_spec(spec: SceneSpec, shadows: bool = False, min_visible_pixels: in
             world.client, RenderSettings(width=w, height=h, light_direction=spec.light_direction, shadow=shadows)
         )
         # Object frame = base frame shifted to the visual box centre (see module docstring).
-        boxes = [extent_and_centre(tris) for tris in world.triangles]
+        boxes = world.boxes
         base_to_obj = np.tile(np.eye(4), (k_len, 1, 1))
         for i, (_, centre) in enumerate(boxes):
             base_to_obj[i, :3, 3] = centre

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa4d.geometry.camera import in_image, invert_rigid, pixel_grid, project, unproject_to_world
+from qa4d.geometry.camera import in_image, invert_rigid, project, unproject_to_world
 
 
 def transform_points(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -71,7 +71,6 @@ def background_tracks(
     """
     t_len, h, w = depth.shape
     frames = source_frames if source_frames is not None else tuple(sorted({0, t_len // 2, t_len - 1}))
-    grid = pixel_grid(h, w)
     per = [n // len(frames) + (1 if i < n % len(frames) else 0) for i in range(len(frames))]
     out = []
     for t, k in zip(frames, per):
@@ -82,7 +81,8 @@ def background_tracks(
         pick = rng.choice(len(rows), size=min(k, len(rows)), replace=False)
         pick.sort()  # order of points follows the image, independent of the draw order
         r, c = rows[pick], cols[pick]
-        out.append(unproject_to_world(grid[r, c], depth[t, r, c], intrinsics[t], cam_to_world[t]))
+        uv = np.stack([c + 0.5, r + 0.5], axis=-1)  # pixel centres, as geometry.camera.pixel_grid
+        out.append(unproject_to_world(uv, depth[t, r, c], intrinsics[t], cam_to_world[t]))
     return np.concatenate(out) if out else np.zeros((0, 3))
 
 
