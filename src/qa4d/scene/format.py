@@ -268,12 +268,11 @@ def _write_npy(f, arr: np.ndarray, encoding: str | None) -> None:
 
 def _rle_deflate(f) -> None:
     """Make the zip member being written (zipfile's writer `f`) deflate with zlib's Z_RLE strategy
-    (level 1): encoded members are runs of equal bytes, found 2-5x faster than by level 1's match
-    search, and stored smaller. zipfile has no parameter for it, so its compressor is replaced
+    (level 1): encoded members are mostly runs of equal bytes, which it finds about twice as fast as
+    level 1's match search (4x on depth to the horizon), and stores smaller. zipfile has no parameter for it, so its compressor is replaced
     before any data went in (tests/scene/test_array_encodings.py checks the bytes)."""
     if isinstance(getattr(f, "_compressor", None), type(zlib.compressobj())):
         f._compressor = zlib.compressobj(1, zlib.DEFLATED, -15, 8, zlib.Z_RLE)
-
 
 
 class Scene:
