@@ -82,7 +82,10 @@ def make_spec(seed: int, index: int, opts: SimOptions) -> SceneSpec:
 
 
 def simulate_spec(spec: SceneSpec, shadows: bool = False, min_visible_pixels: int = 0):
-    """Simulate and render a scene. Returns (meta, arrays, frames, timing); nothing is written."""
+    """Simulate and render a scene. Returns (meta, arrays, frames, timing); nothing is written.
+
+    frames: (H, W, 3) uint8 views of the rendered RGBA buffers; arrays["instance_mask"] is uint8
+    while object ids fit (write_scene stores it so; readers get int32 back), else int32."""
     t0 = _clock()
     timing = SceneTiming()
     t_len, h, w = spec.num_frames, spec.height, spec.width
