@@ -17,8 +17,9 @@ work no implementation of the same scene, physics and file format can skip, each
 on the same scene: PyBullet's own calls while the world is built (connect, loadURDF, shapes,
 poses) and while it is stepped (`stepSimulation`, and posing the scripted objects at every
 sub-step), the depth-buffer conversion (three float32
-operations a pixel), and zlib on what the scene stores (the depth planes and mask with Z_RLE,
-the other arrays at level 1, each frame's PNG rows at level 1, and the CRC-32 zip and PNG need).
+operations a pixel), and zlib on what the scene stores (the arrays as stored, depth in byte
+planes and the mask as uint8, and each frame's PNG rows, all at level 1, and the CRC-32 zip and
+PNG need).
 Their sum is how low "on top" could go with every line of Python and every copy gone.
 
     .venv/bin/python scripts/bench_simulator.py [--scenes 4] [--frames 32] [--sizes 224 448]
@@ -43,7 +44,7 @@ FLOOR_TEXT = {
     "pybullet_build": "PyBullet's calls while building the world (connect, loadURDF, shapes, poses)",
     "physics_steps": "PyBullet's calls while stepping (`stepSimulation`, posing scripted objects)",
     "depth_conversion": "depth buffer to metres (NumPy, alone)",
-    "deflate_arrays": "zlib on the stored arrays (depth planes and mask Z_RLE, others level 1)",
+    "deflate_arrays": "zlib level 1 on the arrays as stored (depth planes, uint8 mask, the rest)",
     "deflate_png": "zlib level 1 on the PNG rows",
     "crc": "CRC-32 of every stored byte (zip members, PNG chunks)",
 }
@@ -153,7 +154,6 @@ def floors(spec, scene_dir: Path) -> dict[str, float]:
     with np.load(scene_dir / "arrays.npz") as npz:
         for name in npz.files:
             stored[name] = npz[name]
-    encoded = set(scene.meta.array_encodings)
     rows = []
     for t in range(scene.num_frames):
         with Image.open(scene.frame_path(t)) as im:
@@ -161,7 +161,7 @@ def floors(spec, scene_dir: Path) -> dict[str, float]:
         rows.append(np.concatenate([np.zeros((rgb.shape[0], 1), np.uint8), rgb.reshape(rgb.shape[0], -1)], axis=1))
     t0 = time.process_time()
     for name, arr in stored.items():
-        c = zlib.compressobj(1, zlib.DEFLATED, -15, 8, zlib.Z_RLE if name in encoded else zlib.Z_DEFAULT_STRATEGY)
+        c = zlib.compressobj(1, zlib.DEFLATED, -15)
         c.compress(arr)
         c.flush()
     out["deflate_arrays"] = time.process_time() - t0

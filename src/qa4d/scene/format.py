@@ -266,15 +266,6 @@ def _write_npy(f, arr: np.ndarray, encoding: str | None) -> None:
         raise ValueError(f"unknown array encoding {encoding!r}")
 
 
-def _rle_deflate(f) -> None:
-    """Make the zip member being written (zipfile's writer `f`) deflate with zlib's Z_RLE strategy
-    (level 1): encoded members are mostly runs of equal bytes, which it finds about twice as fast as
-    level 1's match search (4x on depth to the horizon), and stores smaller. zipfile has no parameter for it, so its compressor is replaced
-    before any data went in (tests/scene/test_array_encodings.py checks the bytes)."""
-    if isinstance(getattr(f, "_compressor", None), type(zlib.compressobj())):
-        f._compressor = zlib.compressobj(1, zlib.DEFLATED, -15, 8, zlib.Z_RLE)
-
-
 class Scene:
     """A scene on disk. Arrays are read lazily, once, on first access.
 
@@ -443,8 +434,8 @@ def save_npz(
     """Like np.savez_compressed, but byte-identical for identical input (fixed zip timestamps,
     sorted keys) and atomic (qa4d._io.atomic_file: temporary file, fsync, rename).
 
-    `encodings`: {name: encoding of ARRAY_ENCODINGS} for arrays to store encoded (deflated with
-    Z_RLE); the reader must be told (scene.json `array_encodings`, as write_scene does)."""
+    `encodings`: {name: encoding of ARRAY_ENCODINGS} for arrays to store encoded; the reader must
+    be told (scene.json `array_encodings`, as write_scene does)."""
     encodings = dict(encodings or {})
     mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     with atomic_file(path) as out, zipfile.ZipFile(out, "w", compression=mode, allowZip64=True) as zf:
@@ -460,8 +451,6 @@ def save_npz(
             # Streamed into the archive: no in-memory copy of the (large) depth and mask arrays.
             # A seekable file gets no data descriptor; zip64 is decided up front like writestr does.
             with zf.open(info, "w", force_zip64=arr.nbytes * 1.05 > zipfile.ZIP64_LIMIT) as f:
-                if compress and name in encodings:
-                    _rle_deflate(f)
                 _write_npy(f, arr, encodings.get(name))
 
 
