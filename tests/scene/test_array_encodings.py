@@ -189,3 +189,9 @@ def test_planes_of_the_wrong_shape_are_reported(tmp_path):
     assert any(p.field == "depth" and "(n, 4, ...)" in p.message for p in problems), problems
     with pytest.raises(SceneError, match="depth"):
         load_scene(d).depth
+
+
+def test_byte_planes_need_the_formats_dtype(tmp_path):
+    with pytest.raises(ValueError, match="float32"):
+        save_npz(tmp_path / "x.npz", {"depth": np.ones((2, 3, 4))}, encodings={"depth": "byte_planes"})
+    assert decode_array("depth", np.zeros((0, 4, 3, 5), np.uint8), "byte_planes").shape == (0, 3, 5)

@@ -215,7 +215,7 @@ def decode_array(name: str, stored: np.ndarray, encoding: str | None) -> np.ndar
     if stored.ndim < 2 or stored.shape[1] != size:
         raise ValueError(f"stored as 'byte_planes' of {dtype} (shape (n, {size}, ...)), but its shape is {stored.shape}")
     n, rest = stored.shape[0], stored.shape[2:]
-    planes = stored.reshape(n, size, -1)
+    planes = stored.reshape(n, size, int(np.prod(rest, dtype=np.int64)))
     out = np.empty((n, planes.shape[2], size), dtype=np.uint8)
     for k in range(size):  # one strided copy per byte: 4x faster than a transposed copy
         out[:, :, k] = planes[:, k]
@@ -441,6 +441,8 @@ def save_npz(
     with atomic_file(path) as out, zipfile.ZipFile(out, "w", compression=mode, allowZip64=True) as zf:
         for name in sorted(arrays):
             arr = np.asarray(arrays[name])
+            if encodings.get(name) == "byte_planes" and name in ARRAY_SPECS and arr.dtype != ARRAY_SPECS[name][0]:
+                raise ValueError(f"{name}: byte planes are stored of the format's {ARRAY_SPECS[name][0]}, got {arr.dtype}")
             info = zipfile.ZipInfo(name + ".npy", date_time=_ZIP_EPOCH)
             info.compress_type = mode
             info.external_attr = 0o644 << 16
