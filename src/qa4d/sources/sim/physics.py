@@ -146,10 +146,10 @@ class World:
         self._movers = [i for i, o in enumerate(spec.objects) if o.motion.kinematic and o.motion.kind != "static"]
         self._dynamic = any(not o.motion.kinematic for o in spec.objects)  # else: no physics to step
         self._up_quat = [_quat_from_matrix(r) for r in self.start_rot]
-        # Scripted motions move the centre of the visual box (what the scene's object_to_world
-        # and every question measure): a turn pivots about it, not about the URDF origin.
         # each object's visual box in its object frame: size (3,) and centre (3,)
         self.boxes = [extent_and_centre(t) if len(t) else (np.zeros(3), np.zeros(3)) for t in self.triangles]
+        # Scripted motions move the centre of the visual box (what the scene's object_to_world
+        # and every question measure): a turn pivots about it, not about the URDF origin.
         self._box_offset = [  # box centre minus object origin at the start, world axes
             yaw_rotation(o.yaw_deg) @ r @ centre
             for o, r, (_, centre) in zip(spec.objects, self.start_rot, self.boxes)
