@@ -12,8 +12,18 @@ and settings; only the getCameraImage calls are timed. Every figure is CPU time 
 printed. Warm-up scenes of other indices (not counted) load imports and the meshes of the shared
 assets, as in a long run (a random toy variant is usually new to its process, as in a long run).
 
+Floors (`floors`, a third pass per scene, not part of the pipeline's time): the CPU time of the
+work no implementation of the same scene, physics and file format can skip, each measured alone
+on the same scene: PyBullet's own calls while the world is built (connect, loadURDF, shapes,
+poses) and while it is stepped (`stepSimulation`, and posing the scripted objects at every
+sub-step), the depth-buffer conversion (three float32
+operations a pixel), and zlib on what the scene stores (the arrays as stored, depth in byte
+planes and the mask as uint8, and each frame's PNG rows, all at level 1, and the CRC-32 zip and
+PNG need).
+Their sum is how low "on top" could go with every line of Python and every copy gone.
+
     .venv/bin/python scripts/bench_simulator.py [--scenes 4] [--frames 32] [--sizes 224 448]
-        [--seed 0] [--tmp /dev/shm] [--kinds mixed ...] [--profile]
+        [--seed 0] [--tmp /dev/shm] [--kinds mixed ...] [--profile] [--no-floors]
 """
 
 from __future__ import annotations
@@ -29,6 +39,15 @@ import numpy as np
 from machine import machine_line  # scripts/machine.py
 
 PARTS = ("spec", "build", "loop", "tracks", "meta", "write")
+FLOORS = ("pybullet_build", "physics_steps", "depth_conversion", "deflate_arrays", "deflate_png", "crc")
+FLOOR_TEXT = {
+    "pybullet_build": "PyBullet's calls while building the world (connect, loadURDF, shapes, poses)",
+    "physics_steps": "PyBullet's calls while stepping (`stepSimulation`, posing scripted objects)",
+    "depth_conversion": "depth buffer to metres (NumPy, alone)",
+    "deflate_arrays": "zlib level 1 on the arrays as stored (depth planes, uint8 mask, the rest)",
+    "deflate_png": "zlib level 1 on the PNG rows",
+    "crc": "CRC-32 of every stored byte (zip members, PNG chunks)",
+}
 PART_TEXT = {
     "spec": "drawing the scene (scenario)",
     "build": "building the PyBullet world (assets, meshes, settling)",
@@ -74,6 +93,90 @@ def render_alone(spec, cam_to_world: np.ndarray, shadows: bool) -> float:
         world.close()
 
 
+def floors(spec, scene_dir: Path) -> dict[str, float]:
+    """CPU seconds of the unavoidable parts of one scene, each alone (module docstring)."""
+    import zlib
+
+    from PIL import Image
+
+    import qa4d.sources.sim.physics as physics
+    from qa4d.scene.format import load_scene
+    from qa4d.sources.sim.render import RenderSettings, depth_buffer_to_z
+
+    spent = {"build": 0.0, "step": 0.0}
+    phase = ["build"]
+
+    class TimedClient(physics.BulletClient):
+        """Adds the CPU time of every PyBullet call (connect included) to spent[phase]."""
+
+        def __init__(self, *a, **k):
+            t0 = time.process_time()
+            super().__init__(*a, **k)
+            spent[phase[0]] += time.process_time() - t0
+
+        def __getattr__(self, name):
+            f = super().__getattr__(name)
+            if not callable(f):
+                return f
+
+            def timed(*a, **k):
+                t0 = time.process_time()
+                try:
+                    return f(*a, **k)
+                finally:
+                    spent[phase[0]] += time.process_time() - t0
+            return timed
+
+    saved = physics.BulletClient
+    physics.BulletClient = TimedClient
+    try:
+        world = physics.World(spec)
+        phase[0] = "step"
+        for t in range(spec.num_frames):
+            world.advance_to(t)
+        world.close()
+    finally:
+        physics.BulletClient = saved
+    out = {"pybullet_build": spent["build"], "physics_steps": spent["step"]}
+
+    s = RenderSettings(width=spec.width, height=spec.height)
+    scene = load_scene(scene_dir)
+    depth = np.asarray(scene.depth)
+    # the depth buffer these depths came from (nothing-hit pixels at the clear value 1)
+    buf = np.where(depth > 0, (s.far - s.far * s.near / np.where(depth > 0, depth, 1)) / (s.far - s.near), 1).astype(np.float32)
+    z = np.empty(depth.shape[1:], dtype=np.float32)
+    t0 = time.process_time()
+    for b in buf:
+        depth_buffer_to_z(b, s.near, s.far, out=z)
+    out["depth_conversion"] = time.process_time() - t0
+
+    stored = {}
+    with np.load(scene_dir / "arrays.npz") as npz:
+        for name in npz.files:
+            stored[name] = npz[name]
+    rows = []
+    for t in range(scene.num_frames):
+        with Image.open(scene.frame_path(t)) as im:
+            rgb = np.asarray(im.convert("RGB"))
+        rows.append(np.concatenate([np.zeros((rgb.shape[0], 1), np.uint8), rgb.reshape(rgb.shape[0], -1)], axis=1))
+    t0 = time.process_time()
+    for name, arr in stored.items():
+        c = zlib.compressobj(1, zlib.DEFLATED, -15)
+        c.compress(arr)
+        c.flush()
+    out["deflate_arrays"] = time.process_time() - t0
+    t0 = time.process_time()
+    for r in rows:
+        zlib.compress(r, 1)
+    out["deflate_png"] = time.process_time() - t0
+    t0 = time.process_time()
+    for a in [*stored.values(), *rows]:
+        zlib.crc32(a)
+    out["crc"] = time.process_time() - t0
+    scene.close()
+    return out
+
+
 def bench_size(size: int, args) -> dict:
     from qa4d.scene.format import load_scene
     from qa4d.sources.sim.deal import KIND_DECK, scene_name
@@ -91,10 +194,15 @@ def bench_size(size: int, args) -> dict:
             timing = simulate_scene(out, args.seed, i, opts)
             whole = time.process_time() - t0
             spec = make_spec(args.seed, i, opts)
-            cams = np.asarray(load_scene(out / scene_name(args.seed, i)).cam_to_world)
+            scene_dir = out / scene_name(args.seed, i)
+            cams = np.asarray(load_scene(scene_dir).cam_to_world)
             alone = render_alone(spec, cams, args.shadows)
+            floor = floors(spec, scene_dir) if args.floors else {}
+            size_mb = sum(f.stat().st_size for f in scene_dir.rglob("*") if f.is_file()) / 1e6
+            npz_mb = (scene_dir / "arrays.npz").stat().st_size / 1e6
             rows.append({"scene": scene_name(args.seed, i), "kind": spec.kind, "frames": timing.frames,
                          "whole": whole, "render_in_run": timing.render, "render_alone": alone,
+                         "mb": size_mb, "npz_mb": npz_mb, **floor,
                          **{p: timing.parts.get(p, timing.build if p == "build" else 0.0) for p in PARTS}})
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -125,7 +233,22 @@ def report(res: dict) -> None:
         part = sum(r[p] for r in rows)
         print(f"| {PART_TEXT[p]}, ms / frame ({100 * part / alone:.1f}% of the renderer) | {1e3 * part / frames:.2f} |")
     print(f"| **whole pipeline on top of the renderer alone (aim: at most 20%)** | **{100 * (whole - alone) / alone:.1f}%** |")
+    print(f"| scene on disk, MB per scene (arrays.npz alone) | {sum(r['mb'] for r in rows) / len(rows):.2f} "
+          f"({sum(r['npz_mb'] for r in rows) / len(rows):.2f}) |")
     print()
+    if all(f in rows[0] for f in FLOORS):
+        print("| floor: each alone, same scenes (CPU) | ms / frame | % of the renderer alone |")
+        print("|---|---:|---:|")
+        total = 0.0
+        for f in FLOORS:
+            part = sum(r[f] for r in rows)
+            total += part
+            print(f"| {FLOOR_TEXT[f]} | {1e3 * part / frames:.2f} | {100 * part / alone:.1f}% |")
+        print(f"| **sum of the floors: the lowest 'on top' without any Python or copies** | **{1e3 * total / frames:.2f}** | "
+              f"**{100 * total / alone:.1f}%** |")
+        print(f"| the rest: the pipeline's own glue (whole - renderer - floors) | {1e3 * (whole - alone - total) / frames:.2f} | "
+              f"{100 * (whole - alone - total) / alone:.1f}% |")
+        print()
 
 
 def main() -> int:
@@ -141,6 +264,8 @@ def main() -> int:
     ap.add_argument("--tmp", default=None, help="where scenes are written (default: the system temp dir; "
                     "/dev/shm separates encoding cost from disk speed)")
     ap.add_argument("--profile", action="store_true", help="also print a CPU profile of the pipeline runs")
+    ap.add_argument("--no-floors", dest="floors", action="store_false",
+                    help="skip the floors pass (each unavoidable part timed alone; module docstring)")
     args = ap.parse_args()
 
     import qa4d.sources.sim.physics  # noqa: F401  (imports PyBullet quietly; not part of any scene)

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
-from qa4d.scene.format import encode_png, save_npz
+from qa4d.scene.format import decode_array, encode_png, save_npz
 
 
 @dataclass(frozen=True)
@@ -65,15 +65,20 @@ def edit_meta(fn: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
 
 
 def load_arrays(d: Path) -> dict[str, np.ndarray]:
+    """The arrays as the format defines them (stored encodings undone: scene.json array_encodings)."""
+    encodings = read_meta(d).get("array_encodings", {})
     with np.load(d / "arrays.npz") as z:
-        return {k: z[k] for k in z.files}
+        return {k: decode_array(k, z[k], encodings.get(k)) for k in z.files}
 
 
 def edit_arrays(fn: Callable[[dict[str, np.ndarray]], None]) -> Callable[[Path], None]:
     def breaker(d: Path) -> None:
         arrays = load_arrays(d)
         fn(arrays)
-        save_npz(d / "arrays.npz", arrays)
+        save_npz(d / "arrays.npz", arrays)  # every member plain now
+        meta = read_meta(d)
+        meta.pop("array_encodings", None)
+        write_meta(d, meta)
     return breaker
 
 

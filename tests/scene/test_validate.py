@@ -6,18 +6,22 @@ import pytest
 
 from qa4d.cli import main
 from qa4d.scene import save_npz
+from qa4d.scene.format import decode_array
 from qa4d.scene.validate import validate_scene
 
 
 def load_arrays(scene_dir):
+    """The arrays as the format defines them (stored encodings undone: scene.json array_encodings)."""
+    encodings = json.loads((scene_dir / "scene.json").read_text()).get("array_encodings", {})
     with np.load(scene_dir / "arrays.npz") as z:
-        return {k: z[k] for k in z.files}
+        return {k: decode_array(k, z[k], encodings.get(k)) for k in z.files}
 
 
 def edit_arrays(scene_dir, fn):
     arrays = load_arrays(scene_dir)
     fn(arrays)
-    save_npz(scene_dir / "arrays.npz", arrays)
+    save_npz(scene_dir / "arrays.npz", arrays)  # every member plain now
+    edit_meta(scene_dir, lambda meta: meta.pop("array_encodings", None))
 
 
 def edit_meta(scene_dir, fn):

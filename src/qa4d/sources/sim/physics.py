@@ -134,19 +134,25 @@ class World:
         self.start_pos: list[np.ndarray] = []  # object-frame origin at the start (world)
         self.start_rot: list[np.ndarray] = []  # upright rotation at yaw 0 (3, 3)
         self.joint_ids: list[list[int]] = []
+        self._tris_at_origin: list[np.ndarray] = []
         for obj in spec.objects:
             self._build_object(obj)
-        # object frame, (F, 3, 3); read once placed (the frames PyBullet reports then differ in the
-        # last bits from those at the origin, where _rest_on_ground reads them)
-        self.triangles = [body_triangles(c, b) for b in self.body_ids]
+        # object frame, (F, 3, 3); read once placed (the frames PyBullet reports for links then
+        # differ in the last bits from those at the origin, where _rest_on_ground reads them). A
+        # body without links has only base shapes, whose frames do not depend on the pose: the
+        # triangles read at the origin are these, bit for bit.
+        self.triangles = [body_triangles(c, b) if joints else tris
+                          for b, joints, tris in zip(self.body_ids, self.joint_ids, self._tris_at_origin)]
         self._movers = [i for i, o in enumerate(spec.objects) if o.motion.kinematic and o.motion.kind != "static"]
         self._dynamic = any(not o.motion.kinematic for o in spec.objects)  # else: no physics to step
         self._up_quat = [_quat_from_matrix(r) for r in self.start_rot]
+        # each object's visual box in its object frame: size (3,) and centre (3,)
+        self.boxes = [extent_and_centre(t) if len(t) else (np.zeros(3), np.zeros(3)) for t in self.triangles]
         # Scripted motions move the centre of the visual box (what the scene's object_to_world
         # and every question measure): a turn pivots about it, not about the URDF origin.
         self._box_offset = [  # box centre minus object origin at the start, world axes
-            yaw_rotation(o.yaw_deg) @ r @ (extent_and_centre(t)[1] if len(t) else np.zeros(3))
-            for o, r, t in zip(spec.objects, self.start_rot, self.triangles)
+            yaw_rotation(o.yaw_deg) @ r @ centre
+            for o, r, (_, centre) in zip(spec.objects, self.start_rot, self.boxes)
         ]
         self._settle()
         self.frame = -1
@@ -226,7 +232,8 @@ class World:
             c.setJointMotorControl2(b, j, p.VELOCITY_CONTROL, targetVelocity=0, force=0)
         up = upright_rotation(obj)
         rot = yaw_rotation(obj.yaw_deg) @ up
-        pos = self._rest_on_ground(b, np.asarray(obj.position, dtype=np.float64), rot)
+        tris = body_triangles(c, b)
+        pos = self._rest_on_ground(b, np.asarray(obj.position, dtype=np.float64), rot, tris)
         if dynamic:
             c.changeDynamics(b, -1, lateralFriction=m.friction, rollingFriction=0.001 if m.kind == "rolling" else 0.01,
                              spinningFriction=0.001, restitution=0.2, linearDamping=0.02, angularDamping=0.05)
@@ -234,6 +241,7 @@ class World:
         self.start_pos.append(pos)
         self.start_rot.append(up)
         self.joint_ids.append(joints)
+        self._tris_at_origin.append(tris)
 
     def _settle(self) -> None:
         """Let resting dynamic bodies settle, holding falling/moving ones still; then launch."""

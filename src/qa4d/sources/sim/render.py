@@ -55,17 +55,18 @@ def gl_projection_matrix(intrinsics: np.ndarray, width: int, height: int, near: 
     return [float(v) for v in proj.T.reshape(-1)]
 
 
-def depth_buffer_to_z(buffer: np.ndarray, near: float, far: float) -> np.ndarray:
+def depth_buffer_to_z(buffer: np.ndarray, near: float, far: float, out: np.ndarray | None = None) -> np.ndarray:
     """OpenGL depth buffer values in [0, 1] -> z-depth in metres along the optical axis.
 
-    buffer: (H, W). Returns (H, W) float32; 0 where nothing was hit (buffer at the far plane).
+    buffer: (H, W). Returns (H, W) float32 (`out`, when given: written in place, no temporary);
+    0 where nothing was hit (buffer at the far plane).
     """
     buffer = np.asarray(buffer, dtype=np.float32)
     # float32 throughout: the buffer itself is float32, so float64 would add cost, not accuracy.
-    z = np.float32(far - near) * buffer
+    z = np.multiply(np.float32(far - near), buffer, out=out)
     np.subtract(np.float32(far), z, out=z)
     np.divide(np.float32(far * near), z, out=z)
-    z[buffer >= np.float32(1.0 - 1e-7)] = 0.0  # the clear value 1 (within rounding) = nothing hit
+    np.copyto(z, np.float32(0.0), where=buffer >= np.float32(1.0 - 1e-7))  # the clear value 1 = nothing hit
     return z
 
 
@@ -104,23 +105,36 @@ class Renderer:
         self.settings = settings
         self.render_seconds = 0.0
         self.frames_rendered = 0
+        self._projection: tuple[bytes, list[float]] | None = None  # (intrinsics bytes, matrix)
 
-    def render(self, intrinsics: np.ndarray, cam_to_world: np.ndarray) -> Frame:
-        """Render RGB, depth and body ids together (one TinyRenderer pass per frame).
+    def projection(self, intrinsics: np.ndarray) -> list[float]:
+        """The projectionMatrix for `intrinsics` (3, 3), with the TinyRenderer pixel shift; kept
+        while the intrinsics stay the same (a simulated scene has one camera)."""
+        k = np.asarray(intrinsics, dtype=np.float64)
+        key = k.tobytes()
+        if self._projection is None or self._projection[0] != key:
+            s = self.settings
+            k_render = k.copy()
+            k_render[0, 2] += TINY_RENDERER_PRINCIPAL_SHIFT[0]
+            k_render[1, 2] += TINY_RENDERER_PRINCIPAL_SHIFT[1]
+            self._projection = (key, gl_projection_matrix(k_render, s.width, s.height, s.near, s.far))
+        return self._projection[1]
+
+    def render_buffers(self, intrinsics: np.ndarray, cam_to_world: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One TinyRenderer pass, PyBullet's buffers as they come (NumPy arrays, no copy): rgba
+        (H, W, 4) uint8, OpenGL depth buffer (H, W) float32, body ids (H, W) int32 (-1: nothing).
 
         intrinsics: (3, 3); cam_to_world: (4, 4) OpenCV axes.
         """
         s = self.settings
         c = self.client
-        k_render = np.array(intrinsics, dtype=np.float64)
-        k_render[0, 2] += TINY_RENDERER_PRINCIPAL_SHIFT[0]
-        k_render[1, 2] += TINY_RENDERER_PRINCIPAL_SHIFT[1]
+        view, proj = gl_view_matrix(cam_to_world), self.projection(intrinsics)
         start = time.process_time()
         _, _, rgba, depth_buf, seg = c.getCameraImage(
             s.width,
             s.height,
-            viewMatrix=gl_view_matrix(cam_to_world),
-            projectionMatrix=gl_projection_matrix(k_render, s.width, s.height, s.near, s.far),
+            viewMatrix=view,
+            projectionMatrix=proj,
             renderer=c.ER_TINY_RENDERER,
             shadow=int(s.shadow),
             lightDirection=list(s.light_direction),
@@ -130,7 +144,17 @@ class Renderer:
         )
         self.render_seconds += time.process_time() - start
         self.frames_rendered += 1
-        rgba = np.asarray(rgba, dtype=np.uint8).reshape(s.height, s.width, 4)
-        depth = depth_buffer_to_z(np.asarray(depth_buf).reshape(s.height, s.width), s.near, s.far)
-        body = np.asarray(seg, dtype=np.int32).reshape(s.height, s.width)
+        shape = (s.height, s.width)
+        # pybullet built with NumPy (pybullet.isNumpyEnabled()) returns arrays; else flat sequences
+        rgba = np.asarray(rgba, dtype=np.uint8).reshape(*shape, 4)
+        return rgba, np.asarray(depth_buf, dtype=np.float32).reshape(shape), np.asarray(seg, dtype=np.int32).reshape(shape)
+
+    def render(self, intrinsics: np.ndarray, cam_to_world: np.ndarray) -> Frame:
+        """Render RGB, depth and body ids together (one TinyRenderer pass per frame).
+
+        intrinsics: (3, 3); cam_to_world: (4, 4) OpenCV axes.
+        """
+        s = self.settings
+        rgba, depth_buf, body = self.render_buffers(intrinsics, cam_to_world)
+        depth = depth_buffer_to_z(depth_buf, s.near, s.far)
         return Frame(rgb=np.ascontiguousarray(rgba[..., :3]), depth=depth, body=body)

@@ -22,9 +22,9 @@ from qa4d._io import remove_stale_temporaries
 from qa4d._exec import ExecutorConfig, make_executor
 from qa4d.geometry.camera import intrinsics_from_fov
 from qa4d.scene.format import META_FILE, SceneMeta, SceneObject, read_meta, write_scene
-from qa4d.sources.sim.meshes import extent_and_centre, sample_surface
+from qa4d.sources.sim.meshes import sample_surface
 from qa4d.sources.sim.physics import World
-from qa4d.sources.sim.render import Renderer, RenderSettings
+from qa4d.sources.sim.render import Renderer, RenderSettings, depth_buffer_to_z
 from qa4d.sources.sim.camera import scene_camera_pose
 from qa4d.sources.sim.deal import KIND_DECK, scene_kind, scene_name, scene_rng
 from qa4d.sources.sim.scenario import sample_scene
@@ -82,7 +82,10 @@ def make_spec(seed: int, index: int, opts: SimOptions) -> SceneSpec:
 
 
 def simulate_spec(spec: SceneSpec, shadows: bool = False, min_visible_pixels: int = 0):
-    """Simulate and render a scene. Returns (meta, arrays, frames, timing); nothing is written."""
+    """Simulate and render a scene. Returns (meta, arrays, frames, timing); nothing is written.
+
+    frames: (H, W, 3) uint8 views of the rendered RGBA buffers; arrays["instance_mask"] is uint8
+    while object ids fit (write_scene stores it so; readers get int32 back), else int32."""
     t0 = _clock()
     timing = SceneTiming()
     t_len, h, w = spec.num_frames, spec.height, spec.width
@@ -94,34 +97,38 @@ def simulate_spec(spec: SceneSpec, shadows: bool = False, min_visible_pixels: in
             world.client, RenderSettings(width=w, height=h, light_direction=spec.light_direction, shadow=shadows)
         )
         # Object frame = base frame shifted to the visual box centre (see module docstring).
-        boxes = [extent_and_centre(tris) for tris in world.triangles]
+        boxes = world.boxes
         base_to_obj = np.tile(np.eye(4), (k_len, 1, 1))
         for i, (_, centre) in enumerate(boxes):
             base_to_obj[i, :3, 3] = centre
-        lut = np.zeros(max([world.ground_id, *world.prop_ids, *world.body_ids]) + 2, dtype=np.int32)
+        # body id -> object id (0 for ground and props); the last entry, reached by body id -1
+        # (nothing hit), is 0 too. uint8 while ids allow: the mask is stored as uint8 anyway.
+        ids = [o.id for o in spec.objects]
+        lut = np.zeros(max([world.ground_id, *world.prop_ids, *world.body_ids]) + 2,
+                       dtype=np.uint8 if max(ids, default=0) <= 255 else np.int32)
         for obj, b in zip(spec.objects, world.body_ids):
-            lut[b + 1] = obj.id  # +1: seg value -1 (nothing) maps to lut[0] = 0
+            lut[b] = obj.id
 
         k_mat = intrinsics_from_fov(w, h, spec.camera.fov_y_deg)
         intrinsics = np.tile(k_mat, (t_len, 1, 1))
         cam_to_world = np.zeros((t_len, 4, 4))
         object_to_world = np.zeros((k_len, t_len, 4, 4))
         depth = np.zeros((t_len, h, w), dtype=np.float32)
-        mask = np.zeros((t_len, h, w), dtype=np.int32)
+        mask = np.zeros((t_len, h, w), dtype=lut.dtype)
         frames = []
+        near, far = renderer.settings.near, renderer.settings.far
         for t in range(t_len):
             world.advance_to(t)
             object_to_world[:, t] = world.object_poses() @ base_to_obj
             cam_to_world[t] = scene_camera_pose(spec, t / max(t_len - 1, 1), object_to_world[:, t])
-            f = renderer.render(k_mat, cam_to_world[t])
-            frames.append(f.rgb)
-            depth[t] = f.depth
-            mask[t] = lut[f.body + 1]  # body ids are -1 (nothing) or bodies of this world
+            rgba, depth_buf, body = renderer.render_buffers(k_mat, cam_to_world[t])
+            frames.append(rgba[..., :3])  # a view: the PNG encoder copies it once, into its rows
+            depth_buffer_to_z(depth_buf, near, far, out=depth[t])
+            np.take(lut, body, out=mask[t], mode="wrap")  # body ids are -1 (nothing) or bodies of this world
         timing.render = renderer.render_seconds
         t1 = _clock()
         timing.parts["loop"] = t1 - t0 - timing.build - timing.render
 
-        ids = [o.id for o in spec.objects]
         min_px = min_visible_pixels or max(2, int(round(4e-5 * h * w)))
         n_ids = max(ids, default=0) + 1
         counts = np.stack([np.bincount(m.ravel(), minlength=n_ids) for m in mask])[:, ids].T  # (K, T)

@@ -12,8 +12,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa4d.geometry.camera import in_image, pixel_grid, transform_points, unproject_to_world
-from qa4d.geometry.tracks import visual_tracks
+from qa4d.geometry.camera import in_image, invert_rigid, project, unproject_to_world
+
+
+def transform_points(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """geometry.camera.transform_points, for the broadcast shapes of tracks ((1, T, 4, 4) with
+    (N, T, 3), or (T, 4, 4) with (N, 1, 3)): 9x faster than its einsum, whose generic broadcast
+    loop dominates there, with the same arithmetic: out_i = ((R_i0 x + R_i2 z) + R_i1 y) + t_i,
+    the order in which NumPy's einsum adds the three products (so the tracks and visibility keep
+    their bits; tests/sources/test_sim_tracks.py).
+
+    transform: (..., 4, 4); points: (..., 3). Returns (..., 3) float64.
+    """
+    transform = np.asarray(transform, dtype=np.float64)
+    points = np.asarray(points, dtype=np.float64)
+    x, y, z = points[..., 0], points[..., 1], points[..., 2]
+    out = np.empty(np.broadcast_shapes(transform.shape[:-2], points.shape[:-1]) + (3,))
+    for i in range(3):
+        r = transform[..., i, :]
+        out[..., i] = ((r[..., 0] * x + r[..., 2] * z) + r[..., 1] * y) + r[..., 3]
+    return out
 
 
 def object_tracks(
@@ -53,7 +71,6 @@ def background_tracks(
     """
     t_len, h, w = depth.shape
     frames = source_frames if source_frames is not None else tuple(sorted({0, t_len // 2, t_len - 1}))
-    grid = pixel_grid(h, w)
     per = [n // len(frames) + (1 if i < n % len(frames) else 0) for i in range(len(frames))]
     out = []
     for t, k in zip(frames, per):
@@ -64,7 +81,8 @@ def background_tracks(
         pick = rng.choice(len(rows), size=min(k, len(rows)), replace=False)
         pick.sort()  # order of points follows the image, independent of the draw order
         r, c = rows[pick], cols[pick]
-        out.append(unproject_to_world(grid[r, c], depth[t, r, c], intrinsics[t], cam_to_world[t]))
+        uv = np.stack([c + 0.5, r + 0.5], axis=-1)  # pixel centres, as geometry.camera.pixel_grid
+        out.append(unproject_to_world(uv, depth[t, r, c], intrinsics[t], cam_to_world[t]))
     return np.concatenate(out) if out else np.zeros((0, 3))
 
 
@@ -81,12 +99,14 @@ def track_visibility(
     """Visibility of tracks: depth test (geometry.depth_test_visibility) and owner == mask id.
 
     tracks_world: (N, T, 3); owners: (N,) object id or 0; intrinsics: (T, 3, 3);
-    cam_to_world: (T, 4, 4); depth, mask: (T, H, W). Returns (N, T) bool.
+    cam_to_world: (T, 4, 4); depth, mask: (T, H, W) (mask: object ids, any integer dtype).
+    Returns (N, T) bool.
     """
     n, t_len, _ = tracks_world.shape
     if n == 0:
         return np.zeros((0, t_len), dtype=bool)
-    uv, z = visual_tracks(tracks_world, intrinsics, cam_to_world)
+    # P2D (geometry.tracks.visual_tracks): each point through the camera of its own frame
+    uv, z = project(transform_points(invert_rigid(cam_to_world)[None], tracks_world), intrinsics[None])
     # What geometry.depth_test_visibility and sample_pixels compute frame by frame, for all
     # frames at once: the same nearest pixels, the same float64 comparisons (same result, bit for
     # bit; tests/sources/test_sim_tracks.py), without 2 T small calls.
@@ -95,9 +115,11 @@ def track_visibility(
     uv = np.where(inside[..., None], uv, 0.0)
     col = np.clip(np.floor(uv[..., 0]).astype(np.int64), 0, w - 1)
     row = np.clip(np.floor(uv[..., 1]).astype(np.int64), 0, h - 1)
-    frame = np.arange(t_len)[None, :]
-    d = np.where(inside, depth[frame, row, col].astype(np.float64), np.nan)
+    flat = (np.arange(t_len) * (h * w))[None, :] + row * w + col  # pixel (t, row, col) of the (T, H, W) maps
+    d = np.where(inside, np.ravel(depth).take(flat).astype(np.float64), np.nan)
     with np.errstate(invalid="ignore"):
         tol = np.maximum(abs_tol, rel_tol * z)
         vis = (z > 0) & (d > 0) & (z - d <= tol)
-    return vis & (np.where(inside, mask[frame, row, col], -1) == owners[:, None])  # -1: outside the image
+    # vis is False outside the image (d is NaN there), so the owner test needs no sentinel, and
+    # holds for a mask of any integer dtype (the simulator's is uint8)
+    return vis & (np.ravel(mask).take(flat) == owners[:, None])
