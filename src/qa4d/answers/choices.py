@@ -316,6 +316,10 @@ class _Choices:
         quick = self.quick_read(span) if _S._QUICK else None
         if quick is not None:
             return OPTION, quick
+        return self.read_fully(span)
+
+    def read_fully(self, span: str) -> tuple[str, str | None]:
+        """`read` without its shortcut (`quick_read`), for a span that it did not read."""
         m = _PLACEHOLDER_RE.match(span)
         if m:
             rest = span[m.end():]
@@ -693,8 +697,9 @@ def _answer_tags(body: str, low: str) -> list[tuple[str, str]]:
 
 def _last_statement(body: str, low: str, c: _Choices) -> Extraction | None:
     """The common case of rule 1 in one step: the last "answer" of the response heads a statement
-    that no later statement follows, and it names one option plainly ("...the final answer is:
-    B"). None when that is not so: the general reading then decides."""
+    that no later statement follows ("...the final answer is: B"), so that statement is the last
+    one `_statements` would find, and it decides unless it names nothing (one option, several or
+    a refusal). None when that is not so: the general reading then decides."""
     p = low.rfind("answer")
     if p < 0:
         return None
@@ -713,7 +718,14 @@ def _last_statement(body: str, low: str, c: _Choices) -> Extraction | None:
     stop = len(body) if line_end == -1 else line_end
     span = _span_here_or_next_line(body, stop, body[end:stop])
     v = c.quick_read(span)
-    return None if v is None else Extraction(v, "final_answer", body[h.start():stop].strip())
+    if v is not None:
+        return Extraction(v, "final_answer", body[hs:stop].strip())
+    kind, v = c.read_fully(span)  # as `_rule_statements` reads its last statement
+    if kind == OPTION:
+        return Extraction(v, "final_answer", body[hs:stop].strip())
+    if kind != NOTHING:
+        return Extraction(None, "unparsed", body[hs:stop].strip())
+    return None
 
 
 def _opens_answer(body: str, m: re.Match, c: _Choices) -> bool:
