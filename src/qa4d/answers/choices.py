@@ -545,11 +545,27 @@ def extract_compiled(text: str, c: _Choices) -> Extraction:
             return quick
     r = _Reply(body, c, low)
     r.tried_last = _S._QUICK
-    for rule in _RULES:
+    # rule 1 finds nothing in a reply without its keywords ("Answer: B", "<answer>B</answer>")
+    for rule in (_RULES if not _S._QUICK or _may_state(low) else _RULES[1:]):
         ex = rule(r)
         if ex is not None:
             return ex
     return Extraction(None, "unparsed", "")
+
+
+def _may_state(low: str) -> bool:
+    """False when rule 1 can find no statement in `low`: no "option", "choice", "correct" or
+    "accurate", and no "answer" right after whitespace (a statement's head, "the final answer",
+    and the reversed "B is the best answer" both end in whitespace before the keyword), as in
+    "Answer: B", "**Answer:** B" or "<answer>B</answer>"."""
+    if "option" in low or "choice" in low or "correct" in low or "accurate" in low:
+        return True
+    p = low.find("answer")
+    while p != -1:
+        if p > 0 and low[p - 1].isspace():  # str.isspace is what \s matches
+            return True
+        p = low.find("answer", p + 6)
+    return False
 
 
 class _Reply:
