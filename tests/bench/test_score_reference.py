@@ -259,6 +259,32 @@ def test_random_text_never_breaks_extraction_and_shortcuts_agree():
             assert quick.value is None or quick.value in options
 
 
+def test_rule_1_is_skipped_only_for_replies_without_a_statement():
+    """`_may_state` lets the reader skip rule 1; wherever it says no, `_statements` (rule 1's full
+    search) must find nothing, on replies built around the keyword "answer" with every kind of
+    character before it (whitespace of several kinds, markup, tags, letters)."""
+    import itertools
+
+    c = C.compiled_choices({"A": "left", "B": "right", "C": "not moving", "D": "up"})
+    befores = ["", " ", "\n", "\t", "\u00a0", "\u2003", "*", "**", "<", "</", "x", "the ", "final ", "is the best ",
+               "B is the right ", "my\u00a0", "(", "'", "\u3000"]
+    afters = ["", ": B", " is B", ":** C", "> D</answer>", " would be: left", " - right", "\nB"]
+    skipped = 0
+    for before, after, tail in itertools.product(befores, afters, ["", " Answer: C", " correct", "<answer>A</answer>"]):
+        for text in (before + "answer" + after + tail, before + "ANSWER" + after + tail):
+            low = text.lower()
+            if not C._may_state(low):
+                skipped += 1
+                assert C._statements(text, low) == [], text
+                S._QUICK = False
+                try:
+                    general = C.extract_compiled(text, c)
+                finally:
+                    S._QUICK = True
+                assert C.extract_compiled(text, c) == general, text
+    assert skipped > 50
+
+
 # ----------------------------------------------------------------------------- the streamed path
 
 def _streamed(bench, items, responses, errors, out, **kw):
