@@ -285,6 +285,35 @@ def test_rule_1_is_skipped_only_for_replies_without_a_statement():
     assert skipped > 50
 
 
+def test_letter_replies_read_once_read_as_the_general_reading():
+    """A short reply that opens with a capital letter is read once for every option set
+    (`choices._letter_reply`); in each set it must give what the general reading gives: sets
+    with and without that letter, lower-case keys, option texts a reply repeats, "A" as an
+    article or as option A's text, a second letter (a walk), markup, tags and statements."""
+    import itertools
+
+    sets = [{"A": "left", "B": "right", "C": "not moving", "D": "up"}, {"A": "a car", "B": "b", "C": "C"},
+            {"A": "3 times", "B": "twice"}, {"a": "left", "b": "right"}, {"B": "left", "C": "right", "E": "up"}]
+    heads = ["B", "A", "C", "E", "(B)", "**C**", "B.", "A)", "[D]", " B ", "B:", "b"]
+    tails = ["", " left", " right", " car", " a car", ". C is wrong", " - answer: C", " <answer>C</answer>",
+             " option C", " not B", " twice", "\nthe answer is C", " moves left", "!", " İ"]
+    seen = 0
+    for head, tail in itertools.product(heads, tails):
+        text = head + tail
+        for options in sets:
+            try:
+                _quick_reading()
+                C._LETTER_REPLIES.clear()
+                fast = [C.extract_compiled(text, C.compiled_choices(options)) for _ in range(2)]  # read, then kept
+                seen += C._LETTER_REPLIES.get(text) is not None
+                _general_reading()
+                general = C.extract_choice(text, options)
+            finally:
+                _quick_reading()
+            assert fast[0] == fast[1] == general, (text, options)
+    assert seen > 100
+
+
 # ----------------------------------------------------------------------------- the streamed path
 
 def _streamed(bench, items, responses, errors, out, **kw):

@@ -210,6 +210,8 @@ class _Choices:
         self.options = options
         self.letters = letters
         self.keys = set(options)
+        # option keys that are capital letters ("A".."D"): `_letter_reply` readings hold for them
+        self.capital_keys = letters and all(type(k) is str and len(k) == 1 and "A" <= k <= "Z" for k in options)
         # options with the same text are one group (the scorer accepts any of them)
         self.group: dict[str, str] = {}
         first_of: dict[str, str] = {}
@@ -533,6 +535,14 @@ def extract_choice(text: str, options: dict[str, str], *, letters: bool = True) 
 def extract_compiled(text: str, c: _Choices) -> Extraction:
     """`extract_choice` with the option set already compiled (`compiled_choices`): for callers
     that read many replies to one option set."""
+    if _S._QUICK and c.capital_keys and len(text) <= _LETTER_REPLY_CHARS:
+        lead = _LETTER_REPLIES.get(text, _UNSEEN)
+        if lead is _UNSEEN:
+            if len(_LETTER_REPLIES) >= 16384:
+                _LETTER_REPLIES.clear()
+            lead = _LETTER_REPLIES[text] = _letter_reply(text)
+        if lead is not None and lead.value in c.keys:
+            return lead
     body = strip_reasoning(text)
     if not body:
         return Extraction(None, "unparsed", "")
@@ -551,6 +561,34 @@ def extract_compiled(text: str, c: _Choices) -> Extraction:
         if ex is not None:
             return ex
     return Extraction(None, "unparsed", "")
+
+
+_LETTER_REPLY_CHARS = 64
+_LETTER_REPLIES: dict[str, Extraction | None] = {}  # short reply -> `_letter_reply`
+_UNSEEN = object()
+_CAPITAL_RE = re.compile("[A-Z]")
+
+
+def _letter_reply(text: str) -> Extraction | None:
+    """The reading of a reply that opens with a capital letter and holds no other capital letter,
+    nothing rule 1 or 2 could read, and not the article "A" before a word ("B", "**C**", "(D)
+    up", "B."): rule 3 reads it as that letter, whatever the option texts are, in every option
+    set whose keys are capital letters and include it (no walk through the options needs two
+    option letters); None for any other reply. Direct answers repeat across questions, so the
+    reading is kept by reply."""
+    body = strip_reasoning(text)
+    low = body.lower()
+    if len(low) != len(body) or "<answer>" in low or _may_state(low):
+        return None
+    m = _LEADING_RE.match(body)
+    lm = _LETTER_RE.match(body, m.start("l")) if m else None
+    if lm is None:
+        return None
+    if _CAPITAL_RE.search(body, 0, lm.start()) or _CAPITAL_RE.search(body, lm.end()):
+        return None
+    if lm.group(0) == "A" and _NEXT_WORD_RE.match(body, lm.end()) is not None:
+        return None  # `_opens_answer` would compare the next words with option A's text
+    return Extraction(lm.group(0), "leading_letter", body[: m.end()].strip())
 
 
 def _may_state(low: str) -> bool:
