@@ -343,6 +343,9 @@ def test_vlm4d_repeated_questions_give_the_items_of_records_read_alone(tmp_path)
         {"choices": {**choices, "A": 3}, "answer": "3"},
         {"question": base["question"] + " Answer briefly."},
         {},
+        {"choices": {**choices, "A": 3.0}, "answer": 3.0},  # equal to 3 as a key, read as "3.0"
+        {"choices": {**choices, "A": 3}, "answer": 3},
+        {"choices": {**choices, "A": 3.0}, "answer": 3.0},
     ]
     recs = [dict(base, **v, id=f"validation_{i + 1}") for i, v in enumerate(variants)]
     p = tmp_path / "synthetic_mc.json"
@@ -353,9 +356,10 @@ def test_vlm4d_repeated_questions_give_the_items_of_records_read_alone(tmp_path)
         p.write_text(json.dumps([r]))
         alone += bench("vlm4d").load(p)
     assert together == alone
-    assert together[0].options is together[-1].options  # one shared dict for the exact repeat
-    assert together[0].options == together[-1].options == choices
+    assert together[0].options is together[6].options  # one shared dict for the exact repeat
+    assert together[0].options == together[6].options == choices
     assert together[3].answer == together[4].answer and together[3].options["A"] == "3"
+    assert together[7].options["A"] == together[9].options["A"] == "3.0" and together[8].options is together[3].options
     p.write_text(json.dumps(recs[:2] + [dict(base, id="validation_9", answer="sideways")]))
     with pytest.raises(BenchmarkFormatError, match=r"record 2, field 'answer': answer 'sideways' is not one"):
         bench("vlm4d").load(p)

@@ -212,7 +212,10 @@ class VLM4D(Benchmark):
         exo_max = int(_DATA["exo_max_id"])
         fp_match, counting_match = _FP_ANSWER.match, _COUNTING.match
         rotational_search = _ROTATIONAL.search
-        shared_groups: dict[tuple, dict[str, str]] = {}  # a file has two or three: one dict each, shared
+        # a file's groups: two, one dict each, shared by its items
+        exo, ego = {"split": split, "view": "exo-centric"}, {"split": split, "view": "ego-centric"}
+        fp_groups = {"split": split, "synthetic_type": "synthetic false-positive"}
+        directional = {"split": split, "synthetic_type": "synthetic directional"}
         question_types: dict[str, str] = {}  # one string per distinct question_type ("multiple-choice")
         name = path.name
         seen: dict[tuple, tuple] = {}  # (question, answer, choices' keys and texts) -> what they give
@@ -233,10 +236,15 @@ class VLM4D(Benchmark):
                           and type(choices) is dict and type(answer) in _ANSWER_TYPES)
             if not ok:
                 rid, question, video, choices, answer = _fields(rec, path, i)
-            # a question of the published shape (text answer, "A".. with text values) whose
-            # question, answer and choices an earlier record had: that record's options (one
-            # shared dict), letter, answer text, task and false-positive reading
-            key = (question, answer, *choices, *choices.values()) if type(answer) is str else None
+            # a question whose question, answer and choices an earlier record had: that record's
+            # options (one shared dict), letter, answer text, task and false-positive reading. A
+            # text answer is kept with text choices only (the published shape); a number answer
+            # (the counting questions) with the types of the answer and the choices, as 3, 3.0 and
+            # True are equal keys but read differently
+            if type(answer) is str:
+                key = (question, answer, *choices, *choices.values())
+            else:
+                key = (question, type(answer), answer, *choices, *map(type, choices.values()), *choices.values())
             try:
                 known = seen.get(key) if key is not None else None
             except TypeError:  # a choice that is a list or an object: the checks below report it
@@ -261,7 +269,7 @@ class VLM4D(Benchmark):
                     blob = (question + " " + " ".join(options.values())).lower()
                     task = "rotational" if _may_rotate(blob) and rotational_search(blob) else "translational"
                 fp = low_answer == "no" or low_answer.startswith("no ")  # is_false_positive_answer
-                if key is not None and published:
+                if key is not None and (published or type(answer) is not str):
                     if len(seen) >= 65536:
                         seen.clear()
                         shared_options.clear()
@@ -269,13 +277,9 @@ class VLM4D(Benchmark):
             if split == "real":
                 tail = rid[rid.rfind("_") + 1:] if type(rid) is str else ""  # _id_number's common case
                 number = int(tail) if tail.isdigit() and tail.isascii() else _id_number(rid, path, i)
-                view = "exo-centric" if number <= exo_max else "ego-centric"
-                gkey = (split, view)
-                groups = shared_groups.get(gkey) or shared_groups.setdefault(gkey, {"split": split, "view": view})
+                groups = exo if number <= exo_max else ego
             else:
-                kind = "synthetic false-positive" if fp else "synthetic directional"
-                gkey = (split, kind)
-                groups = shared_groups.get(gkey) or shared_groups.setdefault(gkey, {"split": split, "synthetic_type": kind})
+                groups = fp_groups if fp else directional
             known_video = media_of.get(video)  # a video is asked about by several questions
             if known_video is None:
                 if len(media_of) >= 65536:
