@@ -314,6 +314,32 @@ def test_letter_replies_read_once_read_as_the_general_reading():
     assert seen > 100
 
 
+def test_final_statements_found_once_per_tail_read_as_the_general_reading():
+    """`choices._last_statement` finds a statement once per tail of the reply (from 17 characters
+    before its last "answer"); replies that share a tail but differ before it (a head word cut at
+    the tail's edge, "is" and "this", a capital sigma, which lower-cases by context) must each
+    read as the general reading reads them."""
+    import itertools
+
+    sets = [{"A": "left", "B": "right", "C": "not moving", "D": "up"}, {"A": "right", "B": "left"}]
+    befores = ["", "So ", "Well, so ", "Looking at it all. Therefore, ", "ΣΣ. therefore ", "x" * 40 + " my ",
+               "this ", "It is the ", "In short, the final ", "Overall, the correct ", "\n\nFinal ", "the best",
+               "xfinal "] + [f"So {x}{w}" + " " * k for x in ("x", "") for w in ("final", "the", "my") for k in range(1, 15)]
+    tails = ["final answer is: B", "answer is: C.", "answer: left", "answer is B or C", "answer would be: N/A",
+             "answer is: $LETTER", "answer is\n\n**B**", "answer is: ΣΣ", "answer is: the car", "answer:\nright"]
+    for (before, tail), options in itertools.product(itertools.product(befores, tails), sets):
+        text = before + tail
+        try:
+            _quick_reading()
+            fast = [C.extract_compiled(text, C.compiled_choices(options)) for _ in range(2)]
+            _general_reading()
+            general = C.extract_choice(text, options)
+        finally:
+            _quick_reading()
+        assert fast[0] == fast[1] == general, (text, options)
+    assert len(C._TAILS) > 50
+
+
 # ----------------------------------------------------------------------------- the streamed path
 
 def _streamed(bench, items, responses, errors, out, **kw):

@@ -442,6 +442,40 @@ def _last_statement(body: str, low: str, c: _Choices) -> Extraction | None:
     p = low.rfind("answer")
     if p < 0:
         return None
+    # where the statement is depends on the text from 17 characters before that "answer" on
+    # (the head's window of 16 and the character its look-behind sees), the same in every reply
+    # that ends so ("...Therefore, the final answer is: B"): found once per such tail
+    s0 = p - 17 if p > 17 else 0
+    if len(body) - s0 <= _TAIL_CHARS:
+        key = (body[s0:], low[s0:])
+        found = _TAILS.get(key, _UNSEEN)
+        if found is _UNSEEN:
+            if len(_TAILS) >= 16384:
+                _TAILS.clear()
+            found = _TAILS[key] = _statement_at(key[0], key[1], p - s0)
+    else:
+        found = _statement_at(body, low, p)
+    if found is None:
+        return None
+    span, text = found
+    v = c.quick_read(span)
+    if v is not None:
+        return Extraction(v, "final_answer", text)
+    kind, v = c.read_fully(span)  # as `_rule_statements` reads its last statement
+    if kind == OPTION:
+        return Extraction(v, "final_answer", text)
+    if kind != NOTHING:
+        return Extraction(None, "unparsed", text)
+    return None
+
+
+_TAIL_CHARS = 200
+_TAILS: dict[tuple[str, str], tuple[str, str] | None] = {}  # (tail, its lower case) -> `_statement_at`
+
+
+def _statement_at(body: str, low: str, p: int) -> tuple[str, str] | None:
+    """(span, statement text) of the statement the "answer" at `p` heads when no later statement
+    follows it (`_last_statement`), else None."""
     h = _HEADS[0][1].search(low, max(0, p - 16), p)
     if h is None:
         return None
@@ -455,16 +489,7 @@ def _last_statement(body: str, low: str, c: _Choices) -> Extraction | None:
     end = conn.end()
     line_end = body.find("\n", end)
     stop = len(body) if line_end == -1 else line_end
-    span = _span_here_or_next_line(body, stop, body[end:stop])
-    v = c.quick_read(span)
-    if v is not None:
-        return Extraction(v, "final_answer", body[hs:stop].strip())
-    kind, v = c.read_fully(span)  # as `_rule_statements` reads its last statement
-    if kind == OPTION:
-        return Extraction(v, "final_answer", body[hs:stop].strip())
-    if kind != NOTHING:
-        return Extraction(None, "unparsed", body[hs:stop].strip())
-    return None
+    return _span_here_or_next_line(body, stop, body[end:stop]), body[hs:stop].strip()
 
 
 def _opens_answer(body: str, m: re.Match, c: _Choices) -> bool:
