@@ -458,10 +458,7 @@ def _last_statement(body: str, low: str, c: _Choices) -> Extraction | None:
     if found is None:
         return None
     span, text = found
-    v = c.quick_read(span)
-    if v is not None:
-        return Extraction(v, "final_answer", text)
-    kind, v = c.read_fully(span)  # as `_rule_statements` reads its last statement
+    kind, v = c.read_kept(span)  # as `_rule_statements` reads its last statement
     if kind == OPTION:
         return Extraction(v, "final_answer", text)
     if kind != NOTHING:

@@ -142,6 +142,7 @@ class _Choices:
         self.by_text = {}  # an option's exact text -> its key (first of a group)
         for k in options:
             self.by_text.setdefault(self.group[k], k)  # the group is normalize_text of the text
+        self._spans: dict[str, tuple[str, str | None]] = {}  # span -> `read`, for `read_kept`
 
     def _terms(self, canonical: bool) -> list[tuple[str, str]] | None:
         """[(term, group)] longest first: each option's canonical text (with and without number
@@ -225,6 +226,15 @@ class _Choices:
         if quick is not None:
             return OPTION, quick
         return self.read_fully(span)
+
+    def read_kept(self, span: str) -> tuple[str, str | None]:
+        """`read`, kept per span: the spans of final statements repeat ("B", "cannot be determined")."""
+        got = self._spans.get(span)
+        if got is None:
+            if len(self._spans) >= 1024:
+                self._spans.clear()
+            got = self._spans[span] = self.read(span)
+        return got
 
     def read_fully(self, span: str) -> tuple[str, str | None]:
         """`read` without its shortcut (`quick_read`), for a span that it did not read."""
