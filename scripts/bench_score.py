@@ -11,6 +11,12 @@ is: X", two final statements, a walk through the options, answers in words, refu
 right). Then runs `python -m qa4d.cli score` on them R times as a child process and reports the
 child's CPU time (user + system, from getrusage) and wall time: items / s / core = N / CPU time.
 
+Runs use Python's bytecode cache, as an installed qa4d's runs after its first do (the cache goes
+to a PYTHONPYCACHEPREFIX under the work directory and is written by a warm-up run, so the source
+tree is not written to); --no-bytecode-cache times runs that compile qa4d's sources every time, as
+Python does where PYTHONDONTWRITEBYTECODE=1 is set (this sandbox; the figures before 2026-11-29
+13:45 UTC were taken that way).
+
 It also runs a minimal scorer (read both files, one regex for the letter, count matches, write one
 number) on the same files, the yardstick of issue 12, and prints the sha256 of metrics.json and
 scored.jsonl so two code versions can be compared on identical input (--pythonpath OTHER/src).
@@ -24,7 +30,7 @@ alone, the minimal scorer's one regex per response).
 process that only holds the inputs (the parsed annotation files and a dict of the responses): how
 much the run adds to its inputs.
 
-    .venv/bin/python scripts/bench_score.py [--items 100000] [--repeat 3] [--seed 0] [--keep DIR]
+    .venv/bin/python scripts/bench_score.py [--items 100000] [--repeat 3] [--seed 0] [--keep DIR] [--no-bytecode-cache]
     .venv/bin/python scripts/bench_score.py --phases [--items 100000] [--keep DIR]
     .venv/bin/python scripts/bench_score.py --memory 20000,200000 [--pythonpath OLD/src]
 """
@@ -251,6 +257,7 @@ print(json.dumps({"phases": t, "floors": f}))
 
 def phases(work: Path, env: dict) -> None:
     cmd = [sys.executable, "-c", PHASES, str(work / "annotations"), str(work / "pred.jsonl"), str(work / "out_phases")]
+    child(cmd, env, stdout=subprocess.PIPE)  # warm-up: page cache, bytecode cache
     cpu, _, _, out = child(cmd, env, stdout=subprocess.PIPE)
     r = json.loads(out)
     print("| step of one qa4d score run | CPU s |")
@@ -293,6 +300,9 @@ def memory(sizes: list[int], root: Path, seed: int, env: dict) -> None:
                             "--keep", str(work)], check=True)
     _, floor = peak([sys.executable, "-c", "pass"], env)
     print(f"floor (an empty interpreter, measured the same way): {floor:.0f} MiB")
+    first = root / f"mem_{sizes[0]}"  # warm-up: page cache, bytecode cache
+    peak([sys.executable, "-m", "qa4d.cli", "score", "--benchmark", "vlm4d", "--annotations", str(first / "annotations"),
+          "--predictions", str(first / "pred.jsonl"), "--out", str(first / "out")], env)
     print("| items | inputs alone: peak MiB | qa4d score: peak MiB | score - inputs, MiB | qa4d score CPU s |")
     print("|---:|---:|---:|---:|---:|")
     for n in sizes:
@@ -302,6 +312,22 @@ def memory(sizes: list[int], root: Path, seed: int, env: dict) -> None:
                          str(work / "annotations"), "--predictions", str(work / "pred.jsonl"),
                          "--out", str(work / "out")], env)
         print(f"| {n:,} | {rss_in:.0f} | {rss:.0f} | {rss - rss_in:+.0f} | {cpu:.2f} |")
+
+
+def python_env(pythonpath: Path, work: Path, bytecode_cache: bool) -> dict:
+    """The environment of the timed children. With `bytecode_cache`, Python's bytecode cache is
+    on, kept under WORK/pycache/<the code tree> (the source tree is not written to), so every
+    timed run after the warm-up reads compiled modules, as an installed qa4d does from its second
+    run on; without it, each run compiles qa4d's sources (PYTHONDONTWRITEBYTECODE=1)."""
+    env = dict(os.environ, PYTHONPATH=str(pythonpath))
+    if bytecode_cache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        tree = hashlib.sha256(str(Path(pythonpath).resolve()).encode()).hexdigest()[:12]
+        env["PYTHONPYCACHEPREFIX"] = str(Path(work).resolve() / "pycache" / tree)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.pop("PYTHONPYCACHEPREFIX", None)
+    return env
 
 
 def sha(path: Path) -> str:
@@ -317,6 +343,10 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, default=None, help="build the files here and keep them")
     ap.add_argument("--phases", action="store_true", help="CPU per step of one run, and each step's floor")
     ap.add_argument("--memory", default=None, help="peak RSS at these sizes, e.g. 20000,200000")
+    ap.add_argument("--no-bytecode-cache", action="store_true",
+                    help="time runs that compile qa4d's sources every time (PYTHONDONTWRITEBYTECODE=1 and no cache, "
+                         "as this sandbox runs Python); by default the runs use Python's bytecode cache, as any "
+                         "second run of an installed qa4d does")
     ap.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.build_only:
@@ -324,9 +354,11 @@ def main() -> int:
         return 0
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_score."))
-    env = dict(os.environ, PYTHONPATH=str(args.pythonpath))
+    env = python_env(args.pythonpath, work, not args.no_bytecode_cache)
     print(f"date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}")
     print(f"machine: {machine_line()}")
+    print("bytecode: " + (f"cached (PYTHONPYCACHEPREFIX={env['PYTHONPYCACHEPREFIX']}, written by a warm-up run)"
+                          if "PYTHONPYCACHEPREFIX" in env else "compiled in every run (PYTHONDONTWRITEBYTECODE=1)"))
     if args.memory:
         print(f"code: {args.pythonpath}")
         memory([int(x) for x in args.memory.split(",")], work, args.seed, env)
@@ -342,7 +374,8 @@ def main() -> int:
     score = [sys.executable, "-m", "qa4d.cli", "score", "--benchmark", "vlm4d", "--annotations",
              str(work / "annotations"), "--predictions", str(work / "pred.jsonl"), "--out", str(work / "out")]
     minimal = [sys.executable, "-c", MINIMAL, str(work / "annotations"), str(work / "pred.jsonl")]
-    timed(score, env)  # warm the page cache
+    timed(score, env)  # warm the page cache (and write the bytecode cache)
+    timed(minimal, env)
     runs = {"qa4d score": [timed(score, env) for _ in range(args.repeat)],
             "minimal scorer": [timed(minimal, env) for _ in range(args.repeat)]}
     metrics = json.loads((work / "out" / "metrics.json").read_text())

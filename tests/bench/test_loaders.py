@@ -343,6 +343,9 @@ def test_vlm4d_repeated_questions_give_the_items_of_records_read_alone(tmp_path)
         {"choices": {**choices, "A": 3}, "answer": "3"},
         {"question": base["question"] + " Answer briefly."},
         {},
+        {"choices": {**choices, "A": 3.0}, "answer": 3.0},  # equal to 3 as a key, read as "3.0"
+        {"choices": {**choices, "A": 3}, "answer": 3},
+        {"choices": {**choices, "A": 3.0}, "answer": 3.0},
     ]
     recs = [dict(base, **v, id=f"validation_{i + 1}") for i, v in enumerate(variants)]
     p = tmp_path / "synthetic_mc.json"
@@ -353,12 +356,44 @@ def test_vlm4d_repeated_questions_give_the_items_of_records_read_alone(tmp_path)
         p.write_text(json.dumps([r]))
         alone += bench("vlm4d").load(p)
     assert together == alone
-    assert together[0].options is together[-1].options  # one shared dict for the exact repeat
-    assert together[0].options == together[-1].options == choices
+    assert together[0].options is together[6].options  # one shared dict for the exact repeat
+    assert together[0].options == together[6].options == choices
     assert together[3].answer == together[4].answer and together[3].options["A"] == "3"
+    assert together[7].options["A"] == together[9].options["A"] == "3.0" and together[8].options is together[3].options
     p.write_text(json.dumps(recs[:2] + [dict(base, id="validation_9", answer="sideways")]))
     with pytest.raises(BenchmarkFormatError, match=r"record 2, field 'answer': answer 'sideways' is not one"):
         bench("vlm4d").load(p)
     p.write_text(json.dumps(recs[:3] + [recs[1]]))
     with pytest.raises(BenchmarkFormatError, match=r"record 3, field 'id': duplicate id 'synthetic_mc/validation_2' \(first at record 1\)"):
+        bench("vlm4d").load(p)
+
+
+def test_vlm4d_mapped_reading_gives_what_read_json_gives(tmp_path):
+    """The loader reads annotation files through a memory map; CRLF line ends, non-ASCII text,
+    and every file json or UTF-8 refuses (empty, a byte-order mark, bad bytes, truncated, not a
+    list) must give the items, or the error, that reading the file as text gives."""
+    from qa4d.bench.benchmarks.base import read_json
+    from qa4d.bench.benchmarks.vlm4d import _read_records
+
+    recs = json.loads((VLM4D_DIR / "synthetic_mc.json").read_text())[:3]
+    recs[1]["question"] = "Où va la voiture ‘rouge’ ? 車"
+    p = tmp_path / "synthetic_mc.json"
+    p.write_bytes(json.dumps(recs, indent=1, ensure_ascii=False).replace("\n", "\r\n").encode("utf-8"))
+    assert _read_records(p) == read_json(p) == recs
+    assert bench("vlm4d").load(p)[1].question == recs[1]["question"]
+    bad = {b"": "not valid JSON", b"\xef\xbb\xbf[]": "not valid JSON", b"[{": "not valid JSON",
+           b'[{"id": "\r"}]': "not valid JSON", b"{}": "expected a JSON list of questions, got dict"}
+    for raw, message in bad.items():
+        p.write_bytes(raw)
+        with pytest.raises(BenchmarkFormatError, match=message) as got:
+            bench("vlm4d").load(p)
+        with pytest.raises(BenchmarkFormatError) as want:
+            d = read_json(p)
+            if not isinstance(d, list):
+                raise BenchmarkFormatError(p, None, None, f"expected a JSON list of questions, got {type(d).__name__}")
+        assert str(got.value) == str(want.value)
+    p.write_bytes(b'["\xff"]')
+    with pytest.raises(UnicodeDecodeError):
+        read_json(p)
+    with pytest.raises(UnicodeDecodeError):
         bench("vlm4d").load(p)

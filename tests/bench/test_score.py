@@ -291,3 +291,27 @@ def test_write_score_outputs_never_writes_nan(tmp_path):
     write_score_outputs(tmp_path, scored, m)
     text = (tmp_path / "metrics.json").read_text()
     assert "NaN" not in text and json.loads(text)["overall"]["weird"] is None
+
+
+def test_score_cli_starts_numpy_without_a_blas_thread_pool(tmp_path):
+    """`qa4d score` asks OpenBLAS for one thread when it imports NumPy itself (scoring does no
+    matrix work; idle BLAS workers only burn CPU), and keeps a user's own setting."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pred = tmp_path / "p.jsonl"
+    pred.write_text(json.dumps({"id": "real_mc/validation_1", "response": "B"}) + "\n")
+    code = ("import os, sys; from qa4d.cli import main; "
+            f"rc = main(['score', '--benchmark', 'vlm4d', '--annotations', {str(VLM4D_DIR)!r}, '--predictions', "
+            f"{str(pred)!r}, '--out', {str(tmp_path / 'o')!r}]); "
+            "print(rc, 'numpy' in sys.modules, os.environ.get('OPENBLAS_NUM_THREADS'), file=sys.stderr)")
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    for given, want in ((None, "1"), ("3", "3")):
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+        env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")])
+        if given is not None:
+            env["OPENBLAS_NUM_THREADS"] = given
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert out.stderr.strip().splitlines()[-1] == f"0 True {want}", out.stderr

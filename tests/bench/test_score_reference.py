@@ -259,6 +259,87 @@ def test_random_text_never_breaks_extraction_and_shortcuts_agree():
             assert quick.value is None or quick.value in options
 
 
+def test_rule_1_is_skipped_only_for_replies_without_a_statement():
+    """`_may_state` lets the reader skip rule 1; wherever it says no, `_statements` (rule 1's full
+    search) must find nothing, on replies built around the keyword "answer" with every kind of
+    character before it (whitespace of several kinds, markup, tags, letters)."""
+    import itertools
+
+    c = C.compiled_choices({"A": "left", "B": "right", "C": "not moving", "D": "up"})
+    befores = ["", " ", "\n", "\t", "\u00a0", "\u2003", "*", "**", "<", "</", "x", "the ", "final ", "is the best ",
+               "B is the right ", "my\u00a0", "(", "'", "\u3000"]
+    afters = ["", ": B", " is B", ":** C", "> D</answer>", " would be: left", " - right", "\nB"]
+    skipped = 0
+    for before, after, tail in itertools.product(befores, afters, ["", " Answer: C", " correct", "<answer>A</answer>"]):
+        for text in (before + "answer" + after + tail, before + "ANSWER" + after + tail):
+            low = text.lower()
+            if not C._may_state(low):
+                skipped += 1
+                assert C._statements(text, low) == [], text
+                S._QUICK = False
+                try:
+                    general = C.extract_compiled(text, c)
+                finally:
+                    S._QUICK = True
+                assert C.extract_compiled(text, c) == general, text
+    assert skipped > 50
+
+
+def test_letter_replies_read_once_read_as_the_general_reading():
+    """A short reply that opens with a capital letter is read once for every option set
+    (`choices._letter_reply`); in each set it must give what the general reading gives: sets
+    with and without that letter, lower-case keys, option texts a reply repeats, "A" as an
+    article or as option A's text, a second letter (a walk), markup, tags and statements."""
+    import itertools
+
+    sets = [{"A": "left", "B": "right", "C": "not moving", "D": "up"}, {"A": "a car", "B": "b", "C": "C"},
+            {"A": "3 times", "B": "twice"}, {"a": "left", "b": "right"}, {"B": "left", "C": "right", "E": "up"}]
+    heads = ["B", "A", "C", "E", "(B)", "**C**", "B.", "A)", "[D]", " B ", "B:", "b"]
+    tails = ["", " left", " right", " car", " a car", ". C is wrong", " - answer: C", " <answer>C</answer>",
+             " option C", " not B", " twice", "\nthe answer is C", " moves left", "!", " İ"]
+    seen = 0
+    for head, tail in itertools.product(heads, tails):
+        text = head + tail
+        for options in sets:
+            try:
+                _quick_reading()
+                C._LETTER_REPLIES.clear()
+                fast = [C.extract_compiled(text, C.compiled_choices(options)) for _ in range(2)]  # read, then kept
+                seen += C._LETTER_REPLIES.get(text) is not None
+                _general_reading()
+                general = C.extract_choice(text, options)
+            finally:
+                _quick_reading()
+            assert fast[0] == fast[1] == general, (text, options)
+    assert seen > 100
+
+
+def test_final_statements_found_once_per_tail_read_as_the_general_reading():
+    """`choices._last_statement` finds a statement once per tail of the reply (from 17 characters
+    before its last "answer"); replies that share a tail but differ before it (a head word cut at
+    the tail's edge, "is" and "this", a capital sigma, which lower-cases by context) must each
+    read as the general reading reads them."""
+    import itertools
+
+    sets = [{"A": "left", "B": "right", "C": "not moving", "D": "up"}, {"A": "right", "B": "left"}]
+    befores = ["", "So ", "Well, so ", "Looking at it all. Therefore, ", "ΣΣ. therefore ", "x" * 40 + " my ",
+               "this ", "It is the ", "In short, the final ", "Overall, the correct ", "\n\nFinal ", "the best",
+               "xfinal "] + [f"So {x}{w}" + " " * k for x in ("x", "") for w in ("final", "the", "my") for k in range(1, 15)]
+    tails = ["final answer is: B", "answer is: C.", "answer: left", "answer is B or C", "answer would be: N/A",
+             "answer is: $LETTER", "answer is\n\n**B**", "answer is: ΣΣ", "answer is: the car", "answer:\nright"]
+    for (before, tail), options in itertools.product(itertools.product(befores, tails), sets):
+        text = before + tail
+        try:
+            _quick_reading()
+            fast = [C.extract_compiled(text, C.compiled_choices(options)) for _ in range(2)]
+            _general_reading()
+            general = C.extract_choice(text, options)
+        finally:
+            _quick_reading()
+        assert fast[0] == fast[1] == general, (text, options)
+    assert len(C._TAILS) > 50
+
+
 # ----------------------------------------------------------------------------- the streamed path
 
 def _streamed(bench, items, responses, errors, out, **kw):

@@ -227,7 +227,7 @@ def _score_items(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S, 
     #   -> (profile code, '", "task": ..., "correct": ' text, groups text); None: not plain
     profiles: dict[tuple, tuple[int, str, str] | None] = {}
     held: list[dict] = []
-    rule_info: dict[str, tuple[str, int]] = {}  # rule -> (its JSON text, its code)
+    known_parts: dict[tuple, tuple] = {}  # (value, rule, span) -> `_ex_parts`
     answer_text: dict[str, str] = {}  # answer -> ', "answer": "B"'
     score_col, correct_col, judged_col, rule_col, profile_col = (cols.score, cols.correct, cols.judged,
                                                                  cols.rule_code, cols.profile)
@@ -301,7 +301,7 @@ def _score_items(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S, 
                     # the line's parts that depend on the extraction alone, once per memoised one
                     parts = hit[1] if hit is not None else None
                     if parts is None:
-                        parts = _ex_parts(ex, rule_info, enc)
+                        parts = _ex_parts(ex, known_parts, enc)
                         if hit is not None:
                             hit[1] = parts
                     middle, rule, rcode, extra = parts
@@ -326,17 +326,20 @@ _OK_TEXT = 'true, "score": 1.0, "extracted": '
 _NOT_OK_TEXT = 'false, "score": 0.0, "extracted": '
 
 
-def _ex_parts(ex: Extraction, rule_info: dict, enc) -> tuple[str, str, int, str]:
+def _ex_parts(ex: Extraction, known: dict, enc) -> tuple[str, str, int, str]:
     """(the extracted value and rule as line text, the rule, its code, the extra object's text)
-    of a multiple-choice extraction whose value is a string or None."""
-    rule = ex.rule
-    info = rule_info.get(rule)
-    if info is None:
-        info = rule_info[rule] = (enc(rule), _RULE_CODE.get(rule, 0))
-    xs = "null" if ex.value is None else enc(ex.value)
-    span = ex.text
-    extra = f'{{"span": {enc(span[:200])}}}' if span else "{}"
-    return f'{xs}, "rule": {info[0]}', rule, info[1], extra
+    of a multiple-choice extraction whose value is a string or None; `known` keeps them by
+    (value, rule, span), which repeat ("final answer is: B")."""
+    key = (ex.value, ex.rule, ex.text)
+    parts = known.get(key)
+    if parts is None:
+        if len(known) >= MEMO_ENTRIES:
+            known.clear()
+        rule, span = ex.rule, ex.text
+        xs = "null" if ex.value is None else enc(ex.value)
+        extra = f'{{"span": {enc(span[:200])}}}' if span else "{}"
+        parts = known[key] = (f'{xs}, "rule": {enc(rule)}', rule, _RULE_CODE.get(rule, 0), extra)
+    return parts
 
 
 def _profile(cols: ScoreColumns, item: BenchItem, groups: dict, chance: float, enc, plain_object):

@@ -26,6 +26,7 @@ Each record: `id`, `video` (URL on the authors' dataset host), `question_type`, 
 from __future__ import annotations
 
 import json
+import mmap
 import re
 from pathlib import Path
 
@@ -159,6 +160,21 @@ def is_false_positive_answer(answer_text: str) -> bool:
     return a == "no" or a.startswith("no ")
 
 
+def _read_records(path: Path):
+    """The parsed annotation file, as `read_json` gives it, read through a memory map: the file's
+    bytes are decoded straight from the page cache instead of being copied into a buffer first
+    (7,000 fewer page faults for a 29 MB file). Anything unusual (an empty or unreadable file, bad
+    UTF-8, invalid JSON) is left to `read_json`, which gives its result or its error."""
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            text = str(m, "utf-8")
+        # a text-mode read turns "\r\n" into "\n": the same document unless a string held a raw
+        # carriage return, which json refuses anyway (and read_json then reports)
+        return json.loads(text)
+    except (OSError, ValueError):  # ValueError: an empty file, UnicodeDecodeError, JSONDecodeError
+        return read_json(path)
+
+
 @register_benchmark("vlm4d")
 class VLM4D(Benchmark):
     default_frames = int(_DATA["default_frames"])
@@ -188,7 +204,7 @@ class VLM4D(Benchmark):
             split = "real"
         else:
             raise BenchmarkFormatError(path, None, None, "file name must contain 'real' or 'synthetic' (real_mc.json / synthetic_mc.json)")
-        data = read_json(path)  # json: as fast as orjson here, with a third less peak memory
+        data = _read_records(path)  # json: as fast as orjson here, with a third less peak memory
         if not isinstance(data, list):
             raise BenchmarkFormatError(path, None, None, f"expected a JSON list of questions, got {type(data).__name__}")
         items = []
@@ -196,11 +212,14 @@ class VLM4D(Benchmark):
         exo_max = int(_DATA["exo_max_id"])
         fp_match, counting_match = _FP_ANSWER.match, _COUNTING.match
         rotational_search = _ROTATIONAL.search
-        shared_groups: dict[tuple, dict[str, str]] = {}  # a file has two or three: one dict each, shared
+        # a file's groups: two, one dict each, shared by its items
+        exo, ego = {"split": split, "view": "exo-centric"}, {"split": split, "view": "ego-centric"}
+        fp_groups = {"split": split, "synthetic_type": "synthetic false-positive"}
+        directional = {"split": split, "synthetic_type": "synthetic directional"}
         question_types: dict[str, str] = {}  # one string per distinct question_type ("multiple-choice")
         name = path.name
         seen: dict[tuple, tuple] = {}  # (question, answer, choices' keys and texts) -> what they give
-        media_of: dict[str, str] = {}  # video URL -> its media path
+        media_of: dict[str, tuple[str, str]] = {}  # video URL -> (its media path, the URL: one string)
         shared_options: dict[tuple, dict] = {}  # choices' keys and texts -> the first such dict
         for i, rec in enumerate(data):
             data[i] = None  # the parsed record is not needed once its item is built
@@ -217,16 +236,21 @@ class VLM4D(Benchmark):
                           and type(choices) is dict and type(answer) in _ANSWER_TYPES)
             if not ok:
                 rid, question, video, choices, answer = _fields(rec, path, i)
-            # a question of the published shape (text answer, "A".. with text values) whose
-            # question, answer and choices an earlier record had: that record's options (one
-            # shared dict), letter, answer text, task and false-positive reading
-            key = (question, answer, *choices, *choices.values()) if type(answer) is str else None
+            # a question whose question, answer and choices an earlier record had: that record's
+            # options (one shared dict), letter, answer text, task and false-positive reading. A
+            # text answer is kept with text choices only (the published shape); a number answer
+            # (the counting questions) with the types of the answer and the choices, as 3, 3.0 and
+            # True are equal keys but read differently
+            if type(answer) is str:
+                key = (question, answer, *choices, *choices.values())
+            else:
+                key = (question, type(answer), answer, *choices, *map(type, choices.values()), *choices.values())
             try:
                 known = seen.get(key) if key is not None else None
             except TypeError:  # a choice that is a list or an object: the checks below report it
                 key = known = None
             if known is not None:
-                options, letter, answer_text, task, fp = known
+                question, options, letter, answer_text, task, fp = known  # the same question text, one string
             else:
                 published = _published_choices(choices)
                 options = choices if published else _options(choices, path, i)
@@ -245,26 +269,23 @@ class VLM4D(Benchmark):
                     blob = (question + " " + " ".join(options.values())).lower()
                     task = "rotational" if _may_rotate(blob) and rotational_search(blob) else "translational"
                 fp = low_answer == "no" or low_answer.startswith("no ")  # is_false_positive_answer
-                if key is not None and published:
+                if key is not None and (published or type(answer) is not str):
                     if len(seen) >= 65536:
                         seen.clear()
                         shared_options.clear()
-                    seen[key] = (options, letter, answer_text, task, fp)
+                    seen[key] = (question, options, letter, answer_text, task, fp)
             if split == "real":
                 tail = rid[rid.rfind("_") + 1:] if type(rid) is str else ""  # _id_number's common case
                 number = int(tail) if tail.isdigit() and tail.isascii() else _id_number(rid, path, i)
-                view = "exo-centric" if number <= exo_max else "ego-centric"
-                gkey = (split, view)
-                groups = shared_groups.get(gkey) or shared_groups.setdefault(gkey, {"split": split, "view": view})
+                groups = exo if number <= exo_max else ego
             else:
-                kind = "synthetic false-positive" if fp else "synthetic directional"
-                gkey = (split, kind)
-                groups = shared_groups.get(gkey) or shared_groups.setdefault(gkey, {"split": split, "synthetic_type": kind})
-            media = media_of.get(video)  # a video is asked about by several questions
-            if media is None:
+                groups = fp_groups if fp else directional
+            known_video = media_of.get(video)  # a video is asked about by several questions
+            if known_video is None:
                 if len(media_of) >= 65536:
                     media_of.clear()
-                media = media_of[video] = _media_from_url(video)
+                known_video = media_of[video] = (_media_from_url(video), video)
+            media, video = known_video
             # positional: id, benchmark, task, question, answer, answer_format, options, category,
             # media, media_kind, prefix_images, groups, meta
             append(BenchItem(
