@@ -136,11 +136,26 @@ def run_verb(verb: str, args: argparse.Namespace) -> int:
         return 1
 
 
+# Verbs whose NumPy may do large matrix work (training; local models in eval) keep OpenBLAS's
+# thread pool. The others work on small arrays, in one process or one worker per core, where
+# OpenBLAS's idle pool threads only busy-wait: 0.1-0.2 CPU s per process on this project's 2-core
+# machine (docs/benchmarks.md), in every worker too, and they oversubscribe the cores a pool uses.
+BLAS_THREADED_VERBS = frozenset({"train", "eval"})
+
+
+def one_blas_thread(verb: str | None) -> None:
+    """Ask OpenBLAS for one thread before NumPy is imported, unless `verb` does matrix work or
+    the user set OPENBLAS_NUM_THREADS (kept as given). Worker processes inherit it."""
+    if verb not in BLAS_THREADED_VERBS and "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verb = next((a for a in argv if not a.startswith("-")), None)
     if verb not in VERBS:
         verb = None
+    one_blas_thread(verb)
     parser = build_parser(verb)
     if verb is None:
         parser.print_help()

@@ -44,14 +44,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import gc
-    import os
-
-    if "numpy" not in sys.modules:
-        # Scoring does no matrix work, so NumPy's BLAS needs no thread pool: OpenBLAS starts one
-        # worker per core when NumPy is imported, and the idle workers busy-wait (0.1-0.2 CPU s of
-        # a 1.9 s run on a 2-core machine, docs/benchmarks.md; more with more cores). A user's own
-        # setting is kept.
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
     # Nothing scoring builds holds a reference cycle; without the cyclic collector walking the
     # growing heap, a 100k-item run takes a third less CPU. Memory is freed by reference counting.
