@@ -12,6 +12,7 @@ produces the same poses (Bullet is deterministic for an identical sequence of ca
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import tempfile
@@ -60,6 +61,19 @@ with silence_stdout():
 from qa4d.sources.sim.meshes import GEOM_BOX, GEOM_CYLINDER, body_triangles, extent_and_centre
 from qa4d.sources.sim.motion import scripted_pose, upright_rotation, yaw_rotation
 from qa4d.sources.sim.spec import ObjectSpec, SceneSpec
+
+
+class Client(BulletClient):
+    """A BulletClient that keeps each client-bound PyBullet function once made. BulletClient
+    inspects the attribute and builds a new `functools.partial` at every call (about 5 us, some
+    60 calls a frame); here that happens once per function and client."""
+
+    def __getattr__(self, name):
+        attribute = super().__getattr__(name)
+        if name != "disconnect" and isinstance(attribute, functools.partial):
+            self.__dict__[name] = attribute  # found before __getattr__ from now on
+        return attribute
+
 
 PHYSICS_HZ = 120.0  # Bullet is stable here for these sizes and speeds; half the steps of 240
 SETTLE_STEPS = 30  # sub-steps before frame 0 so resting dynamic bodies are at rest on the ground
@@ -119,7 +133,7 @@ class World:
 
     def _init(self, spec: SceneSpec) -> None:
         self.spec = spec
-        self.client = BulletClient(connection_mode=p.DIRECT)
+        self.client = Client(connection_mode=p.DIRECT)
         c = self.client
         self.data_path = Path(pybullet_data.getDataPath())
         c.setGravity(0, 0, -9.81)
