@@ -43,26 +43,9 @@ def scaled_mesh_triangles(path: str, scale: tuple[float, float, float]) -> np.nd
 
 def _load_obj(path: Path) -> tuple[np.ndarray, np.ndarray]:
     with open(path, encoding="utf-8", errors="replace") as f:
-        text = f.read()  # split at "\n" below: the lines `for line in f` gives (universal newlines)
-    # the lines that start with "v " and "f ", found in C ('.' stops at "\n" only, as the split does)
-    fast = _obj_triangles_fast(_V_LINE.findall(text), _F_LINE.findall(text))
-    return fast if fast is not None else _load_obj_lines(text.split("\n"), path)
-
-
-_V_LINE = re.compile(r"^v .*", re.MULTILINE)
-_F_LINE = re.compile(r"^f .*", re.MULTILINE)
-
-
-def _four_token_lines(lines: list[str], tag: str) -> list[str] | None:
-    """The three tokens after `tag` of lines that each hold exactly four whitespace-separated
-    tokens, the first `tag`; None otherwise. In one split of all lines: if every fourth token is
-    `tag` and there are four a line, each line holds four (a line of another length would put a
-    line start, itself `tag`, among the values, which then fail to parse)."""
-    tokens = " ".join(lines).split()
-    if len(tokens) != 4 * len(lines) or tokens[::4].count(tag) != len(lines):
-        return None
-    del tokens[::4]
-    return tokens
+        lines = f.read().split("\n")  # the lines `for line in f` gives (universal newlines)
+    fast = _obj_triangles_fast([ln for ln in lines if ln.startswith("v ")], [ln for ln in lines if ln.startswith("f ")])
+    return fast if fast is not None else _load_obj_lines(lines, path)
 
 
 def _obj_triangles_fast(vlines: list[str], flines: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -72,19 +55,15 @@ def _obj_triangles_fast(vlines: list[str], flines: list[str]) -> tuple[np.ndarra
     of pybullet_data). None for any other file."""
     if not vlines or not flines:
         return None
-    vtok, ftok = _four_token_lines(vlines, "v"), _four_token_lines(flines, "f")
-    if vtok is None or ftok is None:
+    if any(len(ln.split()) != 4 for ln in vlines) or any(len(ln.split()) != 4 for ln in flines):
         return None
-    faces_text = re.sub(r"/\S*", "", " ".join(ftok))  # texture/normal indices go
-    if not faces_text.replace(" ", "").isdigit():
+    faces_text = re.sub(r"/\S*", "", " ".join(ln[2:] for ln in flines))  # texture/normal indices go
+    if not faces_text.replace(" ", "").replace("\t", "").replace("\r", "").isdigit():
         return None  # relative (negative) or malformed indices: the line reader decides
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a malformed number: fromstring stops early (size checked)
-        try:
-            verts = np.fromstring(" ".join(vtok), dtype=np.float64, sep=" ")
-            faces = np.fromstring(faces_text, dtype=np.int64, sep=" ")
-        except ValueError:  # or, in newer NumPy, raises
-            return None
+        verts = np.fromstring(" ".join(ln[2:] for ln in vlines), dtype=np.float64, sep=" ")
+        faces = np.fromstring(faces_text, dtype=np.int64, sep=" ")
     if verts.size != 3 * len(vlines) or faces.size != 3 * len(flines) or faces.min() < 1:
         return None
     return verts.reshape(-1, 3), faces.reshape(-1, 3) - 1
