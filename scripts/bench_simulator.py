@@ -127,8 +127,8 @@ def floors(spec, scene_dir: Path) -> dict[str, float]:
                     spent[phase[0]] += time.process_time() - t0
             return timed
 
-    saved = physics.BulletClient
-    physics.BulletClient = TimedClient
+    saved = physics.Client  # World's client class (a BulletClient keeping its bound functions)
+    physics.Client = TimedClient
     try:
         world = physics.World(spec)
         phase[0] = "step"
@@ -136,7 +136,7 @@ def floors(spec, scene_dir: Path) -> dict[str, float]:
             world.advance_to(t)
         world.close()
     finally:
-        physics.BulletClient = saved
+        physics.Client = saved
     out = {"pybullet_build": spent["build"], "physics_steps": spent["step"]}
 
     s = RenderSettings(width=spec.width, height=spec.height)

@@ -64,3 +64,12 @@ def test_pybullet_data_meshes_read_the_same_both_ways():
         fast += _obj_triangles_fast([ln for ln in lines if ln.startswith("v ")],
                                     [ln for ln in lines if ln.startswith("f ")]) is not None
     assert fast > len(sample) // 2  # the fast path is the usual one
+
+
+@pytest.mark.parametrize("vlines, flines", [
+    (["v 0 0 0 1", "v 1 0", "v 1 1 0"], ["f 1 2 3"]),  # lengths 5 + 3 + 4: four tokens a line on average
+    (["v 0 0 0 v 1 0 0", "v 1 1", "v"], ["f 1 2 3"]),  # a line start inside another line
+    (["v 0 0 0", "v 1 0 0", "v 1 1 0"], ["f 1 2 3 1", "f 2 3"]),  # faces of 4 and 2 corners
+])
+def test_lines_of_other_lengths_are_not_taken_for_triangles(vlines, flines):
+    assert _obj_triangles_fast(vlines, flines) is None

@@ -12,6 +12,8 @@ produces the same poses (Bullet is deterministic for an identical sequence of ca
 from __future__ import annotations
 
 import contextlib
+import functools
+import math
 import os
 import sys
 import tempfile
@@ -60,6 +62,19 @@ with silence_stdout():
 from qa4d.sources.sim.meshes import GEOM_BOX, GEOM_CYLINDER, body_triangles, extent_and_centre
 from qa4d.sources.sim.motion import scripted_pose, upright_rotation, yaw_rotation
 from qa4d.sources.sim.spec import ObjectSpec, SceneSpec
+
+
+class Client(BulletClient):
+    """A BulletClient that keeps each client-bound PyBullet function once made. BulletClient
+    inspects the attribute and builds a new `functools.partial` at every call (about 5 us, some
+    60 calls a frame); here that happens once per function and client."""
+
+    def __getattr__(self, name):
+        attribute = super().__getattr__(name)
+        if name != "disconnect" and isinstance(attribute, functools.partial):
+            self.__dict__[name] = attribute  # found before __getattr__ from now on
+        return attribute
+
 
 PHYSICS_HZ = 120.0  # Bullet is stable here for these sizes and speeds; half the steps of 240
 SETTLE_STEPS = 30  # sub-steps before frame 0 so resting dynamic bodies are at rest on the ground
@@ -119,7 +134,7 @@ class World:
 
     def _init(self, spec: SceneSpec) -> None:
         self.spec = spec
-        self.client = BulletClient(connection_mode=p.DIRECT)
+        self.client = Client(connection_mode=p.DIRECT)
         c = self.client
         self.data_path = Path(pybullet_data.getDataPath())
         c.setGravity(0, 0, -9.81)
@@ -154,6 +169,7 @@ class World:
             yaw_rotation(o.yaw_deg) @ r @ centre
             for o, r, (_, centre) in zip(spec.objects, self.start_rot, self.boxes)
         ]
+        self._turns: dict[int, tuple] = {}  # mover -> (yaw key, orientation, pivot): _turn
         self._settle()
         self.frame = -1
 
@@ -269,16 +285,28 @@ class World:
         """Pose every moving kinematic object at normalised time s (static ones never move)."""
         c = self.client
         for i in self._movers:
-            obj = self.spec.objects[i]
-            off, yaw = scripted_pose(obj, s)
-            h = 0.5 * np.radians(yaw)
-            qz = (0.0, 0.0, float(np.sin(h)), float(np.cos(h)))
-            a = np.radians(yaw - obj.yaw_deg)  # turn about world up since the start
-            cx, cy, _ = self._box_offset[i]
-            ca, sa = np.cos(a), np.sin(a)
-            pivot = np.array([cx - (ca * cx - sa * cy), cy - (sa * cx + ca * cy), 0.0])
+            off, yaw = scripted_pose(self.spec.objects[i], s)
+            quat, pivot = self._turn(i, yaw)
             pos = self.start_pos[i] + off + pivot
-            c.resetBasePositionAndOrientation(self.body_ids[i], pos.tolist(), _quat_mul(qz, self._up_quat[i]))
+            c.resetBasePositionAndOrientation(self.body_ids[i], pos.tolist(), quat)
+
+    def _turn(self, i: int, yaw) -> tuple[list[float], np.ndarray]:
+        """Orientation (x, y, z, w) of mover i at `yaw` degrees and the shift (3,) that makes the
+        turn pivot about its box centre; kept while the yaw stays the same (most scripted motions
+        never turn, and a turning one keeps its last yaw once it has stopped)."""
+        key = (yaw, math.copysign(1.0, yaw))  # -0.0 and 0.0 give different signed zeros below
+        kept = self._turns.get(i)
+        if kept is not None and kept[0] == key:
+            return kept[1], kept[2]
+        h = 0.5 * np.radians(yaw)
+        qz = (0.0, 0.0, float(np.sin(h)), float(np.cos(h)))
+        a = np.radians(yaw - self.spec.objects[i].yaw_deg)  # turn about world up since the start
+        cx, cy, _ = self._box_offset[i]
+        ca, sa = np.cos(a), np.sin(a)
+        pivot = np.array([cx - (ca * cx - sa * cy), cy - (sa * cx + ca * cy), 0.0])
+        quat = _quat_mul(qz, self._up_quat[i])
+        self._turns[i] = (key, quat, pivot)
+        return quat, pivot
 
     def advance_to(self, t: int) -> None:
         """Bring the world to frame t (frames must be visited in increasing order)."""
@@ -293,6 +321,8 @@ class World:
                     self.client.stepSimulation()
             self.frame += 1
         self._set_kinematic(t / max(n - 1, 1))
+        if not self._dynamic:
+            return  # never stepped: every joint is still where _build_object set it, at 0
         for b, joints in zip(self.body_ids, self.joint_ids):
             for j in joints:
                 self.client.resetJointState(b, j, 0.0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa4d.geometry.camera import in_image, invert_rigid, project, unproject_to_world
+from qa4d.geometry.camera import invert_rigid, unproject_to_world
 
 
 def transform_points(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -105,21 +105,29 @@ def track_visibility(
     n, t_len, _ = tracks_world.shape
     if n == 0:
         return np.zeros((0, t_len), dtype=bool)
-    # P2D (geometry.tracks.visual_tracks): each point through the camera of its own frame
-    uv, z = project(transform_points(invert_rigid(cam_to_world)[None], tracks_world), intrinsics[None])
-    # What geometry.depth_test_visibility and sample_pixels compute frame by frame, for all
-    # frames at once: the same nearest pixels, the same float64 comparisons (same result, bit for
-    # bit; tests/sources/test_sim_tracks.py), without 2 T small calls.
-    h, w = depth.shape[1:]
-    inside = in_image(uv, w, h)
-    uv = np.where(inside[..., None], uv, 0.0)
-    col = np.clip(np.floor(uv[..., 0]).astype(np.int64), 0, w - 1)
-    row = np.clip(np.floor(uv[..., 1]).astype(np.int64), 0, h - 1)
-    flat = (np.arange(t_len) * (h * w))[None, :] + row * w + col  # pixel (t, row, col) of the (T, H, W) maps
-    d = np.where(inside, np.ravel(depth).take(flat).astype(np.float64), np.nan)
-    with np.errstate(invalid="ignore"):
-        tol = np.maximum(abs_tol, rel_tol * z)
-        vis = (z > 0) & (d > 0) & (z - d <= tol)
-    # vis is False outside the image (d is NaN there), so the owner test needs no sentinel, and
-    # holds for a mask of any integer dtype (the simulator's is uint8)
-    return vis & (np.ravel(mask).take(flat) == owners[:, None])
+    # P2D (geometry.tracks.visual_tracks): each point through the camera of its own frame. What
+    # geometry.camera.project, in_image, depth_test_visibility and sample_pixels compute frame by
+    # frame, for all frames at once and only at the points inside the image: the same float64
+    # operations in the same order, the same nearest pixels (same result, bit for bit;
+    # tests/sources/test_sim_tracks.py), without 2 T small calls or whole-array passes.
+    pts = transform_points(invert_rigid(cam_to_world)[None], tracks_world)  # (N, T, 3) camera frame
+    k = np.asarray(intrinsics, dtype=np.float64)
+    z = pts[..., 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x, y = pts[..., 0] / z, pts[..., 1] / z
+        u = k[:, 0, 0] * x + k[:, 0, 1] * y + k[:, 0, 2]
+        v = k[:, 1, 1] * y + k[:, 1, 2]
+        h, w = depth.shape[1:]
+        inside = (z > 0) & (u >= 0) & (u < w) & (v >= 0) & (v < h)  # False where any is NaN
+    at = np.flatnonzero(inside)  # (track, frame) pairs as flat indices of (N, T)
+    col = np.floor(u.ravel()[at]).astype(np.int64)  # in 0..w-1 inside the image
+    row = np.floor(v.ravel()[at]).astype(np.int64)
+    pix = (at % t_len) * (h * w) + row * w + col  # pixel (t, row, col) of the (T, H, W) maps
+    d = np.ravel(depth).take(pix).astype(np.float64)
+    zi = z.ravel()[at]
+    tol = np.maximum(abs_tol, rel_tol * zi)
+    # the depth test (z > 0 holds inside), then the owner test, for a mask of any integer dtype
+    ok = (d > 0) & (zi - d <= tol) & (np.ravel(mask).take(pix) == owners[at // t_len])
+    vis = np.zeros(n * t_len, dtype=bool)
+    vis[at[ok]] = True
+    return vis.reshape(n, t_len)
