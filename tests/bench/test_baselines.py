@@ -207,3 +207,20 @@ def test_cli_benchmark_resolution(dataset, tmp_path, capsys):
     assert "unknown benchmark 'no-such-bench'" in capsys.readouterr().err
     assert eval_cli("--benchmark", tmp_path / "missing" / "bench", "--model", "oracle", "--out", tmp_path / "m") == 1
     assert "no such directory" in capsys.readouterr().err
+
+
+def test_a_concurrency_below_one_is_refused_not_replaced(tmp_path, capsys):
+    """--concurrency 0 (or -2) used to run silently at the default (8 for openai, 1 for python
+    callables); it is now a one-line error before any item is asked."""
+    write_split(tmp_path, "bench", 5, seed=0)
+    (tmp_path / "m.py").write_text("def answer(prompt, images, item):\n    return 'Answer: A'\n")
+    for n in (0, -2):
+        out = tmp_path / f"o{n}"
+        assert eval_cli("--benchmark", tmp_path / "bench", "--model", f"python:{tmp_path / 'm.py'}:answer",
+                        "--out", out, "--concurrency", n) == 2
+        assert f"--concurrency must be at least 1, got {n}" in capsys.readouterr().err
+        assert not (out / "predictions.jsonl").exists() or not (out / "predictions.jsonl").read_text()
+    # the openai model refuses it before it opens a connection pool (no server needed to say so)
+    assert eval_cli("--benchmark", tmp_path / "bench", "--model", "openai", "--base-url", "http://127.0.0.1:9/v1",
+                    "--model-name", "m", "--out", tmp_path / "oa", "--concurrency", 0) == 2
+    assert "--concurrency must be at least 1, got 0" in capsys.readouterr().err

@@ -147,3 +147,5 @@ def test_label_text_reads_every_label_shape():
     assert label_text("increasing") == "increasing"
     assert label_text("right+pan_left") == "right + pan_left"  # canonical keys, as records store them
     assert label_text("move=backward,turn=left") == "move backward + turn left"
+    # a free-text label with '=' but not made of key=value pairs is shown as it is (it crashed)
+    assert label_text("a=b,c") == "a=b,c"

@@ -137,8 +137,9 @@ def label_text(label: Any) -> str:
     structured labels (agent_motion: {"move": ..., "turn": ...}) join their values the same way.
     Records store a label as its canonical key ('right+pan_left', 'move=backward,turn=left'),
     which reads the same way."""
-    if isinstance(label, str) and "=" in label:
-        label = dict(part.split("=", 1) for part in label.split(","))
+    pairs = [part.split("=", 1) for part in label.split(",")] if isinstance(label, str) else []
+    if pairs and all(len(p) == 2 for p in pairs):
+        label = dict(pairs)
     elif isinstance(label, str) and "+" in label:
         label = label.split("+")
     if isinstance(label, list):

@@ -61,8 +61,10 @@ class OpenAIModel(Model):
             raise ModelConfigError(f"--max-image-side must be a positive number of pixels, got {max_image_side}")
         if not video_fps > 0:
             raise ModelConfigError(f"--video-fps must be positive, got {video_fps}")
+        if int(concurrency) < 1:
+            raise ModelConfigError(f"--concurrency must be at least 1, got {concurrency}")
         self.client = client
-        self.concurrency = max(1, int(concurrency))
+        self.concurrency = int(concurrency)
         self.jpeg_quality = jpeg_quality
         self.max_image_side = max_image_side
         self.reencode_images = bool(reencode_images)
@@ -108,7 +110,9 @@ class OpenAIModel(Model):
             raise ModelConfigError("--model openai needs --base-url (e.g. http://127.0.0.1:8000/v1)")
         if not getattr(args, "model_name", None):
             raise ModelConfigError("--model openai needs --model-name (the name the server serves)")
-        concurrency = args.concurrency if getattr(args, "concurrency", None) else 8
+        concurrency = 8 if getattr(args, "concurrency", None) is None else args.concurrency
+        if concurrency < 1:  # before the client opens a pool for it
+            raise ModelConfigError(f"--concurrency must be at least 1, got {concurrency}")
         client = OpenAIChatClient(
             args.base_url,
             args.model_name,

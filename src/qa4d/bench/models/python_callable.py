@@ -64,14 +64,17 @@ class PythonCallableModel(Model):
     """A user function `(prompt, images, item) -> str`."""
 
     def __init__(self, fn: Callable[..., Any], display: str, concurrency: int = 1):
+        if int(concurrency) < 1:
+            raise ModelConfigError(f"--concurrency must be at least 1, got {concurrency}")
         self.fn = fn
         self.display = display
-        self.concurrency = max(1, int(concurrency))
+        self.concurrency = int(concurrency)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "PythonCallableModel":
         fn, display = load_callable(args.model)
-        return cls(fn, display, concurrency=getattr(args, "concurrency", None) or 1)
+        concurrency = getattr(args, "concurrency", None)
+        return cls(fn, display, concurrency=1 if concurrency is None else concurrency)
 
     def generate(self, prompt: str, images: Sequence[ImageLike], item: BenchItem) -> str:
         out = self.fn(prompt, images, item)
