@@ -27,6 +27,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from qa4d._io import atomic_file, dumps_json, write_text_atomic
+from qa4d.answers.choices import compiled_choices, extract_compiled
 from qa4d.bench import metrics as M
 from qa4d.bench.types import BenchItem, Extraction, ScoredItem
 
@@ -214,17 +215,15 @@ def _score_items(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S, 
     items of one profile encoded once) and the columns are appended in place. Everything else (an
     error, a missing response, --guess on an unparsed answer, a judge, other formats, values that
     are not plain text) goes through `scoring.score_one` and `scoring.scored_line`."""
-    from qa4d.bench.benchmarks.base import Benchmark  # noqa: PLC0415
-
     responses, errors = res.responses, res.errors
-    own_groups = getattr(type(bench), "groupings", None) is Benchmark.groupings  # groups = item.groups
+    own_groups, direct = _shortcuts(bench, S.extract)
     groupings = bench.groupings
     score_one, scored_line, chance_of, same_option, extract = (S.score_one, S.scored_line, S._chance,
                                                                S.same_option, S.extract)
     enc, plain_object = S._enc, S._plain_object
     memo: dict[tuple, Extraction] = {}
     # (task, category, options, groups: the dict's id while `held` keeps it alive, else its items)
-    #   -> (profile code, '", "task": ..., "correct": ' text, groups text); None: not plain
+    #   -> `_profile` (profile code, the line's task text, its text after the answer); None: not plain
     profiles: dict[tuple, tuple[int, str, str] | None] = {}
     held: list[dict] = []
     known_parts: dict[tuple, tuple] = {}  # (value, rule, span) -> `_ex_parts`
@@ -233,16 +232,7 @@ def _score_items(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S, 
                                                                  cols.rule_code, cols.profile)
     rules = cols.rules
     mc_fast = judge is None
-    # the stock mc format reads with choices.extract_choice: each option set (one dict shared by
-    # the items that repeat it, as the loaders share them) is compiled once, kept by the dict's id
-    # while `compiled` holds the dict
-    from qa4d.answers import get_format  # noqa: PLC0415
-    from qa4d.answers.choices import compiled_choices, extract_compiled  # noqa: PLC0415
-    from qa4d.answers.mc import MultipleChoice  # noqa: PLC0415
-    from qa4d.bench import extract as E  # noqa: PLC0415
-
-    direct = extract is E.extract and type(get_format("mc")).extract is MultipleChoice.extract
-    compiled: dict[int, tuple[dict, Any]] = {}
+    compiled: dict[int, tuple[dict, Any]] = {}  # `_compile`
     first = None
     append = lines.append
     for item in S._progress(items):
@@ -259,33 +249,26 @@ def _score_items(bench, items: Iterable[BenchItem], res, cols: ScoreColumns, S, 
             if direct:
                 entry = compiled.get(id(opts))
                 if entry is None or entry[0] is not opts:
-                    if len(compiled) >= 4096:
-                        compiled.clear()
-                    entry = compiled[id(opts)] = (opts, compiled_choices(opts))
+                    entry = _compile(compiled, opts)
                 c = entry[1]
             if len(response) <= MEMO_CHARS:
                 key = (response, *opts, *opts.values()) if c is None else (response, c)
                 hit = memo.get(key)
                 if hit is None:
-                    if len(memo) >= MEMO_ENTRIES:
-                        memo.clear()
-                    hit = memo[key] = [extract(response, item) if c is None else extract_compiled(response, c), None]
+                    hit = _remember(memo, key, [_read(response, item, c, extract), None])
                 ex = hit[0]
             else:
                 hit = None
-                ex = extract(response, item) if c is None else extract_compiled(response, c)
+                ex = _read(response, item, c, extract)
             value, answer = ex.value, item.answer
             if (value is None and not guess) or type(value) is str:
                 pkey = (item.task, item.category, len(opts), id(groups) if own_groups else tuple(groups.items()))
                 prof = profiles.get(pkey, False)
-                if prof is False:
+                if prof is False:  # kept while `held` keeps its groups alive (pkey may hold their id)
                     if len(profiles) >= 4096:
                         profiles.clear()
                         held.clear()
-                    prof = _profile(cols, item, groups, chance_of(item), enc, plain_object)
-                    if prof is not None:  # the text after the answer up to the extra object
-                        prof = (prof[0], prof[1], f', "groups": {prof[2]}, "error": null, "judged": false, "extra": ')
-                    profiles[pkey] = prof
+                    prof = profiles[pkey] = _profile(cols, item, groups, chance_of(item), enc, plain_object)
                     held.append(groups)
                 if prof is not None and type(answer) is str:
                     code, task_part, tail = prof
@@ -343,10 +326,47 @@ def _ex_parts(ex: Extraction, known: dict, enc) -> tuple[str, str, int, str]:
 
 
 def _profile(cols: ScoreColumns, item: BenchItem, groups: dict, chance: float, enc, plain_object):
-    """(profile code, the text between an id and a "correct" value, groups text) of an item whose
-    task and groups are plain text; None otherwise (its lines take the general path)."""
+    """(profile code, the text between an id and a "correct" value, the text after the answer up
+    to the extra object) of an item whose task and groups are plain text; None otherwise (its
+    lines take the general path)."""
     groups_text = plain_object(groups)
     if groups_text is None or type(item.task) is not str:
         return None
     code = cols.profile_of(item.task, item.category, chance, groups)
-    return code, f', "task": {enc(item.task)}, "correct": ', groups_text
+    return (code, f', "task": {enc(item.task)}, "correct": ',
+            f', "groups": {groups_text}, "error": null, "judged": false, "extra": ')
+
+
+def _shortcuts(bench, extract) -> tuple[bool, bool]:
+    """(whether an item's groups are its `groups` field: the benchmark keeps Benchmark.groupings;
+    whether multiple choice is read the stock way, choices.extract_choice, so each option set (one
+    dict shared by the items that repeat it, as the loaders share them) can be compiled once)."""
+    from qa4d.answers import get_format  # noqa: PLC0415
+    from qa4d.answers.mc import MultipleChoice  # noqa: PLC0415
+    from qa4d.bench import extract as E  # noqa: PLC0415
+    from qa4d.bench.benchmarks.base import Benchmark  # noqa: PLC0415
+
+    own_groups = getattr(type(bench), "groupings", None) is Benchmark.groupings
+    return own_groups, extract is E.extract and type(get_format("mc")).extract is MultipleChoice.extract
+
+
+def _compile(compiled: dict[int, tuple[dict, Any]], opts: dict) -> tuple[dict, Any]:
+    """Option set `opts` compiled (answers.choices.compiled_choices) and kept in `compiled` by the
+    dict's id, with the dict itself so the id stays its own; bounded."""
+    if len(compiled) >= 4096:
+        compiled.clear()
+    entry = compiled[id(opts)] = (opts, compiled_choices(opts))
+    return entry
+
+
+def _read(response: str, item: BenchItem, c, extract) -> Extraction:
+    """The reading of a multiple-choice response: by its compiled option set `c`, or by `extract`."""
+    return extract(response, item) if c is None else extract_compiled(response, c)
+
+
+def _remember(memo: dict, key: tuple, value: list) -> list:
+    """`value` kept in `memo` under `key`; the memo is cleared first when full (bounded memory)."""
+    if len(memo) >= MEMO_ENTRIES:
+        memo.clear()
+    memo[key] = value
+    return value
