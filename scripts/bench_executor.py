@@ -83,13 +83,18 @@ def tree_times(root: int) -> dict[tuple[int, int], float]:
             except OSError:
                 continue
             table[int(d.name)] = (int(f[1]), int(f[19]), (int(f[11]) + int(f[12])) / tick)  # ppid, start, CPU
+    return {(pid, start): cpu for pid, (_, start, cpu) in descendants(root, table).items()}
+
+
+def descendants(root: int, table: dict[int, tuple]) -> dict[int, tuple]:
+    """The entries of `table` (pid -> (parent pid, ...)) of every descendant of `root`."""
     kids: dict[int, list[int]] = {}
-    for pid, (ppid, _, _) in table.items():
-        kids.setdefault(ppid, []).append(pid)
+    for pid, row in table.items():
+        kids.setdefault(row[0], []).append(pid)
     out, stack = {}, list(kids.get(root, []))
     while stack:
         pid = stack.pop()
-        out[(pid, table[pid][1])] = table[pid][2]
+        out[pid] = table[pid]
         stack.extend(kids.get(pid, []))
     return out
 

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_executor import same_tree  # scripts/bench_executor.py
+from bench_executor import descendants, same_tree  # scripts/bench_executor.py
 from machine import machine_line  # scripts/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,18 +43,6 @@ def processes() -> dict[int, tuple[int, int, str]]:
             except OSError:
                 continue
             out[int(d.name)] = (int(f[1]), int(f[19]), os.path.basename(name.split(" ")[0]) if name else "")
-    return out
-
-
-def descendants(root: int, table: dict[int, tuple[int, int, str]]) -> dict[int, tuple[int, int, str]]:
-    kids: dict[int, list[int]] = {}
-    for pid, (ppid, _, _) in table.items():
-        kids.setdefault(ppid, []).append(pid)
-    out, stack = {}, list(kids.get(root, []))
-    while stack:
-        pid = stack.pop()
-        out[pid] = table[pid]
-        stack.extend(kids.get(pid, []))
     return out
 
 
