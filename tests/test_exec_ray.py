@@ -6,7 +6,6 @@ skipped when Ray is not installed."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -30,22 +29,6 @@ SIM = ["--scenes", "3", "--frames", "4", "--size", "40", "--seed", "5", "--track
        "--background-tracks", "16"]
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    """A local Ray (2 CPUs) for the module; its GCS address for processes that join it (they inherit
-    the RAY_AUTH_MODE that ray.init sets here; it is restored afterwards)."""
-    saved = os.environ.get("RAY_AUTH_MODE")
-    ctx = ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
-    try:
-        yield ctx.address_info["gcs_address"]
-    finally:
-        ray.shutdown()
-        if saved is None:
-            os.environ.pop("RAY_AUTH_MODE", None)
-        else:
-            os.environ["RAY_AUTH_MODE"] = saved
-
-
 def tree(root: Path) -> dict[str, bytes]:
     """Every file under root by relative path (hidden temporaries included, so leftovers show)."""
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
@@ -56,7 +39,7 @@ def test_in_order_releases_each_result_after_all_earlier_ones():
     assert [d.result for d in seen] == ["a", "b", "c", "d"]
 
 
-def test_simulate_same_bytes_as_local(cluster, tmp_path):
+def test_simulate_same_bytes_as_local(ray_cluster, tmp_path):
     assert main(["simulate", "--out", str(tmp_path / "local"), *SIM, "--workers", "2"]) == 0
     assert main(["simulate", "--out", str(tmp_path / "ray"), *SIM, "--executor", "ray"]) == 0
     local, remote = tree(tmp_path / "local"), tree(tmp_path / "ray")
@@ -67,7 +50,7 @@ def test_simulate_same_bytes_as_local(cluster, tmp_path):
     assert tree(tmp_path / "ray") == local
 
 
-def test_generate_same_bytes_as_local(cluster, tmp_path):
+def test_generate_same_bytes_as_local(ray_cluster, tmp_path):
     scenes = tmp_path / "scenes"
     assert main(["simulate", "--out", str(scenes), *SIM]) == 0
     for run, extra in (("one", []), ("pool", ["--workers", "2"]), ("ray", ["--executor", "ray"])):
@@ -84,7 +67,7 @@ def test_generate_same_bytes_as_local(cluster, tmp_path):
         assert other == one and other_info == info
 
 
-def test_convert_same_bytes_and_failures_as_local(cluster, tmp_path, capsys):
+def test_convert_same_bytes_and_failures_as_local(ray_cluster, tmp_path, capsys):
     src = tmp_path / "src" / "adt"
     for name in ("a", "b", "c", "a!"):   # "a!" sorts first and claims the scene id of "a" too
         tv.write_clip(src / f"{name}.npz")
@@ -147,7 +130,7 @@ def eval_args(bench: Path, out: Path, *extra: str) -> list[str]:
 RESULTS = ("predictions.jsonl", "scored.jsonl", "metrics.json")
 
 
-def test_eval_same_bytes_as_local(cluster, bench, tmp_path):
+def test_eval_same_bytes_as_local(ray_cluster, bench, tmp_path):
     assert main(eval_args(bench, tmp_path / "local")) == 0
     assert main(eval_args(bench, tmp_path / "ray", "--executor", "ray")) == 0
     preds = [json.loads(x) for x in (tmp_path / "local" / "predictions.jsonl").read_text().splitlines()]
@@ -229,13 +212,13 @@ def interrupted(stop: Stopped) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray's task processes in /proc")
-def test_stopped_ray_simulate_resumes_to_the_bytes_of_a_local_run(cluster, tmp_path):
+def test_stopped_ray_simulate_resumes_to_the_bytes_of_a_local_run(ray_cluster, tmp_path):
     """Ctrl-C, then kill -9 of the resumed run, then the same command to the end."""
     sim = ["--scenes", "6", "--frames", "6", "--size", "64", "--seed", "7", "--tracks-per-object", "8",
            "--background-tracks", "16"]
     assert main(["simulate", "--out", str(tmp_path / "whole"), *sim]) == 0
     out = tmp_path / "stopped"
-    argv = ["simulate", "--out", str(out), *sim, "--executor", "ray", "--ray-address", cluster]
+    argv = ["simulate", "--out", str(out), *sim, "--executor", "ray", "--ray-address", ray_cluster]
 
     def scenes() -> list[str]:
         return sorted(p.name for p in out.iterdir() if p.name.startswith("sim7_")) if out.is_dir() else []
@@ -253,7 +236,7 @@ def test_stopped_ray_simulate_resumes_to_the_bytes_of_a_local_run(cluster, tmp_p
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray's task processes in /proc")
-def test_stopped_ray_generate_resumes_to_the_bytes_of_a_local_run(cluster, tmp_path):
+def test_stopped_ray_generate_resumes_to_the_bytes_of_a_local_run(ray_cluster, tmp_path):
     """Ctrl-C once a scene's candidates are written, then kill -9 of the resumed run, then the same
     command to the end: the dataset of an uninterrupted local run, no temporary left. (A scene
     takes a fraction of a second here, so a stop may land after the last one: the command then
@@ -264,7 +247,7 @@ def test_stopped_ray_generate_resumes_to_the_bytes_of_a_local_run(cluster, tmp_p
     gen = ["--scenes", str(scenes), "--seed", "3"]
     assert main(["generate", "--out", str(tmp_path / "whole"), *gen]) == 0
     out = tmp_path / "stopped"
-    argv = ["generate", "--out", str(out), *gen, "--executor", "ray", "--ray-address", cluster]
+    argv = ["generate", "--out", str(out), *gen, "--executor", "ray", "--ray-address", ray_cluster]
 
     def done() -> int:
         d = out / ".work" / "candidates"
@@ -287,12 +270,12 @@ def test_stopped_ray_generate_resumes_to_the_bytes_of_a_local_run(cluster, tmp_p
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray's task processes in /proc")
-def test_stopped_ray_eval_resumes_to_the_bytes_of_a_local_run(cluster, bench, tmp_path):
+def test_stopped_ray_eval_resumes_to_the_bytes_of_a_local_run(ray_cluster, bench, tmp_path):
     """Ctrl-C, then kill -9 of the resumed run, then the same command to the end."""
     assert main(eval_args(bench, tmp_path / "whole")) == 0
     run = tmp_path / "stopped"
     preds = run / "predictions.jsonl"
-    argv = eval_args(bench, run, "--executor", "ray", "--ray-address", cluster)
+    argv = eval_args(bench, run, "--executor", "ray", "--ray-address", ray_cluster)
 
     def answered() -> int:
         return len(preds.read_bytes().splitlines()) if preds.exists() else 0

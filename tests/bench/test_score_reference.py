@@ -184,14 +184,20 @@ def _check_group(got, rows, items):
     assert got["chance"] == float(np.mean([1 / len(opts[r.id]) for r in rows]))
 
 
-def test_non_choice_formats_write_the_same_lines(tmp_path):
+def _other_format_cases(tmp_path):
+    """(qa4d benchmark, its items, the true answers as replies (one unreadable), multispa
+    benchmark, its items): every answer format beside multiple choice."""
     split = make_qa4d_split(tmp_path / "q")
     qb = get_benchmark("qa4d")()
     items = qb.load(split)
     responses = {it.id: (json.dumps(it.meta["track"]) if it.answer_format == "track" else it.answer) for it in items}
     responses[items[0].id] = "I think the final answer is: B or C"
     ms = get_benchmark("multispa")()
-    m_items = ms.load(make_multispa(tmp_path / "ms"))
+    return qb, items, responses, ms, ms.load(make_multispa(tmp_path / "ms"))
+
+
+def test_non_choice_formats_write_the_same_lines(tmp_path):
+    qb, items, responses, ms, m_items = _other_format_cases(tmp_path)
     m_resp = {it.id: f"`{it.answer}`" for it in m_items}
     for bench, its, resp in ((qb, items, responses), (ms, m_items, m_resp)):
         scored, metrics = score_responses(bench, its, resp)
@@ -395,13 +401,7 @@ def test_streamed_scoring_with_guess_and_judge_and_repeated_short_answers(varied
 def test_streamed_scoring_of_the_other_formats(tmp_path):
     """Yes/no, free text, point tracks (TAP-Vid sub-metrics), numbers, vectors and coordinates take
     the general path; the bytes are the plain path's."""
-    split = make_qa4d_split(tmp_path / "q")
-    qb = get_benchmark("qa4d")()
-    items = qb.load(split)
-    responses = {it.id: (json.dumps(it.meta["track"]) if it.answer_format == "track" else it.answer) for it in items}
-    responses[items[0].id] = "I think the final answer is: B or C"
-    ms = get_benchmark("multispa")()
-    m_items = ms.load(make_multispa(tmp_path / "ms"))
+    qb, items, responses, ms, m_items = _other_format_cases(tmp_path)
     m_resp = {it.id: f"`{it.answer}`" for it in m_items[1:]}
     assert {it.answer_format for it in items} >= {"mc", "yesno", "track"}
     for bench, its, resp in ((qb, items, responses), (ms, m_items, m_resp)):

@@ -5,7 +5,6 @@ balancing over the full candidates chooses; one worker, two workers and Ray writ
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections import Counter
 from pathlib import Path
@@ -113,22 +112,6 @@ def test_failure_in_the_wording_step_then_resume(toy_scenes, toy_dataset, tmp_pa
     monkeypatch.setattr(gen, "_phase2", _REAL_PHASE2)
     gen.generate(cfg(toy_scenes, out), log=lambda m: None, executor=ex)
     assert tree(out) == tree(toy_dataset)
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    """A local Ray with 2 CPUs for this module (skipped when Ray is not installed)."""
-    ray = pytest.importorskip("ray")
-    saved = os.environ.get("RAY_AUTH_MODE")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-        if saved is None:
-            os.environ.pop("RAY_AUTH_MODE", None)
-        else:
-            os.environ["RAY_AUTH_MODE"] = saved
 
 
 def test_ray_same_bytes_as_local_every_file(ray_cluster, toy_scenes, toy_dataset, tmp_path):
